@@ -1,0 +1,6 @@
+//! Natural-language understanding: preprocessing, intents, entities, sentiment.
+
+pub mod custom_entities;
+pub mod data;
+pub mod entities;
+pub mod sentiment;
