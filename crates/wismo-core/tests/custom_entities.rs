@@ -253,4 +253,10 @@ fn timing_typical_message() {
     }
     let per = t.elapsed() / n;
     println!("{} phrases: {per:?} per message", m.phrases.len());
+    let short = "can you ship it to NYC instead?";
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(ex.extract(std::hint::black_box(short)));
+    }
+    println!("short message: {:?}", t.elapsed() / n);
 }
