@@ -6,6 +6,11 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod annotation;
+mod csv_reader;
+mod rasa;
+mod yaml_tree;
+
 /// Everything read from one or more training files.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {
@@ -95,11 +100,29 @@ impl TrainingData {
 /// NLU YAML; `.csv`: CSV with `text` and `intent` or `category` columns).
 pub fn load_file(path: &Path) -> Result<TrainingData, DataError> {
     let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| DataError {
+    let bytes = std::fs::read(path).map_err(|e| DataError {
         file: file.clone(),
         line: 0,
         message: format!("cannot read file: {e}"),
     })?;
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let valid = e.utf8_error().valid_up_to();
+            let before = bytes.get(..valid).unwrap_or(&[]);
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            let column = 1 + before.iter().rev().take_while(|&&b| b != b'\n').count();
+            return Err(DataError {
+                file,
+                line,
+                message: format!(
+                    "not valid UTF-8 (first invalid byte at column {column}); \
+                     save the file as UTF-8"
+                ),
+            });
+        }
+    };
     match path
         .extension()
         .and_then(|e| e.to_str())
@@ -116,22 +139,13 @@ pub fn load_file(path: &Path) -> Result<TrainingData, DataError> {
     }
 }
 
-/// Parses Rasa NLU YAML (`nlu:` section).
+/// Parses Rasa NLU YAML (`nlu:` section; the other sections Rasa allows in the
+/// same file are skipped). `file` is only used in error messages.
 pub fn parse_rasa_yaml(src: &str, file: &str) -> Result<TrainingData, DataError> {
-    let _ = src;
-    Err(DataError {
-        file: file.into(),
-        line: 0,
-        message: "not implemented yet".into(),
-    })
+    rasa::parse(src, file)
 }
 
 /// Parses CSV with a header naming a `text` column and an `intent` (or `category`) column.
 pub fn parse_csv(src: &str, file: &str) -> Result<TrainingData, DataError> {
-    let _ = src;
-    Err(DataError {
-        file: file.into(),
-        line: 0,
-        message: "not implemented yet".into(),
-    })
+    csv_reader::parse(src, file)
 }
