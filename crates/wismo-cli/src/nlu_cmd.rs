@@ -6,11 +6,10 @@ use chrono_tz::Tz;
 use clap::{Args, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use wismo_core::nlu::classifier::TrainProgress;
 use wismo_core::nlu::data::{self, TrainingData};
 use wismo_core::nlu::entities::{demo_catalogue, EntityConfig, ExtractionContext, Product};
-use wismo_core::nlu::evaluate::{self, Report};
+use wismo_core::nlu::evaluate::Report;
 use wismo_core::nlu::model::NluModel;
 use wismo_core::nlu::{self as core_nlu, Nlu, NluTrainOptions};
 
@@ -344,5 +343,3 @@ fn print_report(r: &Report) {
     }
 }
 
-/// Re-exported for the bench module.
-pub use evaluate::latency;

@@ -170,3 +170,8 @@ impl EntityExtractor {
         Vec::new()
     }
 }
+
+/// The demo store's catalogue (temporary stub until the entity module lands).
+pub fn demo_catalogue() -> Vec<Product> {
+    Vec::new()
+}

@@ -1,0 +1,294 @@
+//! `wismo bench` and the evaluation driver behind `wismo nlu evaluate`.
+
+use crate::nlu_cmd::{load_data, progress_printer, EvaluateArgs};
+use anyhow::{Context, Result};
+use chrono::{TimeZone, Utc};
+use clap::Args;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+use wismo_core::nlu::data::{self, Example, TrainingData};
+use wismo_core::nlu::entities::{demo_catalogue, EntityConfig, ExtractionContext};
+use wismo_core::nlu::evaluate::{latency, oos_metrics, score, Report};
+use wismo_core::nlu::model::NluModel;
+use wismo_core::nlu::{self as core_nlu, Nlu, NluTrainOptions};
+
+const STORE_TEST_CSV: &str = include_str!("../../wismo-core/data/nlu-test/store_test.csv");
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Training files (default: the built-in store data).
+    #[arg(long, num_args = 1..)]
+    pub train: Vec<PathBuf>,
+    /// Messages to time (CSV or YAML; default: the built-in store test set).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Repetitions of the model-load measurement.
+    #[arg(long, default_value_t = 20)]
+    pub loads: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn reference_context() -> ExtractionContext {
+    ExtractionContext {
+        now: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).single().unwrap_or_else(Utc::now),
+        tz: chrono_tz::America::New_York,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    latency(std::mem::take(&mut v)).median_us
+}
+
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let train = if a.train.is_empty() {
+        core_nlu::default_training_data().context("the built-in training data does not parse")?
+    } else {
+        load_data(&a.train)?
+    };
+    let test = match &a.test {
+        Some(p) => data::load_file(p)?,
+        None => data::parse_csv(STORE_TEST_CSV, "<built-in>/store_test.csv")?,
+    };
+    let texts: Vec<&str> = test.examples.iter().map(|e| e.text.as_str()).collect();
+
+    let t = Instant::now();
+    let model = core_nlu::train(&train, &NluTrainOptions::default(), &mut progress_printer())?;
+    let train_s = t.elapsed().as_secs_f64();
+
+    let dir = std::env::temp_dir().join(format!("wismo-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("model.wnlu");
+    model.save(&path)?;
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let mut loads = Vec::new();
+    for _ in 0..a.loads.max(1) {
+        let t = Instant::now();
+        let m = NluModel::load(&path)?;
+        let nlu = Nlu::new(m, &EntityConfig {
+            catalogue: demo_catalogue(),
+            ..Default::default()
+        })?;
+        loads.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(nlu);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let nlu = Nlu::new(model, &EntityConfig {
+        catalogue: demo_catalogue(),
+        ..Default::default()
+    })?;
+    let ctx = reference_context();
+    // Warm up caches and lazily built tables.
+    for t in texts.iter().take(50) {
+        std::hint::black_box(nlu.parse(t, &ctx));
+    }
+    let time_each = |f: &dyn Fn(&str)| -> Vec<f64> {
+        texts
+            .iter()
+            .map(|t| {
+                let s = Instant::now();
+                f(t);
+                s.elapsed().as_secs_f64() * 1e6
+            })
+            .collect()
+    };
+    let parse = latency(time_each(&|t| {
+        std::hint::black_box(nlu.parse(t, &ctx));
+    }));
+    let classify = latency(time_each(&|t| {
+        std::hint::black_box(nlu.classify(t, core_nlu::RANKING_LEN));
+    }));
+    let entities = latency(time_each(&|t| {
+        std::hint::black_box(nlu.entities(t, &ctx));
+    }));
+    // Sentiment is fast enough that one call is below the clock's resolution:
+    // time batches of the whole set.
+    let rounds = 200;
+    let s = Instant::now();
+    for _ in 0..rounds {
+        for t in &texts {
+            std::hint::black_box(wismo_core::nlu::sentiment::analyze(t));
+        }
+    }
+    let sentiment_us = s.elapsed().as_secs_f64() * 1e6 / (rounds * texts.len()) as f64;
+
+    let out = serde_json::json!({
+        "train_examples": train.examples.len(),
+        "messages_timed": texts.len(),
+        "training_seconds": train_s,
+        "model_bytes": bytes,
+        "model_load_ms_median": median(loads),
+        "parse_us": parse,
+        "classify_us": classify,
+        "entities_us": entities,
+        "sentiment_us_mean": sentiment_us,
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("build                {}", out["build"].as_str().unwrap_or(""));
+        println!("training             {:.2} s on {} examples", train_s, train.examples.len());
+        println!("model file           {:.1} MB, load median {:.2} ms", bytes as f64 / 1e6, out["model_load_ms_median"]);
+        println!("parse (whole)        median {:.1} µs  p99 {:.1} µs", parse.median_us, parse.p99_us);
+        println!("  intent only        median {:.1} µs  p99 {:.1} µs", classify.median_us, classify.p99_us);
+        println!("  entities only      median {:.1} µs  p99 {:.1} µs", entities.median_us, entities.p99_us);
+        println!("sentiment            mean {sentiment_us:.2} µs per message");
+    }
+    Ok(())
+}
+
+/// A small deterministic shuffle (xorshift64*).
+fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for i in (1..v.len()).rev() {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        let j = (s.wrapping_mul(0x2545_f491_4f6c_dd1d) % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+fn subset(examples: &[Example], keep: impl Fn(&Example) -> bool) -> TrainingData {
+    TrainingData {
+        examples: examples.iter().filter(|e| keep(e)).cloned().collect(),
+        ..Default::default()
+    }
+}
+
+/// Trains and scores as `wismo nlu evaluate` asks.
+pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> Result<Report> {
+    let mut opts = NluTrainOptions::default();
+    opts.classifier.c = a.c;
+    opts.oos_label = a.oos_label.clone();
+    let oos_name = a.oos_label.clone().unwrap_or_else(|| core_nlu::DEFAULT_OOS_LABEL.to_string());
+
+    // Held-out intents: chosen by seeded shuffle of the sorted intent names.
+    let mut held: HashSet<String> = HashSet::new();
+    if let Some(n) = a.holdout_intents {
+        let mut intents = train.intents();
+        intents.sort();
+        anyhow::ensure!(
+            n > 0 && n + 2 <= intents.len(),
+            "--holdout-intents must leave at least two intents to train on ({} intents in the data)",
+            intents.len()
+        );
+        shuffle(&mut intents, a.seed);
+        held = intents.into_iter().take(n).collect();
+    }
+
+    let mut threshold = a.threshold.unwrap_or(core_nlu::DEFAULT_FALLBACK_THRESHOLD);
+    let train_set = if held.is_empty() {
+        train.clone()
+    } else {
+        let in_scope = subset(&train.examples, |e| !held.contains(&e.intent));
+        if a.threshold.is_none() {
+            // Tune the threshold on a validation split carved from train: 10% of the
+            // in-scope examples plus the held-out intents' training examples.
+            let mut idx: Vec<usize> = (0..in_scope.examples.len()).collect();
+            shuffle(&mut idx, a.seed ^ 0x5eed);
+            let n_val = in_scope.examples.len() / 10;
+            let val_idx: HashSet<usize> = idx[..n_val].iter().copied().collect();
+            let fit = TrainingData {
+                examples: in_scope
+                    .examples
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !val_idx.contains(i))
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                ..Default::default()
+            };
+            let model = core_nlu::train(&fit, &opts, &mut |_| {})?;
+            let nlu = Nlu::new(model, &EntityConfig::default())?;
+            let mut scored: Vec<(f32, bool, bool)> = Vec::new(); // (top confidence, gold oos, top correct)
+            for &i in &idx[..n_val] {
+                let e = &in_scope.examples[i];
+                let r = nlu.classify(&e.text, 1);
+                let top = r.first().map_or((0.0, false), |s| (s.confidence, s.name == e.intent));
+                scored.push((top.0, false, top.1));
+            }
+            for e in train.examples.iter().filter(|e| held.contains(&e.intent)) {
+                let r = nlu.classify(&e.text, 1);
+                scored.push((r.first().map_or(0.0, |s| s.confidence), true, false));
+            }
+            threshold = best_threshold(&scored);
+        }
+        in_scope
+    };
+    opts.fallback_threshold = threshold;
+
+    let t = Instant::now();
+    let model = core_nlu::train(&train_set, &opts, &mut progress_printer())?;
+    let training_seconds = t.elapsed().as_secs_f64();
+    let intents = model.classifier.classes().len();
+    let nlu = Nlu::new(model, &EntityConfig::default())?;
+    let ctx = reference_context();
+    let use_decision = !held.is_empty() || a.oos_label.is_some();
+
+    for e in test.examples.iter().take(50) {
+        std::hint::black_box(nlu.parse(&e.text, &ctx));
+    }
+    let mut predicted: Vec<String> = Vec::with_capacity(test.examples.len());
+    let mut times = Vec::with_capacity(test.examples.len());
+    let mut flagged = Vec::new();
+    for e in &test.examples {
+        let s = Instant::now();
+        let r = nlu.parse(&e.text, &ctx);
+        times.push(s.elapsed().as_secs_f64() * 1e6);
+        flagged.push(r.out_of_scope);
+        let name = if use_decision {
+            r.intent.name
+        } else {
+            r.intent_ranking.first().map(|s| s.name.clone()).unwrap_or_default()
+        };
+        predicted.push(name);
+    }
+    let gold: Vec<String> = test
+        .examples
+        .iter()
+        .map(|e| if held.contains(&e.intent) { oos_name.clone() } else { e.intent.clone() })
+        .collect();
+    let gold_ref: Vec<&str> = gold.iter().map(String::as_str).collect();
+    let pred_ref: Vec<&str> = predicted.iter().map(String::as_str).collect();
+    let (accuracy, macro_f1, per_intent, top_confusions) = score(&gold_ref, &pred_ref, 15);
+    let out_of_scope = use_decision.then(|| {
+        let gold_oos: Vec<bool> = gold.iter().map(|g| *g == oos_name).collect();
+        let correct: Vec<bool> = gold.iter().zip(&predicted).map(|(g, p)| g == p).collect();
+        oos_metrics(&oos_name, threshold, &flagged, &gold_oos, &correct)
+    });
+    Ok(Report {
+        train_examples: train_set.examples.len(),
+        test_examples: test.examples.len(),
+        intents,
+        accuracy,
+        macro_f1,
+        per_intent,
+        top_confusions,
+        out_of_scope,
+        training_seconds,
+        latency: latency(times),
+    })
+}
+
+/// The threshold maximising the mean of in-scope accuracy and out-of-scope
+/// recall over `(top confidence, is out of scope, top intent correct)` triples.
+fn best_threshold(scored: &[(f32, bool, bool)]) -> f32 {
+    let n_oos = scored.iter().filter(|s| s.1).count().max(1) as f64;
+    let n_in = scored.iter().filter(|s| !s.1).count().max(1) as f64;
+    let mut best = (f64::NEG_INFINITY, core_nlu::DEFAULT_FALLBACK_THRESHOLD);
+    for step in 1..100 {
+        let t = step as f32 / 100.0;
+        let recall = scored.iter().filter(|s| s.1 && s.0 < t).count() as f64 / n_oos;
+        let acc = scored.iter().filter(|s| !s.1 && s.0 >= t && s.2).count() as f64 / n_in;
+        let mean = (recall + acc) / 2.0;
+        if mean > best.0 {
+            best = (mean, t);
+        }
+    }
+    best.1
+}
