@@ -12,7 +12,7 @@
 //! copied from any published lexicon. It lives in three data files under
 //! `crates/wismo-core/data/sentiment/`, embedded at compile time:
 //!
-//! * `lexicon.tsv`: several hundred words, multi-word phrases and emoji, each
+//! * `lexicon.tsv`: about a thousand words, multi-word phrases and emoji, each
 //!   with a valence from -4 (furious, "scam") to +4 (delighted). Besides
 //!   general emotion and evaluation words it covers the language of support
 //!   chats: waiting and repeated asking ("still waiting", "third time
@@ -46,7 +46,8 @@
 //!    end a clause; negators and intensifiers never reach across one.
 //! 2. **Elongation.** "sooo", "pleeease" are looked up without the repeated
 //!    letters and a sentiment word written that way counts 1.2×.
-//! 3. **Capitals.** A sentiment word in capitals counts 1.3× ("ANGRY"), unless
+//! 3. **Capitals.** A sentiment word in capitals counts 1.3× ("ANGRY"; not
+//!    for words usually written that way, like "WTF" or "BBB"), unless
 //!    the whole message is shouted (three or more words, none in lower
 //!    case): then the whole sum counts 1.25× and a shouted message with no
 //!    positive content gets an extra -0.9 (shouting at support is a sign of
@@ -360,7 +361,7 @@ fn score_units(units: &[Unit], shouted: bool, vals: &mut Vec<f32>) {
             }
         };
         v *= boost;
-        if unit.caps && !shouted {
+        if unit.caps && !shouted && !info.acronym {
             v *= CAPS_FACTOR;
         }
         if unit.elongated {

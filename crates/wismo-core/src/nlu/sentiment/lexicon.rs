@@ -7,7 +7,7 @@
 //!   whole whitespace-separated chunks.
 //! * `modifiers.tsv`: `term<TAB>kind[<TAB>factor]` with kind one of `boost`,
 //!   `post_boost`, `negator`, `strong_negator`, `contrast`, `concessive`,
-//!   `concessive_initial`.
+//!   `concessive_initial`, `acronym`.
 //!
 //! Every word (and every word that occurs inside a phrase) gets a numeric id;
 //! phrases are stored under their first word as sequences of ids, so matching
@@ -58,6 +58,9 @@ pub(super) struct Info {
     pub post_boost: f32,
     pub negator: Negator,
     pub contrast: Contrast,
+    /// Usually written in capitals ("WTF", "BBB"), so capitals add no
+    /// emphasis.
+    pub acronym: bool,
 }
 
 impl Info {
@@ -68,6 +71,7 @@ impl Info {
         post_boost: 1.0,
         negator: Negator::None,
         contrast: Contrast::None,
+        acronym: false,
     };
 
     /// Whether this term contributes valence (directly or when negated).
@@ -326,6 +330,10 @@ fn build() -> Lexicon {
             }
             ("concessive", None) => {
                 slot.contrast = Contrast::Concessive;
+                true
+            }
+            ("acronym", None) => {
+                slot.acronym = true;
                 true
             }
             ("concessive_initial", None) => {
