@@ -13,6 +13,8 @@ fn main() {
     if let Some(&w) = args.get(2) { o.features.char_weight = w; }
     if let Some(&w) = args.get(3) { o.features.pair_weight = w; }
     if let Some(&w) = args.get(4) { o.calibration_share = w; }
+    if let Some(&w) = args.get(5) { o.features.min_df = w as u32; }
+    if let Some(&w) = args.get(6) { o.tolerance = w; }
     let ex: Vec<(&str, &str)> = tr.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let t = std::time::Instant::now();
     let m = IntentClassifier::train(&ex, &o, &mut |_| {}).unwrap();

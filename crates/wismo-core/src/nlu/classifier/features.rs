@@ -76,6 +76,9 @@ pub struct FeatureConfig {
     pub pair_weight: f32,
     /// Pairs are built from at most this many content words.
     pub max_pair_words: usize,
+    /// Bigram, character and pair features seen in fewer training messages are
+    /// dropped (word unigrams are always kept).
+    pub min_df: u32,
 }
 
 impl Default for FeatureConfig {
@@ -87,6 +90,7 @@ impl Default for FeatureConfig {
             char_weight: 1.0,
             pair_weight: 1.0,
             max_pair_words: 20,
+            min_df: 1,
         }
     }
 }
@@ -149,6 +153,10 @@ impl Featurizer {
         };
         let mut df: HashIndex<u32> = HashIndex::default();
         let mut order: Vec<u64> = Vec::new();
+        let unigram_keys: std::collections::HashSet<u64> = words
+            .iter()
+            .map(|(w, _)| tag(hash_str(WORD, w), 0))
+            .collect();
         for t in texts {
             me.keys(t, &mut scratch);
             let mut keys = std::mem::take(&mut scratch.keys);
@@ -164,10 +172,15 @@ impl Featurizer {
             scratch.keys = keys;
         }
         let n = texts.len() as f32;
-        for (col, k) in order.iter().enumerate() {
-            me.index.insert(*k, col as u32);
-            let d = df.get(k).copied().unwrap_or(1) as f32;
-            me.idf.push(((1.0 + n) / (1.0 + d)).ln() + 1.0);
+        let min_df = me.config.min_df;
+        for k in &order {
+            let d = df.get(k).copied().unwrap_or(1);
+            let unigram = unigram_keys.contains(k);
+            if d < min_df && !unigram {
+                continue;
+            }
+            me.index.insert(*k, me.idf.len() as u32);
+            me.idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
         }
         me
     }
