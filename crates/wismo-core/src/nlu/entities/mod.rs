@@ -561,10 +561,15 @@ impl EntityExtractor {
                     if single && total < 10 {
                         continue;
                     }
-                    // national groups are at least two digits (a leading "1" allowed)
+                    // national groups are at least two digits (a leading "1" allowed),
+                    // and a trunk-0 area code at least three ("030", not the "03" of
+                    // a date like 03.11.2026)
                     if !intl
                         && gs[a..=b].iter().enumerate().any(|(idx, g)| {
-                            g.1 - g.0 < 2 && !(idx == 0 && text.as_bytes().get(g.0) == Some(&b'1'))
+                            let len = g.1 - g.0;
+                            let lead = text.as_bytes().get(g.0).copied();
+                            (len < 2 && !(idx == 0 && lead == Some(b'1')))
+                                || (idx == 0 && !single && lead == Some(b'0') && len < 3)
                         })
                     {
                         continue;

@@ -1,6 +1,6 @@
 //! Postal codes.
 //!
-//! * UK (`SW1A 1AA`) and Canada (`K1A 0B1`) codes have a shape of their own and
+//! * UK (`SW1A 1AA`, starting with one of the 121 postcode areas) and Canada (`K1A 0B1`) codes have a shape of their own and
 //!   are accepted when written in capitals, or in any case when the message
 //!   gives postal context (see below). Normalised upper-case with one space.
 //! * US ZIP+4 (`94105-1234`) is always a postal code.
@@ -65,6 +65,18 @@ const DE_CITIES: &[&str] = &[
     "Rostock",
 ];
 
+/// The UK postcode areas (the letters that start every UK postcode).
+const UK_AREAS: &[&str] = &[
+    "AB", "AL", "B", "BA", "BB", "BD", "BF", "BH", "BL", "BN", "BR", "BS", "BT", "BX", "CA", "CB",
+    "CF", "CH", "CM", "CO", "CR", "CT", "CV", "CW", "DA", "DD", "DE", "DG", "DH", "DL", "DN", "DT",
+    "DY", "E", "EC", "EH", "EN", "EX", "FK", "FY", "G", "GL", "GU", "GY", "HA", "HD", "HG", "HP",
+    "HR", "HS", "HU", "HX", "IG", "IM", "IP", "IV", "JE", "KA", "KT", "KW", "KY", "L", "LA", "LD",
+    "LE", "LL", "LN", "LS", "LU", "M", "ME", "MK", "ML", "N", "NE", "NG", "NN", "NP", "NR", "NW",
+    "OL", "OX", "PA", "PE", "PH", "PL", "PO", "PR", "RG", "RH", "RM", "S", "SA", "SE", "SG", "SK",
+    "SL", "SM", "SN", "SO", "SP", "SR", "SS", "ST", "SW", "SY", "TA", "TD", "TF", "TN", "TQ", "TR",
+    "TS", "TW", "UB", "W", "WA", "WC", "WD", "WF", "WN", "WR", "WS", "WV", "YO", "ZE",
+];
+
 #[derive(Debug, Clone)]
 pub(super) struct PostalRules {
     uk: Regex,
@@ -110,8 +122,9 @@ impl PostalRules {
             let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
             let compact = compact.to_ascii_uppercase();
             let (outward, inward) = compact.split_at(compact.len().saturating_sub(3));
-            // the outward code must start with a letter and not be all letters
-            if !outward.bytes().any(|b| b.is_ascii_digit()) {
+            // the outward code starts with a real postcode area
+            let area_len = outward.bytes().take_while(u8::is_ascii_alphabetic).count();
+            if !UK_AREAS.contains(&&outward[..area_len]) {
                 continue;
             }
             out.push((
