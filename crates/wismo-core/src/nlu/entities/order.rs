@@ -1,0 +1,386 @@
+//! Order numbers.
+//!
+//! Explicit forms (strong): an order keyword — `order`, or a common typo of
+//! it (`ordr`, `oder`, `orde`, `odrer`, `ordre`, `oredr`, ...) — optionally
+//! followed by `number`/`no.`/`nr`/`num`/`id`/`ref`, `is`/`was`, `:` or `#`,
+//! then the number; `#1042` on its own; coded numbers like `ORD-2024-000123`
+//! (upper-case letters, a dash, digits); and the store's own patterns.
+//! The entity's span is the number itself, including a directly written `#`
+//! (`order #1042` -> text `#1042`, value `1042`); the keyword is not part of it.
+//!
+//! Bare forms (weak): a lone run of 3-12 digits nobody else claims, unless it is
+//! a quantity or duration (followed by `days`, `items`, `dollars`, `%`, ...), a
+//! year (four digits 1900-2099), part of a decimal, time, date, range or
+//! version (`1.5`, `10:30`, `11/03`, `3-4`, `v2`), follows `size`/`qty`/
+//! `version`/`apt`/`room`/... or looks like a phone number (ten digits that are
+//! a valid North American number, or ten/eleven digits starting with `0`).
+//!
+//! An explicit keyword wins over a phone reading of an *unformatted* digit run:
+//! `order 4155550123` is order number `4155550123`, because the shopper said
+//! so; `order 415-555-0123` (formatted like a phone) is a phone number.
+
+use super::util::{is_one_of, next_word, num_end_ok, num_start_ok, prev_word};
+use regex::Regex;
+
+/// Words after a number that make it a quantity, duration or measure.
+const UNITS: &[&str] = &[
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "yr",
+    "yrs",
+    "hour",
+    "hours",
+    "hr",
+    "hrs",
+    "h",
+    "minute",
+    "minutes",
+    "min",
+    "mins",
+    "second",
+    "seconds",
+    "sec",
+    "secs",
+    "item",
+    "items",
+    "piece",
+    "pieces",
+    "pcs",
+    "pc",
+    "unit",
+    "units",
+    "pack",
+    "packs",
+    "box",
+    "boxes",
+    "pair",
+    "pairs",
+    "set",
+    "sets",
+    "dollar",
+    "dollars",
+    "buck",
+    "bucks",
+    "euro",
+    "euros",
+    "usd",
+    "eur",
+    "gbp",
+    "cad",
+    "aud",
+    "jpy",
+    "yen",
+    "cent",
+    "cents",
+    "pound",
+    "pounds",
+    "quid",
+    "percent",
+    "%",
+    "times",
+    "x",
+    "kg",
+    "g",
+    "gr",
+    "grams",
+    "lb",
+    "lbs",
+    "oz",
+    "ml",
+    "l",
+    "liter",
+    "liters",
+    "litre",
+    "litres",
+    "cm",
+    "mm",
+    "m",
+    "km",
+    "mi",
+    "miles",
+    "mile",
+    "inch",
+    "inches",
+    "ft",
+    "feet",
+    "foot",
+    "yards",
+    "calories",
+    "kcal",
+    "people",
+    "persons",
+    "reviews",
+    "stars",
+    "points",
+    "pts",
+    "followers",
+    "likes",
+    "mah",
+    "gb",
+    "tb",
+    "mb",
+    "kb",
+    "w",
+    "watt",
+    "watts",
+    "v",
+    "volt",
+    "volts",
+    "hz",
+    "mp",
+    "dpi",
+    "rpm",
+    "bags",
+    "bottles",
+    "cans",
+    "copies",
+    "orders",
+    "packages",
+    "parcels",
+    "customers",
+    "users",
+    "am",
+    "pm",
+    "th",
+    "st",
+    "nd",
+    "rd",
+];
+
+/// Words before a number that make it something else than an order.
+const BLOCKERS: &[&str] = &[
+    "size",
+    "sizes",
+    "qty",
+    "quantity",
+    "x",
+    "apt",
+    "apartment",
+    "suite",
+    "ste",
+    "unit",
+    "room",
+    "floor",
+    "page",
+    "pg",
+    "version",
+    "ver",
+    "v",
+    "model",
+    "step",
+    "route",
+    "highway",
+    "hwy",
+    "rt",
+    "pin",
+    "zip",
+    "zipcode",
+    "plz",
+    "postcode",
+    "code",
+    "year",
+    "since",
+    "extension",
+    "ext",
+    "call",
+    "phone",
+    "tel",
+    "fax",
+    "mobile",
+    "cell",
+    "sku",
+    "item",
+    "article",
+    "art",
+    "isbn",
+    "ean",
+    "upc",
+    "gate",
+    "flight",
+    "seat",
+    "approx",
+    "than",
+    "nearly",
+    "almost",
+    "row",
+    "aisle",
+    "channel",
+];
+
+#[derive(Debug, Clone)]
+pub(super) struct OrderRules {
+    keyword: Regex,
+    hash: Regex,
+    coded: Regex,
+    custom: Vec<Regex>,
+}
+
+/// (start, end, value) of an order number.
+pub(super) type Found = (usize, usize, String);
+
+fn rx(p: &str) -> Regex {
+    Regex::new(p).expect("built-in order regex compiles")
+}
+
+impl OrderRules {
+    pub(super) fn new(custom: Vec<Regex>) -> Self {
+        Self {
+            keyword: rx(
+                r"(?i-u)\b(?:order|ordr|oder|orde|odrer|ordre|oredr|ordder|orderr|ordeer|oder)s?\b[ \t]*(?:(?:number|numbr|nmber|nummer|num|no|nr|id|ref|reference)\b\.?[ \t]*)?(?:(?:is|was|=)[ \t]+)?(?::[ \t]*)?(#?[ \t]?[a-z0-9][a-z0-9-]{0,40})",
+            ),
+            hash: rx(r"(?-u)#[ ]?([0-9]{3,20})\b"),
+            coded: rx(r"(?-u)\b[A-Z]{2,5}-[0-9]{2,}(?:-[0-9]+)*\b"),
+            custom,
+        }
+    }
+
+    /// Explicit built-in order numbers (keyword, `#`, coded).
+    pub(super) fn find_explicit(&self, text: &str, lower: &str, out: &mut Vec<Found>) {
+        for c in self.keyword.captures_iter(text) {
+            let Some(g) = c.get(1) else { continue };
+            let raw = g.as_str();
+            let lead = raw.len() - raw.trim_start_matches(['#', ' ', '\t']).len();
+            let body_start = g.start() + lead;
+            let body = raw[lead..].trim_end_matches('-');
+            let body_end = body_start + body.len();
+            if let Some(v) = explicit_value(text, lower, body, body_end) {
+                let start = if raw.starts_with('#') {
+                    g.start()
+                } else {
+                    body_start
+                };
+                out.push((start, body_end, v));
+            }
+        }
+        if text.contains('#') {
+            for c in self.hash.captures_iter(text) {
+                let (Some(all), Some(g)) = (c.get(0), c.get(1)) else {
+                    continue;
+                };
+                if matches!(super::util::prev_char(text, all.start()), Some(p) if p.is_alphanumeric() || p == '&')
+                    || !num_end_ok(text, all.end())
+                    || is_one_of(next_word(lower, all.end()), UNITS)
+                {
+                    continue;
+                }
+                out.push((all.start(), all.end(), g.as_str().to_string()));
+            }
+        }
+        if text.contains('-') {
+            for m in self.coded.find_iter(text) {
+                let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+                if digits >= 3 && num_end_ok(text, m.end()) {
+                    out.push((m.start(), m.end(), m.as_str().to_string()));
+                }
+            }
+        }
+    }
+
+    /// Matches of the store's own patterns (these win over built-in forms).
+    pub(super) fn find_custom(&self, text: &str, out: &mut Vec<Found>) {
+        for re in &self.custom {
+            for c in re.captures_iter(text) {
+                let Some(m) = c.get(1).or_else(|| c.get(0)) else {
+                    continue;
+                };
+                let v = m.as_str().trim().trim_start_matches('#').trim();
+                if v.is_empty() {
+                    continue;
+                }
+                out.push((m.start(), m.end(), v.to_uppercase()));
+            }
+        }
+    }
+}
+
+/// The value of the token after an order keyword, if it is an order number.
+fn explicit_value(text: &str, lower: &str, body: &str, end: usize) -> Option<String> {
+    if body.is_empty() || !num_end_ok(text, end) {
+        return None;
+    }
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    if body.bytes().all(|b| b.is_ascii_digit()) {
+        if !(3..=20).contains(&digits) || is_one_of(next_word(lower, end), UNITS) {
+            return None;
+        }
+        return Some(body.to_string());
+    }
+    // coded: starts with a letter, has digits, only letters/digits/dashes
+    let first = body.bytes().next()?;
+    if !first.is_ascii_alphabetic() || digits < 3 {
+        return None;
+    }
+    Some(body.to_ascii_uppercase())
+}
+
+/// Whether a lone digit group `s..e` may be a bare order number.
+pub(super) fn bare_ok(text: &str, lower: &str, s: usize, e: usize, nanp_region: bool) -> bool {
+    let d = &text.as_bytes()[s..e];
+    let n = d.len();
+    if !(3..=12).contains(&n) || !num_start_ok(text, s) || !num_end_ok(text, e) {
+        return false;
+    }
+    if matches!(
+        super::util::prev_char(text, s),
+        Some('$' | '€' | '£' | '¥' | '#' | '+' | '(')
+    ) {
+        return false;
+    }
+    if n == 4 {
+        let y = d.iter().fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
+        if (1900..=2099).contains(&y) {
+            return false;
+        }
+    }
+    // phone-like digit runs
+    if n == 10 && nanp_region && d[0] >= b'2' && d[3] >= b'2' {
+        return false;
+    }
+    if (n == 10 || n == 11) && d[0] == b'0' {
+        return false;
+    }
+    if is_one_of(next_word(lower, e), UNITS) || is_one_of(prev_word(lower, s), BLOCKERS) {
+        return false;
+    }
+    // a house number: a street suffix within the next three words
+    !lower
+        .get(e..)
+        .unwrap_or("")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .any(|w| is_one_of(w, STREET))
+}
+
+const STREET: &[&str] = &[
+    "st",
+    "street",
+    "ave",
+    "avenue",
+    "rd",
+    "road",
+    "blvd",
+    "boulevard",
+    "ln",
+    "lane",
+    "dr",
+    "drive",
+    "way",
+    "ct",
+    "court",
+    "pl",
+    "place",
+    "pkwy",
+    "parkway",
+    "ter",
+    "terrace",
+    "cir",
+    "circle",
+    "hwy",
+];
