@@ -33,7 +33,10 @@ pub struct BenchArgs {
 
 fn reference_context() -> ExtractionContext {
     ExtractionContext {
-        now: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).single().unwrap_or_else(Utc::now),
+        now: Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
+            .single()
+            .unwrap_or_else(Utc::now),
         tz: chrono_tz::America::New_York,
     }
 }
@@ -67,19 +70,25 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     for _ in 0..a.loads.max(1) {
         let t = Instant::now();
         let m = NluModel::load(&path)?;
-        let nlu = Nlu::new(m, &EntityConfig {
-            catalogue: demo_catalogue(),
-            ..Default::default()
-        })?;
+        let nlu = Nlu::new(
+            m,
+            &EntityConfig {
+                catalogue: demo_catalogue(),
+                ..Default::default()
+            },
+        )?;
         loads.push(t.elapsed().as_secs_f64() * 1e3);
         drop(nlu);
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let nlu = Nlu::new(model, &EntityConfig {
-        catalogue: demo_catalogue(),
-        ..Default::default()
-    })?;
+    let nlu = Nlu::new(
+        model,
+        &EntityConfig {
+            catalogue: demo_catalogue(),
+            ..Default::default()
+        },
+    )?;
     let ctx = reference_context();
     // Warm up caches and lazily built tables.
     for t in texts.iter().take(50) {
@@ -128,15 +137,37 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::say(serde_json::to_string_pretty(&out)?);
     } else {
-        println!("build                {}", out["build"].as_str().unwrap_or(""));
-        println!("training             {:.2} s on {} examples", train_s, train.examples.len());
-        println!("model file           {:.1} MB, load median {:.2} ms", bytes as f64 / 1e6, out["model_load_ms_median"]);
-        println!("parse (whole)        median {:.1} µs  p99 {:.1} µs", parse.median_us, parse.p99_us);
-        println!("  intent only        median {:.1} µs  p99 {:.1} µs", classify.median_us, classify.p99_us);
-        println!("  entities only      median {:.1} µs  p99 {:.1} µs", entities.median_us, entities.p99_us);
-        println!("sentiment            mean {sentiment_us:.2} µs per message");
+        crate::say(format!(
+            "build                {}",
+            out["build"].as_str().unwrap_or("")
+        ));
+        crate::say(format!(
+            "training             {:.2} s on {} examples",
+            train_s,
+            train.examples.len()
+        ));
+        crate::say(format!(
+            "model file           {:.1} MB, load median {:.2} ms",
+            bytes as f64 / 1e6,
+            out["model_load_ms_median"]
+        ));
+        crate::say(format!(
+            "parse (whole)        median {:.1} µs  p99 {:.1} µs",
+            parse.median_us, parse.p99_us
+        ));
+        crate::say(format!(
+            "  intent only        median {:.1} µs  p99 {:.1} µs",
+            classify.median_us, classify.p99_us
+        ));
+        crate::say(format!(
+            "  entities only      median {:.1} µs  p99 {:.1} µs",
+            entities.median_us, entities.p99_us
+        ));
+        crate::say(format!(
+            "sentiment            mean {sentiment_us:.2} µs per message"
+        ));
     }
     Ok(())
 }
@@ -165,7 +196,10 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
     let mut opts = NluTrainOptions::default();
     opts.classifier.c = a.c;
     opts.oos_label = a.oos_label.clone();
-    let oos_name = a.oos_label.clone().unwrap_or_else(|| core_nlu::DEFAULT_OOS_LABEL.to_string());
+    let oos_name = a
+        .oos_label
+        .clone()
+        .unwrap_or_else(|| core_nlu::DEFAULT_OOS_LABEL.to_string());
 
     // Held-out intents: chosen by seeded shuffle of the sorted intent names.
     let mut held: HashSet<String> = HashSet::new();
@@ -209,7 +243,9 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
             for &i in &idx[..n_val] {
                 let e = &in_scope.examples[i];
                 let r = nlu.classify(&e.text, 1);
-                let top = r.first().map_or((0.0, false), |s| (s.confidence, s.name == e.intent));
+                let top = r
+                    .first()
+                    .map_or((0.0, false), |s| (s.confidence, s.name == e.intent));
                 scored.push((top.0, false, top.1));
             }
             for e in train.examples.iter().filter(|e| held.contains(&e.intent)) {
@@ -244,14 +280,23 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
         let name = if use_decision {
             r.intent.name
         } else {
-            r.intent_ranking.first().map(|s| s.name.clone()).unwrap_or_default()
+            r.intent_ranking
+                .first()
+                .map(|s| s.name.clone())
+                .unwrap_or_default()
         };
         predicted.push(name);
     }
     let gold: Vec<String> = test
         .examples
         .iter()
-        .map(|e| if held.contains(&e.intent) { oos_name.clone() } else { e.intent.clone() })
+        .map(|e| {
+            if held.contains(&e.intent) {
+                oos_name.clone()
+            } else {
+                e.intent.clone()
+            }
+        })
         .collect();
     let gold_ref: Vec<&str> = gold.iter().map(String::as_str).collect();
     let pred_ref: Vec<&str> = predicted.iter().map(String::as_str).collect();

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "wismo", version, about = "wismo: an AI customer-service assistant for online stores")]
+#[command(
+    name = "wismo",
+    version,
+    about = "wismo: an AI customer-service assistant for online stores"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +26,20 @@ enum Command {
     Sentiment(nlu_cmd::SentimentArgs),
     /// Measure speed: model load, classification, entities, sentiment.
     Bench(bench::BenchArgs),
+}
+
+/// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
+/// program quietly instead of panicking.
+pub fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn main() -> ExitCode {

@@ -167,9 +167,15 @@ pub fn progress_printer() -> impl FnMut(TrainProgress) {
         let mut err = std::io::stderr();
         let _ = match p {
             TrainProgress::Calibrating => write!(err, "\rcalibrating confidences…          "),
-            TrainProgress::Featurizing { examples } => write!(err, "\rbuilding features for {examples} examples…   "),
-            TrainProgress::Class { done, total } => write!(err, "\rtraining intents {done}/{total}            "),
-            TrainProgress::Done { seconds } => writeln!(err, "\rtrained in {seconds:.1} s                     "),
+            TrainProgress::Featurizing { examples } => {
+                write!(err, "\rbuilding features for {examples} examples…   ")
+            }
+            TrainProgress::Class { done, total } => {
+                write!(err, "\rtraining intents {done}/{total}            ")
+            }
+            TrainProgress::Done { seconds } => {
+                writeln!(err, "\rtrained in {seconds:.1} s                     ")
+            }
         };
         let _ = err.flush();
     }
@@ -200,15 +206,18 @@ fn train(a: &TrainArgs) -> Result<()> {
         "fallback_threshold": model.meta.fallback_threshold,
         "format_version": wismo_core::nlu::model::FORMAT_VERSION,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::say(serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
 pub fn entity_config(a: &EntityArgs) -> Result<EntityConfig> {
     let catalogue: Vec<Product> = match &a.catalogue {
         Some(p) => {
-            let src = std::fs::read_to_string(p).with_context(|| format!("cannot read catalogue {}", p.display()))?;
-            serde_json::from_str(&src).with_context(|| format!("catalogue {} is not a JSON array of products", p.display()))?
+            let src = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read catalogue {}", p.display()))?;
+            serde_json::from_str(&src).with_context(|| {
+                format!("catalogue {} is not a JSON array of products", p.display())
+            })?
         }
         None => demo_catalogue(),
     };
@@ -230,14 +239,22 @@ pub fn model_from(source: &ModelSource) -> Result<NluModel> {
     } else {
         load_data(&source.data)?
     };
-    Ok(core_nlu::train(&data, &NluTrainOptions::default(), &mut progress_printer())?)
+    Ok(core_nlu::train(
+        &data,
+        &NluTrainOptions::default(),
+        &mut progress_printer(),
+    )?)
 }
 
 fn context(tz: &str, now: Option<&str>) -> Result<ExtractionContext> {
-    let tz: Tz = tz.parse().map_err(|_| anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)"))?;
+    let tz: Tz = tz.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
+    })?;
     let now = match now {
         Some(s) => DateTime::parse_from_rfc3339(s)
-            .with_context(|| format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z"))?
+            .with_context(|| {
+                format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z")
+            })?
             .with_timezone(&Utc),
         None => Utc::now(),
     };
@@ -252,23 +269,26 @@ fn parse(a: &ParseArgs) -> Result<()> {
     }
     if a.text == "-" {
         let stdin = std::io::stdin();
-        let mut out = std::io::stdout().lock();
         for line in stdin.lock().lines() {
             let line = line.context("cannot read standard input")?;
             let r = nlu.parse(&line, &ctx);
-            writeln!(out, "{}", serde_json::to_string(&serde_json::json!({"text": line, "result": r}))?)?;
+            crate::say(serde_json::to_string(
+                &serde_json::json!({"text": line, "result": r}),
+            )?);
         }
         return Ok(());
     }
     let r = nlu.parse(&a.text, &ctx);
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"text": a.text, "result": r}))?);
+    crate::say(serde_json::to_string_pretty(
+        &serde_json::json!({"text": a.text, "result": r}),
+    )?);
     Ok(())
 }
 
 pub fn sentiment(a: &SentimentArgs) -> Result<()> {
     use wismo_core::nlu::sentiment::analyze;
     if let Some(t) = &a.text {
-        println!("{}", serde_json::to_string_pretty(&analyze(t))?);
+        crate::say(serde_json::to_string_pretty(&analyze(t))?);
         return Ok(());
     }
     let Some(path) = &a.file else {
@@ -281,11 +301,18 @@ pub fn sentiment(a: &SentimentArgs) -> Result<()> {
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
         ))
     };
-    let mut out = std::io::stdout().lock();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}: cannot read line (is it UTF-8?)", path.display(), i + 1))?;
+        let line = line.with_context(|| {
+            format!(
+                "{}:{}: cannot read line (is it UTF-8?)",
+                path.display(),
+                i + 1
+            )
+        })?;
         let s = analyze(&line);
-        writeln!(out, "{}", serde_json::to_string(&serde_json::json!({"line": i + 1, "score": s.score, "label": s.label}))?)?;
+        crate::say(serde_json::to_string(
+            &serde_json::json!({"line": i + 1, "score": s.score, "label": s.label}),
+        )?);
     }
     Ok(())
 }
@@ -298,7 +325,7 @@ fn evaluate_cmd(a: &EvaluateArgs) -> Result<()> {
     }
     let report = crate::bench::evaluate(&train, &test, a)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::say(serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
     }
@@ -306,40 +333,42 @@ fn evaluate_cmd(a: &EvaluateArgs) -> Result<()> {
 }
 
 fn print_report(r: &Report) {
-    println!("train examples  {}", r.train_examples);
-    println!("test examples   {}", r.test_examples);
-    println!("intents         {}", r.intents);
-    println!("accuracy        {:.2}%", r.accuracy * 100.0);
-    println!("macro-F1        {:.2}%", r.macro_f1 * 100.0);
+    crate::say(format!("train examples  {}", r.train_examples));
+    crate::say(format!("test examples   {}", r.test_examples));
+    crate::say(format!("intents         {}", r.intents));
+    crate::say(format!("accuracy        {:.2}%", r.accuracy * 100.0));
+    crate::say(format!("macro-F1        {:.2}%", r.macro_f1 * 100.0));
     if let Some(o) = &r.out_of_scope {
-        println!(
+        crate::say(format!(
             "out of scope    recall {:.2}%  precision {:.2}%  in-scope accuracy {:.2}%  (label {:?}, threshold {:.3})",
             o.recall * 100.0,
             o.precision * 100.0,
             o.in_scope_accuracy * 100.0,
             o.label,
             o.threshold
-        );
+        ));
     }
-    println!("training time   {:.2} s", r.training_seconds);
-    println!(
+    crate::say(format!("training time   {:.2} s", r.training_seconds));
+    crate::say(format!(
         "per message     median {:.1} µs  p99 {:.1} µs  mean {:.1} µs  (whole pipeline, one thread)",
         r.latency.median_us, r.latency.p99_us, r.latency.mean_us
-    );
-    println!("\nmost confused (expected -> predicted: count)");
+    ));
+    crate::say("\nmost confused (expected -> predicted: count)");
     for c in &r.top_confusions {
-        println!("  {} -> {}: {}", c.expected, c.predicted, c.count);
+        crate::say(format!("  {} -> {}: {}", c.expected, c.predicted, c.count));
     }
-    println!("\n{:<40} {:>9} {:>9} {:>9} {:>8}", "intent", "precision", "recall", "f1", "support");
+    crate::say(format!(
+        "\n{:<40} {:>9} {:>9} {:>9} {:>8}",
+        "intent", "precision", "recall", "f1", "support"
+    ));
     for m in &r.per_intent {
-        println!(
+        crate::say(format!(
             "{:<40} {:>8.1}% {:>8.1}% {:>8.1}% {:>8}",
             m.intent,
             m.precision * 100.0,
             m.recall * 100.0,
             m.f1 * 100.0,
             m.support
-        );
+        ));
     }
 }
-

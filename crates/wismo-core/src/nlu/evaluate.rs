@@ -60,7 +60,11 @@ pub struct Report {
 
 /// Accuracy, macro-F1 (over the intents present in gold or predictions),
 /// per-intent metrics sorted by name, and the `top` most frequent confusions.
-pub fn score(gold: &[&str], predicted: &[&str], top: usize) -> (f64, f64, Vec<IntentMetrics>, Vec<Confusion>) {
+pub fn score(
+    gold: &[&str],
+    predicted: &[&str],
+    top: usize,
+) -> (f64, f64, Vec<IntentMetrics>, Vec<Confusion>) {
     let n = gold.len().min(predicted.len());
     let mut correct = 0usize;
     let mut tp: BTreeMap<&str, usize> = BTreeMap::new();
@@ -118,22 +122,41 @@ pub fn score(gold: &[&str], predicted: &[&str], top: usize) -> (f64, f64, Vec<In
             count,
         })
         .collect();
-    conf.sort_by(|a, b| b.count.cmp(&a.count).then(a.expected.cmp(&b.expected)).then(a.predicted.cmp(&b.predicted)));
+    conf.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.expected.cmp(&b.expected))
+            .then(a.predicted.cmp(&b.predicted))
+    });
     conf.truncate(top);
-    let accuracy = if n > 0 { correct as f64 / n as f64 } else { 0.0 };
+    let accuracy = if n > 0 {
+        correct as f64 / n as f64
+    } else {
+        0.0
+    };
     (accuracy, macro_f1, per_intent, conf)
 }
 
 /// Out-of-scope metrics for a decision list. `flagged[i]` says whether message
 /// `i` was flagged out of scope, `gold_oos[i]` whether it truly is, and
 /// `correct_in_scope[i]` whether an in-scope message got its right intent.
-pub fn oos_metrics(label: &str, threshold: f32, flagged: &[bool], gold_oos: &[bool], correct_in_scope: &[bool]) -> OosMetrics {
+pub fn oos_metrics(
+    label: &str,
+    threshold: f32,
+    flagged: &[bool],
+    gold_oos: &[bool],
+    correct_in_scope: &[bool],
+) -> OosMetrics {
     let mut tp = 0usize;
     let mut fp = 0usize;
     let mut oos = 0usize;
     let mut ins = 0usize;
     let mut ins_ok = 0usize;
-    for i in 0..flagged.len().min(gold_oos.len()).min(correct_in_scope.len()) {
+    for i in 0..flagged
+        .len()
+        .min(gold_oos.len())
+        .min(correct_in_scope.len())
+    {
         if gold_oos[i] {
             oos += 1;
             if flagged[i] {
@@ -200,7 +223,13 @@ mod tests {
 
     #[test]
     fn oos_metrics_count_both_directions() {
-        let m = oos_metrics("oos", 0.5, &[true, true, false, false], &[true, false, true, false], &[false, true, false, true]);
+        let m = oos_metrics(
+            "oos",
+            0.5,
+            &[true, true, false, false],
+            &[true, false, true, false],
+            &[false, true, false, true],
+        );
         assert_eq!(m.recall, 0.5);
         assert_eq!(m.precision, 0.5);
         assert_eq!(m.in_scope_accuracy, 0.5);

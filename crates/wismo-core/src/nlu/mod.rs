@@ -20,8 +20,8 @@ use custom_entities::{CustomEntityError, CustomEntityExtractor, CustomEntityMode
 use data::{DataError, TrainingData};
 use entities::{Entity, EntityConfig, EntityConfigError, EntityExtractor, ExtractionContext};
 use model::{ModelMeta, NluModel};
-use serde::{Deserialize, Serialize};
 use sentiment::Sentiment;
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 
 /// The intent name used for messages the bot should not try to handle, when
@@ -41,7 +41,10 @@ pub const DEFAULT_TRAINING_FILES: [(&str, &str); 6] = [
     ("payments.yml", include_str!("../../data/nlu/payments.yml")),
     ("shipping.yml", include_str!("../../data/nlu/shipping.yml")),
     ("account.yml", include_str!("../../data/nlu/account.yml")),
-    ("conversation.yml", include_str!("../../data/nlu/conversation.yml")),
+    (
+        "conversation.yml",
+        include_str!("../../data/nlu/conversation.yml"),
+    ),
 ];
 
 /// Reads the shipped store-domain training data.
@@ -102,7 +105,11 @@ pub fn train(
         Some(l) => return Err(NluError::UnknownOosLabel(l.clone())),
         None => intents.iter().find(|i| *i == DEFAULT_OOS_LABEL).cloned(),
     };
-    let pairs: Vec<(&str, &str)> = data.examples.iter().map(|e| (e.text.as_str(), e.intent.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = data
+        .examples
+        .iter()
+        .map(|e| (e.text.as_str(), e.intent.as_str()))
+        .collect();
     let classifier = IntentClassifier::train(&pairs, &opts.classifier, progress)?;
     let custom_entities = CustomEntityModel::train(data);
     let created_at = std::time::SystemTime::now()
@@ -191,7 +198,12 @@ impl Nlu {
     /// Runs the whole pipeline on one message.
     pub fn parse(&self, text: &str, ctx: &ExtractionContext) -> ParseResult {
         let ranking = self.classify(text, RANKING_LEN);
-        let oos_name = self.model.meta.oos_label.as_deref().unwrap_or(DEFAULT_OOS_LABEL);
+        let oos_name = self
+            .model
+            .meta
+            .oos_label
+            .as_deref()
+            .unwrap_or(DEFAULT_OOS_LABEL);
         let (intent, out_of_scope) = match ranking.first() {
             Some(top) if top.name == oos_name => (top.clone(), true),
             Some(top) if top.confidence < self.fallback_threshold => (

@@ -57,16 +57,26 @@ struct Stored {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("cannot read model file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write model file {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} is not a wismo NLU model file")]
     NotAModel(String),
     #[error(
         "{path} was written in model format {found}, this wismo reads format {expected}; \
          retrain it with `wismo nlu train`"
     )]
-    VersionMismatch { path: String, found: u32, expected: u32 },
+    VersionMismatch {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
     #[error("model file {path} is damaged: {reason}")]
     Corrupt { path: String, reason: String },
 }
@@ -144,15 +154,21 @@ impl NluModel {
             a.copy_from_slice(b);
             u64::from_le_bytes(a)
         };
-        let meta_len = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad metadata length"))?;
-        let stored: Stored = postcard::from_bytes(take(meta_len)?).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+        let meta_len =
+            usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad metadata length"))?;
+        let stored: Stored = postcard::from_bytes(take(meta_len)?)
+            .map_err(|e| corrupt(&format!("metadata: {e}")))?;
         let n = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad weight count"))?;
-        let raw = take(n.checked_mul(4).ok_or_else(|| corrupt("bad weight count"))?)?;
+        let raw = take(
+            n.checked_mul(4)
+                .ok_or_else(|| corrupt("bad weight count"))?,
+        )?;
         let weights: Vec<f32> = raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let classifier = IntentClassifier::from_parts(stored.classifier, weights).map_err(|e| corrupt(&e))?;
+        let classifier =
+            IntentClassifier::from_parts(stored.classifier, weights).map_err(|e| corrupt(&e))?;
         Ok(Self {
             meta: stored.meta,
             classifier,

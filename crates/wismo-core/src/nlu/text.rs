@@ -22,7 +22,10 @@ pub fn tokenize_into(text: &str, out: &mut Vec<String>) {
         word.clear();
     };
     for c in text.chars() {
-        if c.is_alphanumeric() || c == '@' || ((c == '.' || c == '-' || c == '_' || c == '/' || c == ':') && !word.is_empty()) {
+        if c.is_alphanumeric()
+            || c == '@'
+            || ((c == '.' || c == '-' || c == '_' || c == '/' || c == ':') && !word.is_empty())
+        {
             fold_char(c, &mut word);
         } else if c == '\'' || c == '\u{2019}' || c == '`' {
             // Apostrophes join: "where's" -> "wheres", as shoppers type both.
@@ -49,7 +52,11 @@ fn classify_word(word: &str) -> String {
         return String::new();
     }
     if trimmed.contains('@') {
-        return if trimmed.len() > 1 { "@".into() } else { String::new() };
+        return if trimmed.len() > 1 {
+            "@".into()
+        } else {
+            String::new()
+        };
     }
     if trimmed.starts_with("http") || trimmed.starts_with("www.") {
         return "/".into();
@@ -91,7 +98,9 @@ fn emoji_name(c: char) -> Option<&'static str> {
         '😡' | '🤬' | '😠' | '👿' | '💢' => "emo_angry",
         '😤' | '🙄' | '😒' | '😑' | '😩' | '😫' => "emo_annoyed",
         '😢' | '😭' | '😞' | '😔' | '☹' | '🙁' | '😟' | '💔' => "emo_sad",
-        '😊' | '😀' | '😃' | '😄' | '😁' | '🙂' | '😍' | '🥰' | '❤' | '♥' | '💕' | '😘' | '🤗' => "emo_happy",
+        '😊' | '😀' | '😃' | '😄' | '😁' | '🙂' | '😍' | '🥰' | '❤' | '♥' | '💕' | '😘' | '🤗' => {
+            "emo_happy"
+        }
         '👍' | '👌' | '✅' | '✔' => "emo_ok",
         '👎' | '❌' => "emo_no",
         '🙏' => "emo_please",
@@ -107,10 +116,45 @@ fn emoji_name(c: char) -> Option<&'static str> {
 pub fn is_stopword(w: &str) -> bool {
     matches!(
         w,
-        "a" | "an" | "the" | "i" | "me" | "my" | "to" | "is" | "it" | "of" | "and" | "for" | "in" | "on"
-            | "be" | "you" | "your" | "this" | "that" | "with" | "have" | "has" | "was" | "are" | "am"
-            | "there" | "im" | "please" | "pls" | "so" | "just" | "at" | "or" | "as" | "we" | "our" | "u"
-            | "?" | "!" | "#"
+        "a" | "an"
+            | "the"
+            | "i"
+            | "me"
+            | "my"
+            | "to"
+            | "is"
+            | "it"
+            | "of"
+            | "and"
+            | "for"
+            | "in"
+            | "on"
+            | "be"
+            | "you"
+            | "your"
+            | "this"
+            | "that"
+            | "with"
+            | "have"
+            | "has"
+            | "was"
+            | "are"
+            | "am"
+            | "there"
+            | "im"
+            | "please"
+            | "pls"
+            | "so"
+            | "just"
+            | "at"
+            | "or"
+            | "as"
+            | "we"
+            | "our"
+            | "u"
+            | "?"
+            | "!"
+            | "#"
     )
 }
 
@@ -145,12 +189,26 @@ mod tests {
 
     #[test]
     fn folds_accents_and_keeps_words_joined_by_dashes_together() {
-        assert_eq!(toks("¿Dónde está mi pedido? e-mail"), ["donde", "esta", "mi", "pedido", "?", "email"]);
+        assert_eq!(
+            toks("¿Dónde está mi pedido? e-mail"),
+            ["donde", "esta", "mi", "pedido", "?", "email"]
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["", "....", "@", "-", "'''", "\u{0}\u{1}", "é\u{301}\u{301}", "🧨🧨", "a.b.c.", "http://x"] {
+        for s in [
+            "",
+            "....",
+            "@",
+            "-",
+            "'''",
+            "\u{0}\u{1}",
+            "é\u{301}\u{301}",
+            "🧨🧨",
+            "a.b.c.",
+            "http://x",
+        ] {
             let _ = toks(s);
         }
         assert_eq!(stem("é"), "é");

@@ -275,7 +275,8 @@ impl Featurizer {
         s.content.truncate(self.config.max_pair_words);
         for i in 0..s.content.len() {
             for j in (i + 1)..s.content.len() {
-                s.keys.push(tag(finalize(mix(s.content[i], s.content[j])), 2));
+                s.keys
+                    .push(tag(finalize(mix(s.content[i], s.content[j])), 2));
             }
         }
     }
@@ -285,7 +286,11 @@ impl Featurizer {
         out.clear();
         self.keys(text, s);
         s.keys.sort_unstable();
-        let weights = [self.config.word_weight, self.config.char_weight, self.config.pair_weight];
+        let weights = [
+            self.config.word_weight,
+            self.config.char_weight,
+            self.config.pair_weight,
+        ];
         let mut norms = [0f32; 3];
         s.blocks.clear();
         let keys = &s.keys;

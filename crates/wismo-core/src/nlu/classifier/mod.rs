@@ -146,7 +146,9 @@ impl IntentClassifier {
         let labels: Vec<usize> = examples.iter().map(|(_, i)| class_of[i]).collect();
         let texts: Vec<&str> = examples.iter().map(|(t, _)| *t).collect();
 
-        progress(TrainProgress::Featurizing { examples: texts.len() });
+        progress(TrainProgress::Featurizing {
+            examples: texts.len(),
+        });
         let featurizer = Featurizer::fit(opts.features.clone(), &texts);
         let mut scratch = Scratch::default();
         let xs: Vec<Sparse> = texts
@@ -165,7 +167,13 @@ impl IntentClassifier {
             labels: &labels,
             qd: xs
                 .iter()
-                .map(|x| x.iter().map(|&(_, v)| f64::from(v) * f64::from(v)).sum::<f64>() + 1.0 + 0.5 / f64::from(opts.c))
+                .map(|x| {
+                    x.iter()
+                        .map(|&(_, v)| f64::from(v) * f64::from(v))
+                        .sum::<f64>()
+                        + 1.0
+                        + 0.5 / f64::from(opts.c)
+                })
                 .collect(),
             opts,
         };
@@ -179,11 +187,16 @@ impl IntentClassifier {
                 let held = ((n as f32 * opts.calibration_share) as usize).clamp(1, n - 1);
                 let (cal, fit) = all.split_at(held);
                 cs.solve(&problem, fit, &mut |_, _| {});
-                let margins: Vec<(Vec<f32>, usize)> = cal.iter().map(|&i| (cs.margins(&xs[i]), labels[i])).collect();
+                let margins: Vec<(Vec<f32>, usize)> = cal
+                    .iter()
+                    .map(|&i| (cs.margins(&xs[i]), labels[i]))
+                    .collect();
                 temperature = fit_temperature(&margins);
                 all.sort_unstable();
             }
-            cs.solve(&problem, &all, &mut |done, total| progress(TrainProgress::Class { done, total }));
+            cs.solve(&problem, &all, &mut |done, total| {
+                progress(TrainProgress::Class { done, total })
+            });
             let bias = cs.w[dim * k..].to_vec();
             let mut weights = cs.w;
             weights.truncate(dim * k);
@@ -232,7 +245,9 @@ impl IntentClassifier {
             temperature = fit_temperature(&margins);
             all.sort_unstable();
         }
-        problem.solve(&states, &all, &mut |done, total| progress(TrainProgress::Class { done, total }));
+        problem.solve(&states, &all, &mut |done, total| {
+            progress(TrainProgress::Class { done, total })
+        });
 
         let mut weights = vec![0f32; dim * k];
         let mut bias = vec![0f32; k];
@@ -288,7 +303,13 @@ impl IntentClassifier {
     }
 
     /// The `limit` most likely intents, best first.
-    pub fn rank(&self, text: &str, limit: usize, scratch: &mut Scratch, x: &mut Sparse) -> Vec<IntentScore> {
+    pub fn rank(
+        &self,
+        text: &str,
+        limit: usize,
+        scratch: &mut Scratch,
+        x: &mut Sparse,
+    ) -> Vec<IntentScore> {
         let p = self.probabilities(text, scratch, x);
         let mut idx: Vec<usize> = (0..p.len()).collect();
         idx.sort_unstable_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
@@ -346,7 +367,10 @@ struct BinaryState {
 
 impl BinaryState {
     fn margin(&self, x: &Sparse) -> f64 {
-        x.iter().map(|&(f, v)| self.w[f as usize] * f64::from(v)).sum::<f64>() + self.b
+        x.iter()
+            .map(|&(f, v)| self.w[f as usize] * f64::from(v))
+            .sum::<f64>()
+            + self.b
     }
 }
 
@@ -361,7 +385,12 @@ struct Problem<'a> {
 
 impl Problem<'_> {
     /// Optimises every class's SVM over the examples in `active`, in parallel.
-    fn solve(&self, states: &[std::sync::Mutex<BinaryState>], active: &[usize], done: &mut dyn FnMut(usize, usize)) {
+    fn solve(
+        &self,
+        states: &[std::sync::Mutex<BinaryState>],
+        active: &[usize],
+        done: &mut dyn FnMut(usize, usize),
+    ) {
         let k = states.len();
         let threads = if self.opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -399,7 +428,8 @@ impl Problem<'_> {
     fn dcd(&self, st: &mut BinaryState, class: usize, active: &[usize]) {
         let diag = 0.5 / f64::from(self.opts.c);
         let mut order = active.to_vec();
-        let mut rng = Rng((self.opts.seed ^ (class as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
+        let mut rng =
+            Rng((self.opts.seed ^ (class as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
         for _ in 0..self.opts.max_passes {
             rng.shuffle(&mut order);
             let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);

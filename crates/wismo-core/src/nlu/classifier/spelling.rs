@@ -118,10 +118,14 @@ impl Speller {
         best[0] = Some((0, 0, 0));
         for j in 1..=n {
             for i in j.saturating_sub(14)..j {
-                let Some((p, score, _)) = best[i] else { continue };
+                let Some((p, score, _)) = best[i] else {
+                    continue;
+                };
                 let piece = &token[i..j];
                 let ok_short = piece.len() >= 2 || piece == "a" || piece == "i";
-                let Some(&c) = self.counts.get(piece) else { continue };
+                let Some(&c) = self.counts.get(piece) else {
+                    continue;
+                };
                 if !ok_short || c < MIN_PIECE_COUNT {
                     continue;
                 }
@@ -181,7 +185,10 @@ mod tests {
     #[test]
     fn splits_run_together_words() {
         let s = speller();
-        assert_eq!(correct(&s, "whereismyorder"), ["where", "is", "my", "order"]);
+        assert_eq!(
+            correct(&s, "whereismyorder"),
+            ["where", "is", "my", "order"]
+        );
         assert_eq!(correct(&s, "trackmypackage"), ["track", "my", "package"]);
     }
 
