@@ -8,9 +8,11 @@
 //! | 4 | format version ([`FORMAT_VERSION`]) |
 //! | 8 | length of the metadata block |
 //! | n | metadata: [`ModelMeta`], classifier tables and custom entities (postcard) |
-//! | 8 | number of weights |
-//! | 4 each | classifier weights, `f32` (kept raw so loading is a memory copy) |
-//! | 8 | FNV-1a 64 checksum of everything before it |
+//! | 8 | number of features `d` |
+//! | 4 each | per-feature weight scales, `f32` |
+//! | 8 | number of weights (`d` × intents) |
+//! | 1 each | classifier weights, `i8` (kept raw so loading is a memory copy) |
+//! | 8 | checksum of everything before it ([`checksum`]) |
 //!
 //! A file written by another format version is refused with
 //! [`ModelError::VersionMismatch`], never half-read.
@@ -81,18 +83,27 @@ pub enum ModelError {
     Corrupt { path: String, reason: String },
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+/// A fast 64-bit checksum, eight bytes at a time (multiply-rotate mixing),
+/// to catch truncated or edited files. Not cryptographic.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = bytes.len() as u64 ^ 0x2545_f491_4f6c_dd1d;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(a)).wrapping_mul(K).rotate_left(29);
     }
-    h
+    for &b in chunks.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 31)
 }
 
 impl NluModel {
     /// Serialises the model.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let (classifier, weights) = self.classifier.to_parts();
+        let (classifier, weights, scales) = self.classifier.to_parts();
         let stored = Stored {
             meta: self.meta.clone(),
             classifier,
@@ -101,16 +112,18 @@ impl NluModel {
         // postcard cannot fail on these plain data types; an empty block would be
         // refused on load rather than silently accepted.
         let meta = postcard::to_stdvec(&stored).unwrap_or_default();
-        let mut out = Vec::with_capacity(36 + meta.len() + weights.len() * 4);
+        let mut out = Vec::with_capacity(44 + meta.len() + scales.len() * 4 + weights.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
         out.extend_from_slice(&meta);
-        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-        for w in weights {
-            out.extend_from_slice(&w.to_le_bytes());
+        out.extend_from_slice(&(scales.len() as u64).to_le_bytes());
+        for s in scales {
+            out.extend_from_slice(&s.to_le_bytes());
         }
-        let sum = fnv1a(&out);
+        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+        out.extend(weights.iter().map(|&w| w as u8));
+        let sum = checksum(&out);
         out.extend_from_slice(&sum.to_le_bytes());
         out
     }
@@ -137,7 +150,7 @@ impl NluModel {
         }
         let (body, sum) = bytes.split_at(bytes.len() - 8);
         let sum = u64::from_le_bytes(sum.try_into().map_err(|_| corrupt("file is truncated"))?);
-        if fnv1a(body) != sum {
+        if checksum(body) != sum {
             return Err(corrupt("checksum does not match (truncated or edited)"));
         }
         let mut rest = &body[12..];
@@ -158,17 +171,19 @@ impl NluModel {
             usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad metadata length"))?;
         let stored: Stored = postcard::from_bytes(take(meta_len)?)
             .map_err(|e| corrupt(&format!("metadata: {e}")))?;
-        let n = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad weight count"))?;
-        let raw = take(
-            n.checked_mul(4)
-                .ok_or_else(|| corrupt("bad weight count"))?,
-        )?;
-        let weights: Vec<f32> = raw
+        let d = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad feature count"))?;
+        let raw = take(d.checked_mul(4).ok_or_else(|| corrupt("bad feature count"))?)?;
+        let scales: Vec<f32> = raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let classifier =
-            IntentClassifier::from_parts(stored.classifier, weights).map_err(|e| corrupt(&e))?;
+        let n = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad weight count"))?;
+        let weights: Vec<i8> = take(n)?.iter().map(|&b| b as i8).collect();
+        if !rest.is_empty() {
+            return Err(corrupt("unexpected bytes after the weights"));
+        }
+        let classifier = IntentClassifier::from_parts(stored.classifier, weights, scales)
+            .map_err(|e| corrupt(&e))?;
         Ok(Self {
             meta: stored.meta,
             classifier,

@@ -126,7 +126,7 @@ pub struct Scratch {
     blocks: Vec<u8>,
 }
 
-/// A sparse vector: (column, value), columns ascending and unique.
+/// A sparse vector: (column, value), each column at most once.
 pub type Sparse = Vec<(u32, f32)>;
 
 impl Featurizer {
@@ -320,7 +320,6 @@ impl Featurizer {
         for (e, &b) in out.iter_mut().zip(&s.blocks) {
             e.1 *= scale[b as usize];
         }
-        out.sort_unstable_by_key(|e| e.0);
     }
 }
 
