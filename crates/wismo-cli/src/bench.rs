@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use wismo_core::nlu::data::{self, Example, TrainingData};
 use wismo_core::nlu::entities::{demo_catalogue, EntityConfig, ExtractionContext};
-use wismo_core::nlu::evaluate::{latency, oos_metrics, score, Report};
+use wismo_core::nlu::evaluate::{calibration, latency, oos_metrics, score, Report};
 use wismo_core::nlu::model::NluModel;
 use wismo_core::nlu::{self as core_nlu, Nlu, NluTrainOptions};
 
@@ -272,11 +272,15 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
     let mut predicted: Vec<String> = Vec::with_capacity(test.examples.len());
     let mut times = Vec::with_capacity(test.examples.len());
     let mut flagged = Vec::new();
+    let mut confidences = Vec::with_capacity(test.examples.len());
     for e in &test.examples {
         let s = Instant::now();
         let r = nlu.parse(&e.text, &ctx);
         times.push(s.elapsed().as_secs_f64() * 1e6);
         flagged.push(r.out_of_scope);
+        if let Some(top) = r.intent_ranking.first() {
+            confidences.push((top.confidence, top.name == e.intent));
+        }
         let name = if use_decision {
             r.intent.name
         } else {
@@ -315,6 +319,7 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
         per_intent,
         top_confusions,
         out_of_scope,
+        calibration: calibration(&confidences),
         training_seconds,
         latency: latency(times),
     })

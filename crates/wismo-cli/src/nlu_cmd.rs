@@ -348,6 +348,11 @@ fn print_report(r: &Report) {
             o.threshold
         ));
     }
+    crate::say(format!(
+        "calibration     mean top confidence {:.2}%  expected calibration error {:.2}%",
+        r.calibration.mean_confidence * 100.0,
+        r.calibration.expected_calibration_error * 100.0
+    ));
     crate::say(format!("training time   {:.2} s", r.training_seconds));
     crate::say(format!(
         "per message     median {:.1} µs  p99 {:.1} µs  mean {:.1} µs  (whole pipeline, one thread)",

@@ -44,6 +44,16 @@ pub struct Latency {
     pub mean_us: f64,
 }
 
+/// How well confidences match reality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Mean confidence of the top intent.
+    pub mean_confidence: f64,
+    /// Expected calibration error over ten equal-width confidence bins: the
+    /// example-weighted mean gap between confidence and accuracy (0 is perfect).
+    pub expected_calibration_error: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub train_examples: usize,
@@ -54,8 +64,37 @@ pub struct Report {
     pub per_intent: Vec<IntentMetrics>,
     pub top_confusions: Vec<Confusion>,
     pub out_of_scope: Option<OosMetrics>,
+    pub calibration: Calibration,
     pub training_seconds: f64,
     pub latency: Latency,
+}
+
+/// Calibration of `(top confidence, top intent correct)` pairs.
+pub fn calibration(pairs: &[(f32, bool)]) -> Calibration {
+    if pairs.is_empty() {
+        return Calibration {
+            mean_confidence: 0.0,
+            expected_calibration_error: 0.0,
+        };
+    }
+    let mut bins = [(0usize, 0f64, 0usize); 10]; // (count, sum of confidence, correct)
+    for &(c, ok) in pairs {
+        let c = f64::from(c.clamp(0.0, 1.0));
+        let b = ((c * 10.0) as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += c;
+        bins[b].2 += usize::from(ok);
+    }
+    let n = pairs.len() as f64;
+    let ece = bins
+        .iter()
+        .filter(|b| b.0 > 0)
+        .map(|&(count, conf, ok)| (count as f64 / n) * (conf / count as f64 - ok as f64 / count as f64).abs())
+        .sum();
+    Calibration {
+        mean_confidence: pairs.iter().map(|p| f64::from(p.0)).sum::<f64>() / n,
+        expected_calibration_error: ece,
+    }
 }
 
 /// Accuracy, macro-F1 (over the intents present in gold or predictions),
@@ -233,6 +272,18 @@ mod tests {
         assert_eq!(m.recall, 0.5);
         assert_eq!(m.precision, 0.5);
         assert_eq!(m.in_scope_accuracy, 0.5);
+    }
+
+    #[test]
+    fn calibration_error_is_the_gap_between_confidence_and_accuracy() {
+        // All at 0.9 confidence, 9 of 10 right: perfectly calibrated.
+        let good: Vec<(f32, bool)> = (0..10).map(|i| (0.9, i < 9)).collect();
+        assert!(calibration(&good).expected_calibration_error < 1e-6);
+        // All at 0.95 confidence, half right: overconfident by 0.45.
+        let bad: Vec<(f32, bool)> = (0..10).map(|i| (0.95, i < 5)).collect();
+        let c = calibration(&bad);
+        assert!((c.expected_calibration_error - 0.45).abs() < 1e-6);
+        assert!((c.mean_confidence - 0.95).abs() < 1e-6);
     }
 
     #[test]
