@@ -1,0 +1,485 @@
+//! The `wismo` command as a user runs it: real binary, real files.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A fresh directory for one test, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "wismo-cli-{}-{name}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs `wismo args…`, feeding `stdin` if given.
+fn wismo(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("wismo starts");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wismo runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `wismo args…`, asserts success and parses stdout as one JSON value.
+fn json(args: &[&str]) -> Value {
+    let o = wismo(args, None);
+    assert!(o.status.success(), "wismo {args:?} failed: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("wismo {args:?}: not JSON ({e}): {}", stdout(&o)))
+}
+
+/// Runs `wismo args…`, asserts it fails, and that stderr contains every `needle`.
+fn fails(args: &[&str], needles: &[&str]) -> String {
+    let o = wismo(args, None);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "wismo {args:?} should fail; stdout: {}",
+        stdout(&o)
+    );
+    assert_eq!(o.status.code(), Some(1), "wismo {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "wismo {args:?}: stderr lacks {n:?}: {err}");
+    }
+    assert!(o.stdout.is_empty(), "no output on failure: {}", stdout(&o));
+    err
+}
+
+/// Trains a model from the small fixture into `dir` and returns its path.
+fn trained(dir: &TempDir) -> String {
+    let out = dir.path("m.wnlu").display().to_string();
+    let v = json(&[
+        "nlu",
+        "train",
+        "--data",
+        &fixture("small.yml"),
+        "--out",
+        &out,
+    ]);
+    assert_eq!(v["model"], out.as_str());
+    assert_eq!(v["examples"], 36);
+    assert_eq!(v["intents"], 6);
+    assert_eq!(v["oos_label"], "out_of_scope");
+    assert_eq!(v["format_version"], 1);
+    assert!(v["bytes"].as_u64().unwrap_or(0) > 0);
+    out
+}
+
+fn intent(v: &Value) -> &str {
+    v["result"]["intent"]["name"].as_str().unwrap_or("")
+}
+
+#[test]
+fn train_then_parse() {
+    let dir = TempDir::new("train-parse");
+    let model = trained(&dir);
+    for (text, want) in [
+        ("where is my order 1042", "track_order"),
+        ("cancel order 555 please", "cancel_order"),
+        ("i want my money back, where is the refund", "refund_status"),
+        ("hello!", "greet"),
+    ] {
+        let v = json(&["nlu", "parse", "--model", &model, text]);
+        assert_eq!(v["text"], text);
+        assert_eq!(intent(&v), want, "{text:?}: {v}");
+        assert!(v["result"]["intent_ranking"].is_array());
+        assert!(v["result"]["sentiment"]["label"].is_string());
+    }
+    let v = json(&[
+        "nlu",
+        "parse",
+        "--model",
+        &model,
+        "--now",
+        "2026-11-24T15:00:00Z",
+        "--tz",
+        "Europe/Berlin",
+        "where is order 1042, ordered yesterday",
+    ]);
+    let entities = v["result"]["entities"].as_array().expect("entities");
+    let kinds: Vec<(&str, &str)> = entities
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or(""),
+                e["text"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("order_number", "1042"), ("date", "yesterday")]);
+    assert_eq!(entities[1]["value"]["date"], "2026-11-23");
+}
+
+#[test]
+fn parse_without_a_model_uses_the_built_in_data() {
+    let v = json(&["nlu", "parse", "wher is my ordr #1042"]);
+    assert_eq!(intent(&v), "track_order", "{v}");
+    assert_eq!(v["result"]["out_of_scope"], false);
+    assert_eq!(v["result"]["entities"][0]["value"], "1042");
+}
+
+#[test]
+fn parse_dash_reads_lines_from_stdin() {
+    let dir = TempDir::new("stdin");
+    let model = trained(&dir);
+    let o = wismo(
+        &["nlu", "parse", "--model", &model, "-"],
+        Some("where is my order\ncancel it please\n\nhi\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|v| v["text"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(texts, ["where is my order", "cancel it please", "", "hi"]);
+    assert_eq!(intent(&lines[0]), "track_order");
+    assert_eq!(intent(&lines[1]), "cancel_order");
+    assert_eq!(intent(&lines[3]), "greet");
+}
+
+#[test]
+fn evaluate_prints_a_json_report() {
+    let v = json(&[
+        "nlu",
+        "evaluate",
+        "--train",
+        &fixture("train.csv"),
+        "--test",
+        &fixture("test.csv"),
+        "--json",
+    ]);
+    assert_eq!(v["train_examples"], 36);
+    assert_eq!(v["test_examples"], 12);
+    assert_eq!(v["intents"], 6);
+    let accuracy = v["accuracy"].as_f64().expect("accuracy");
+    assert!((0.7..=1.0).contains(&accuracy), "{v}");
+    assert!(v["macro_f1"]
+        .as_f64()
+        .is_some_and(|f| (0.0..=1.0).contains(&f)));
+    let per = v["per_intent"].as_array().expect("per_intent");
+    assert_eq!(per.len(), 6);
+    assert!(per.iter().all(|m| m["intent"].is_string()
+        && m["precision"].is_number()
+        && m["recall"].is_number()
+        && m["f1"].is_number()
+        && m["support"] == 2));
+    assert!(v["top_confusions"].is_array());
+    for k in ["median_us", "p99_us", "mean_us"] {
+        assert!(
+            v["latency"][k].as_f64().is_some_and(|x| x > 0.0),
+            "{k}: {v}"
+        );
+    }
+    assert!(
+        v["out_of_scope"].is_null(),
+        "no OOS metrics without a label"
+    );
+}
+
+#[test]
+fn evaluate_reports_out_of_scope_with_a_label() {
+    let v = json(&[
+        "nlu",
+        "evaluate",
+        "--train",
+        &fixture("train.csv"),
+        "--test",
+        &fixture("test.csv"),
+        "--oos-label",
+        "chitchat",
+        "--json",
+    ]);
+    let oos = &v["out_of_scope"];
+    assert_eq!(oos["label"], "chitchat", "{v}");
+    for k in ["recall", "precision", "in_scope_accuracy"] {
+        assert!(
+            oos[k].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
+            "{k}: {oos}"
+        );
+    }
+    assert!((oos["threshold"].as_f64().unwrap_or(0.0) - 0.3).abs() < 1e-6);
+    // An unknown label is an error, not an empty report.
+    fails(
+        &[
+            "nlu",
+            "evaluate",
+            "--train",
+            &fixture("train.csv"),
+            "--test",
+            &fixture("test.csv"),
+            "--oos-label",
+            "smalltalk",
+        ],
+        &["\"smalltalk\"", "not an intent"],
+    );
+}
+
+#[test]
+fn evaluate_with_held_out_intents() {
+    let v = json(&[
+        "nlu",
+        "evaluate",
+        "--train",
+        &fixture("train.csv"),
+        "--test",
+        &fixture("test.csv"),
+        "--holdout-intents",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(v["intents"], 4, "two of six intents held out: {v}");
+    assert_eq!(v["train_examples"], 24);
+    assert_eq!(v["test_examples"], 12);
+    let oos = &v["out_of_scope"];
+    assert_eq!(oos["label"], "out_of_scope");
+    let t = oos["threshold"].as_f64().expect("a tuned threshold");
+    assert!(t > 0.0 && t < 1.0, "{t}");
+    // The held-out intents' test messages count as out of scope.
+    let per = v["per_intent"].as_array().expect("per_intent");
+    let oos_row = per
+        .iter()
+        .find(|m| m["intent"] == "out_of_scope")
+        .expect("an out_of_scope row");
+    assert_eq!(oos_row["support"], 4);
+    // Too many held out.
+    fails(
+        &[
+            "nlu",
+            "evaluate",
+            "--train",
+            &fixture("train.csv"),
+            "--test",
+            &fixture("test.csv"),
+            "--holdout-intents",
+            "5",
+        ],
+        &["--holdout-intents", "at least two intents"],
+    );
+}
+
+#[test]
+fn sentiment_of_a_message_and_of_a_file() {
+    let v = json(&["sentiment", "this is the worst service, i am furious"]);
+    assert_eq!(v["label"], "negative", "{v}");
+    assert!(v["score"].as_f64().is_some_and(|s| s < 0.0));
+    let v = json(&["nlu", "sentiment", "thank you, that was really helpful!"]);
+    assert_eq!(v["label"], "positive", "{v}");
+
+    let o = wismo(&["sentiment", "--file", &fixture("lines.txt")], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let got: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap_or(0),
+                r["label"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "positive"),
+            (2, "negative"),
+            (3, "neutral"),
+            (4, "neutral")
+        ]
+    );
+    assert!(rows.iter().all(|r| r["score"].is_number()));
+
+    // `--file -` reads standard input.
+    let o = wismo(&["sentiment", "--file", "-"], Some("love it\nhate it\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2);
+
+    fails(
+        &["sentiment", "--file", &fixture("no-such-lines.txt")],
+        &["cannot open", "no-such-lines.txt"],
+    );
+}
+
+#[test]
+fn malformed_training_file_names_file_and_line() {
+    let dir = TempDir::new("bad-yaml");
+    let out = dir.path("m.wnlu").display().to_string();
+    let bad = fixture("bad.yml");
+    let err = fails(&["nlu", "train", "--data", &bad, "--out", &out], &[&bad]);
+    let after = err.split(&format!("{bad}:")).nth(1).unwrap_or("");
+    let line: String = after.chars().take_while(char::is_ascii_digit).collect();
+    assert!(
+        !line.is_empty() && after[line.len()..].starts_with(':'),
+        "expected {bad}:<line>: in {err}"
+    );
+    // The unclosed `[` is on line 6; the YAML parser notices on line 7.
+    assert!(["6", "7"].contains(&line.as_str()), "line {line}: {err}");
+    assert!(err.contains("invalid YAML"), "{err}");
+    assert!(!Path::new(&out).exists(), "no model written");
+}
+
+#[test]
+fn missing_training_file() {
+    let dir = TempDir::new("missing");
+    let out = dir.path("m.wnlu").display().to_string();
+    let missing = dir.path("nope.yml").display().to_string();
+    fails(
+        &["nlu", "train", "--data", &missing, "--out", &out],
+        &[&missing, "cannot read"],
+    );
+    fails(
+        &[
+            "nlu",
+            "parse",
+            "--model",
+            &dir.path("nope.wnlu").display().to_string(),
+            "hi",
+        ],
+        &["nope.wnlu", "cannot read model file"],
+    );
+}
+
+#[test]
+fn model_of_another_version_asks_to_retrain() {
+    let dir = TempDir::new("version");
+    let model = trained(&dir);
+    let mut bytes = std::fs::read(&model).expect("read model");
+    bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
+    std::fs::write(&model, &bytes).expect("write model");
+    fails(
+        &["nlu", "parse", "--model", &model, "hi"],
+        &[
+            &model,
+            "format 99",
+            "format 1",
+            "retrain",
+            "wismo nlu train",
+        ],
+    );
+}
+
+#[test]
+fn bad_parse_options_are_refused() {
+    let dir = TempDir::new("bad-options");
+    let model = trained(&dir);
+    fails(
+        &[
+            "nlu",
+            "parse",
+            "--model",
+            &model,
+            "--tz",
+            "Mars/Olympus_Mons",
+            "hi",
+        ],
+        &["unknown time zone", "Mars/Olympus_Mons"],
+    );
+    fails(
+        &[
+            "nlu",
+            "parse",
+            "--model",
+            &model,
+            "--now",
+            "yesterday-ish",
+            "hi",
+        ],
+        &["--now", "yesterday-ish", "RFC 3339"],
+    );
+    fails(
+        &["nlu", "parse", "--model", &model, "--threshold", "2", "hi"],
+        &["threshold", "between 0 and 1", "2"],
+    );
+    fails(
+        &[
+            "nlu",
+            "train",
+            "--data",
+            &fixture("small.yml"),
+            "--out",
+            &dir.path("t.wnlu").display().to_string(),
+            "--threshold=-0.5",
+        ],
+        &["between 0 and 1"],
+    );
+}
+
+#[test]
+fn bench_prints_json() {
+    let v = json(&[
+        "bench",
+        "--train",
+        &fixture("small.yml"),
+        "--test",
+        &fixture("small.csv"),
+        "--loads",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(v["train_examples"], 36);
+    assert_eq!(v["messages_timed"], 12);
+    assert!(v["model_bytes"].as_u64().is_some_and(|b| b > 0));
+    assert!(v["training_seconds"].is_number());
+    assert!(v["model_load_ms_median"].is_number());
+    for k in ["parse_us", "classify_us", "entities_us"] {
+        for q in ["median_us", "p99_us", "mean_us"] {
+            assert!(v[k][q].is_number(), "{k}.{q}: {v}");
+        }
+    }
+    assert!(v["sentiment_us_mean"].is_number());
+    assert!(matches!(v["build"].as_str(), Some("debug" | "release")));
+}
