@@ -72,7 +72,7 @@ pub struct TrainOpts {
     #[arg(long)]
     pub oos_label: Option<String>,
     /// Top confidence below which a message counts as out of scope.
-    #[arg(long, default_value_t = core_nlu::DEFAULT_FALLBACK_THRESHOLD)]
+    #[arg(long, default_value_t = core_nlu::DEFAULT_FALLBACK_THRESHOLD, allow_negative_numbers = true)]
     pub threshold: f32,
     /// SVM regularisation constant C.
     #[arg(long, default_value_t = wismo_core::nlu::classifier::TrainOptions::default().c)]
@@ -94,7 +94,7 @@ pub struct ParseArgs {
     #[arg(long)]
     pub now: Option<String>,
     /// Override the model's fallback threshold.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
 }
 
@@ -114,7 +114,7 @@ pub struct EvaluateArgs {
     #[arg(long, conflicts_with = "oos_label")]
     pub holdout_intents: Option<usize>,
     /// Fallback threshold (default: tuned when holding out intents, else the model default).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Seed for the held-out intent choice and the validation split.
     #[arg(long, default_value_t = 1)]

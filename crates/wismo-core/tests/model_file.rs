@@ -259,18 +259,10 @@ fn saving_into_a_missing_directory_is_a_write_error() {
 }
 
 /// FNV-1a 64, as the model format defines its checksum.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// Replaces the trailing checksum so the file passes the checksum test.
 fn reseal(bytes: &mut [u8]) {
     let n = bytes.len() - 8;
-    let sum = fnv1a(&bytes[..n]);
+    let sum = wismo_core::nlu::model::checksum(&bytes[..n]);
     bytes[n..].copy_from_slice(&sum.to_le_bytes());
 }
 
@@ -303,7 +295,11 @@ nlu:
 fn edited_files_with_a_valid_checksum_are_refused_not_panicking() {
     let bytes = small_model().to_bytes();
     let meta_len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
-    let weights_at = 20 + meta_len;
+    // After the metadata: feature count d, d f32 scales, weight count n, n i8 weights.
+    let scales_at = 20 + meta_len;
+    let d =
+        u64::from_le_bytes(bytes[scales_at..scales_at + 8].try_into().expect("8 bytes")) as usize;
+    let weights_at = scales_at + 8 + 4 * d;
     let forged = |edit: &dyn Fn(&mut Vec<u8>)| {
         let mut b = bytes.clone();
         edit(&mut b);
@@ -324,7 +320,13 @@ fn edited_files_with_a_valid_checksum_are_refused_not_panicking() {
         "huge metadata length",
     );
     assert!(!r.is_empty());
-    // Weight count that overflows when multiplied by four.
+    // Feature count that overflows when multiplied by four.
+    let r = corrupt(
+        forged(&|b| b[scales_at..scales_at + 8].copy_from_slice(&(u64::MAX / 2).to_le_bytes())),
+        "huge feature count",
+    );
+    assert!(r.contains("feature") || r.contains("truncated"), "{r}");
+    // Weight count pointing past the end of the file.
     let r = corrupt(
         forged(&|b| b[weights_at..weights_at + 8].copy_from_slice(&(u64::MAX / 2).to_le_bytes())),
         "huge weight count",
@@ -336,7 +338,7 @@ fn edited_files_with_a_valid_checksum_are_refused_not_panicking() {
             let n = u64::from_le_bytes(b[weights_at..weights_at + 8].try_into().expect("8"));
             b[weights_at..weights_at + 8].copy_from_slice(&(n - 1).to_le_bytes());
             let end = b.len() - 8;
-            b.drain(end - 4..end);
+            b.drain(end - 1..end);
         }),
         "short weight table",
     );

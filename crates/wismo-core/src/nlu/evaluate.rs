@@ -89,7 +89,9 @@ pub fn calibration(pairs: &[(f32, bool)]) -> Calibration {
     let ece = bins
         .iter()
         .filter(|b| b.0 > 0)
-        .map(|&(count, conf, ok)| (count as f64 / n) * (conf / count as f64 - ok as f64 / count as f64).abs())
+        .map(|&(count, conf, ok)| {
+            (count as f64 / n) * (conf / count as f64 - ok as f64 / count as f64).abs()
+        })
         .sum();
     Calibration {
         mean_confidence: pairs.iter().map(|p| f64::from(p.0)).sum::<f64>() / n,

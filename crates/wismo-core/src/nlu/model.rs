@@ -172,7 +172,10 @@ impl NluModel {
         let stored: Stored = postcard::from_bytes(take(meta_len)?)
             .map_err(|e| corrupt(&format!("metadata: {e}")))?;
         let d = usize::try_from(read_u64(take(8)?)).map_err(|_| corrupt("bad feature count"))?;
-        let raw = take(d.checked_mul(4).ok_or_else(|| corrupt("bad feature count"))?)?;
+        let raw = take(
+            d.checked_mul(4)
+                .ok_or_else(|| corrupt("bad feature count"))?,
+        )?;
         let scales: Vec<f32> = raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

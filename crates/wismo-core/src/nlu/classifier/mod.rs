@@ -343,7 +343,11 @@ impl IntentClassifier {
         )
     }
 
-    pub fn from_parts(data: ClassifierData, weights: Vec<i8>, scales: Vec<f32>) -> Result<Self, String> {
+    pub fn from_parts(
+        data: ClassifierData,
+        weights: Vec<i8>,
+        scales: Vec<f32>,
+    ) -> Result<Self, String> {
         let featurizer = Featurizer::from_data(data.featurizer)?;
         let k = data.classes.len();
         let dim = featurizer.dim();
@@ -383,7 +387,11 @@ fn quantize(w: &[f32], k: usize) -> (Vec<i8>, Vec<f32>) {
         let scale = if max > 0.0 { max / 127.0 } else { 0.0 };
         scales.push(scale);
         for v in row {
-            let x = if scale > 0.0 { (v / scale).round() } else { 0.0 };
+            let x = if scale > 0.0 {
+                (v / scale).round()
+            } else {
+                0.0
+            };
             q.push(x.clamp(-127.0, 127.0) as i8);
         }
     }
