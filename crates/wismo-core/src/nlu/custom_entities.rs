@@ -234,15 +234,7 @@ impl CustomEntityExtractor {
                 .build()
                 .map_err(|e| CustomEntityError {
                     name: p.entity.clone(),
-                    reason: e
-                        .to_string()
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid pattern")
-                        .trim()
-                        .trim_start_matches("error: ")
-                        .to_string(),
+                    reason: regex_error_reason(&e),
                 })?;
             ex.regexes.push((p.entity.clone(), re));
         }
@@ -658,3 +650,16 @@ impl WordHasher {
 }
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<WordHasher>>;
+
+/// The one line of a regex compile error that says what is wrong (the regex
+/// crate's message repeats the pattern and draws a caret above it).
+pub(crate) fn regex_error_reason(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid pattern")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string()
+}

@@ -10,6 +10,7 @@ pub mod custom_entities;
 pub mod data;
 pub mod entities;
 pub mod evaluate;
+pub mod hash;
 pub mod model;
 pub mod sentiment;
 pub mod text;

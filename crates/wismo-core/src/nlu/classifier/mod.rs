@@ -180,49 +180,10 @@ impl IntentClassifier {
                 .collect(),
             opts,
         };
-        if opts.solver == Solver::CrammerSinger {
-            let mut cs = CsState::new(dim, k, n);
-            let mut temperature = 1.0;
-            let mut all: Vec<usize> = (0..n).collect();
-            if opts.calibration_share > 0.0 && n >= 20 {
-                progress(TrainProgress::Calibrating);
-                Rng(opts.seed | 1).shuffle(&mut all);
-                let held = ((n as f32 * opts.calibration_share) as usize).clamp(1, n - 1);
-                let (cal, fit) = all.split_at(held);
-                cs.solve(&problem, fit, &mut |_, _| {});
-                let margins: Vec<(Vec<f32>, usize)> = cal
-                    .iter()
-                    .map(|&i| (cs.margins(&xs[i]), labels[i]))
-                    .collect();
-                temperature = fit_temperature(&margins);
-                all.sort_unstable();
-            }
-            cs.solve(&problem, &all, &mut |done, total| {
-                progress(TrainProgress::Class { done, total })
-            });
-            let bias = cs.w[dim * k..].to_vec();
-            let (weights, scales) = quantize(&cs.w[..dim * k], k);
-            progress(TrainProgress::Done {
-                seconds: start.elapsed().as_secs_f64(),
-            });
-            return Ok(Self {
-                featurizer,
-                classes,
-                weights,
-                scales,
-                bias,
-                temperature,
-            });
-        }
-        let mut states: Vec<std::sync::Mutex<BinaryState>> = (0..k)
-            .map(|_| {
-                std::sync::Mutex::new(BinaryState {
-                    w: vec![0.0; dim],
-                    b: 0.0,
-                    alpha: vec![0.0; n],
-                })
-            })
-            .collect();
+        let mut svm: Box<dyn DualSvm> = match opts.solver {
+            Solver::CrammerSinger => Box::new(CsState::new(dim, k, n)),
+            Solver::OneVsRest => Box::new(OvrState::new(dim, k, n)),
+        };
 
         // Calibration: train on most of the data, fit the temperature on the rest,
         // then continue from that solution with every example (a warm start, so
@@ -234,36 +195,18 @@ impl IntentClassifier {
             Rng(opts.seed | 1).shuffle(&mut all);
             let held = ((n as f32 * opts.calibration_share) as usize).clamp(1, n - 1);
             let (cal, fit) = all.split_at(held);
-            problem.solve(&states, fit, &mut |_, _| {});
+            svm.solve(&problem, fit, &mut |_, _| {});
             let margins: Vec<(Vec<f32>, usize)> = cal
                 .iter()
-                .map(|&i| {
-                    let m = states
-                        .iter()
-                        .map(|st| st.lock().map_or(0.0, |st| st.margin(&xs[i]) as f32))
-                        .collect();
-                    (m, labels[i])
-                })
+                .map(|&i| (svm.margins(&xs[i]), labels[i]))
                 .collect();
             temperature = fit_temperature(&margins);
             all.sort_unstable();
         }
-        problem.solve(&states, &all, &mut |done, total| {
+        svm.solve(&problem, &all, &mut |done, total| {
             progress(TrainProgress::Class { done, total })
         });
-
-        let mut weights = vec![0f32; dim * k];
-        let mut bias = vec![0f32; k];
-        for (c, st) in states.iter_mut().enumerate() {
-            let st = match st.get_mut() {
-                Ok(st) => st,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            for (f, v) in st.w.iter().enumerate() {
-                weights[f * k + c] = *v as f32;
-            }
-            bias[c] = st.b as f32;
-        }
+        let (weights, bias) = svm.into_weights();
         let (weights, scales) = quantize(&weights, k);
         progress(TrainProgress::Done {
             seconds: start.elapsed().as_secs_f64(),
@@ -423,19 +366,44 @@ struct Problem<'a> {
     opts: &'a TrainOptions,
 }
 
-impl Problem<'_> {
-    /// Optimises every class's SVM over the examples in `active`, in parallel.
-    fn solve(
-        &self,
-        states: &[std::sync::Mutex<BinaryState>],
-        active: &[usize],
-        done: &mut dyn FnMut(usize, usize),
-    ) {
+/// A multi-class SVM in training. `solve` can be called again with more
+/// examples and continues from where it stopped (a warm start).
+trait DualSvm {
+    fn solve(&mut self, p: &Problem, active: &[usize], progress: &mut dyn FnMut(usize, usize));
+    fn margins(&self, x: &Sparse) -> Vec<f32>;
+    /// Feature-major weights (`dim * k`) and the per-class biases.
+    fn into_weights(self: Box<Self>) -> (Vec<f32>, Vec<f32>);
+}
+
+/// One binary SVM per class, trained in parallel.
+struct OvrState {
+    classes: Vec<std::sync::Mutex<BinaryState>>,
+    dim: usize,
+}
+
+impl OvrState {
+    fn new(dim: usize, k: usize, n: usize) -> Self {
+        let classes = (0..k)
+            .map(|_| {
+                std::sync::Mutex::new(BinaryState {
+                    w: vec![0.0; dim],
+                    b: 0.0,
+                    alpha: vec![0.0; n],
+                })
+            })
+            .collect();
+        Self { classes, dim }
+    }
+}
+
+impl DualSvm for OvrState {
+    fn solve(&mut self, p: &Problem, active: &[usize], done: &mut dyn FnMut(usize, usize)) {
+        let states = &self.classes;
         let k = states.len();
-        let threads = if self.opts.threads == 0 {
+        let threads = if p.opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
-            self.opts.threads
+            p.opts.threads
         }
         .clamp(1, k);
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -450,7 +418,7 @@ impl Problem<'_> {
                         break;
                     }
                     if let Ok(mut st) = states[c].lock() {
-                        self.dcd(&mut st, c, active);
+                        p.dcd(&mut st, c, active);
                     }
                     if tx.send(c).is_err() {
                         break;
@@ -464,6 +432,31 @@ impl Problem<'_> {
         });
     }
 
+    fn margins(&self, x: &Sparse) -> Vec<f32> {
+        self.classes
+            .iter()
+            .map(|st| st.lock().map_or(0.0, |st| st.margin(x) as f32))
+            .collect()
+    }
+
+    fn into_weights(self: Box<Self>) -> (Vec<f32>, Vec<f32>) {
+        let k = self.classes.len();
+        let mut weights = vec![0f32; self.dim * k];
+        let mut bias = vec![0f32; k];
+        for (c, st) in self.classes.into_iter().enumerate() {
+            let st = st
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (f, v) in st.w.iter().enumerate() {
+                weights[f * k + c] = *v as f32;
+            }
+            bias[c] = st.b as f32;
+        }
+        (weights, bias)
+    }
+}
+
+impl Problem<'_> {
     /// One class against the rest: L2-regularised L2-loss SVM by dual coordinate descent.
     fn dcd(&self, st: &mut BinaryState, class: usize, active: &[usize]) {
         let diag = 0.5 / f64::from(self.opts.c);
@@ -512,6 +505,15 @@ impl CsState {
             alpha: vec![0.0; n * k],
             k,
         }
+    }
+}
+
+impl DualSvm for CsState {
+    fn into_weights(self: Box<Self>) -> (Vec<f32>, Vec<f32>) {
+        let split = self.w.len() - self.k;
+        let mut w = self.w;
+        let bias = w.split_off(split);
+        (w, bias)
     }
 
     fn margins(&self, x: &Sparse) -> Vec<f32> {
@@ -640,4 +642,98 @@ fn fit_temperature(margins: &[(Vec<f32>, usize)]) -> f32 {
         }
     }
     (((a + b) / 2.0).exp()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATA: &[(&str, &str)] = &[
+        ("where is my order", "track"),
+        ("track my package please", "track"),
+        ("has my parcel shipped yet", "track"),
+        ("wheres my stuff", "track"),
+        ("order status please", "track"),
+        ("is my delivery on the way", "track"),
+        ("i want a refund", "refund"),
+        ("give me my money back", "refund"),
+        ("refund my purchase", "refund"),
+        ("when do i get my refund", "refund"),
+        ("money back please", "refund"),
+        ("i need a refund for this", "refund"),
+        ("hello there", "greet"),
+        ("hi", "greet"),
+        ("good morning", "greet"),
+        ("hey how are you", "greet"),
+        ("hiya", "greet"),
+        ("hello hello", "greet"),
+        ("howdy", "greet"),
+        ("hey there friend", "greet"),
+    ];
+
+    fn top(m: &IntentClassifier, text: &str) -> String {
+        let mut s = Scratch::default();
+        let mut x = Sparse::new();
+        m.rank(text, 1, &mut s, &mut x)[0].name.clone()
+    }
+
+    #[test]
+    fn both_solvers_learn_a_small_problem() {
+        for solver in [Solver::CrammerSinger, Solver::OneVsRest] {
+            let opts = TrainOptions {
+                solver,
+                ..TrainOptions::default()
+            };
+            let m = IntentClassifier::train(DATA, &opts, &mut |_| {}).expect("trains");
+            assert_eq!(m.classes(), ["track", "refund", "greet"]);
+            for (text, intent) in DATA {
+                assert_eq!(top(&m, text), *intent, "{solver:?} on {text:?}");
+            }
+            assert_eq!(top(&m, "wher is my pakage"), "track", "{solver:?}");
+            assert_eq!(top(&m, "refund pls"), "refund", "{solver:?}");
+            assert!(m.temperature() > 0.0 && m.temperature().is_finite());
+        }
+    }
+
+    #[test]
+    fn progress_reports_every_stage() {
+        let mut seen = Vec::new();
+        IntentClassifier::train(DATA, &TrainOptions::default(), &mut |p| {
+            seen.push(format!("{p:?}"))
+        })
+        .expect("trains");
+        assert!(seen.iter().any(|s| s.starts_with("Calibrating")));
+        assert!(seen.iter().any(|s| s.starts_with("Featurizing")));
+        assert!(seen
+            .iter()
+            .any(|s| s.starts_with("Class { done: 3, total: 3 }")));
+        assert!(seen.last().is_some_and(|s| s.starts_with("Done")));
+    }
+
+    #[test]
+    fn quantisation_keeps_each_weight_within_half_a_step() {
+        let w = [0.5f32, -1.0, 0.25, 0.0, 0.0, 0.0, 3.0, -0.001, 0.7];
+        let (q, scales) = quantize(&w, 3);
+        assert_eq!(scales.len(), 3);
+        assert_eq!(scales[1], 0.0);
+        for (i, &v) in w.iter().enumerate() {
+            let back = f32::from(q[i]) * scales[i / 3];
+            assert!(
+                (back - v).abs() <= scales[i / 3] / 2.0 + 1e-6,
+                "{v} -> {back}"
+            );
+        }
+    }
+
+    #[test]
+    fn temperature_softens_overconfident_margins() {
+        // The right class wins only 60% of the time, with a clear margin: the
+        // fitted temperature must spread the probability out (T well above 1).
+        let margins: Vec<(Vec<f32>, usize)> = (0..100)
+            .map(|i| (vec![1.0, 0.0], if i < 60 { 0 } else { 1 }))
+            .collect();
+        let t = fit_temperature(&margins);
+        let p = softmax(&margins[0].0, t);
+        assert!((p[0] - 0.6).abs() < 0.02, "p = {p:?} at T = {t}");
+    }
 }

@@ -10,6 +10,7 @@
 //!   known word is indexed under itself and each of its one-letter deletions.
 
 use super::features::HashIndex;
+use crate::nlu::hash::fnv1a;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
@@ -24,14 +25,6 @@ const MIN_SPLIT_LEN: usize = 7;
 /// Words seen at least this often can be pieces of a split.
 const MIN_PIECE_COUNT: u32 = 3;
 
-fn key(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 impl Speller {
     pub fn new(words: &[(String, u32)]) -> Self {
         let mut me = Self::default();
@@ -41,12 +34,12 @@ impl Speller {
             if w.chars().count() < MIN_CORRECT_LEN {
                 continue;
             }
-            me.index(key(w), w, *c);
+            me.index(fnv1a(w), w, *c);
             for (i, ch) in w.char_indices() {
                 buf.clear();
                 buf.push_str(&w[..i]);
                 buf.push_str(&w[i + ch.len_utf8()..]);
-                me.index(key(&buf), w, *c);
+                me.index(fnv1a(&buf), w, *c);
             }
         }
         me
@@ -97,14 +90,14 @@ impl Speller {
                 }
             }
         };
-        consider(key(token));
+        consider(fnv1a(token));
         let mut buf = String::with_capacity(token.len());
         for i in 0..token.len() {
             // ASCII only here (checked by the caller), so every index is a boundary.
             buf.clear();
             buf.push_str(&token[..i]);
             buf.push_str(&token[i + 1..]);
-            consider(key(&buf));
+            consider(fnv1a(&buf));
         }
         best.map(|b| b.1.as_str())
     }

@@ -235,15 +235,7 @@ fn parse_entry(
         "regex" => {
             for (line, pattern) in &lines {
                 if let Err(e) = regex::Regex::new(pattern) {
-                    let reason = e
-                        .to_string()
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid pattern")
-                        .trim()
-                        .trim_start_matches("error: ")
-                        .to_string();
+                    let reason = crate::nlu::custom_entities::regex_error_reason(&e);
                     return Err(cx.err(
                         *line,
                         format!("invalid regex `{pattern}` in `regex: {name}`: {reason}"),

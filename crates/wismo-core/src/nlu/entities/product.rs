@@ -11,8 +11,7 @@
 //! scoring, then first-listed product wins.
 
 use super::Product;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::nlu::hash::FnvMap;
 
 /// Common words that must never be read as a typo of a product word.
 const COMMON: &[&str] = &[
@@ -227,30 +226,6 @@ const COMMON: &[&str] = &[
     "parcel",
 ];
 
-/// FNV-1a, fast for the short keys used here.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
 #[derive(Debug, Clone)]
 struct Phrase {
     product: usize,
@@ -263,11 +238,11 @@ struct Phrase {
 pub(super) struct ProductMatcher {
     vocab: Vec<String>,
     masks: Vec<u32>,
-    exact: FastMap<String, u32>,
+    exact: FnvMap<String, u32>,
     by_len: Vec<Vec<u32>>,
     by_first: Vec<Vec<u32>>,
     phrases: Vec<Phrase>,
-    common: FastMap<&'static str, ()>,
+    common: FnvMap<&'static str, ()>,
 }
 
 /// A product found: byte span, product index, score.

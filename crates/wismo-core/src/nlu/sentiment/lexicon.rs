@@ -13,8 +13,7 @@
 //! phrases are stored under their first word as sequences of ids, so matching
 //! a phrase against the token stream compares integers only.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::nlu::hash::FnvMap;
 use std::sync::OnceLock;
 
 const LEXICON: &str = include_str!("../../../data/sentiment/lexicon.tsv");
@@ -96,33 +95,6 @@ pub(super) struct Phrase {
     pub rest: Box<[u32]>,
     pub info: Info,
 }
-
-/// FNV-1a: lexicon keys are short strings, for which this is several times
-/// faster than the default SipHash, and the table is not exposed to
-/// attacker-chosen keys (lookups only, built from our own data).
-#[derive(Default)]
-pub(super) struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The parsed lexicon.
 #[derive(Debug)]
