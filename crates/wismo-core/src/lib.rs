@@ -6,5 +6,10 @@
 //!
 //! * [`nlu`]: text preprocessing, intent classification, entity extraction and
 //!   sentiment analysis, plus training-data readers and the model file format.
+//! * [`store`]: the order/customer/case traits the assistant uses, and an
+//!   in-memory implementation over Shopify order JSON.
+//! * [`knowledge`]: policy and FAQ articles searched with BM25.
 
+pub mod knowledge;
 pub mod nlu;
+pub mod store;

@@ -1,0 +1,1 @@
+//! An in-memory [`super::OrderService`] loaded from Shopify order JSON.

@@ -1,0 +1,1 @@
+//! Shopify Admin REST API order JSON (`{"orders": [...]}`) and its conversion to [`super::Order`].
