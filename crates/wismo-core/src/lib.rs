@@ -10,6 +10,8 @@
 //!   in-memory implementation over Shopify order JSON.
 //! * [`knowledge`]: policy and FAQ articles searched with BM25.
 
+pub mod dialogue;
 pub mod knowledge;
 pub mod nlu;
 pub mod store;
+pub(crate) mod yaml;

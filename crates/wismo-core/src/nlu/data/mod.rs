@@ -9,7 +9,7 @@ use std::path::Path;
 mod annotation;
 mod csv_reader;
 mod rasa;
-mod yaml_tree;
+
 
 /// Everything read from one or more training files.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

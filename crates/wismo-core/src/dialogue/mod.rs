@@ -1,0 +1,952 @@
+//! The dialogue engine: context, flows, identity checks, responses and the
+//! "can handle?" decision (sections 2, 7 and 8 of the system architecture).
+//!
+//! A [`Conversation`] is an append-only list of [`Event`]s; [`State`] is a fold
+//! over it. [`Engine::turn`] reads the state, runs one shopper message through
+//! the NLU and the flows, and appends the events it produced (including the bot
+//! messages). The engine never mutates state except by appending events, so the
+//! state rebuilt from a stored log is exactly the state the engine had.
+//!
+//! Disclosure rule: nothing about an order (status, items, carrier, tracking,
+//! address) is rendered unless the order is in `State::verified_orders`. An
+//! order number alone reveals nothing, not even whether the order exists.
+
+pub mod flows;
+pub mod order_view;
+pub mod state;
+pub mod templates;
+
+use crate::knowledge::KnowledgeBase;
+use crate::nlu::entities::{EntityValue, ExtractionContext};
+use crate::nlu::{Nlu, ParseResult};
+use crate::store::{Order, OrderService, StoreError};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use flows::{Action, Flow, Flows, Need, SlotKind, StepKind};
+use order_view::OrderState;
+pub use state::{Awaiting, Event, OrderCard, State};
+use std::collections::HashMap;
+use std::sync::Arc;
+use templates::Templates;
+
+/// The flows shipped with wismo.
+pub const DEFAULT_FLOWS: &str = include_str!("../../data/dialogue/flows.yml");
+/// The response templates shipped with wismo, per locale.
+pub const DEFAULT_TEMPLATES: [(&str, &str); 2] = [
+    ("en", include_str!("../../data/dialogue/templates/en.yml")),
+    ("es", include_str!("../../data/dialogue/templates/es.yml")),
+];
+
+/// Tunable decisions.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The shoppers' time zone, for dates in replies.
+    pub tz: Tz,
+    /// Failed identity checks after which a conversation may not try again.
+    pub max_verification_attempts: u32,
+    /// Below this intent confidence a message counts as not understood.
+    pub min_confidence: f32,
+    /// Consecutive not-understood turns that trigger a hand-off.
+    pub misunderstood_handoff: u32,
+    /// Sentiment at or below this is "negative" for the hand-off rules.
+    pub negative_sentiment: f32,
+    /// Consecutive negative turns that trigger a hand-off.
+    pub negative_turns_handoff: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            tz: chrono_tz::UTC,
+            max_verification_attempts: 3,
+            min_confidence: 0.45,
+            misunderstood_handoff: 2,
+            negative_sentiment: -0.3,
+            negative_turns_handoff: 3,
+        }
+    }
+}
+
+/// Who is talking, when the caller knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub customer_id: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One conversation: its identity, fixed settings and event log.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    pub id: String,
+    /// A locale fixed by the channel; `None` detects it from messages.
+    pub locale: Option<String>,
+    pub customer: Option<SignedIn>,
+    pub events: Vec<Event>,
+}
+
+/// One bot message with its rich parts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BotMessage {
+    pub text: String,
+    pub template: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_card: Option<OrderCard>,
+}
+
+/// What one turn produced.
+#[derive(Debug, Clone)]
+pub struct TurnOutput {
+    pub messages: Vec<BotMessage>,
+    pub nlu: ParseResult,
+    /// The hand-off reason, once one has been requested (in this turn or before).
+    pub handoff: Option<String>,
+    pub state: State,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Flows(#[from] flows::FlowError),
+    #[error(transparent)]
+    Templates(#[from] templates::TemplateError),
+    #[error("flows use templates that {locale} does not define: {missing}")]
+    MissingTemplates { locale: String, missing: String },
+}
+
+/// The assistant.
+pub struct Engine {
+    nlu: Nlu,
+    flows: Flows,
+    templates: Templates,
+    knowledge: KnowledgeBase,
+    store: Arc<dyn OrderService>,
+    config: EngineConfig,
+}
+
+/// Intents whose flows are digressions: answered, then the pending question is asked again.
+fn is_digression(flow: &Flow) -> bool {
+    flow.steps.iter().all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
+}
+
+/// A few strong signs of Spanish, for choosing the reply language.
+pub fn detect_locale(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    if lower.contains(['¿', '¡', 'ñ']) {
+        return Some("es");
+    }
+    const ES: [&str; 22] = [
+        "hola", "pedido", "donde", "dónde", "está", "quiero", "gracias", "envío", "envio", "devolver", "reembolso", "cuándo",
+        "cuando", "por favor", "mi ", "paquete", "cancelar", "llegó", "llego", "buenos días", "tengo", "necesito",
+    ];
+    const EN: [&str; 12] = ["the ", "my ", "where", "order", "hello", "hi ", "thanks", "please", "want", "when", "is ", "you"];
+    let es = ES.iter().filter(|w| lower.contains(*w)).count();
+    let en = EN.iter().filter(|w| lower.contains(*w)).count();
+    if es >= 2 && es > en {
+        Some("es")
+    } else if en >= 2 && en > es {
+        Some("en")
+    } else {
+        None
+    }
+}
+
+fn normalise_postal(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// Whether `email` or `postal` matches what the order holds.
+fn matches_order(order: &Order, email: Option<&str>, postal: Option<&str>) -> bool {
+    let email_ok = email.is_some_and(|m| {
+        let m = m.to_lowercase();
+        order.email.as_deref() == Some(m.as_str()) || order.customer.as_ref().and_then(|c| c.email.as_deref()) == Some(m.as_str())
+    });
+    let postal_ok = postal.is_some_and(|p| {
+        let p = normalise_postal(p);
+        !p.is_empty() && order.shipping_address.as_ref().and_then(|a| a.zip.as_deref()).is_some_and(|z| normalise_postal(z) == p)
+    });
+    email_ok || postal_ok
+}
+
+/// The work of one turn: state plus what has been added to it.
+struct Turn<'a> {
+    engine: &'a Engine,
+    conv: &'a mut Conversation,
+    state: State,
+    now: DateTime<Utc>,
+    messages: Vec<BotMessage>,
+    nlu: ParseResult,
+    text: String,
+}
+
+impl Engine {
+    /// An engine with the shipped flows and templates.
+    pub fn new(nlu: Nlu, knowledge: KnowledgeBase, store: Arc<dyn OrderService>, config: EngineConfig) -> Result<Self, EngineError> {
+        let flows = Flows::parse(DEFAULT_FLOWS, "<built-in>/flows.yml")?;
+        let mut templates = Templates::default();
+        for (locale, src) in DEFAULT_TEMPLATES {
+            templates.add_locale(locale, src, &format!("<built-in>/templates/{locale}.yml"))?;
+        }
+        Self::with(nlu, flows, templates, knowledge, store, config)
+    }
+
+    /// An engine with the store's own flows and templates. Every template a flow
+    /// names (with `{state}` expanded for every state) must exist in English.
+    pub fn with(
+        nlu: Nlu,
+        flows: Flows,
+        templates: Templates,
+        knowledge: KnowledgeBase,
+        store: Arc<dyn OrderService>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let mut missing = Vec::new();
+        for id in flows.template_ids() {
+            let expanded: Vec<String> = if id.contains("{state}") {
+                order_view::ALL_STATES.iter().map(|s| id.replace("{state}", s.name())).collect()
+            } else {
+                vec![id.to_string()]
+            };
+            for e in expanded {
+                if !e.contains('{') && !templates.contains("en", &e) {
+                    missing.push(e);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            missing.sort();
+            missing.dedup();
+            return Err(EngineError::MissingTemplates {
+                locale: "en".into(),
+                missing: missing.join(", "),
+            });
+        }
+        Ok(Self {
+            nlu,
+            flows,
+            templates,
+            knowledge,
+            store,
+            config,
+        })
+    }
+
+    pub fn nlu(&self) -> &Nlu {
+        &self.nlu
+    }
+
+    /// The opening message of a conversation.
+    pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
+        let state = State::fold(&conv.events);
+        let nlu = self.nlu.parse("", &ExtractionContext { now, tz: self.config.tz });
+        let mut t = Turn {
+            engine: self,
+            conv,
+            state,
+            now,
+            messages: Vec::new(),
+            nlu,
+            text: String::new(),
+        };
+        t.say("welcome", &HashMap::new(), &["track_order_button", "return_button", "human_button"]);
+        t.messages
+    }
+
+    /// Runs one shopper message.
+    pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
+        let state = State::fold(&conv.events);
+        let nlu = self.nlu.parse(text, &ExtractionContext { now, tz: self.config.tz });
+        let mut t = Turn {
+            engine: self,
+            conv,
+            state,
+            now,
+            messages: Vec::new(),
+            nlu,
+            text: text.to_string(),
+        };
+        t.run();
+        TurnOutput {
+            messages: t.messages,
+            handoff: t.state.handoff.clone(),
+            nlu: t.nlu,
+            state: t.state,
+        }
+    }
+}
+
+impl Turn<'_> {
+    fn emit(&mut self, e: Event) {
+        self.state.apply(&e);
+        self.conv.events.push(e);
+    }
+
+    fn locale(&self) -> &str {
+        self.conv.locale.as_deref().or(self.state.locale.as_deref()).unwrap_or("en")
+    }
+
+    fn intent(&self) -> &str {
+        &self.nlu.intent.name
+    }
+
+    /// Base template values: the shopper's first name when known.
+    fn base_vars(&self) -> HashMap<&'static str, String> {
+        let mut v = HashMap::new();
+        if let Some(name) = self.state.slots.get("first_name") {
+            v.insert("name", name.clone());
+        }
+        v
+    }
+
+    fn say(&mut self, template: &str, vars: &HashMap<&'static str, String>, quick: &[&str]) {
+        self.say_with(template, vars, quick, None);
+    }
+
+    fn say_with(&mut self, template: &str, vars: &HashMap<&'static str, String>, quick: &[&str], order_card: Option<OrderCard>) {
+        let locale = self.locale().to_string();
+        let pick = self.conv.id.bytes().map(usize::from).sum::<usize>() + self.state.bot_messages as usize;
+        let Some(text) = self.engine.templates.render(&locale, template, pick, vars) else {
+            // Flows are checked against the templates at start-up; a missing id
+            // here is a missing optional variant: say nothing rather than garbage.
+            return;
+        };
+        let quick_replies: Vec<String> = quick
+            .iter()
+            .filter_map(|q| self.engine.templates.render(&locale, q, 0, vars))
+            .collect();
+        let msg = BotMessage {
+            text: text.clone(),
+            template: template.to_string(),
+            quick_replies: quick_replies.clone(),
+            order_card: order_card.clone(),
+        };
+        self.emit(Event::BotSaid {
+            text,
+            template: template.to_string(),
+            at: self.now,
+            quick_replies,
+            order_card,
+        });
+        self.messages.push(msg);
+    }
+
+    fn handoff(&mut self, reason: &str) {
+        if self.state.handoff.is_none() {
+            self.emit(Event::HandoffRequested { reason: reason.to_string() });
+        }
+        let mut v = self.order_vars_if_verified();
+        v.insert("reason", reason.to_string());
+        if let Some(case) = self.state.slots.get("case_id") {
+            v.insert("case_id", case.clone());
+        }
+        let locale = self.locale().to_string();
+        let specific = format!("handoff.{reason}");
+        let id = if self.engine.templates.contains(&locale, &specific) || self.engine.templates.contains("en", &specific) {
+            specific
+        } else {
+            "handoff.default".to_string()
+        };
+        self.say(&id, &v, &[]);
+        if let Some(f) = self.state.flow.clone() {
+            self.emit(Event::FlowEnded { flow: f.flow });
+        }
+    }
+
+    fn run(&mut self) {
+        // Language.
+        if self.conv.locale.is_none() {
+            if let Some(l) = detect_locale(&self.text) {
+                if self.state.locale.as_deref() != Some(l) {
+                    self.emit(Event::LocaleSet { locale: l.to_string() });
+                }
+            }
+        }
+        let understood = !self.nlu.out_of_scope && self.nlu.intent.confidence >= self.engine.config.min_confidence;
+        self.emit(Event::UserSaid {
+            text: self.text.clone(),
+            at: self.now,
+            intent: self.nlu.intent.name.clone(),
+            confidence: self.nlu.intent.confidence,
+            sentiment: self.nlu.sentiment.score,
+            understood,
+        });
+        self.fill_slots_from_entities();
+
+        if let Some(reason) = self.state.handoff.clone() {
+            let mut v = self.base_vars();
+            v.insert("reason", reason);
+            self.say("handoff.waiting", &v, &[]);
+            return;
+        }
+        if self.intent() == "talk_to_human" {
+            self.handoff("asked_for_human");
+            return;
+        }
+        if self.sentiment_says_handoff() {
+            self.handoff("negative_sentiment");
+            return;
+        }
+        if let Some(awaiting) = self.state.awaiting().cloned() {
+            if self.answer_pending(&awaiting) {
+                return;
+            }
+        }
+        if !understood {
+            if self.state.misunderstood_streak >= self.engine.config.misunderstood_handoff {
+                self.handoff("not_understood");
+            } else if self.state.awaiting().is_some() {
+                self.say("fallback.pending", &self.base_vars(), &[]);
+                self.reprompt();
+            } else {
+                self.say("fallback", &self.base_vars(), &["track_order_button", "return_button", "human_button"]);
+            }
+            return;
+        }
+        self.start_flow_for_intent();
+    }
+
+    fn sentiment_says_handoff(&self) -> bool {
+        let s = &self.state.sentiments;
+        let cfg = &self.engine.config;
+        let n = cfg.negative_turns_handoff;
+        let stays_negative = s.len() >= n && s[s.len() - n..].iter().all(|&x| x <= cfg.negative_sentiment);
+        let drops_sharply = s.len() >= 2 && s[s.len() - 1] <= -0.7 && s[s.len() - 2] - s[s.len() - 1] >= 0.9;
+        stays_negative || drops_sharply
+    }
+
+    /// Order numbers, emails and postal codes in the message become slots; a
+    /// different order number replaces the current one (a correction).
+    fn fill_slots_from_entities(&mut self) {
+        let mut sets = Vec::new();
+        for e in &self.nlu.entities {
+            let value = match &e.value {
+                EntityValue::Text(s) => s.clone(),
+                EntityValue::PostalCode { code, .. } => code.clone(),
+                _ => continue,
+            };
+            let slot = match e.kind.as_str() {
+                "order_number" => "order_number",
+                "email" => "email",
+                "postal_code" => "postal_code",
+                _ => continue,
+            };
+            sets.push((slot, value));
+        }
+        // A bare number answering "what's your order number?" is the order number.
+        if sets.is_empty() && self.state.awaiting() == Some(&Awaiting::Verification) {
+            let t = self.text.trim();
+            if t.len() >= 4 && t.len() <= 10 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+                sets.push(("postal_code", t.to_string()));
+            }
+        }
+        for (slot, value) in sets {
+            if self.state.slots.get(slot) != Some(&value) {
+                self.emit(Event::SlotSet {
+                    name: slot.to_string(),
+                    value,
+                });
+            }
+        }
+    }
+
+    fn start_flow_for_intent(&mut self) {
+        let intent = self.intent().to_string();
+        let Some(flow) = self.engine.flows.flow_for_intent(&intent).cloned() else {
+            self.say("fallback", &self.base_vars(), &["track_order_button", "return_button", "human_button"]);
+            return;
+        };
+        if let Some(prev) = self.state.flow.clone() {
+            if prev.flow != flow.name {
+                self.emit(Event::FlowEnded { flow: prev.flow });
+            }
+        }
+        self.run_flow(&flow, 0);
+    }
+
+    /// Handles a message while the flow waits for something. True when handled.
+    fn answer_pending(&mut self, awaiting: &Awaiting) -> bool {
+        let Some(pos) = self.state.flow.clone() else { return false };
+        let Some(flow) = self.engine.flows.get(&pos.flow).cloned() else { return false };
+        let intent = self.intent().to_string();
+        // A digression (policy question, small talk) is answered, then we ask again.
+        if let Some(d) = self.engine.flows.flow_for_intent(&intent).cloned() {
+            if d.name != flow.name && is_digression(&d) && !matches!(intent.as_str(), "affirm" | "deny" | "inform") {
+                self.run_flow(&d, 0);
+                self.emit(Event::FlowAt {
+                    flow: pos.flow.clone(),
+                    step: pos.step,
+                    awaiting: Some(awaiting.clone()),
+                });
+                self.reprompt();
+                return true;
+            }
+        }
+        match awaiting {
+            Awaiting::OrderNumber | Awaiting::ChooseOrder => {
+                if self.state.slots.contains_key("order_number") {
+                    self.run_flow(&flow, pos.step);
+                    return true;
+                }
+                if self.state.slots.contains_key("email") && *awaiting == Awaiting::OrderNumber {
+                    self.run_flow(&flow, pos.step);
+                    return true;
+                }
+            }
+            Awaiting::Verification => {
+                let gave = self.nlu.entities.iter().any(|e| e.kind == "email" || e.kind == "postal_code")
+                    || self.state.slots.contains_key("postal_code") && self.text.trim().len() <= 10;
+                if gave || self.state.slots.contains_key("order_number") && self.nlu.entities.iter().any(|e| e.kind == "order_number") {
+                    self.run_flow(&flow, pos.step);
+                    return true;
+                }
+            }
+            Awaiting::Confirm => match intent.as_str() {
+                "affirm" => {
+                    self.run_flow(&flow, pos.step + 1);
+                    return true;
+                }
+                "deny" => {
+                    if let Some(StepKind::Confirm { on_deny, .. }) = flow.steps.get(pos.step).map(|s| s.kind.clone()) {
+                        let v = self.order_vars_if_verified();
+                        self.say(&on_deny, &v, &[]);
+                    }
+                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                    return true;
+                }
+                _ => {}
+            },
+            Awaiting::Slot(name) => {
+                if let Some(StepKind::Ask { slot_kind, .. }) = flow.steps.get(pos.step).map(|s| s.kind.clone()) {
+                    let value = match slot_kind {
+                        SlotKind::Email => self.entity_text("email"),
+                        SlotKind::PostalCode => self.entity_text("postal_code"),
+                        SlotKind::Address => {
+                            let t = self.text.trim();
+                            (t.chars().any(|c| c.is_ascii_digit()) && t.split_whitespace().count() >= 3).then(|| t.to_string())
+                        }
+                        SlotKind::Text => {
+                            let t = self.text.trim();
+                            (!t.is_empty()).then(|| t.to_string())
+                        }
+                    };
+                    if let Some(v) = value {
+                        self.emit(Event::SlotSet { name: name.clone(), value: v });
+                        self.run_flow(&flow, pos.step + 1);
+                        return true;
+                    }
+                    if self.engine.flows.flow_for_intent(&intent).is_none() || intent == "inform" {
+                        self.reprompt_invalid();
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn entity_text(&self, kind: &str) -> Option<String> {
+        self.nlu.entities.iter().find(|e| e.kind == kind).map(|e| match &e.value {
+            EntityValue::Text(s) => s.clone(),
+            EntityValue::PostalCode { code, .. } => code.clone(),
+            _ => e.text.clone(),
+        })
+    }
+
+    /// Asks the pending question again.
+    fn reprompt(&mut self) {
+        let Some(pos) = self.state.flow.clone() else { return };
+        let v = self.order_vars_if_verified();
+        match pos.awaiting {
+            Some(Awaiting::OrderNumber) => self.say("ask.order_number", &v, &[]),
+            Some(Awaiting::ChooseOrder) => self.say("ask.choose_order", &v, &[]),
+            Some(Awaiting::Verification) => self.say("verify.ask", &v, &[]),
+            Some(Awaiting::Confirm) | Some(Awaiting::Slot(_)) => {
+                let step = self.engine.flows.get(&pos.flow).and_then(|f| f.steps.get(pos.step)).map(|s| s.kind.clone());
+                match step {
+                    Some(StepKind::Confirm { template, .. }) => self.say(&template, &v, &["yes_button", "no_button"]),
+                    Some(StepKind::Ask { template, .. }) => self.say(&template, &v, &[]),
+                    _ => {}
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn reprompt_invalid(&mut self) {
+        let Some(pos) = self.state.flow.clone() else { return };
+        let step = self.engine.flows.get(&pos.flow).and_then(|f| f.steps.get(pos.step)).map(|s| s.kind.clone());
+        if let Some(StepKind::Ask { reprompt, .. }) = step {
+            let v = self.base_vars();
+            self.say(&reprompt, &v, &[]);
+        }
+    }
+
+    fn current_order_number(&self) -> Option<String> {
+        self.state.slots.get("order_number").cloned()
+    }
+
+    /// The order in the `order_number` slot, if the shopper is verified for it.
+    fn verified_order(&mut self) -> Result<Option<Order>, StoreError> {
+        let Some(n) = self.current_order_number() else { return Ok(None) };
+        if !self.state.verified_orders.contains(&n) {
+            return Ok(None);
+        }
+        self.engine.store.find_order(&n)
+    }
+
+    fn order_vars_if_verified(&mut self) -> HashMap<&'static str, String> {
+        let mut v = self.base_vars();
+        if let Ok(Some(order)) = self.verified_order() {
+            let locale = self.locale().to_string();
+            order_view::order_vars(&order, self.engine.config.tz, &locale, &mut v);
+            v.insert("state", order_view::state(&order).name().to_string());
+        }
+        v
+    }
+
+    fn await_here(&mut self, flow: &Flow, step: usize, awaiting: Awaiting) {
+        self.emit(Event::FlowAt {
+            flow: flow.name.clone(),
+            step,
+            awaiting: Some(awaiting),
+        });
+    }
+
+    /// Runs `flow` from step `from` until it waits for the shopper or ends.
+    fn run_flow(&mut self, flow: &Flow, from: usize) {
+        let mut i = from;
+        while i < flow.steps.len() {
+            let step = flow.steps[i].clone();
+            self.emit(Event::FlowAt {
+                flow: flow.name.clone(),
+                step: i,
+                awaiting: None,
+            });
+            let order = match self.verified_order() {
+                Ok(o) => o,
+                Err(StoreError::Unavailable(_)) => return self.handoff("store_unavailable"),
+                Err(_) => None,
+            };
+            if let Some(cond) = &step.when {
+                let state = order.as_ref().map(order_view::state);
+                let ok_state = cond.states.is_empty() || state.is_some_and(|s| cond.states.contains(&s));
+                let ok_shipped = cond.shipped.is_none_or(|want| order.as_ref().is_some_and(|o| order_view::has_shipped(o) == want));
+                let ok_intent = cond.intents.is_empty() || cond.intents.iter().any(|x| x == self.intent());
+                if !(ok_state && ok_shipped && ok_intent) {
+                    i += 1;
+                    continue;
+                }
+            }
+            match &step.kind {
+                StepKind::Need(need) => {
+                    if !self.ensure_order(flow, i, *need) {
+                        return;
+                    }
+                }
+                StepKind::Say(ids) => {
+                    let mut v = self.order_vars_if_verified();
+                    v.insert("intent", self.intent().to_string());
+                    let state = v.get("state").cloned().unwrap_or_default();
+                    let intent = self.intent().to_string();
+                    let locale = self.locale().to_string();
+                    let chosen = ids
+                        .iter()
+                        .map(|id| id.replace("{state}", &state).replace("{intent}", &intent))
+                        .find(|id| self.engine.templates.contains(&locale, id) || self.engine.templates.contains("en", id));
+                    if let Some(id) = chosen {
+                        let c = order.as_ref().filter(|_| id.starts_with("status.")).map(|o| card(o, &v));
+                        self.say_with(&id, &v, &[], c);
+                    }
+                }
+                StepKind::Confirm { template, .. } => {
+                    let v = self.order_vars_if_verified();
+                    self.say(template, &v, &["yes_button", "no_button"]);
+                    self.await_here(flow, i, Awaiting::Confirm);
+                    return;
+                }
+                StepKind::Ask { slot, template, .. } => {
+                    let v = self.order_vars_if_verified();
+                    self.say(template, &v, &[]);
+                    self.await_here(flow, i, Awaiting::Slot(slot.clone()));
+                    return;
+                }
+                StepKind::Action { action, say, on_error } => {
+                    if !self.act(action, say.as_deref(), on_error.as_deref()) {
+                        return;
+                    }
+                }
+                StepKind::AnswerFromKnowledge => {
+                    let locale = self.locale().to_string();
+                    match self.engine.knowledge.answer(&self.text, &locale) {
+                        Some(a) => {
+                            let mut v = self.base_vars();
+                            v.insert("title", a.title);
+                            v.insert("passage", a.passage);
+                            self.say("knowledge.answer", &v, &[]);
+                        }
+                        None => self.say("knowledge.none", &self.base_vars(), &["human_button"]),
+                    }
+                }
+            }
+            if step.end {
+                break;
+            }
+            i += 1;
+        }
+        if self.state.flow.as_ref().is_some_and(|f| f.flow == flow.name) && self.state.handoff.is_none() {
+            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+        }
+    }
+
+    /// Makes sure the shopper named an order and (if asked) proved it is theirs.
+    /// False when the flow must wait for the shopper (a question was asked).
+    fn ensure_order(&mut self, flow: &Flow, step: usize, need: Need) -> bool {
+        let store = Arc::clone(&self.engine.store);
+        let signed_in = self.conv.customer.clone();
+        // No order named yet: a signed-in or email-verified shopper picks from their orders.
+        if self.current_order_number().is_none() {
+            let known = match (&signed_in, &self.state.verified_email) {
+                (Some(c), _) => match (&c.customer_id, &c.email) {
+                    (Some(id), _) => store.orders_by_customer(id),
+                    (None, Some(m)) => store.orders_by_email(m),
+                    (None, None) => Ok(Vec::new()),
+                },
+                (None, Some(m)) => store.orders_by_email(m),
+                (None, None) => Ok(Vec::new()),
+            };
+            let orders = match known {
+                Ok(o) => o,
+                Err(StoreError::Unavailable(_)) => {
+                    self.handoff("store_unavailable");
+                    return false;
+                }
+                Err(_) => Vec::new(),
+            };
+            if orders.len() == 1 {
+                self.emit(Event::SlotSet {
+                    name: "order_number".into(),
+                    value: orders[0].number.clone(),
+                });
+            } else if !orders.is_empty() {
+                let mut v = self.base_vars();
+                let list: Vec<String> = orders.iter().take(5).map(|o| format!("#{}", o.number)).collect();
+                v.insert("orders", list.join(", "));
+                let quick: Vec<String> = list.clone();
+                let locale = self.locale().to_string();
+                let pick = self.state.bot_messages as usize;
+                if let Some(text) = self.engine.templates.render(&locale, "ask.choose_order", pick, &v) {
+                    self.emit(Event::BotSaid {
+                        text: text.clone(),
+                        template: "ask.choose_order".into(),
+                        at: self.now,
+                        quick_replies: quick.clone(),
+                        order_card: None,
+                    });
+                    self.messages.push(BotMessage {
+                        text,
+                        template: "ask.choose_order".into(),
+                        quick_replies: quick,
+                        order_card: None,
+                    });
+                }
+                self.await_here(flow, step, Awaiting::ChooseOrder);
+                return false;
+            } else if self.state.slots.contains_key("email") && self.state.verified_email.is_none() && signed_in.is_none() {
+                // Only an email: prove it with the postal code of one of its orders.
+                self.say("verify.ask_postal_for_email", &self.base_vars(), &[]);
+                self.await_here(flow, step, Awaiting::Verification);
+                return false;
+            } else {
+                let v = self.base_vars();
+                self.say("ask.order_number", &v, &[]);
+                self.await_here(flow, step, Awaiting::OrderNumber);
+                return false;
+            }
+        }
+        if need == Need::Order {
+            return true;
+        }
+        let Some(number) = self.current_order_number() else { return false };
+        if self.state.verified_orders.contains(&number) {
+            return true;
+        }
+        if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
+            self.say("verify.locked", &self.base_vars(), &["human_button"]);
+            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+            return false;
+        }
+        let order = match store.find_order(&number) {
+            Ok(o) => o,
+            Err(StoreError::Unavailable(_)) => {
+                self.handoff("store_unavailable");
+                return false;
+            }
+            Err(_) => None,
+        };
+        // Signed in: the order must be theirs; no other check needed.
+        if let Some(c) = &signed_in {
+            let theirs = order.as_ref().is_some_and(|o| {
+                c.customer_id.as_ref().is_some_and(|id| o.customer.as_ref().is_some_and(|oc| &oc.id == id))
+                    || matches_order(o, c.email.as_deref(), None)
+            });
+            if theirs {
+                self.verified(&number, order.as_ref());
+                return true;
+            }
+            self.say("verify.not_on_account", &self.base_vars(), &[]);
+            self.emit(Event::SlotCleared { name: "order_number".into() });
+            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+            return false;
+        }
+        // Already proved an email that this order carries.
+        if let (Some(m), Some(o)) = (self.state.verified_email.clone(), order.as_ref()) {
+            if matches_order(o, Some(&m), None) {
+                self.verified(&number, order.as_ref());
+                return true;
+            }
+        }
+        let email = self.state.slots.get("email").cloned();
+        let postal = self.state.slots.get("postal_code").cloned();
+        if email.is_none() && postal.is_none() {
+            self.say("verify.ask", &self.base_vars(), &[]);
+            self.await_here(flow, step, Awaiting::Verification);
+            return false;
+        }
+        if order.as_ref().is_some_and(|o| matches_order(o, email.as_deref(), postal.as_deref())) {
+            self.verified(&number, order.as_ref());
+            return true;
+        }
+        // Wrong details, or no such order: the same answer, so nothing leaks.
+        self.emit(Event::VerificationFailed);
+        self.emit(Event::SlotCleared { name: "email".into() });
+        self.emit(Event::SlotCleared { name: "postal_code".into() });
+        if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
+            self.say("verify.locked", &self.base_vars(), &["human_button"]);
+            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+        } else {
+            self.say("verify.failed", &self.base_vars(), &[]);
+            self.await_here(flow, step, Awaiting::Verification);
+        }
+        false
+    }
+
+    fn verified(&mut self, number: &str, order: Option<&Order>) {
+        let email = order.and_then(|o| o.email.clone());
+        self.emit(Event::Verified {
+            order_number: Some(number.to_string()),
+            email,
+        });
+        if let Some(name) = order.and_then(|o| o.customer.as_ref()).and_then(|c| c.first_name.clone()) {
+            if self.state.slots.get("first_name") != Some(&name) {
+                self.emit(Event::SlotSet {
+                    name: "first_name".into(),
+                    value: name,
+                });
+            }
+        }
+    }
+
+    /// Runs a store action. False when the flow must stop.
+    fn act(&mut self, action: &Action, say: Option<&str>, on_error: Option<&str>) -> bool {
+        let store = Arc::clone(&self.engine.store);
+        let number = self.current_order_number();
+        let result: Result<Option<String>, StoreError> = match action {
+            Action::Handoff { reason } => {
+                self.handoff(reason);
+                return false;
+            }
+            Action::CancelOrder => match &number {
+                Some(n) => store.cancel_order(n, "customer", self.now).map(|_| None),
+                None => Err(StoreError::NotFound(String::new())),
+            },
+            Action::ChangeAddress { slot } => {
+                let Some(text) = self.state.slots.get(slot).cloned() else { return false };
+                let address = crate::store::Address {
+                    name: None,
+                    address1: text,
+                    address2: None,
+                    city: String::new(),
+                    province: None,
+                    zip: None,
+                    country: None,
+                    country_code: None,
+                    phone: None,
+                };
+                match &number {
+                    Some(n) => store.change_shipping_address(n, address).map(|_| None),
+                    None => Err(StoreError::NotFound(String::new())),
+                }
+            }
+            Action::OpenCase { reason, description_slot } => {
+                let description = description_slot.as_ref().and_then(|s| self.state.slots.get(s)).cloned().unwrap_or_default();
+                store.open_case(number.as_deref(), reason, &description, self.now).map(|c| Some(c.id))
+            }
+        };
+        let name = match action {
+            Action::CancelOrder => "cancel_order",
+            Action::ChangeAddress { .. } => "change_address",
+            Action::OpenCase { .. } => "open_case",
+            Action::Handoff { .. } => "handoff",
+        };
+        match result {
+            Ok(case_id) => {
+                self.emit(Event::StoreAction {
+                    action: name.into(),
+                    order_number: number,
+                    ok: true,
+                });
+                if let Some(id) = &case_id {
+                    self.emit(Event::SlotSet {
+                        name: "case_id".into(),
+                        value: id.clone(),
+                    });
+                }
+                let mut v = self.order_vars_if_verified();
+                if let Some(id) = case_id {
+                    v.insert("case_id", id);
+                }
+                if let Some(t) = say {
+                    self.say(t, &v, &[]);
+                }
+                true
+            }
+            Err(StoreError::Unavailable(_)) => {
+                self.handoff("store_unavailable");
+                false
+            }
+            Err(e) => {
+                self.emit(Event::StoreAction {
+                    action: name.into(),
+                    order_number: number,
+                    ok: false,
+                });
+                let mut v = self.order_vars_if_verified();
+                v.insert("reason", e.to_string());
+                self.say(on_error.unwrap_or("action.failed"), &v, &[]);
+                if let Some(f) = self.state.flow.clone() {
+                    self.emit(Event::FlowEnded { flow: f.flow });
+                }
+                false
+            }
+        }
+    }
+}
+
+fn card(o: &Order, v: &HashMap<&'static str, String>) -> OrderCard {
+    let nonempty = |k: &str| v.get(k).filter(|s| !s.is_empty()).cloned();
+    OrderCard {
+        order_number: o.number.clone(),
+        state: order_view::state(o).name().to_string(),
+        items: o.line_items.iter().map(|li| li.title.clone()).collect(),
+        carrier: nonempty("carrier"),
+        tracking_number: nonempty("tracking_number"),
+        tracking_url: nonempty("tracking_url"),
+        eta: nonempty("eta"),
+    }
+}
+
+/// The state name of an order, for callers that render their own views.
+pub fn order_state(o: &Order) -> OrderState {
+    order_view::state(o)
+}

@@ -1,0 +1,166 @@
+//! A conversation is an event log; its state is a fold over it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the conversation is waiting for from the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "slot")]
+pub enum Awaiting {
+    OrderNumber,
+    ChooseOrder,
+    Verification,
+    Confirm,
+    Slot(String),
+}
+
+/// A rich part beside a bot message: a summary of a verified order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderCard {
+    pub order_number: String,
+    pub state: String,
+    pub items: Vec<String>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+    pub eta: Option<String>,
+}
+
+/// Everything that happens in a conversation, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    UserSaid {
+        text: String,
+        at: DateTime<Utc>,
+        intent: String,
+        confidence: f32,
+        sentiment: f32,
+        /// False when the message was out of scope or below the confidence bar.
+        understood: bool,
+    },
+    BotSaid {
+        text: String,
+        template: String,
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        quick_replies: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_card: Option<OrderCard>,
+    },
+    LocaleSet {
+        locale: String,
+    },
+    SlotSet {
+        name: String,
+        value: String,
+    },
+    SlotCleared {
+        name: String,
+    },
+    FlowAt {
+        flow: String,
+        step: usize,
+        awaiting: Option<Awaiting>,
+    },
+    FlowEnded {
+        flow: String,
+    },
+    Verified {
+        order_number: Option<String>,
+        email: Option<String>,
+    },
+    VerificationFailed,
+    StoreAction {
+        action: String,
+        order_number: Option<String>,
+        ok: bool,
+    },
+    HandoffRequested {
+        reason: String,
+    },
+}
+
+/// Where a flow stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowPos {
+    pub flow: String,
+    pub step: usize,
+    pub awaiting: Option<Awaiting>,
+}
+
+/// The state of a conversation, rebuilt from its events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub locale: Option<String>,
+    pub slots: BTreeMap<String, String>,
+    pub verified_orders: BTreeSet<String>,
+    pub verified_email: Option<String>,
+    pub failed_verifications: u32,
+    pub flow: Option<FlowPos>,
+    pub user_turns: u32,
+    pub bot_messages: u32,
+    /// Consecutive user turns that were not understood.
+    pub misunderstood_streak: u32,
+    pub sentiments: Vec<f32>,
+    pub handoff: Option<String>,
+    pub last_intent: Option<String>,
+}
+
+impl State {
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut s = Self::default();
+        for e in events {
+            s.apply(e);
+        }
+        s
+    }
+
+    pub fn apply(&mut self, e: &Event) {
+        match e {
+            Event::UserSaid {
+                intent,
+                sentiment,
+                understood,
+                ..
+            } => {
+                self.user_turns += 1;
+                self.sentiments.push(*sentiment);
+                self.misunderstood_streak = if *understood { 0 } else { self.misunderstood_streak + 1 };
+                self.last_intent = Some(intent.clone());
+            }
+            Event::BotSaid { .. } => self.bot_messages += 1,
+            Event::LocaleSet { locale } => self.locale = Some(locale.clone()),
+            Event::SlotSet { name, value } => {
+                self.slots.insert(name.clone(), value.clone());
+            }
+            Event::SlotCleared { name } => {
+                self.slots.remove(name);
+            }
+            Event::FlowAt { flow, step, awaiting } => {
+                self.flow = Some(FlowPos {
+                    flow: flow.clone(),
+                    step: *step,
+                    awaiting: awaiting.clone(),
+                });
+            }
+            Event::FlowEnded { .. } => self.flow = None,
+            Event::Verified { order_number, email } => {
+                if let Some(n) = order_number {
+                    self.verified_orders.insert(n.clone());
+                }
+                if let Some(m) = email {
+                    self.verified_email = Some(m.clone());
+                }
+            }
+            Event::VerificationFailed => self.failed_verifications += 1,
+            Event::StoreAction { .. } => {}
+            Event::HandoffRequested { reason } => self.handoff = Some(reason.clone()),
+        }
+    }
+
+    pub fn awaiting(&self) -> Option<&Awaiting> {
+        self.flow.as_ref().and_then(|f| f.awaiting.as_ref())
+    }
+}
