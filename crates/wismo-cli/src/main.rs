@@ -1,6 +1,7 @@
 //! The `wismo` command.
 
 mod bench;
+mod chat;
 mod nlu_cmd;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ enum Command {
     Sentiment(nlu_cmd::SentimentArgs),
     /// Measure speed: model load, classification, entities, sentiment.
     Bench(bench::BenchArgs),
+    /// Talk to the assistant in the terminal (demo store by default).
+    Chat(chat::ChatArgs),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Nlu(cmd) => nlu_cmd::run(cmd),
         Command::Sentiment(args) => nlu_cmd::sentiment(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Chat(args) => chat::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,24 +109,25 @@ impl Flows {
         self.flows.iter().find(|f| f.name == name)
     }
 
-    /// Every template id a flow can say (with `{state}`/`{intent}` unexpanded).
-    pub fn template_ids(&self) -> Vec<&str> {
-        let mut v = Vec::new();
+    /// Every template a flow can say, as lists of alternatives (the first
+    /// existing one is used), with `{state}`/`{intent}` unexpanded.
+    pub fn template_ids(&self) -> Vec<Vec<&str>> {
+        let mut v: Vec<Vec<&str>> = Vec::new();
         for f in &self.flows {
             for s in &f.steps {
                 match &s.kind {
-                    StepKind::Say(ids) => v.extend(ids.iter().map(String::as_str)),
+                    StepKind::Say(ids) => v.push(ids.iter().map(String::as_str).collect()),
                     StepKind::Confirm { template, on_deny } => {
-                        v.push(template.as_str());
-                        v.push(on_deny.as_str());
+                        v.push(vec![template.as_str()]);
+                        v.push(vec![on_deny.as_str()]);
                     }
                     StepKind::Ask { template, reprompt, .. } => {
-                        v.push(template.as_str());
-                        v.push(reprompt.as_str());
+                        v.push(vec![template.as_str()]);
+                        v.push(vec![reprompt.as_str()]);
                     }
                     StepKind::Action { say, on_error, .. } => {
-                        v.extend(say.as_deref());
-                        v.extend(on_error.as_deref());
+                        v.extend(say.as_deref().map(|t| vec![t]));
+                        v.extend(on_error.as_deref().map(|t| vec![t]));
                     }
                     StepKind::Need(_) | StepKind::AnswerFromKnowledge => {}
                 }

@@ -202,15 +202,20 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
         let mut missing = Vec::new();
-        for id in flows.template_ids() {
-            let expanded: Vec<String> = if id.contains("{state}") {
-                order_view::ALL_STATES.iter().map(|s| id.replace("{state}", s.name())).collect()
+        for alternatives in flows.template_ids() {
+            // Each order state must find one of the alternatives (ids naming
+            // `{intent}` are optional refinements and not checked).
+            let states: Vec<&str> = if alternatives.iter().any(|id| id.contains("{state}")) {
+                order_view::ALL_STATES.iter().map(|s| s.name()).collect()
             } else {
-                vec![id.to_string()]
+                vec![""]
             };
-            for e in expanded {
-                if !e.contains('{') && !templates.contains("en", &e) {
-                    missing.push(e);
+            for st in states {
+                let expanded: Vec<String> = alternatives.iter().map(|id| id.replace("{state}", st)).collect();
+                if expanded.iter().all(|e| !e.contains('{') && !templates.contains("en", e)) {
+                    if let Some(last) = expanded.last() {
+                        missing.push(last.clone());
+                    }
                 }
             }
         }

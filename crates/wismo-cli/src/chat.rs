@@ -1,0 +1,161 @@
+//! `wismo chat`: a terminal conversation with the assistant.
+
+use crate::nlu_cmd::{entity_config, model_from, EntityArgs, ModelSource};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use wismo_core::dialogue::{BotMessage, Conversation, Engine, EngineConfig, SignedIn};
+use wismo_core::knowledge::KnowledgeBase;
+use wismo_core::nlu::Nlu;
+use wismo_core::store::memory::InMemoryStore;
+
+#[derive(Args)]
+pub struct ChatArgs {
+    /// Orders to serve, Shopify Admin REST order JSON (`{"orders": [...]}`); default: the demo store.
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Folder of Markdown knowledge articles; default: the built-in articles.
+    #[arg(long)]
+    pub knowledge: Option<PathBuf>,
+    /// Reply language (en, es); default: detected from the shopper's messages.
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// Fix the clock (RFC 3339); default: the demo store's reference time with the demo store, else now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// The shopper's time zone (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Act as a signed-in customer with this email.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Show intent, confidence, entities, sentiment and slots after each turn.
+    #[arg(long)]
+    pub debug: bool,
+    #[command(flatten)]
+    pub source: ModelSource,
+    #[command(flatten)]
+    pub entities: EntityArgs,
+}
+
+pub fn parse_now(now: Option<&str>, demo: bool) -> Result<DateTime<Utc>> {
+    match now {
+        Some(s) => Ok(DateTime::parse_from_rfc3339(s)
+            .with_context(|| format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z"))?
+            .with_timezone(&Utc)),
+        None if demo => Ok(wismo_core::store::memory::demo_now()),
+        None => Ok(Utc::now()),
+    }
+}
+
+pub fn build_engine(
+    orders: Option<&PathBuf>,
+    knowledge: Option<&PathBuf>,
+    tz: &str,
+    source: &ModelSource,
+    entities: &EntityArgs,
+) -> Result<Engine> {
+    let store = match orders {
+        Some(p) => {
+            let src = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            InMemoryStore::from_shopify_json(&src, &p.display().to_string())?
+        }
+        None => InMemoryStore::demo().context("the demo store does not load")?,
+    };
+    let knowledge = match knowledge {
+        Some(d) => KnowledgeBase::from_dir(d)?,
+        None => KnowledgeBase::builtin(),
+    };
+    let tz: chrono_tz::Tz = tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)"))?;
+    let nlu = Nlu::new(model_from(source)?, &entity_config(entities)?)?;
+    Ok(Engine::new(
+        nlu,
+        knowledge,
+        Arc::new(store),
+        EngineConfig {
+            tz,
+            ..Default::default()
+        },
+    )?)
+}
+
+fn print_messages(messages: &[BotMessage]) {
+    for m in messages {
+        crate::say(format!("bot> {}", m.text));
+        if let Some(card) = &m.order_card {
+            crate::say(format!(
+                "     [order #{} · {} · {}{}]",
+                card.order_number,
+                card.state.replace('_', " "),
+                card.items.join(", "),
+                card.tracking_number.as_deref().map(|t| format!(" · {t}")).unwrap_or_default()
+            ));
+        }
+        if !m.quick_replies.is_empty() {
+            crate::say(format!("     [{}]", m.quick_replies.join("] [")));
+        }
+    }
+}
+
+pub fn run(a: &ChatArgs) -> Result<()> {
+    let engine = build_engine(a.orders.as_ref(), a.knowledge.as_ref(), &a.tz, &a.source, &a.entities)?;
+    let now = parse_now(a.now.as_deref(), a.orders.is_none())?;
+    let mut conv = Conversation {
+        id: "terminal".into(),
+        locale: a.locale.clone(),
+        customer: a.customer.as_ref().map(|m| SignedIn {
+            customer_id: None,
+            email: Some(m.to_lowercase()),
+        }),
+        events: Vec::new(),
+    };
+    let tty = std::io::stdin().is_terminal();
+    print_messages(&engine.greet(&mut conv, now));
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if tty {
+            eprint!("you> ");
+            let _ = std::io::stderr().flush();
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.context("cannot read standard input")?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if matches!(text, "/quit" | "/exit") {
+            break;
+        }
+        if !tty {
+            crate::say(format!("you> {text}"));
+        }
+        let out = engine.turn(&mut conv, text, now);
+        print_messages(&out.messages);
+        if a.debug {
+            let ents: Vec<String> = out
+                .nlu
+                .entities
+                .iter()
+                .map(|e| format!("{}={}", e.kind, serde_json::to_string(&e.value).unwrap_or_default()))
+                .collect();
+            crate::say(format!(
+                "     · intent {} ({:.2}) · entities [{}] · sentiment {:.2} {:?} · slots {:?} · verified {:?}{}",
+                out.nlu.intent.name,
+                out.nlu.intent.confidence,
+                ents.join(", "),
+                out.nlu.sentiment.score,
+                out.nlu.sentiment.label,
+                out.state.slots,
+                out.state.verified_orders,
+                out.handoff.as_deref().map(|r| format!(" · hand-off: {r}")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
