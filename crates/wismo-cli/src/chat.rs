@@ -51,13 +51,7 @@ pub fn parse_now(now: Option<&str>, demo: bool) -> Result<DateTime<Utc>> {
     }
 }
 
-pub fn build_engine(
-    orders: Option<&PathBuf>,
-    knowledge: Option<&PathBuf>,
-    tz: &str,
-    source: &ModelSource,
-    entities: &EntityArgs,
-) -> Result<Engine> {
+pub fn build_engine(orders: Option<&PathBuf>, knowledge: Option<&PathBuf>, tz: &str, nlu: Nlu) -> Result<Engine> {
     let store = match orders {
         Some(p) => {
             let src = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -72,7 +66,6 @@ pub fn build_engine(
     let tz: chrono_tz::Tz = tz
         .parse()
         .map_err(|_| anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)"))?;
-    let nlu = Nlu::new(model_from(source)?, &entity_config(entities)?)?;
     Ok(Engine::new(
         nlu,
         knowledge,
@@ -103,7 +96,8 @@ fn print_messages(messages: &[BotMessage]) {
 }
 
 pub fn run(a: &ChatArgs) -> Result<()> {
-    let engine = build_engine(a.orders.as_ref(), a.knowledge.as_ref(), &a.tz, &a.source, &a.entities)?;
+    let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+    let engine = build_engine(a.orders.as_ref(), a.knowledge.as_ref(), &a.tz, nlu)?;
     let now = parse_now(a.now.as_deref(), a.orders.is_none())?;
     let mut conv = Conversation {
         id: "terminal".into(),
@@ -158,4 +152,63 @@ pub fn run(a: &ChatArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Conversation-test files (YAML).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the transcript of every conversation, not only of failures.
+    #[arg(long)]
+    pub verbose: bool,
+    /// The shoppers' time zone (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    #[command(flatten)]
+    pub source: ModelSource,
+    #[command(flatten)]
+    pub entities: EntityArgs,
+}
+
+/// `wismo test`: runs conversation scripts; Ok(false) when any failed.
+pub fn test(a: &TestArgs) -> Result<bool> {
+    use wismo_core::dialogue::script;
+    let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &a.files {
+        let src = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let s = script::parse(&src, &file.display().to_string())?;
+        let base = file.parent().map(PathBuf::from).unwrap_or_default();
+        let orders = s.orders.as_ref().map(|p| base.join(p));
+        let knowledge = s.knowledge.as_ref().map(|p| base.join(p));
+        let engine = build_engine(orders.as_ref(), knowledge.as_ref(), &a.tz, nlu.clone())?;
+        let now = s.now.unwrap_or_else(|| {
+            if orders.is_none() {
+                wismo_core::store::memory::demo_now()
+            } else {
+                Utc::now()
+            }
+        });
+        for c in &s.conversations {
+            let out = script::run(&engine, c, now);
+            if out.passed() {
+                passed += 1;
+                crate::say(format!("PASS {} ({}:{})", out.name, file.display(), c.line));
+            } else {
+                failed += 1;
+                crate::say(format!("FAIL {} ({}:{})", out.name, file.display(), c.line));
+                for f in &out.failures {
+                    crate::say(format!("     {f}"));
+                }
+            }
+            if a.verbose || !out.passed() {
+                for l in &out.transcript {
+                    crate::say(format!("       {l}"));
+                }
+            }
+        }
+    }
+    crate::say(format!("{passed} passed, {failed} failed"));
+    Ok(failed == 0)
 }

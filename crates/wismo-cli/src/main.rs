@@ -29,6 +29,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Talk to the assistant in the terminal (demo store by default).
     Chat(chat::ChatArgs),
+    /// Run conversation tests (YAML scripts); exit status 1 when any fails.
+    Test(chat::TestArgs),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -52,6 +54,11 @@ fn main() -> ExitCode {
         Command::Sentiment(args) => nlu_cmd::sentiment(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Chat(args) => chat::run(&args),
+        Command::Test(args) => match chat::test(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 
 pub mod flows;
 pub mod order_view;
+pub mod script;
 pub mod state;
 pub mod templates;
 
