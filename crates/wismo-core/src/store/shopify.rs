@@ -483,18 +483,14 @@ fn convert_order(o: &ShopifyOrder) -> Result<Order, FieldError> {
         .or_else(|| non_blank(&o.contact_email))
         .map(str::to_lowercase);
 
-    let customer = match &o.customer {
-        Some(c) => match owned(&c.id) {
-            Some(id) => Some(Customer {
-                id,
-                email: non_blank(&c.email).map(str::to_lowercase),
-                first_name: owned(&c.first_name),
-                last_name: owned(&c.last_name),
-            }),
-            None => None,
-        },
-        None => None,
-    };
+    let customer = o.customer.as_ref().and_then(|c| {
+        owned(&c.id).map(|id| Customer {
+            id,
+            email: non_blank(&c.email).map(str::to_lowercase),
+            first_name: owned(&c.first_name),
+            last_name: owned(&c.last_name),
+        })
+    });
 
     let mut line_items = Vec::with_capacity(o.line_items.len());
     for (i, li) in o.line_items.iter().enumerate() {
