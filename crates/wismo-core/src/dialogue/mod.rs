@@ -424,8 +424,19 @@ impl Turn<'_> {
     /// Order numbers, emails and postal codes in the message become slots; a
     /// different order number replaces the current one (a correction).
     fn fill_slots_from_entities(&mut self) {
+        // An answer to "what's the new address?" or "what happened?" is taken
+        // whole; the numbers in it are not order numbers.
+        if matches!(self.state.awaiting(), Some(Awaiting::Slot(_))) {
+            return;
+        }
         let mut sets = Vec::new();
+        let awaiting_verification = self.state.awaiting() == Some(&Awaiting::Verification);
         for e in &self.nlu.entities {
+            // Asked for a postal code, a message that is only a number is the postal code.
+            if awaiting_verification && e.kind == "order_number" && e.text.trim() == self.text.trim() && !e.text.contains('#') {
+                sets.push(("postal_code", e.text.trim().to_string()));
+                continue;
+            }
             let value = match &e.value {
                 EntityValue::Text(s) => s.clone(),
                 EntityValue::PostalCode { code, .. } => code.clone(),
@@ -439,8 +450,8 @@ impl Turn<'_> {
             };
             sets.push((slot, value));
         }
-        // A bare number answering "what's your order number?" is the order number.
-        if sets.is_empty() && self.state.awaiting() == Some(&Awaiting::Verification) {
+        // A bare code answering "what's your postal code?" is the postal code.
+        if sets.is_empty() && awaiting_verification {
             let t = self.text.trim();
             if t.len() >= 4 && t.len() <= 10 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
                 sets.push(("postal_code", t.to_string()));
@@ -475,8 +486,13 @@ impl Turn<'_> {
         let Some(pos) = self.state.flow.clone() else { return false };
         let Some(flow) = self.engine.flows.get(&pos.flow).cloned() else { return false };
         let intent = self.intent().to_string();
+        let free_text = matches!(awaiting, Awaiting::Slot(_))
+            && matches!(
+                flow.steps.get(pos.step).map(|s| &s.kind),
+                Some(StepKind::Ask { slot_kind: SlotKind::Text, .. })
+            );
         // A digression (policy question, small talk) is answered, then we ask again.
-        if let Some(d) = self.engine.flows.flow_for_intent(&intent).cloned() {
+        if let Some(d) = self.engine.flows.flow_for_intent(&intent).cloned().filter(|_| !free_text) {
             if d.name != flow.name && is_digression(&d) && !matches!(intent.as_str(), "affirm" | "deny" | "inform") {
                 self.run_flow(&d, 0);
                 self.emit(Event::FlowAt {
@@ -758,10 +774,45 @@ impl Turn<'_> {
                 }
                 self.await_here(flow, step, Awaiting::ChooseOrder);
                 return false;
-            } else if self.state.slots.contains_key("email") && self.state.verified_email.is_none() && signed_in.is_none() {
+            } else if let (Some(email), None, None) =
+                (self.state.slots.get("email").cloned(), &self.state.verified_email, &signed_in)
+            {
                 // Only an email: prove it with the postal code of one of its orders.
-                self.say("verify.ask_postal_for_email", &self.base_vars(), &[]);
-                self.await_here(flow, step, Awaiting::Verification);
+                let Some(postal) = self.state.slots.get("postal_code").cloned() else {
+                    self.say("verify.ask_postal_for_email", &self.base_vars(), &[]);
+                    self.await_here(flow, step, Awaiting::Verification);
+                    return false;
+                };
+                if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
+                    self.say("verify.locked", &self.base_vars(), &["human_button"]);
+                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                    return false;
+                }
+                let orders = match store.orders_by_email(&email) {
+                    Ok(o) => o,
+                    Err(StoreError::Unavailable(_)) => {
+                        self.handoff("store_unavailable");
+                        return false;
+                    }
+                    Err(_) => Vec::new(),
+                };
+                if orders.iter().any(|o| matches_order(o, None, Some(&postal))) {
+                    self.emit(Event::Verified {
+                        order_number: None,
+                        email: Some(email.to_lowercase()),
+                    });
+                    // Now the shopper can pick from their orders.
+                    return self.ensure_order(flow, step, need);
+                }
+                self.emit(Event::VerificationFailed);
+                self.emit(Event::SlotCleared { name: "postal_code".into() });
+                if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
+                    self.say("verify.locked", &self.base_vars(), &["human_button"]);
+                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                } else {
+                    self.say("verify.failed", &self.base_vars(), &[]);
+                    self.await_here(flow, step, Awaiting::Verification);
+                }
                 return false;
             } else {
                 let v = self.base_vars();
