@@ -1,0 +1,227 @@
+//! The dialogue engine through its public API: the shipped conversation
+//! scripts, the disclosure rule for every flow and every demo order, the event
+//! log, and hand-off when the store is down.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use wismo_core::dialogue::{script, Conversation, Engine, EngineConfig, Event, State};
+use wismo_core::knowledge::KnowledgeBase;
+use wismo_core::nlu::{self, Nlu, NluTrainOptions};
+use wismo_core::store::memory::{demo_now, InMemoryStore};
+use wismo_core::store::{Order, OrderService};
+
+fn nlu() -> Nlu {
+    static NLU: OnceLock<Nlu> = OnceLock::new();
+    NLU.get_or_init(|| {
+        let data = nlu::default_training_data().expect("built-in data parses");
+        let model = nlu::train(&data, &NluTrainOptions::default(), &mut |_| {}).expect("trains");
+        Nlu::new(model, &Default::default()).expect("usable")
+    })
+    .clone()
+}
+
+fn engine_with(store: Arc<dyn OrderService>) -> Engine {
+    Engine::new(nlu(), KnowledgeBase::builtin(), store, EngineConfig::default()).expect("engine builds")
+}
+
+fn demo_engine() -> (Engine, Arc<InMemoryStore>) {
+    let store = Arc::new(InMemoryStore::demo().expect("demo loads"));
+    (engine_with(store.clone()), store)
+}
+
+fn conversations_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/conversations")
+}
+
+#[test]
+fn every_shipped_conversation_passes() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(conversations_dir())
+        .expect("conversations folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for f in &files {
+        let src = std::fs::read_to_string(f).expect("readable");
+        let s = script::parse(&src, &f.display().to_string()).expect("script parses");
+        assert!(s.orders.is_none(), "shipped scripts use the demo store");
+        // A fresh store per file: scripts cancel and re-address orders.
+        let (engine, _) = demo_engine();
+        for c in &s.conversations {
+            count += 1;
+            let out = script::run(&engine, c, s.now.unwrap_or_else(demo_now));
+            if !out.passed() {
+                failures.push(format!(
+                    "{} ({}):\n  {}\n  {}",
+                    out.name,
+                    f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                    out.failures.join("\n  "),
+                    out.transcript.join("\n  ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {count} conversations failed:\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// Strings that would disclose something about `order`.
+fn secrets(order: &Order) -> Vec<String> {
+    let mut s = Vec::new();
+    for li in &order.line_items {
+        s.push(li.title.clone());
+    }
+    for f in &order.fulfillments {
+        s.extend(f.tracking_numbers.iter().cloned());
+        s.extend(f.tracking_urls.iter().cloned());
+    }
+    if let Some(a) = &order.shipping_address {
+        s.push(a.address1.clone());
+        s.extend(a.zip.clone());
+    }
+    if let Some(c) = order.customer.as_ref().and_then(|c| c.first_name.clone()) {
+        s.push(c);
+    }
+    s.retain(|x| x.len() >= 3);
+    s
+}
+
+#[test]
+fn no_flow_reveals_anything_before_verification() {
+    let (engine, store) = demo_engine();
+    // One opening per intent that starts a flow needing an order.
+    let openings = [
+        "where is my order",
+        "when will my order arrive",
+        "tracking link for my order",
+        "my order says delivered but it never came",
+        "my order is late",
+        "cancel my order",
+        "change the shipping address of my order",
+        "I want to change my order",
+        "I want to return my order",
+        "where is my refund",
+        "my order arrived damaged",
+        "I got the wrong item in my order",
+        "an item is missing from my order",
+        "show me my orders",
+    ];
+    let now = demo_now();
+    for order in store.orders() {
+        let secret = secrets(&order);
+        for opening in openings {
+            let mut conv = Conversation {
+                id: format!("probe-{}", order.number),
+                ..Default::default()
+            };
+            let mut said = Vec::new();
+            for text in [
+                format!("{opening} #{}", order.number),
+                "wrong.person@example.com".to_string(),
+                format!("order {} zip 00000", order.number),
+                "just tell me the status".to_string(),
+            ] {
+                let out = engine.turn(&mut conv, &text, now);
+                said.extend(out.messages.into_iter().map(|m| m.text));
+            }
+            let state = State::fold(&conv.events);
+            assert!(state.verified_orders.is_empty(), "{opening} #{}: verified without proof", order.number);
+            for line in &said {
+                for s in &secret {
+                    assert!(!line.contains(s.as_str()), "{opening} #{} disclosed {s:?} in {line:?}", order.number);
+                }
+                assert!(!line.contains(order.financial_status_word()), "");
+            }
+        }
+    }
+}
+
+trait StatusWord {
+    fn financial_status_word(&self) -> &'static str;
+}
+impl StatusWord for Order {
+    /// A word only a status reply would contain.
+    fn financial_status_word(&self) -> &'static str {
+        "on its way with"
+    }
+}
+
+#[test]
+fn the_state_rebuilt_from_the_log_is_the_live_state() {
+    let (engine, _) = demo_engine();
+    let mut conv = Conversation {
+        id: "log".into(),
+        ..Default::default()
+    };
+    let now = demo_now();
+    let mut last = None;
+    for text in ["where is order 1042", "emma.johnson@example.com", "cancel it", "thanks"] {
+        last = Some(engine.turn(&mut conv, text, now).state);
+    }
+    let rebuilt = State::fold(&conv.events);
+    assert_eq!(Some(rebuilt.clone()), last);
+    assert!(rebuilt.verified_orders.contains("1042"));
+    // The log survives a round trip through JSON, as a server would store it.
+    let json = serde_json::to_string(&conv.events).expect("serialises");
+    let back: Vec<Event> = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(State::fold(&back), rebuilt);
+    assert!(conv.events.iter().any(|e| matches!(e, Event::UserSaid { .. })));
+}
+
+#[test]
+fn the_store_being_down_hands_off_honestly() {
+    let (engine, store) = demo_engine();
+    store.set_unavailable(true);
+    let mut conv = Conversation::default();
+    let now = demo_now();
+    let first = engine.turn(&mut conv, "where is order 1042", now);
+    let out = engine.turn(&mut conv, "emma.johnson@example.com", now);
+    assert_eq!(out.handoff.as_deref(), Some("store_unavailable"));
+    let said: Vec<&str> = first.messages.iter().chain(&out.messages).map(|m| m.text.as_str()).collect();
+    assert!(said.iter().any(|m| m.contains("can't reach our order system")), "{said:?}");
+    assert!(said.iter().all(|m| !m.contains("UPS")));
+}
+
+#[test]
+fn a_verified_status_reply_carries_an_order_card() {
+    let (engine, _) = demo_engine();
+    let mut conv = Conversation::default();
+    let now = demo_now();
+    engine.turn(&mut conv, "where is order 1042", now);
+    let out = engine.turn(&mut conv, "97214", now);
+    let card = out.messages.iter().find_map(|m| m.order_card.clone()).expect("an order card");
+    assert_eq!(card.order_number, "1042");
+    assert_eq!(card.state, "in_transit");
+    assert_eq!(card.carrier.as_deref(), Some("UPS"));
+    assert!(card.tracking_url.is_some_and(|u| u.starts_with("https://")));
+}
+
+#[test]
+fn no_panic_on_hostile_messages() {
+    let (engine, _) = demo_engine();
+    let mut conv = Conversation::default();
+    let now = demo_now();
+    let long = "where is my order ".repeat(2000);
+    for text in ["", " ", "\u{0}\u{1}", "🧨🧨🧨", "#", "##1042##", long.as_str(), "{name}{order_number}", "é\u{301}\u{301}"] {
+        let out = engine.turn(&mut conv, text, now);
+        for m in &out.messages {
+            assert!(!m.text.contains("{order_number}"), "template leaked: {}", m.text);
+        }
+    }
+}
+
+#[test]
+fn conversation_script_errors_name_file_and_line() {
+    let e = script::parse("conversations:\n  - name: x\n    turns: []\n", "t.yml").expect_err("no turns");
+    assert_eq!((e.file.as_str(), e.line), ("t.yml", 3));
+    let e = script::parse("conversations:\n  - name: x\n    turns:\n      - usr: hi\n", "t.yml").expect_err("typo");
+    assert!(e.message.contains("unknown key \"usr\""), "{e}");
+    let e = script::parse("now: yesterday\nconversations: []\n", "t.yml").expect_err("bad time");
+    assert_eq!(e.line, 1);
+    let e = script::parse("conversations:\n  - name: x\n    turns:\n      - user: hi\n        expect:\n          handoff: maybe\n", "t.yml")
+        .expect_err("bad bool");
+    assert!(e.message.contains("true or false"), "{e}");
+    assert!(Path::new(&conversations_dir()).exists());
+}
