@@ -169,6 +169,13 @@ impl LocaleIndex {
         id
     }
 
+    /// The least summed idf the matched terms of an answer must have: ln 2,
+    /// the idf of a term in half of the passages, or the idf of a term unique
+    /// to one passage when the index is too small for that (1 passage).
+    pub(crate) fn specificity_floor(&self) -> f32 {
+        std::f32::consts::LN_2.min(idf(self.passages.len(), 1))
+    }
+
     /// Passages that share at least one term with `question`, best first.
     pub(crate) fn search(&self, question: &str) -> Vec<Hit> {
         let query = self.query(question);
@@ -230,7 +237,9 @@ impl LocaleIndex {
             end -= 1;
         }
         let words = text::terms(question.get(..end).unwrap_or(""), self.lang);
-        let unknown_idf = idf(self.passages.len(), 0);
+        // A word no article uses is taken to be as informative as the rarest
+        // word they do use: its absence from every passage then weighs fully.
+        let unknown_idf = idf(self.passages.len(), 1);
         let mut out: Vec<QueryTerm> = Vec::new();
         let mut seen_unknown: Vec<&str> = Vec::new();
         for w in &words {
@@ -276,7 +285,7 @@ impl LocaleIndex {
     /// deletion, substitution or transposition of adjacent letters) of `w`.
     fn correct(&self, w: &str) -> Option<u32> {
         let n = w.chars().count();
-        if n < MIN_TYPO_CHARS || n > MAX_TYPO_CHARS {
+        if !(MIN_TYPO_CHARS..=MAX_TYPO_CHARS).contains(&n) {
             return None;
         }
         let mut candidates: Vec<u32> = Vec::new();

@@ -18,14 +18,15 @@
 //!
 //! * **coverage** ≥ [`MIN_COVERAGE`]: the passage contains query terms that
 //!   carry at least half of the question's information (idf-weighted; a word
-//!   no article uses weighs as much as the rarest possible term, so "what's
-//!   the weather in paris" covers nothing);
+//!   no article uses weighs as much as the rarest word they do use, so
+//!   "what's the weather in paris" covers nothing);
 //! * **score** ≥ [`MIN_SCORE`]: the BM25F score divided by the question's
 //!   total idf (the most it could reach), so the match is not just a passing
 //!   mention;
 //! * **specificity**: the matched terms' idf sums to at least ln 2, the idf of
-//!   a term found in half of the passages, so a question made only of words
-//!   that are everywhere ("store") is not answered with an arbitrary passage.
+//!   a term found in half of the passages (or, in a one-passage knowledge
+//!   base, the idf of its terms), so a question made only of words that are
+//!   everywhere is not answered with an arbitrary passage.
 
 mod article;
 mod index;
@@ -42,9 +43,6 @@ use index::{Hit, LocaleIndex};
 pub const MIN_COVERAGE: f32 = 0.5;
 /// Least normalised BM25F score (score / question's total idf) to answer.
 pub const MIN_SCORE: f32 = 0.2;
-/// Least summed idf of the matched terms: ln 2, the idf of a term that occurs
-/// in half of the passages.
-pub const MIN_MATCHED_IDF: f32 = std::f32::consts::LN_2;
 /// The locale used when the requested one has no articles.
 pub const FALLBACK_LOCALE: &str = "en";
 
@@ -218,7 +216,7 @@ impl KnowledgeBase {
         let best = idx.search(question).into_iter().next()?;
         let confident = best.coverage >= MIN_COVERAGE
             && best.score >= MIN_SCORE
-            && best.matched_idf >= MIN_MATCHED_IDF;
+            && best.matched_idf >= idx.specificity_floor();
         if confident {
             to_answer(idx, &best)
         } else {

@@ -120,28 +120,31 @@ pub(crate) fn is_stop_word(w: &str, lang: Lang) -> bool {
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const EN_STOP: &[&str] = &[
-    "a", "about", "all", "also", "am", "an", "and", "any", "anyone", "are", "as", "at", "be",
-    "been", "but", "by", "can", "cant", "could", "dear", "did", "do", "does", "doesnt", "doing",
-    "dont", "for", "from", "get", "getting", "got", "had", "has", "have", "hello", "help", "hey",
-    "hi", "how", "hows", "i", "id", "if", "ill", "im", "in", "into", "is", "it", "its", "ive",
-    "just", "know", "let", "lets", "like", "long", "make", "many", "may", "me", "might", "mine",
-    "more", "much", "must", "my", "no", "not", "of", "ok", "okay", "on", "one", "only", "or",
-    "other", "our", "please", "pls", "plz", "really", "shall", "should", "so", "some", "take",
-    "takes", "tell", "than", "thank", "thanks", "that", "thats", "the", "their", "them", "then",
-    "there", "these", "they", "this", "those", "thx", "to", "too", "u", "us", "very", "want",
-    "was", "we", "were", "what", "whats", "when", "where", "wheres", "which", "who", "why", "will",
-    "with", "would", "yes", "you", "your", "youre",
+    "a", "about", "all", "also", "am", "an", "and", "any", "anyone", "are", "arent", "as", "at",
+    "be", "been", "but", "by", "can", "cant", "could", "couldnt", "dear", "did", "didnt", "do",
+    "does", "doesnt", "doing", "dont", "for", "from", "get", "getting", "got", "had", "has",
+    "hasnt", "have", "havent", "hello", "help", "hey", "hi", "how", "hows", "i", "id", "if", "ill",
+    "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let", "lets", "like",
+    "long", "make", "many", "may", "me", "might", "mine", "more", "must", "my", "no", "not", "of",
+    "ok", "okay", "on", "one", "only", "or", "other", "our", "please", "pls", "plz", "really",
+    "shall", "should", "so", "some", "take", "takes", "tell", "than", "thank", "thanks", "that",
+    "thats", "the", "their", "them", "then", "there", "these", "they", "this", "those", "thx",
+    "to", "too", "u", "us", "use", "used", "uses", "using", "very", "want", "was", "wasnt", "we",
+    "were", "what", "whats", "when", "where", "wheres", "which", "who", "why", "will", "with",
+    "wont", "would", "wouldnt", "ya", "yall", "yes", "you", "your", "youre",
 ];
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const ES_STOP: &[&str] = &[
     "a", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando", "cuanta", "cuantas",
     "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es", "esa", "ese", "eso",
-    "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "hay", "hola", "la", "las", "le",
-    "les", "lo", "los", "me", "mi", "mis", "muy", "necesito", "no", "nos", "o", "para", "pero",
-    "por", "porfa", "puede", "pueden", "puedes", "puedo", "que", "quiero", "quisiera", "saber",
-    "se", "ser", "si", "son", "su", "sus", "te", "tengo", "tiene", "tienen", "tu", "tus", "u",
-    "un", "una", "unas", "unos", "usted", "ustedes", "vosotros", "y", "ya", "yo",
+    "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha", "habeis", "hace", "haceis",
+    "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos", "hola", "la", "las", "le", "les",
+    "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito", "no", "nos", "nuestra", "nuestras",
+    "nuestro", "nuestros", "o", "os", "para", "pero", "por", "porfa", "puede", "pueden", "puedes",
+    "puedo", "que", "quiero", "quisiera", "saber", "se", "ser", "si", "son", "su", "sus", "te",
+    "tengo", "tiene", "tienen", "tu", "tus", "u", "un", "una", "unas", "unos", "usted", "ustedes",
+    "vosotros", "vuestra", "vuestras", "vuestro", "vuestros", "y", "ya", "yo",
 ];
 
 fn is_vowel(b: u8) -> bool {
@@ -167,6 +170,13 @@ pub(crate) fn stem_en(w: &str) -> String {
         s.truncate(s.len() - 2);
     } else if s.ends_with('s') && !s.ends_with("ss") && !s.ends_with("us") && !s.ends_with("is") {
         s.pop();
+    }
+    // -ly after a consonant other than "p" ("internationally", not "apply").
+    if s.len() > 5 && s.ends_with("ly") {
+        let before = s.as_bytes()[s.len() - 3];
+        if !is_vowel(before) && before != b'y' && before != b'p' {
+            s.truncate(s.len() - 2);
+        }
     }
     // -ied / -ying -> y ("applied", "applying" -> "apply").
     if s.len() > 4 && s.ends_with("ied") {
@@ -255,6 +265,10 @@ mod tests {
         );
         assert_eq!(en("What's your opening hours"), "open hour");
         assert_eq!(en("addresses address boxes"), "addres addres box");
+        assert_eq!(
+            en("internationally international apply"),
+            "international international apply"
+        );
         assert_eq!(es("¿Cuánto tarda el reembolso?"), "tarda reembolso");
         assert_eq!(es("devoluciones devolución"), "devolucion devolucion");
         assert_eq!(
