@@ -1,16 +1,61 @@
 //! The knowledge base: policy and FAQ articles (Markdown), searched with BM25.
 //!
-//! OWNERSHIP NOTE (skeleton): the public API below is the contract the dialogue
-//! engine codes against.
+//! Articles are Markdown files, one per topic, grouped by locale: a `# Title`
+//! first line, then `## Heading` sections; each section is a passage. The
+//! built-in set ([`KnowledgeBase::builtin`]) covers a general online store in
+//! English and Spanish (`shipping`, `returns`, `payments`, `international`,
+//! `contact`, `orders`); [`KnowledgeBase::from_dir`] reads a store's own.
+//!
+//! Passages are ranked with BM25F (Okapi BM25 over three fields: article
+//! title, section heading and section text; see the `index` module), after
+//! lower-casing, accent folding, per-language stop words and light stemming.
+//! A question word the articles never use is corrected to a known word at
+//! edit distance 1 ("retunr" -> "return") when it is at least five letters.
+//!
+//! # When the knowledge base declines
+//!
+//! [`KnowledgeBase::answer`] answers only when the best passage passes all of:
+//!
+//! * **coverage** ≥ [`MIN_COVERAGE`]: the passage contains query terms that
+//!   carry at least half of the question's information (idf-weighted; a word
+//!   no article uses weighs as much as the rarest word they do use, so
+//!   "what's the weather in paris" covers nothing);
+//! * **score** ≥ [`MIN_SCORE`]: the BM25F score divided by the question's
+//!   total idf (the most it could reach), so the match is not just a passing
+//!   mention;
+//! * **specificity**: the matched terms' idf sums to at least ln 2, the idf of
+//!   a term found in half of the passages (or, in a one-passage knowledge
+//!   base, the idf of its terms), so a question made only of words that are
+//!   everywhere is not answered with an arbitrary passage.
+
+mod article;
+mod index;
+mod text;
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use index::{Hit, LocaleIndex};
+
+/// Least share of the question's idf mass the best passage must contain.
+pub const MIN_COVERAGE: f32 = 0.5;
+/// Least normalised BM25F score (score / question's total idf) to answer.
+pub const MIN_SCORE: f32 = 0.2;
+/// The locale used when the requested one has no articles.
+pub const FALLBACK_LOCALE: &str = "en";
 
 /// The best passage for a question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
+    /// The article's file stem, e.g. `returns`.
     pub article_id: String,
+    /// The article's `# Title`.
     pub title: String,
+    /// The section's paragraphs as written (without its `##` heading).
     pub passage: String,
+    /// Normalised BM25F score in `[0, 1)`: comparable across questions.
     pub score: f32,
 }
 
@@ -23,26 +68,268 @@ pub struct KnowledgeError {
 
 /// An indexed set of articles in one or more locales.
 #[derive(Debug, Clone, Default)]
-pub struct KnowledgeBase {}
+pub struct KnowledgeBase {
+    locales: BTreeMap<String, LocaleIndex>,
+}
+
+/// The built-in articles: (locale, id, Markdown).
+const BUILTIN: &[(&str, &str, &str)] = &[
+    (
+        "en",
+        "shipping",
+        include_str!("../../data/knowledge/en/shipping.md"),
+    ),
+    (
+        "en",
+        "returns",
+        include_str!("../../data/knowledge/en/returns.md"),
+    ),
+    (
+        "en",
+        "payments",
+        include_str!("../../data/knowledge/en/payments.md"),
+    ),
+    (
+        "en",
+        "international",
+        include_str!("../../data/knowledge/en/international.md"),
+    ),
+    (
+        "en",
+        "contact",
+        include_str!("../../data/knowledge/en/contact.md"),
+    ),
+    (
+        "en",
+        "orders",
+        include_str!("../../data/knowledge/en/orders.md"),
+    ),
+    (
+        "es",
+        "shipping",
+        include_str!("../../data/knowledge/es/shipping.md"),
+    ),
+    (
+        "es",
+        "returns",
+        include_str!("../../data/knowledge/es/returns.md"),
+    ),
+    (
+        "es",
+        "payments",
+        include_str!("../../data/knowledge/es/payments.md"),
+    ),
+    (
+        "es",
+        "international",
+        include_str!("../../data/knowledge/es/international.md"),
+    ),
+    (
+        "es",
+        "contact",
+        include_str!("../../data/knowledge/es/contact.md"),
+    ),
+    (
+        "es",
+        "orders",
+        include_str!("../../data/knowledge/es/orders.md"),
+    ),
+];
 
 impl KnowledgeBase {
-    /// The articles shipped with wismo.
+    /// The articles shipped with wismo (English and Spanish), indexed.
     pub fn builtin() -> Self {
-        Self {}
+        let mut by_locale: BTreeMap<String, Vec<article::Article>> = BTreeMap::new();
+        for (locale, id, markdown) in BUILTIN {
+            // The built-in articles are checked by tests; one that failed to
+            // parse would simply be missing rather than panic here.
+            if let Ok(a) = article::parse(id, markdown) {
+                by_locale.entry((*locale).to_string()).or_default().push(a);
+            }
+        }
+        Self::from_articles(by_locale)
     }
 
-    /// Reads a folder of Markdown articles.
-    pub fn from_dir(path: &std::path::Path) -> Result<Self, KnowledgeError> {
-        Err(KnowledgeError {
-            path: path.display().to_string(),
-            message: "not implemented yet".into(),
-        })
+    fn from_articles(by_locale: BTreeMap<String, Vec<article::Article>>) -> Self {
+        let locales = by_locale
+            .into_iter()
+            .map(|(locale, articles)| {
+                let idx = LocaleIndex::build(&locale, articles);
+                (locale, idx)
+            })
+            .collect();
+        KnowledgeBase { locales }
+    }
+
+    /// Reads a folder of Markdown articles: `path/<locale>/*.md` (folders
+    /// named like a locale: `en`, `es`, `pt-BR`, ...), or `path/*.md` as
+    /// English when there are no locale folders. The article id is the file
+    /// stem. Errors name the file: unreadable, not UTF-8, empty, no `# Title`
+    /// first line, no text; or the folder: missing, or without any article.
+    pub fn from_dir(path: &Path) -> Result<Self, KnowledgeError> {
+        let err = |p: &Path, message: String| KnowledgeError {
+            path: p.display().to_string(),
+            message,
+        };
+        let entries = list_dir(path).map_err(|e| err(path, format!("cannot read folder: {e}")))?;
+        let mut locale_dirs: Vec<(String, std::path::PathBuf)> = entries
+            .iter()
+            .filter(|p| p.is_dir())
+            .filter_map(|p| {
+                let name = p.file_name()?.to_str()?;
+                locale_tag(name).map(|tag| (tag, p.clone()))
+            })
+            .collect();
+        if locale_dirs.is_empty() {
+            locale_dirs.push((FALLBACK_LOCALE.to_string(), path.to_path_buf()));
+        }
+        let mut by_locale: BTreeMap<String, Vec<article::Article>> = BTreeMap::new();
+        for (locale, dir) in locale_dirs {
+            let files = if dir == path {
+                entries.clone()
+            } else {
+                list_dir(&dir).map_err(|e| err(&dir, format!("cannot read folder: {e}")))?
+            };
+            for file in files.iter().filter(|p| is_markdown(p)) {
+                let id = file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .ok_or_else(|| err(file, "the file name is not valid UTF-8".into()))?;
+                let bytes =
+                    std::fs::read(file).map_err(|e| err(file, format!("cannot read: {e}")))?;
+                let markdown = String::from_utf8(bytes)
+                    .map_err(|e| err(file, format!("not valid UTF-8 ({e})")))?;
+                let article = article::parse(id, &markdown).map_err(|m| err(file, m))?;
+                by_locale.entry(locale.clone()).or_default().push(article);
+            }
+        }
+        if by_locale.is_empty() {
+            return Err(err(path, "no Markdown articles (*.md) found".into()));
+        }
+        Ok(Self::from_articles(by_locale))
     }
 
     /// The best passage for `question` in `locale`, or `None` when nothing
-    /// matches well enough to answer.
+    /// matches well enough to answer (see the module documentation).
     pub fn answer(&self, question: &str, locale: &str) -> Option<Answer> {
-        let _ = (question, locale);
-        None
+        let idx = self.index(locale)?;
+        let best = idx.search(question).into_iter().next()?;
+        let confident = best.coverage >= MIN_COVERAGE
+            && best.score >= MIN_SCORE
+            && best.matched_idf >= idx.specificity_floor();
+        if confident {
+            to_answer(idx, &best)
+        } else {
+            None
+        }
+    }
+
+    /// The `limit` best passages for `question`, best first, whether or not
+    /// they would pass the rule [`answer`](Self::answer) applies (for
+    /// debugging and tuning). Only passages sharing a term with the question
+    /// are listed.
+    pub fn search(&self, question: &str, locale: &str, limit: usize) -> Vec<Answer> {
+        let Some(idx) = self.index(locale) else {
+            return Vec::new();
+        };
+        idx.search(question)
+            .iter()
+            .take(limit)
+            .filter_map(|h| to_answer(idx, h))
+            .collect()
+    }
+
+    /// The locale whose articles a question in `locale` is answered from:
+    /// the locale itself ("es-MX", case and `_`/`-` insensitive), else its
+    /// language ("es"), else [`FALLBACK_LOCALE`]; `None` if none has articles.
+    pub fn resolve_locale(&self, locale: &str) -> Option<&str> {
+        let tag = locale.trim().to_ascii_lowercase().replace('_', "-");
+        let primary = tag.split('-').next().unwrap_or("");
+        let found = [tag.as_str(), primary, FALLBACK_LOCALE]
+            .into_iter()
+            .find_map(|l| self.locales.get_key_value(l).map(|(k, _)| k.as_str()));
+        found
+    }
+
+    /// The locales that have articles, sorted.
+    pub fn locales(&self) -> Vec<&str> {
+        self.locales.keys().map(String::as_str).collect()
+    }
+
+    /// The ids of the articles a question in `locale` is answered from (after
+    /// [`resolve_locale`](Self::resolve_locale)), in load order.
+    pub fn article_ids(&self, locale: &str) -> Vec<&str> {
+        self.index(locale)
+            .map(|idx| idx.articles.iter().map(|a| a.id.as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    fn index(&self, locale: &str) -> Option<&LocaleIndex> {
+        self.locales.get(self.resolve_locale(locale)?)
+    }
+}
+
+fn to_answer(idx: &LocaleIndex, hit: &Hit) -> Option<Answer> {
+    let p = idx.passages.get(hit.passage)?;
+    let article = idx.articles.get(p.article)?;
+    let section = article.sections.get(p.section)?;
+    Some(Answer {
+        article_id: article.id.clone(),
+        title: article.title.clone(),
+        passage: section.text.clone(),
+        score: hit.score,
+    })
+}
+
+/// The entries of `dir`, sorted by name.
+fn list_dir(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
+}
+
+fn is_markdown(p: &Path) -> bool {
+    p.is_file()
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+}
+
+/// `Some("pt-br")` for folder names like `pt-BR`, `pt_BR`, `es`, `fil`.
+fn locale_tag(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase().replace('_', "-");
+    let mut parts = lower.split('-');
+    let primary = parts.next()?;
+    let region_ok = match parts.next() {
+        None => true,
+        Some(r) => (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()),
+    };
+    let ok = (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && region_ok
+        && parts.next().is_none();
+    ok.then_some(lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locale_folder_names() {
+        for (name, want) in [
+            ("en", Some("en")),
+            ("pt_BR", Some("pt-br")),
+            ("es-419", Some("es-419")),
+            ("fil", Some("fil")),
+            ("images", None),
+            ("e", None),
+            ("en-us-x", None),
+            ("ñn", None),
+        ] {
+            assert_eq!(locale_tag(name).as_deref(), want, "{name}");
+        }
     }
 }

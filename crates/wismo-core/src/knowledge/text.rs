@@ -1,0 +1,281 @@
+//! Tokenisation for the knowledge base: lower-casing, accent folding, stop
+//! words and a light stemmer, per language.
+//!
+//! The same function prepares articles and questions, so whatever it does to a
+//! word it does on both sides; the stemmer only has to be consistent, not
+//! linguistically right ("charge", "charged" and "charging" all become "charg").
+
+/// The language rules a locale's text is processed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    En,
+    Es,
+}
+
+impl Lang {
+    /// Spanish rules for `es` and `es-*` locales, English rules for the rest.
+    pub(crate) fn for_locale(locale: &str) -> Lang {
+        let primary = locale.split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("es") {
+            Lang::Es
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// Longest word kept, in characters; longer runs are cut (they never match).
+const MAX_WORD_CHARS: usize = 48;
+
+/// Appends the informative terms of `text` (folded, stop words removed,
+/// stemmed) to `out`, in order, duplicates included.
+pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
+    let mut word = String::new();
+    let mut chars = 0usize;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if chars < MAX_WORD_CHARS {
+                fold_char(c, &mut word);
+                chars += 1;
+            }
+        } else if is_combining_mark(c) || is_apostrophe(c) {
+            // Decomposed accents fold away; "what's" joins to "whats".
+            continue;
+        } else {
+            push_term(&mut word, lang, out);
+            chars = 0;
+        }
+    }
+    push_term(&mut word, lang, out);
+}
+
+/// The informative terms of `text` as a new vector.
+pub(crate) fn terms(text: &str, lang: Lang) -> Vec<String> {
+    let mut out = Vec::new();
+    terms_into(text, lang, &mut out);
+    out
+}
+
+fn push_term(word: &mut String, lang: Lang, out: &mut Vec<String>) {
+    if word.is_empty() {
+        return;
+    }
+    if !is_stop_word(word, lang) {
+        let stemmed = match lang {
+            Lang::En => stem_en(word),
+            Lang::Es => stem_es(word),
+        };
+        if !stemmed.is_empty() {
+            out.push(stemmed);
+        }
+    }
+    word.clear();
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '`' | '\u{00B4}')
+}
+
+/// Combining diacritical marks (as left by decomposed "e\u{301}").
+fn is_combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+}
+
+/// Lower-cases `c` and folds accented Latin letters to their base letter.
+pub(crate) fn fold_char(c: char, out: &mut String) {
+    let folded = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ā' => {
+            'a'
+        }
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'È' | 'É' | 'Ê' | 'Ë' | 'Ē' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'Ì' | 'Í' | 'Î' | 'Ï' | 'Ī' => 'i',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'Ō' => {
+            'o'
+        }
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ū' => 'u',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        'ß' => {
+            out.push_str("ss");
+            return;
+        }
+        _ => {
+            out.extend(c.to_lowercase());
+            return;
+        }
+    };
+    out.push(folded);
+}
+
+/// Function words and question framing ("how long does it take", "¿cuánto
+/// cuesta?") that say nothing about which article is meant. Checked on the
+/// folded, unstemmed word.
+pub(crate) fn is_stop_word(w: &str, lang: Lang) -> bool {
+    match lang {
+        Lang::En => EN_STOP.binary_search(&w).is_ok(),
+        Lang::Es => ES_STOP.binary_search(&w).is_ok(),
+    }
+}
+
+/// Sorted (binary-searched; a unit test keeps it sorted).
+const EN_STOP: &[&str] = &[
+    "a", "about", "all", "also", "am", "an", "and", "any", "anyone", "are", "arent", "as", "at",
+    "be", "been", "but", "by", "can", "cant", "could", "couldnt", "dear", "did", "didnt", "do",
+    "does", "doesnt", "doing", "dont", "for", "from", "get", "getting", "got", "had", "has",
+    "hasnt", "have", "havent", "hello", "help", "hey", "hi", "how", "hows", "i", "id", "if", "ill",
+    "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let", "lets", "like",
+    "long", "make", "many", "may", "me", "might", "mine", "more", "must", "my", "no", "not", "of",
+    "ok", "okay", "on", "one", "only", "or", "other", "our", "please", "pls", "plz", "really",
+    "shall", "should", "so", "some", "take", "takes", "tell", "than", "thank", "thanks", "that",
+    "thats", "the", "their", "them", "then", "there", "these", "they", "this", "those", "thx",
+    "to", "too", "u", "us", "use", "used", "uses", "using", "very", "want", "was", "wasnt", "we",
+    "were", "what", "whats", "when", "where", "wheres", "which", "who", "why", "will", "with",
+    "wont", "would", "wouldnt", "ya", "yall", "yes", "you", "your", "youre",
+];
+
+/// Sorted (binary-searched; a unit test keeps it sorted).
+const ES_STOP: &[&str] = &[
+    "a", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando", "cuanta", "cuantas",
+    "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es", "esa", "ese", "eso",
+    "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha", "habeis", "hace", "haceis",
+    "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos", "hola", "la", "las", "le", "les",
+    "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito", "no", "nos", "nuestra", "nuestras",
+    "nuestro", "nuestros", "o", "os", "para", "pero", "por", "porfa", "puede", "pueden", "puedes",
+    "puedo", "que", "quiero", "quisiera", "saber", "se", "ser", "si", "son", "su", "sus", "te",
+    "tengo", "tiene", "tienen", "tu", "tus", "u", "un", "una", "unas", "unos", "usted", "ustedes",
+    "vosotros", "vuestra", "vuestras", "vuestro", "vuestros", "y", "ya", "yo",
+];
+
+fn is_vowel(b: u8) -> bool {
+    matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
+}
+
+/// English: plurals, -ing, -ed, a final silent "e" and a final doubled
+/// consonant ("shipping" -> "ship", "policies" -> "policy", "charged" ->
+/// "charg"). Non-ASCII and short words are left alone.
+pub(crate) fn stem_en(w: &str) -> String {
+    if !w.is_ascii() || w.len() <= 3 {
+        return w.to_string();
+    }
+    let mut s = w.to_string();
+    // Plurals.
+    if s.len() > 4 && s.ends_with("ies") {
+        s.truncate(s.len() - 3);
+        s.push('y');
+    } else if ["sses", "xes", "zes", "ches", "shes"]
+        .iter()
+        .any(|suf| s.ends_with(suf))
+    {
+        s.truncate(s.len() - 2);
+    } else if s.ends_with('s') && !s.ends_with("ss") && !s.ends_with("us") && !s.ends_with("is") {
+        s.pop();
+    }
+    // -ly after a consonant other than "p" ("internationally", not "apply").
+    if s.len() > 5 && s.ends_with("ly") {
+        let before = s.as_bytes()[s.len() - 3];
+        if !is_vowel(before) && before != b'y' && before != b'p' {
+            s.truncate(s.len() - 2);
+        }
+    }
+    // -ied / -ying -> y ("applied", "applying" -> "apply").
+    if s.len() > 4 && s.ends_with("ied") {
+        s.truncate(s.len() - 3);
+        s.push('y');
+    } else if s.len() > 5 && s.ends_with("ying") {
+        s.truncate(s.len() - 3);
+    } else {
+        for suf in ["ing", "ed"] {
+            if s.ends_with(suf) && !s.ends_with("eed") && s.len() >= suf.len() + 3 {
+                let base = s.len() - suf.len();
+                if s.as_bytes()[..base]
+                    .iter()
+                    .any(|&b| is_vowel(b) || b == b'y')
+                {
+                    s.truncate(base);
+                }
+                break;
+            }
+        }
+    }
+    finish_stem(&mut s);
+    s
+}
+
+/// Spanish: plural "-s"/"-es", then the same final-e and doubled-consonant
+/// rules as English ("devoluciones" -> "devolucion", "paquetes" -> "paquet").
+pub(crate) fn stem_es(w: &str) -> String {
+    if !w.is_ascii() || w.len() <= 3 {
+        return w.to_string();
+    }
+    let mut s = w.to_string();
+    let b = s.as_bytes();
+    let n = b.len();
+    if n > 4
+        && s.ends_with("es")
+        && matches!(
+            b[n - 3],
+            b'l' | b'n' | b'r' | b'd' | b'z' | b'j' | b's' | b'y'
+        )
+    {
+        s.truncate(n - 2);
+    } else if s.ends_with('s') && is_vowel(b[n - 2]) && b[n - 2] != b'i' {
+        s.pop();
+    }
+    finish_stem(&mut s);
+    s
+}
+
+/// Drops a final "e" and undoubles a final consonant, on longer ASCII stems.
+fn finish_stem(s: &mut String) {
+    if s.len() > 3 && s.ends_with('e') {
+        s.pop();
+    }
+    let b = s.as_bytes();
+    let n = b.len();
+    if n > 3 && b[n - 1] == b[n - 2] && b[n - 1].is_ascii_alphabetic() && !is_vowel(b[n - 1]) {
+        s.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_word_lists_are_sorted_for_binary_search() {
+        for list in [EN_STOP, ES_STOP] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn folds_stems_and_drops_stop_words() {
+        let en = |s: &str| terms(s, Lang::En).join(" ");
+        let es = |s: &str| terms(s, Lang::Es).join(" ");
+        assert_eq!(en("How long do REFUNDS take?"), "refund");
+        assert_eq!(en("shipping shipped ships"), "ship ship ship");
+        assert_eq!(
+            en("charges charged charging charge"),
+            "charg charg charg charg"
+        );
+        assert_eq!(
+            en("policies policy applied apply"),
+            "policy policy apply apply"
+        );
+        assert_eq!(en("What's your opening hours"), "open hour");
+        assert_eq!(en("addresses address boxes"), "addres addres box");
+        assert_eq!(
+            en("internationally international apply"),
+            "international international apply"
+        );
+        assert_eq!(es("¿Cuánto tarda el reembolso?"), "tarda reembolso");
+        assert_eq!(es("devoluciones devolución"), "devolucion devolucion");
+        assert_eq!(
+            es("paquetes paquete países país"),
+            "paquet paquet pais pais"
+        );
+        // Decomposed accents (e + combining acute) fold like precomposed ones.
+        assert_eq!(es("devolucio\u{301}n"), "devolucion");
+    }
+}
