@@ -124,6 +124,46 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let sentiment_us = s.elapsed().as_secs_f64() * 1e6 / (rounds * texts.len()) as f64;
 
+    // Dialogue: every turn of the shipped conversation tests, through the whole
+    // engine (NLU, flow, store, rendering), one at a time.
+    let mut turn_times = Vec::new();
+    // The dialogue runs on the store-domain model, whatever --train says.
+    let base_nlu = if a.train.is_empty() {
+        nlu.clone()
+    } else {
+        let data = core_nlu::default_training_data()
+            .context("the built-in training data does not parse")?;
+        let model = core_nlu::train(&data, &NluTrainOptions::default(), &mut |_| {})?;
+        Nlu::new(
+            model,
+            &EntityConfig {
+                catalogue: demo_catalogue(),
+                ..Default::default()
+            },
+        )?
+    };
+    for (name, src) in wismo_core::dialogue::script::SHIPPED {
+        let script = wismo_core::dialogue::script::parse(src, name)?;
+        let engine = crate::chat::build_engine(None, None, "UTC", base_nlu.clone())?;
+        let now = script
+            .now
+            .unwrap_or_else(wismo_core::store::memory::demo_now);
+        for c in &script.conversations {
+            let mut conv = wismo_core::dialogue::Conversation {
+                id: c.name.clone(),
+                locale: c.locale.clone(),
+                ..Default::default()
+            };
+            for t in &c.turns {
+                let s = Instant::now();
+                std::hint::black_box(engine.turn(&mut conv, &t.user, now));
+                turn_times.push(s.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let turn_count = turn_times.len();
+    let turns = latency(turn_times);
+
     let out = serde_json::json!({
         "train_examples": train.examples.len(),
         "messages_timed": texts.len(),
@@ -134,6 +174,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         "classify_us": classify,
         "entities_us": entities,
         "sentiment_us_mean": sentiment_us,
+        "dialogue_turn_us": turns,
+        "dialogue_turns": turn_count,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
     if a.json {
@@ -167,6 +209,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ));
         crate::say(format!(
             "sentiment            mean {sentiment_us:.2} µs per message"
+        ));
+        crate::say(format!(
+            "dialogue turn        median {:.1} µs  p99 {:.1} µs  ({} turns of the shipped conversations, demo store)",
+            turns.median_us,
+            turns.p99_us,
+            out["dialogue_turns"]
         ));
     }
     Ok(())

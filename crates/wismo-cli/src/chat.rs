@@ -44,17 +44,25 @@ pub struct ChatArgs {
 pub fn parse_now(now: Option<&str>, demo: bool) -> Result<DateTime<Utc>> {
     match now {
         Some(s) => Ok(DateTime::parse_from_rfc3339(s)
-            .with_context(|| format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z"))?
+            .with_context(|| {
+                format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z")
+            })?
             .with_timezone(&Utc)),
         None if demo => Ok(wismo_core::store::memory::demo_now()),
         None => Ok(Utc::now()),
     }
 }
 
-pub fn build_engine(orders: Option<&PathBuf>, knowledge: Option<&PathBuf>, tz: &str, nlu: Nlu) -> Result<Engine> {
+pub fn build_engine(
+    orders: Option<&PathBuf>,
+    knowledge: Option<&PathBuf>,
+    tz: &str,
+    nlu: Nlu,
+) -> Result<Engine> {
     let store = match orders {
         Some(p) => {
-            let src = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let src = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             InMemoryStore::from_shopify_json(&src, &p.display().to_string())?
         }
         None => InMemoryStore::demo().context("the demo store does not load")?,
@@ -63,9 +71,9 @@ pub fn build_engine(orders: Option<&PathBuf>, knowledge: Option<&PathBuf>, tz: &
         Some(d) => KnowledgeBase::from_dir(d)?,
         None => KnowledgeBase::builtin(),
     };
-    let tz: chrono_tz::Tz = tz
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)"))?;
+    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
+    })?;
     Ok(Engine::new(
         nlu,
         knowledge,
@@ -86,7 +94,10 @@ fn print_messages(messages: &[BotMessage]) {
                 card.order_number,
                 card.state.replace('_', " "),
                 card.items.join(", "),
-                card.tracking_number.as_deref().map(|t| format!(" · {t}")).unwrap_or_default()
+                card.tracking_number
+                    .as_deref()
+                    .map(|t| format!(" · {t}"))
+                    .unwrap_or_default()
             ));
         }
         if !m.quick_replies.is_empty() {
@@ -136,7 +147,13 @@ pub fn run(a: &ChatArgs) -> Result<()> {
                 .nlu
                 .entities
                 .iter()
-                .map(|e| format!("{}={}", e.kind, serde_json::to_string(&e.value).unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{}={}",
+                        e.kind,
+                        serde_json::to_string(&e.value).unwrap_or_default()
+                    )
+                })
                 .collect();
             crate::say(format!(
                 "     · intent {} ({:.2}) · entities [{}] · sentiment {:.2} {:?} · slots {:?} · verified {:?}{}",
@@ -156,8 +173,7 @@ pub fn run(a: &ChatArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Conversation-test files (YAML).
-    #[arg(required = true)]
+    /// Conversation-test files (YAML); none runs the conversations shipped with wismo.
     pub files: Vec<PathBuf>,
     /// Print the transcript of every conversation, not only of failures.
     #[arg(long)]
@@ -176,9 +192,22 @@ pub fn test(a: &TestArgs) -> Result<bool> {
     use wismo_core::dialogue::script;
     let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
     let (mut passed, mut failed) = (0usize, 0usize);
+    let mut sources: Vec<(PathBuf, String)> = Vec::new();
+    if a.files.is_empty() {
+        for (name, src) in script::SHIPPED {
+            sources.push((
+                PathBuf::from(format!("<built-in>/{name}")),
+                (*src).to_string(),
+            ));
+        }
+    }
     for file in &a.files {
-        let src = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let s = script::parse(&src, &file.display().to_string())?;
+        let src = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        sources.push((file.clone(), src));
+    }
+    for (file, src) in &sources {
+        let s = script::parse(src, &file.display().to_string())?;
         let base = file.parent().map(PathBuf::from).unwrap_or_default();
         let orders = s.orders.as_ref().map(|p| base.join(p));
         let knowledge = s.knowledge.as_ref().map(|p| base.join(p));

@@ -21,7 +21,13 @@ fn nlu() -> Nlu {
 }
 
 fn engine_with(store: Arc<dyn OrderService>) -> Engine {
-    Engine::new(nlu(), KnowledgeBase::builtin(), store, EngineConfig::default()).expect("engine builds")
+    Engine::new(
+        nlu(),
+        KnowledgeBase::builtin(),
+        store,
+        EngineConfig::default(),
+    )
+    .expect("engine builds")
 }
 
 fn demo_engine() -> (Engine, Arc<InMemoryStore>) {
@@ -57,14 +63,21 @@ fn every_shipped_conversation_passes() {
                 failures.push(format!(
                     "{} ({}):\n  {}\n  {}",
                     out.name,
-                    f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                    f.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
                     out.failures.join("\n  "),
                     out.transcript.join("\n  ")
                 ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {count} conversations failed:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} conversations failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// Strings that would disclose something about `order`.
@@ -127,13 +140,25 @@ fn no_flow_reveals_anything_before_verification() {
                 said.extend(out.messages.into_iter().map(|m| m.text));
             }
             let state = State::fold(&conv.events);
-            assert!(state.verified_orders.is_empty(), "{opening} #{}: verified without proof", order.number);
+            assert!(
+                state.verified_orders.is_empty(),
+                "{opening} #{}: verified without proof",
+                order.number
+            );
             for line in &said {
                 for s in &secret {
-                    assert!(!line.contains(s.as_str()), "{opening} #{} disclosed {s:?} in {line:?}", order.number);
+                    assert!(
+                        !line.contains(s.as_str()),
+                        "{opening} #{} disclosed {s:?} in {line:?}",
+                        order.number
+                    );
                 }
                 // No status sentence either.
-                assert!(!line.contains("on its way with"), "{opening} #{}: {line:?}", order.number);
+                assert!(
+                    !line.contains("on its way with"),
+                    "{opening} #{}: {line:?}",
+                    order.number
+                );
             }
         }
     }
@@ -148,7 +173,12 @@ fn the_state_rebuilt_from_the_log_is_the_live_state() {
     };
     let now = demo_now();
     let mut last = None;
-    for text in ["where is order 1042", "emma.johnson@example.com", "cancel it", "thanks"] {
+    for text in [
+        "where is order 1042",
+        "emma.johnson@example.com",
+        "cancel it",
+        "thanks",
+    ] {
         last = Some(engine.turn(&mut conv, text, now).state);
     }
     let rebuilt = State::fold(&conv.events);
@@ -158,7 +188,10 @@ fn the_state_rebuilt_from_the_log_is_the_live_state() {
     let json = serde_json::to_string(&conv.events).expect("serialises");
     let back: Vec<Event> = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(State::fold(&back), rebuilt);
-    assert!(conv.events.iter().any(|e| matches!(e, Event::UserSaid { .. })));
+    assert!(conv
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::UserSaid { .. })));
 }
 
 #[test]
@@ -170,8 +203,17 @@ fn the_store_being_down_hands_off_honestly() {
     let first = engine.turn(&mut conv, "where is order 1042", now);
     let out = engine.turn(&mut conv, "emma.johnson@example.com", now);
     assert_eq!(out.handoff.as_deref(), Some("store_unavailable"));
-    let said: Vec<&str> = first.messages.iter().chain(&out.messages).map(|m| m.text.as_str()).collect();
-    assert!(said.iter().any(|m| m.contains("can't reach our order system")), "{said:?}");
+    let said: Vec<&str> = first
+        .messages
+        .iter()
+        .chain(&out.messages)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("can't reach our order system")),
+        "{said:?}"
+    );
     assert!(said.iter().all(|m| !m.contains("UPS")));
 }
 
@@ -182,7 +224,11 @@ fn a_verified_status_reply_carries_an_order_card() {
     let now = demo_now();
     engine.turn(&mut conv, "where is order 1042", now);
     let out = engine.turn(&mut conv, "97214", now);
-    let card = out.messages.iter().find_map(|m| m.order_card.clone()).expect("an order card");
+    let card = out
+        .messages
+        .iter()
+        .find_map(|m| m.order_card.clone())
+        .expect("an order card");
     assert_eq!(card.order_number, "1042");
     assert_eq!(card.state, "in_transit");
     assert_eq!(card.carrier.as_deref(), Some("UPS"));
@@ -195,19 +241,38 @@ fn no_panic_on_hostile_messages() {
     let mut conv = Conversation::default();
     let now = demo_now();
     let long = "where is my order ".repeat(2000);
-    for text in ["", " ", "\u{0}\u{1}", "🧨🧨🧨", "#", "##1042##", long.as_str(), "{name}{order_number}", "é\u{301}\u{301}"] {
+    for text in [
+        "",
+        " ",
+        "\u{0}\u{1}",
+        "🧨🧨🧨",
+        "#",
+        "##1042##",
+        long.as_str(),
+        "{name}{order_number}",
+        "é\u{301}\u{301}",
+    ] {
         let out = engine.turn(&mut conv, text, now);
         for m in &out.messages {
-            assert!(!m.text.contains("{order_number}"), "template leaked: {}", m.text);
+            assert!(
+                !m.text.contains("{order_number}"),
+                "template leaked: {}",
+                m.text
+            );
         }
     }
 }
 
 #[test]
 fn conversation_script_errors_name_file_and_line() {
-    let e = script::parse("conversations:\n  - name: x\n    turns: []\n", "t.yml").expect_err("no turns");
+    let e = script::parse("conversations:\n  - name: x\n    turns: []\n", "t.yml")
+        .expect_err("no turns");
     assert_eq!((e.file.as_str(), e.line), ("t.yml", 3));
-    let e = script::parse("conversations:\n  - name: x\n    turns:\n      - usr: hi\n", "t.yml").expect_err("typo");
+    let e = script::parse(
+        "conversations:\n  - name: x\n    turns:\n      - usr: hi\n",
+        "t.yml",
+    )
+    .expect_err("typo");
     assert!(e.message.contains("unknown key \"usr\""), "{e}");
     let e = script::parse("now: yesterday\nconversations: []\n", "t.yml").expect_err("bad time");
     assert_eq!(e.line, 1);

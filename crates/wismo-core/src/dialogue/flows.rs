@@ -57,9 +57,21 @@ pub struct Step {
 pub enum StepKind {
     Need(Need),
     Say(Vec<String>),
-    Confirm { template: String, on_deny: String },
-    Ask { slot: String, slot_kind: SlotKind, template: String, reprompt: String },
-    Action { action: Action, say: Option<String>, on_error: Option<String> },
+    Confirm {
+        template: String,
+        on_deny: String,
+    },
+    Ask {
+        slot: String,
+        slot_kind: SlotKind,
+        template: String,
+        reprompt: String,
+    },
+    Action {
+        action: Action,
+        say: Option<String>,
+        on_error: Option<String>,
+    },
     AnswerFromKnowledge,
 }
 
@@ -80,9 +92,16 @@ pub enum SlotKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     CancelOrder,
-    ChangeAddress { slot: String },
-    OpenCase { reason: String, description_slot: Option<String> },
-    Handoff { reason: String },
+    ChangeAddress {
+        slot: String,
+    },
+    OpenCase {
+        reason: String,
+        description_slot: Option<String>,
+    },
+    Handoff {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -121,7 +140,9 @@ impl Flows {
                         v.push(vec![template.as_str()]);
                         v.push(vec![on_deny.as_str()]);
                     }
-                    StepKind::Ask { template, reprompt, .. } => {
+                    StepKind::Ask {
+                        template, reprompt, ..
+                    } => {
                         v.push(vec![template.as_str()]);
                         v.push(vec![reprompt.as_str()]);
                     }
@@ -142,48 +163,95 @@ impl Flows {
             line,
             message,
         };
-        let root = yaml::parse(src).map_err(|e| err(e.line, e.message))?.ok_or_else(|| err(0, "the file is empty".into()))?;
-        let flows_node = root.get("flows").ok_or_else(|| err(root.line, "expected a top-level `flows:` mapping".into()))?;
+        let root = yaml::parse(src)
+            .map_err(|e| err(e.line, e.message))?
+            .ok_or_else(|| err(0, "the file is empty".into()))?;
+        let flows_node = root
+            .get("flows")
+            .ok_or_else(|| err(root.line, "expected a top-level `flows:` mapping".into()))?;
         let NodeKind::Map(items) = &flows_node.kind else {
-            return Err(err(flows_node.line, format!("`flows` must be a mapping of flow names, found {}", flows_node.type_name())));
+            return Err(err(
+                flows_node.line,
+                format!(
+                    "`flows` must be a mapping of flow names, found {}",
+                    flows_node.type_name()
+                ),
+            ));
         };
         let mut flows = Vec::new();
         let mut by_intent = HashMap::new();
         for (k, v) in items {
-            let name = k.as_str().ok_or_else(|| err(k.line, "flow name must be a string".into()))?.to_string();
+            let name = k
+                .as_str()
+                .ok_or_else(|| err(k.line, "flow name must be a string".into()))?
+                .to_string();
             let intents = string_list(v.get("intents"), &err)?;
-            let steps_node = v.get("steps").ok_or_else(|| err(v.line, format!("flow {name:?} has no `steps:`")))?;
+            let steps_node = v
+                .get("steps")
+                .ok_or_else(|| err(v.line, format!("flow {name:?} has no `steps:`")))?;
             let NodeKind::Seq(step_nodes) = &steps_node.kind else {
-                return Err(err(steps_node.line, format!("`steps` of {name:?} must be a list")));
+                return Err(err(
+                    steps_node.line,
+                    format!("`steps` of {name:?} must be a list"),
+                ));
             };
-            let steps = step_nodes.iter().map(|s| parse_step(s, &err)).collect::<Result<Vec<_>, _>>()?;
+            let steps = step_nodes
+                .iter()
+                .map(|s| parse_step(s, &err))
+                .collect::<Result<Vec<_>, _>>()?;
             if steps.is_empty() {
                 return Err(err(steps_node.line, format!("flow {name:?} has no steps")));
             }
             for i in &intents {
                 if by_intent.insert(i.clone(), flows.len()).is_some() {
-                    return Err(err(v.line, format!("intent {i:?} starts more than one flow")));
+                    return Err(err(
+                        v.line,
+                        format!("intent {i:?} starts more than one flow"),
+                    ));
                 }
             }
-            flows.push(Flow { name, intents, steps });
+            flows.push(Flow {
+                name,
+                intents,
+                steps,
+            });
         }
         Ok(Self { flows, by_intent })
     }
 }
 
-fn string_list(node: Option<&Node>, err: &dyn Fn(usize, String) -> FlowError) -> Result<Vec<String>, FlowError> {
-    let Some(node) = node else { return Ok(Vec::new()) };
+fn string_list(
+    node: Option<&Node>,
+    err: &dyn Fn(usize, String) -> FlowError,
+) -> Result<Vec<String>, FlowError> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
     match &node.kind {
         NodeKind::Seq(items) => items
             .iter()
-            .map(|n| n.as_str().map(str::to_string).ok_or_else(|| err(n.line, "expected a string".into())))
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| err(n.line, "expected a string".into()))
+            })
             .collect(),
-        NodeKind::Scalar { .. } => Ok(node.as_str().map(|s| vec![s.to_string()]).unwrap_or_default()),
-        NodeKind::Map(_) => Err(err(node.line, "expected a string or a list of strings".into())),
+        NodeKind::Scalar { .. } => Ok(node
+            .as_str()
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default()),
+        NodeKind::Map(_) => Err(err(
+            node.line,
+            "expected a string or a list of strings".into(),
+        )),
     }
 }
 
-fn text(node: &Node, key: &str, err: &dyn Fn(usize, String) -> FlowError) -> Result<String, FlowError> {
+fn text(
+    node: &Node,
+    key: &str,
+    err: &dyn Fn(usize, String) -> FlowError,
+) -> Result<String, FlowError> {
     node.get(key)
         .and_then(Node::as_str)
         .map(str::to_string)
@@ -196,7 +264,12 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
         StepKind::Need(match need.as_str() {
             "order" => Need::Order,
             "verified_order" => Need::VerifiedOrder,
-            other => return Err(err(node.line, format!("unknown need {other:?} (expected order or verified_order)"))),
+            other => {
+                return Err(err(
+                    node.line,
+                    format!("unknown need {other:?} (expected order or verified_order)"),
+                ))
+            }
         })
     } else if node.get("say").is_some() && node.get("action").is_none() {
         StepKind::Say(string_list(node.get("say"), err)?)
@@ -211,7 +284,12 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
             "email" => SlotKind::Email,
             "postal_code" => SlotKind::PostalCode,
             "address" => SlotKind::Address,
-            other => return Err(err(node.line, format!("unknown slot kind {other:?} (expected text, email, postal_code or address)"))),
+            other => return Err(err(
+                node.line,
+                format!(
+                    "unknown slot kind {other:?} (expected text, email, postal_code or address)"
+                ),
+            )),
         };
         StepKind::Ask {
             slot,
@@ -238,20 +316,31 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
     } else if opt("answer").as_deref() == Some("knowledge") {
         StepKind::AnswerFromKnowledge
     } else {
-        return Err(err(node.line, "a step needs one of need, say, confirm, ask, action or answer".into()));
+        return Err(err(
+            node.line,
+            "a step needs one of need, say, confirm, ask, action or answer".into(),
+        ));
     };
     let when = match node.get("if") {
         None => None,
         Some(c) => {
             let states = string_list(c.get("state"), err)?
                 .iter()
-                .map(|s| OrderState::parse(s).ok_or_else(|| err(c.line, format!("unknown order state {s:?}"))))
+                .map(|s| {
+                    OrderState::parse(s)
+                        .ok_or_else(|| err(c.line, format!("unknown order state {s:?}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let shipped = match c.get("shipped").and_then(Node::as_str) {
                 None => None,
                 Some("true") => Some(true),
                 Some("false") => Some(false),
-                Some(o) => return Err(err(c.line, format!("`shipped` must be true or false, not {o:?}"))),
+                Some(o) => {
+                    return Err(err(
+                        c.line,
+                        format!("`shipped` must be true or false, not {o:?}"),
+                    ))
+                }
             };
             Some(Condition {
                 states,

@@ -128,7 +128,9 @@ pub struct Engine {
 
 /// Intents whose flows are digressions: answered, then the pending question is asked again.
 fn is_digression(flow: &Flow) -> bool {
-    flow.steps.iter().all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
+    flow.steps
+        .iter()
+        .all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
 }
 
 /// A few strong signs of Spanish, for choosing the reply language.
@@ -138,10 +140,33 @@ pub fn detect_locale(text: &str) -> Option<&'static str> {
         return Some("es");
     }
     const ES: [&str; 22] = [
-        "hola", "pedido", "donde", "dónde", "está", "quiero", "gracias", "envío", "envio", "devolver", "reembolso", "cuándo",
-        "cuando", "por favor", "mi ", "paquete", "cancelar", "llegó", "llego", "buenos días", "tengo", "necesito",
+        "hola",
+        "pedido",
+        "donde",
+        "dónde",
+        "está",
+        "quiero",
+        "gracias",
+        "envío",
+        "envio",
+        "devolver",
+        "reembolso",
+        "cuándo",
+        "cuando",
+        "por favor",
+        "mi ",
+        "paquete",
+        "cancelar",
+        "llegó",
+        "llego",
+        "buenos días",
+        "tengo",
+        "necesito",
     ];
-    const EN: [&str; 12] = ["the ", "my ", "where", "order", "hello", "hi ", "thanks", "please", "want", "when", "is ", "you"];
+    const EN: [&str; 12] = [
+        "the ", "my ", "where", "order", "hello", "hi ", "thanks", "please", "want", "when", "is ",
+        "you",
+    ];
     let es = ES.iter().filter(|w| lower.contains(*w)).count();
     let en = EN.iter().filter(|w| lower.contains(*w)).count();
     if es >= 2 && es > en {
@@ -154,18 +179,27 @@ pub fn detect_locale(text: &str) -> Option<&'static str> {
 }
 
 fn normalise_postal(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// Whether `email` or `postal` matches what the order holds.
 fn matches_order(order: &Order, email: Option<&str>, postal: Option<&str>) -> bool {
     let email_ok = email.is_some_and(|m| {
         let m = m.to_lowercase();
-        order.email.as_deref() == Some(m.as_str()) || order.customer.as_ref().and_then(|c| c.email.as_deref()) == Some(m.as_str())
+        order.email.as_deref() == Some(m.as_str())
+            || order.customer.as_ref().and_then(|c| c.email.as_deref()) == Some(m.as_str())
     });
     let postal_ok = postal.is_some_and(|p| {
         let p = normalise_postal(p);
-        !p.is_empty() && order.shipping_address.as_ref().and_then(|a| a.zip.as_deref()).is_some_and(|z| normalise_postal(z) == p)
+        !p.is_empty()
+            && order
+                .shipping_address
+                .as_ref()
+                .and_then(|a| a.zip.as_deref())
+                .is_some_and(|z| normalise_postal(z) == p)
     });
     email_ok || postal_ok
 }
@@ -183,7 +217,12 @@ struct Turn<'a> {
 
 impl Engine {
     /// An engine with the shipped flows and templates.
-    pub fn new(nlu: Nlu, knowledge: KnowledgeBase, store: Arc<dyn OrderService>, config: EngineConfig) -> Result<Self, EngineError> {
+    pub fn new(
+        nlu: Nlu,
+        knowledge: KnowledgeBase,
+        store: Arc<dyn OrderService>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
         let flows = Flows::parse(DEFAULT_FLOWS, "<built-in>/flows.yml")?;
         let mut templates = Templates::default();
         for (locale, src) in DEFAULT_TEMPLATES {
@@ -212,8 +251,14 @@ impl Engine {
                 vec![""]
             };
             for st in states {
-                let expanded: Vec<String> = alternatives.iter().map(|id| id.replace("{state}", st)).collect();
-                if expanded.iter().all(|e| !e.contains('{') && !templates.contains("en", e)) {
+                let expanded: Vec<String> = alternatives
+                    .iter()
+                    .map(|id| id.replace("{state}", st))
+                    .collect();
+                if expanded
+                    .iter()
+                    .all(|e| !e.contains('{') && !templates.contains("en", e))
+                {
                     if let Some(last) = expanded.last() {
                         missing.push(last.clone());
                     }
@@ -245,7 +290,13 @@ impl Engine {
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
         let state = State::fold(&conv.events);
-        let nlu = self.nlu.parse("", &ExtractionContext { now, tz: self.config.tz });
+        let nlu = self.nlu.parse(
+            "",
+            &ExtractionContext {
+                now,
+                tz: self.config.tz,
+            },
+        );
         let mut t = Turn {
             engine: self,
             conv,
@@ -255,14 +306,24 @@ impl Engine {
             nlu,
             text: String::new(),
         };
-        t.say("welcome", &HashMap::new(), &["track_order_button", "return_button", "human_button"]);
+        t.say(
+            "welcome",
+            &HashMap::new(),
+            &["track_order_button", "return_button", "human_button"],
+        );
         t.messages
     }
 
     /// Runs one shopper message.
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
         let state = State::fold(&conv.events);
-        let nlu = self.nlu.parse(text, &ExtractionContext { now, tz: self.config.tz });
+        let nlu = self.nlu.parse(
+            text,
+            &ExtractionContext {
+                now,
+                tz: self.config.tz,
+            },
+        );
         let mut t = Turn {
             engine: self,
             conv,
@@ -289,7 +350,11 @@ impl Turn<'_> {
     }
 
     fn locale(&self) -> &str {
-        self.conv.locale.as_deref().or(self.state.locale.as_deref()).unwrap_or("en")
+        self.conv
+            .locale
+            .as_deref()
+            .or(self.state.locale.as_deref())
+            .unwrap_or("en")
     }
 
     fn intent(&self) -> &str {
@@ -309,9 +374,16 @@ impl Turn<'_> {
         self.say_with(template, vars, quick, None);
     }
 
-    fn say_with(&mut self, template: &str, vars: &HashMap<&'static str, String>, quick: &[&str], order_card: Option<OrderCard>) {
+    fn say_with(
+        &mut self,
+        template: &str,
+        vars: &HashMap<&'static str, String>,
+        quick: &[&str],
+        order_card: Option<OrderCard>,
+    ) {
         let locale = self.locale().to_string();
-        let pick = self.conv.id.bytes().map(usize::from).sum::<usize>() + self.state.bot_messages as usize;
+        let pick =
+            self.conv.id.bytes().map(usize::from).sum::<usize>() + self.state.bot_messages as usize;
         let Some(text) = self.engine.templates.render(&locale, template, pick, vars) else {
             // Flows are checked against the templates at start-up; a missing id
             // here is a missing optional variant: say nothing rather than garbage.
@@ -339,7 +411,9 @@ impl Turn<'_> {
 
     fn handoff(&mut self, reason: &str) {
         if self.state.handoff.is_none() {
-            self.emit(Event::HandoffRequested { reason: reason.to_string() });
+            self.emit(Event::HandoffRequested {
+                reason: reason.to_string(),
+            });
         }
         let mut v = self.order_vars_if_verified();
         v.insert("reason", reason.to_string());
@@ -348,7 +422,9 @@ impl Turn<'_> {
         }
         let locale = self.locale().to_string();
         let specific = format!("handoff.{reason}");
-        let id = if self.engine.templates.contains(&locale, &specific) || self.engine.templates.contains("en", &specific) {
+        let id = if self.engine.templates.contains(&locale, &specific)
+            || self.engine.templates.contains("en", &specific)
+        {
             specific
         } else {
             "handoff.default".to_string()
@@ -364,11 +440,14 @@ impl Turn<'_> {
         if self.conv.locale.is_none() {
             if let Some(l) = detect_locale(&self.text) {
                 if self.state.locale.as_deref() != Some(l) {
-                    self.emit(Event::LocaleSet { locale: l.to_string() });
+                    self.emit(Event::LocaleSet {
+                        locale: l.to_string(),
+                    });
                 }
             }
         }
-        let understood = !self.nlu.out_of_scope && self.nlu.intent.confidence >= self.engine.config.min_confidence;
+        let understood = !self.nlu.out_of_scope
+            && self.nlu.intent.confidence >= self.engine.config.min_confidence;
         self.emit(Event::UserSaid {
             text: self.text.clone(),
             at: self.now,
@@ -405,7 +484,11 @@ impl Turn<'_> {
                 self.say("fallback.pending", &self.base_vars(), &[]);
                 self.reprompt();
             } else {
-                self.say("fallback", &self.base_vars(), &["track_order_button", "return_button", "human_button"]);
+                self.say(
+                    "fallback",
+                    &self.base_vars(),
+                    &["track_order_button", "return_button", "human_button"],
+                );
             }
             return;
         }
@@ -416,8 +499,12 @@ impl Turn<'_> {
         let s = &self.state.sentiments;
         let cfg = &self.engine.config;
         let n = cfg.negative_turns_handoff;
-        let stays_negative = s.len() >= n && s[s.len() - n..].iter().all(|&x| x <= cfg.negative_sentiment);
-        let drops_sharply = s.len() >= 2 && s[s.len() - 1] <= -0.7 && s[s.len() - 2] - s[s.len() - 1] >= 0.9;
+        let stays_negative = s.len() >= n
+            && s[s.len() - n..]
+                .iter()
+                .all(|&x| x <= cfg.negative_sentiment);
+        let drops_sharply =
+            s.len() >= 2 && s[s.len() - 1] <= -0.7 && s[s.len() - 2] - s[s.len() - 1] >= 0.9;
         stays_negative || drops_sharply
     }
 
@@ -433,7 +520,11 @@ impl Turn<'_> {
         let awaiting_verification = self.state.awaiting() == Some(&Awaiting::Verification);
         for e in &self.nlu.entities {
             // Asked for a postal code, a message that is only a number is the postal code.
-            if awaiting_verification && e.kind == "order_number" && e.text.trim() == self.text.trim() && !e.text.contains('#') {
+            if awaiting_verification
+                && e.kind == "order_number"
+                && e.text.trim() == self.text.trim()
+                && !e.text.contains('#')
+            {
                 sets.push(("postal_code", e.text.trim().to_string()));
                 continue;
             }
@@ -453,7 +544,10 @@ impl Turn<'_> {
         // A bare code answering "what's your postal code?" is the postal code.
         if sets.is_empty() && awaiting_verification {
             let t = self.text.trim();
-            if t.len() >= 4 && t.len() <= 10 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+            if t.len() >= 4
+                && t.len() <= 10
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+            {
                 sets.push(("postal_code", t.to_string()));
             }
         }
@@ -470,7 +564,11 @@ impl Turn<'_> {
     fn start_flow_for_intent(&mut self) {
         let intent = self.intent().to_string();
         let Some(flow) = self.engine.flows.flow_for_intent(&intent).cloned() else {
-            self.say("fallback", &self.base_vars(), &["track_order_button", "return_button", "human_button"]);
+            self.say(
+                "fallback",
+                &self.base_vars(),
+                &["track_order_button", "return_button", "human_button"],
+            );
             return;
         };
         if let Some(prev) = self.state.flow.clone() {
@@ -483,17 +581,33 @@ impl Turn<'_> {
 
     /// Handles a message while the flow waits for something. True when handled.
     fn answer_pending(&mut self, awaiting: &Awaiting) -> bool {
-        let Some(pos) = self.state.flow.clone() else { return false };
-        let Some(flow) = self.engine.flows.get(&pos.flow).cloned() else { return false };
+        let Some(pos) = self.state.flow.clone() else {
+            return false;
+        };
+        let Some(flow) = self.engine.flows.get(&pos.flow).cloned() else {
+            return false;
+        };
         let intent = self.intent().to_string();
         let free_text = matches!(awaiting, Awaiting::Slot(_))
             && matches!(
                 flow.steps.get(pos.step).map(|s| &s.kind),
-                Some(StepKind::Ask { slot_kind: SlotKind::Text, .. })
+                Some(StepKind::Ask {
+                    slot_kind: SlotKind::Text,
+                    ..
+                })
             );
         // A digression (policy question, small talk) is answered, then we ask again.
-        if let Some(d) = self.engine.flows.flow_for_intent(&intent).cloned().filter(|_| !free_text) {
-            if d.name != flow.name && is_digression(&d) && !matches!(intent.as_str(), "affirm" | "deny" | "inform") {
+        if let Some(d) = self
+            .engine
+            .flows
+            .flow_for_intent(&intent)
+            .cloned()
+            .filter(|_| !free_text)
+        {
+            if d.name != flow.name
+                && is_digression(&d)
+                && !matches!(intent.as_str(), "affirm" | "deny" | "inform")
+            {
                 self.run_flow(&d, 0);
                 self.emit(Event::FlowAt {
                     flow: pos.flow.clone(),
@@ -516,9 +630,16 @@ impl Turn<'_> {
                 }
             }
             Awaiting::Verification => {
-                let gave = self.nlu.entities.iter().any(|e| e.kind == "email" || e.kind == "postal_code")
+                let gave = self
+                    .nlu
+                    .entities
+                    .iter()
+                    .any(|e| e.kind == "email" || e.kind == "postal_code")
                     || self.state.slots.contains_key("postal_code") && self.text.trim().len() <= 10;
-                if gave || self.state.slots.contains_key("order_number") && self.nlu.entities.iter().any(|e| e.kind == "order_number") {
+                if gave
+                    || self.state.slots.contains_key("order_number")
+                        && self.nlu.entities.iter().any(|e| e.kind == "order_number")
+                {
                     self.run_flow(&flow, pos.step);
                     return true;
                 }
@@ -529,23 +650,31 @@ impl Turn<'_> {
                     return true;
                 }
                 "deny" => {
-                    if let Some(StepKind::Confirm { on_deny, .. }) = flow.steps.get(pos.step).map(|s| s.kind.clone()) {
+                    if let Some(StepKind::Confirm { on_deny, .. }) =
+                        flow.steps.get(pos.step).map(|s| s.kind.clone())
+                    {
                         let v = self.order_vars_if_verified();
                         self.say(&on_deny, &v, &[]);
                     }
-                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                    self.emit(Event::FlowEnded {
+                        flow: flow.name.clone(),
+                    });
                     return true;
                 }
                 _ => {}
             },
             Awaiting::Slot(name) => {
-                if let Some(StepKind::Ask { slot_kind, .. }) = flow.steps.get(pos.step).map(|s| s.kind.clone()) {
+                if let Some(StepKind::Ask { slot_kind, .. }) =
+                    flow.steps.get(pos.step).map(|s| s.kind.clone())
+                {
                     let value = match slot_kind {
                         SlotKind::Email => self.entity_text("email"),
                         SlotKind::PostalCode => self.entity_text("postal_code"),
                         SlotKind::Address => {
                             let t = self.text.trim();
-                            (t.chars().any(|c| c.is_ascii_digit()) && t.split_whitespace().count() >= 3).then(|| t.to_string())
+                            (t.chars().any(|c| c.is_ascii_digit())
+                                && t.split_whitespace().count() >= 3)
+                                .then(|| t.to_string())
                         }
                         SlotKind::Text => {
                             let t = self.text.trim();
@@ -553,7 +682,10 @@ impl Turn<'_> {
                         }
                     };
                     if let Some(v) = value {
-                        self.emit(Event::SlotSet { name: name.clone(), value: v });
+                        self.emit(Event::SlotSet {
+                            name: name.clone(),
+                            value: v,
+                        });
                         self.run_flow(&flow, pos.step + 1);
                         return true;
                     }
@@ -568,25 +700,38 @@ impl Turn<'_> {
     }
 
     fn entity_text(&self, kind: &str) -> Option<String> {
-        self.nlu.entities.iter().find(|e| e.kind == kind).map(|e| match &e.value {
-            EntityValue::Text(s) => s.clone(),
-            EntityValue::PostalCode { code, .. } => code.clone(),
-            _ => e.text.clone(),
-        })
+        self.nlu
+            .entities
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| match &e.value {
+                EntityValue::Text(s) => s.clone(),
+                EntityValue::PostalCode { code, .. } => code.clone(),
+                _ => e.text.clone(),
+            })
     }
 
     /// Asks the pending question again.
     fn reprompt(&mut self) {
-        let Some(pos) = self.state.flow.clone() else { return };
+        let Some(pos) = self.state.flow.clone() else {
+            return;
+        };
         let v = self.order_vars_if_verified();
         match pos.awaiting {
             Some(Awaiting::OrderNumber) => self.say("ask.order_number", &v, &[]),
             Some(Awaiting::ChooseOrder) => self.say("ask.choose_order", &v, &[]),
             Some(Awaiting::Verification) => self.say("verify.ask", &v, &[]),
             Some(Awaiting::Confirm) | Some(Awaiting::Slot(_)) => {
-                let step = self.engine.flows.get(&pos.flow).and_then(|f| f.steps.get(pos.step)).map(|s| s.kind.clone());
+                let step = self
+                    .engine
+                    .flows
+                    .get(&pos.flow)
+                    .and_then(|f| f.steps.get(pos.step))
+                    .map(|s| s.kind.clone());
                 match step {
-                    Some(StepKind::Confirm { template, .. }) => self.say(&template, &v, &["yes_button", "no_button"]),
+                    Some(StepKind::Confirm { template, .. }) => {
+                        self.say(&template, &v, &["yes_button", "no_button"])
+                    }
                     Some(StepKind::Ask { template, .. }) => self.say(&template, &v, &[]),
                     _ => {}
                 }
@@ -596,8 +741,15 @@ impl Turn<'_> {
     }
 
     fn reprompt_invalid(&mut self) {
-        let Some(pos) = self.state.flow.clone() else { return };
-        let step = self.engine.flows.get(&pos.flow).and_then(|f| f.steps.get(pos.step)).map(|s| s.kind.clone());
+        let Some(pos) = self.state.flow.clone() else {
+            return;
+        };
+        let step = self
+            .engine
+            .flows
+            .get(&pos.flow)
+            .and_then(|f| f.steps.get(pos.step))
+            .map(|s| s.kind.clone());
         if let Some(StepKind::Ask { reprompt, .. }) = step {
             let v = self.base_vars();
             self.say(&reprompt, &v, &[]);
@@ -610,7 +762,9 @@ impl Turn<'_> {
 
     /// The order in the `order_number` slot, if the shopper is verified for it.
     fn verified_order(&mut self) -> Result<Option<Order>, StoreError> {
-        let Some(n) = self.current_order_number() else { return Ok(None) };
+        let Some(n) = self.current_order_number() else {
+            return Ok(None);
+        };
         if !self.state.verified_orders.contains(&n) {
             return Ok(None);
         }
@@ -652,9 +806,15 @@ impl Turn<'_> {
             };
             if let Some(cond) = &step.when {
                 let state = order.as_ref().map(order_view::state);
-                let ok_state = cond.states.is_empty() || state.is_some_and(|s| cond.states.contains(&s));
-                let ok_shipped = cond.shipped.is_none_or(|want| order.as_ref().is_some_and(|o| order_view::has_shipped(o) == want));
-                let ok_intent = cond.intents.is_empty() || cond.intents.iter().any(|x| x == self.intent());
+                let ok_state =
+                    cond.states.is_empty() || state.is_some_and(|s| cond.states.contains(&s));
+                let ok_shipped = cond.shipped.is_none_or(|want| {
+                    order
+                        .as_ref()
+                        .is_some_and(|o| order_view::has_shipped(o) == want)
+                });
+                let ok_intent =
+                    cond.intents.is_empty() || cond.intents.iter().any(|x| x == self.intent());
                 if !(ok_state && ok_shipped && ok_intent) {
                     i += 1;
                     continue;
@@ -675,9 +835,15 @@ impl Turn<'_> {
                     let chosen = ids
                         .iter()
                         .map(|id| id.replace("{state}", &state).replace("{intent}", &intent))
-                        .find(|id| self.engine.templates.contains(&locale, id) || self.engine.templates.contains("en", id));
+                        .find(|id| {
+                            self.engine.templates.contains(&locale, id)
+                                || self.engine.templates.contains("en", id)
+                        });
                     if let Some(id) = chosen {
-                        let c = order.as_ref().filter(|_| id.starts_with("status.")).map(|o| card(o, &v));
+                        let c = order
+                            .as_ref()
+                            .filter(|_| id.starts_with("status."))
+                            .map(|o| card(o, &v));
                         self.say_with(&id, &v, &[], c);
                     }
                 }
@@ -693,7 +859,11 @@ impl Turn<'_> {
                     self.await_here(flow, i, Awaiting::Slot(slot.clone()));
                     return;
                 }
-                StepKind::Action { action, say, on_error } => {
+                StepKind::Action {
+                    action,
+                    say,
+                    on_error,
+                } => {
                     if !self.act(action, say.as_deref(), on_error.as_deref()) {
                         return;
                     }
@@ -716,8 +886,16 @@ impl Turn<'_> {
             }
             i += 1;
         }
-        if self.state.flow.as_ref().is_some_and(|f| f.flow == flow.name) && self.state.handoff.is_none() {
-            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+        if self
+            .state
+            .flow
+            .as_ref()
+            .is_some_and(|f| f.flow == flow.name)
+            && self.state.handoff.is_none()
+        {
+            self.emit(Event::FlowEnded {
+                flow: flow.name.clone(),
+            });
         }
     }
 
@@ -752,12 +930,20 @@ impl Turn<'_> {
                 });
             } else if !orders.is_empty() {
                 let mut v = self.base_vars();
-                let list: Vec<String> = orders.iter().take(5).map(|o| format!("#{}", o.number)).collect();
+                let list: Vec<String> = orders
+                    .iter()
+                    .take(5)
+                    .map(|o| format!("#{}", o.number))
+                    .collect();
                 v.insert("orders", list.join(", "));
                 let quick: Vec<String> = list.clone();
                 let locale = self.locale().to_string();
                 let pick = self.state.bot_messages as usize;
-                if let Some(text) = self.engine.templates.render(&locale, "ask.choose_order", pick, &v) {
+                if let Some(text) =
+                    self.engine
+                        .templates
+                        .render(&locale, "ask.choose_order", pick, &v)
+                {
                     self.emit(Event::BotSaid {
                         text: text.clone(),
                         template: "ask.choose_order".into(),
@@ -774,9 +960,11 @@ impl Turn<'_> {
                 }
                 self.await_here(flow, step, Awaiting::ChooseOrder);
                 return false;
-            } else if let (Some(email), None, None) =
-                (self.state.slots.get("email").cloned(), &self.state.verified_email, &signed_in)
-            {
+            } else if let (Some(email), None, None) = (
+                self.state.slots.get("email").cloned(),
+                &self.state.verified_email,
+                &signed_in,
+            ) {
                 // Only an email: prove it with the postal code of one of its orders.
                 let Some(postal) = self.state.slots.get("postal_code").cloned() else {
                     self.say("verify.ask_postal_for_email", &self.base_vars(), &[]);
@@ -785,7 +973,9 @@ impl Turn<'_> {
                 };
                 if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
                     self.say("verify.locked", &self.base_vars(), &["human_button"]);
-                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                    self.emit(Event::FlowEnded {
+                        flow: flow.name.clone(),
+                    });
                     return false;
                 }
                 let orders = match store.orders_by_email(&email) {
@@ -805,10 +995,14 @@ impl Turn<'_> {
                     return self.ensure_order(flow, step, need);
                 }
                 self.emit(Event::VerificationFailed);
-                self.emit(Event::SlotCleared { name: "postal_code".into() });
+                self.emit(Event::SlotCleared {
+                    name: "postal_code".into(),
+                });
                 if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
                     self.say("verify.locked", &self.base_vars(), &["human_button"]);
-                    self.emit(Event::FlowEnded { flow: flow.name.clone() });
+                    self.emit(Event::FlowEnded {
+                        flow: flow.name.clone(),
+                    });
                 } else {
                     self.say("verify.failed", &self.base_vars(), &[]);
                     self.await_here(flow, step, Awaiting::Verification);
@@ -824,13 +1018,17 @@ impl Turn<'_> {
         if need == Need::Order {
             return true;
         }
-        let Some(number) = self.current_order_number() else { return false };
+        let Some(number) = self.current_order_number() else {
+            return false;
+        };
         if self.state.verified_orders.contains(&number) {
             return true;
         }
         if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
             self.say("verify.locked", &self.base_vars(), &["human_button"]);
-            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+            self.emit(Event::FlowEnded {
+                flow: flow.name.clone(),
+            });
             return false;
         }
         let order = match store.find_order(&number) {
@@ -844,7 +1042,9 @@ impl Turn<'_> {
         // Signed in: the order must be theirs; no other check needed.
         if let Some(c) = &signed_in {
             let theirs = order.as_ref().is_some_and(|o| {
-                c.customer_id.as_ref().is_some_and(|id| o.customer.as_ref().is_some_and(|oc| &oc.id == id))
+                c.customer_id
+                    .as_ref()
+                    .is_some_and(|id| o.customer.as_ref().is_some_and(|oc| &oc.id == id))
                     || matches_order(o, c.email.as_deref(), None)
             });
             if theirs {
@@ -852,8 +1052,12 @@ impl Turn<'_> {
                 return true;
             }
             self.say("verify.not_on_account", &self.base_vars(), &[]);
-            self.emit(Event::SlotCleared { name: "order_number".into() });
-            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+            self.emit(Event::SlotCleared {
+                name: "order_number".into(),
+            });
+            self.emit(Event::FlowEnded {
+                flow: flow.name.clone(),
+            });
             return false;
         }
         // Already proved an email that this order carries.
@@ -870,17 +1074,26 @@ impl Turn<'_> {
             self.await_here(flow, step, Awaiting::Verification);
             return false;
         }
-        if order.as_ref().is_some_and(|o| matches_order(o, email.as_deref(), postal.as_deref())) {
+        if order
+            .as_ref()
+            .is_some_and(|o| matches_order(o, email.as_deref(), postal.as_deref()))
+        {
             self.verified(&number, order.as_ref());
             return true;
         }
         // Wrong details, or no such order: the same answer, so nothing leaks.
         self.emit(Event::VerificationFailed);
-        self.emit(Event::SlotCleared { name: "email".into() });
-        self.emit(Event::SlotCleared { name: "postal_code".into() });
+        self.emit(Event::SlotCleared {
+            name: "email".into(),
+        });
+        self.emit(Event::SlotCleared {
+            name: "postal_code".into(),
+        });
         if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
             self.say("verify.locked", &self.base_vars(), &["human_button"]);
-            self.emit(Event::FlowEnded { flow: flow.name.clone() });
+            self.emit(Event::FlowEnded {
+                flow: flow.name.clone(),
+            });
         } else {
             self.say("verify.failed", &self.base_vars(), &[]);
             self.await_here(flow, step, Awaiting::Verification);
@@ -894,7 +1107,10 @@ impl Turn<'_> {
             order_number: Some(number.to_string()),
             email,
         });
-        if let Some(name) = order.and_then(|o| o.customer.as_ref()).and_then(|c| c.first_name.clone()) {
+        if let Some(name) = order
+            .and_then(|o| o.customer.as_ref())
+            .and_then(|c| c.first_name.clone())
+        {
             if self.state.slots.get("first_name") != Some(&name) {
                 self.emit(Event::SlotSet {
                     name: "first_name".into(),
@@ -918,7 +1134,9 @@ impl Turn<'_> {
                 None => Err(StoreError::NotFound(String::new())),
             },
             Action::ChangeAddress { slot } => {
-                let Some(text) = self.state.slots.get(slot).cloned() else { return false };
+                let Some(text) = self.state.slots.get(slot).cloned() else {
+                    return false;
+                };
                 let address = crate::store::Address {
                     name: None,
                     address1: text,
@@ -935,9 +1153,18 @@ impl Turn<'_> {
                     None => Err(StoreError::NotFound(String::new())),
                 }
             }
-            Action::OpenCase { reason, description_slot } => {
-                let description = description_slot.as_ref().and_then(|s| self.state.slots.get(s)).cloned().unwrap_or_default();
-                store.open_case(number.as_deref(), reason, &description, self.now).map(|c| Some(c.id))
+            Action::OpenCase {
+                reason,
+                description_slot,
+            } => {
+                let description = description_slot
+                    .as_ref()
+                    .and_then(|s| self.state.slots.get(s))
+                    .cloned()
+                    .unwrap_or_default();
+                store
+                    .open_case(number.as_deref(), reason, &description, self.now)
+                    .map(|c| Some(c.id))
             }
         };
         let name = match action {

@@ -81,15 +81,25 @@ pub fn state(order: &Order) -> OrderState {
     }
     let shipment = latest_shipment(order);
     let st = match order.fulfillment_status {
-        FulfillmentStatus::Unfulfilled | FulfillmentStatus::Restocked if order.fulfillments.is_empty() => OrderState::Processing,
+        FulfillmentStatus::Unfulfilled | FulfillmentStatus::Restocked
+            if order.fulfillments.is_empty() =>
+        {
+            OrderState::Processing
+        }
         FulfillmentStatus::Partial => OrderState::PartiallyShipped,
         _ => match shipment {
             Some(ShipmentStatus::Delivered) => OrderState::Delivered,
             Some(ShipmentStatus::OutForDelivery) => OrderState::OutForDelivery,
-            Some(ShipmentStatus::AttemptedDelivery | ShipmentStatus::ReadyForPickup) => OrderState::AttemptedDelivery,
+            Some(ShipmentStatus::AttemptedDelivery | ShipmentStatus::ReadyForPickup) => {
+                OrderState::AttemptedDelivery
+            }
             Some(ShipmentStatus::Delayed | ShipmentStatus::Failure) => OrderState::Delayed,
-            Some(ShipmentStatus::LabelPrinted | ShipmentStatus::LabelPurchased) => OrderState::LabelPrinted,
-            Some(ShipmentStatus::InTransit | ShipmentStatus::Confirmed) | None => OrderState::InTransit,
+            Some(ShipmentStatus::LabelPrinted | ShipmentStatus::LabelPurchased) => {
+                OrderState::LabelPrinted
+            }
+            Some(ShipmentStatus::InTransit | ShipmentStatus::Confirmed) | None => {
+                OrderState::InTransit
+            }
         },
     };
     if order.financial_status == FinancialStatus::PartiallyRefunded && st == OrderState::Delivered {
@@ -108,16 +118,58 @@ fn latest_shipment(order: &Order) -> Option<ShipmentStatus> {
 
 /// Whether any part of the order has shipped (so it can no longer be cancelled or re-addressed).
 pub fn has_shipped(order: &Order) -> bool {
-    !order.fulfillments.is_empty() || matches!(order.fulfillment_status, FulfillmentStatus::Partial | FulfillmentStatus::Fulfilled)
+    !order.fulfillments.is_empty()
+        || matches!(
+            order.fulfillment_status,
+            FulfillmentStatus::Partial | FulfillmentStatus::Fulfilled
+        )
 }
 
-const EN_DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const ES_DAYS: [&str; 7] = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"];
+const EN_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const ES_DAYS: [&str; 7] = [
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
+];
 const EN_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const ES_MONTHS: [&str; 12] = [
-    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
 ];
 
 fn weekday_index(w: Weekday) -> usize {
@@ -160,7 +212,11 @@ pub fn sum_amounts<'a>(amounts: impl Iterator<Item = &'a str>) -> String {
         .map(|a| {
             let (whole, frac) = a.split_once('.').unwrap_or((a, "0"));
             let frac = format!("{frac:0<2}");
-            whole.parse::<i64>().unwrap_or(0) * 100 + frac.get(..2).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0)
+            whole.parse::<i64>().unwrap_or(0) * 100
+                + frac
+                    .get(..2)
+                    .and_then(|f| f.parse::<i64>().ok())
+                    .unwrap_or(0)
         })
         .sum();
     format!("{}.{:02}", cents / 100, cents % 100)
@@ -172,7 +228,13 @@ pub fn order_vars(order: &Order, tz: Tz, locale: &str, vars: &mut HashMap<&'stat
     let items: Vec<String> = order
         .line_items
         .iter()
-        .map(|li| if li.quantity > 1 { format!("{} × {}", li.quantity, li.title) } else { li.title.clone() })
+        .map(|li| {
+            if li.quantity > 1 {
+                format!("{} × {}", li.quantity, li.title)
+            } else {
+                li.title.clone()
+            }
+        })
         .collect();
     let and = if locale == "es" { " y " } else { " and " };
     let items = match items.len() {
@@ -181,11 +243,24 @@ pub fn order_vars(order: &Order, tz: Tz, locale: &str, vars: &mut HashMap<&'stat
         n => format!("{}{and}{}", items[..n - 1].join(", "), items[n - 1]),
     };
     vars.insert("items", items);
-    vars.insert("total", human_money(&order.total_price, &order.currency, locale));
-    if let Some(f) = order.fulfillments.iter().max_by_key(|f| f.updated_at.unwrap_or(f.created_at)) {
+    vars.insert(
+        "total",
+        human_money(&order.total_price, &order.currency, locale),
+    );
+    if let Some(f) = order
+        .fulfillments
+        .iter()
+        .max_by_key(|f| f.updated_at.unwrap_or(f.created_at))
+    {
         vars.insert("carrier", f.tracking_company.clone().unwrap_or_default());
-        vars.insert("tracking_number", f.tracking_numbers.first().cloned().unwrap_or_default());
-        vars.insert("tracking_url", f.tracking_urls.first().cloned().unwrap_or_default());
+        vars.insert(
+            "tracking_number",
+            f.tracking_numbers.first().cloned().unwrap_or_default(),
+        );
+        vars.insert(
+            "tracking_url",
+            f.tracking_urls.first().cloned().unwrap_or_default(),
+        );
         vars.insert("shipped_date", human_date(f.created_at, tz, locale));
         if let Some(eta) = f.estimated_delivery_at {
             vars.insert("eta", human_date(eta, tz, locale));
@@ -196,7 +271,10 @@ pub fn order_vars(order: &Order, tz: Tz, locale: &str, vars: &mut HashMap<&'stat
     }
     if !order.refunds.is_empty() {
         let total = sum_amounts(order.refunds.iter().map(|r| r.amount.as_str()));
-        vars.insert("refund_amount", human_money(&total, &order.currency, locale));
+        vars.insert(
+            "refund_amount",
+            human_money(&total, &order.currency, locale),
+        );
         if let Some(last) = order.refunds.iter().map(|r| r.created_at).max() {
             vars.insert("refund_date", human_date(last, tz, locale));
         }
@@ -217,11 +295,20 @@ mod tests {
 
     #[test]
     fn dates_are_written_for_humans_in_the_shoppers_zone() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 27, 3, 0, 0).single().expect("valid");
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 27, 3, 0, 0)
+            .single()
+            .expect("valid");
         assert_eq!(human_date(t, chrono_tz::UTC, "en"), "Friday, November 27");
         // 3am UTC is still Thursday evening in New York.
-        assert_eq!(human_date(t, chrono_tz::America::New_York, "en"), "Thursday, November 26");
-        assert_eq!(human_date(t, chrono_tz::Europe::Madrid, "es"), "viernes, 27 de noviembre");
+        assert_eq!(
+            human_date(t, chrono_tz::America::New_York, "en"),
+            "Thursday, November 26"
+        );
+        assert_eq!(
+            human_date(t, chrono_tz::Europe::Madrid, "es"),
+            "viernes, 27 de noviembre"
+        );
     }
 
     #[test]

@@ -25,6 +25,26 @@ use super::{Conversation, Engine, SignedIn};
 use crate::yaml::{self, Node, NodeKind};
 use chrono::{DateTime, Utc};
 
+/// The conversation tests shipped with wismo (`data/conversations/`).
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "order_status.yml",
+        include_str!("../../data/conversations/order_status.yml"),
+    ),
+    (
+        "verification.yml",
+        include_str!("../../data/conversations/verification.yml"),
+    ),
+    (
+        "actions.yml",
+        include_str!("../../data/conversations/actions.yml"),
+    ),
+    (
+        "knowledge.yml",
+        include_str!("../../data/conversations/knowledge.yml"),
+    ),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
     pub orders: Option<String>,
@@ -82,33 +102,68 @@ impl Outcome {
     }
 }
 
-fn strings(node: Option<&Node>, err: &dyn Fn(usize, String) -> ScriptError) -> Result<Vec<String>, ScriptError> {
-    let Some(node) = node else { return Ok(Vec::new()) };
+fn strings(
+    node: Option<&Node>,
+    err: &dyn Fn(usize, String) -> ScriptError,
+) -> Result<Vec<String>, ScriptError> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
     match &node.kind {
         NodeKind::Seq(items) => items
             .iter()
-            .map(|n| n.as_str().map(str::to_string).ok_or_else(|| err(n.line, "expected a string".into())))
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| err(n.line, "expected a string".into()))
+            })
             .collect(),
-        NodeKind::Scalar { .. } => Ok(node.as_str().map(|s| vec![s.to_string()]).unwrap_or_default()),
-        NodeKind::Map(_) => Err(err(node.line, "expected a string or a list of strings".into())),
+        NodeKind::Scalar { .. } => Ok(node
+            .as_str()
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default()),
+        NodeKind::Map(_) => Err(err(
+            node.line,
+            "expected a string or a list of strings".into(),
+        )),
     }
 }
 
 const TOP_KEYS: [&str; 4] = ["orders", "knowledge", "now", "conversations"];
 const CONV_KEYS: [&str; 4] = ["name", "locale", "customer", "turns"];
-const EXPECT_KEYS: [&str; 5] = ["intent", "contains", "contains_any", "not_contains", "handoff"];
+const EXPECT_KEYS: [&str; 5] = [
+    "intent",
+    "contains",
+    "contains_any",
+    "not_contains",
+    "handoff",
+];
 
-fn check_keys(node: &Node, allowed: &[&str], what: &str, err: &dyn Fn(usize, String) -> ScriptError) -> Result<(), ScriptError> {
+fn check_keys(
+    node: &Node,
+    allowed: &[&str],
+    what: &str,
+    err: &dyn Fn(usize, String) -> ScriptError,
+) -> Result<(), ScriptError> {
     if let NodeKind::Map(items) = &node.kind {
         for (k, _) in items {
             let key = k.as_str().unwrap_or("");
             if !allowed.contains(&key) {
-                return Err(err(k.line, format!("unknown key {key:?} in {what} (expected one of: {})", allowed.join(", "))));
+                return Err(err(
+                    k.line,
+                    format!(
+                        "unknown key {key:?} in {what} (expected one of: {})",
+                        allowed.join(", ")
+                    ),
+                ));
             }
         }
         Ok(())
     } else {
-        Err(err(node.line, format!("{what} must be a mapping, found {}", node.type_name())))
+        Err(err(
+            node.line,
+            format!("{what} must be a mapping, found {}", node.type_name()),
+        ))
     }
 }
 
@@ -119,32 +174,51 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
         line,
         message,
     };
-    let root = yaml::parse(src).map_err(|e| err(e.line, e.message))?.ok_or_else(|| err(0, "the file is empty".into()))?;
+    let root = yaml::parse(src)
+        .map_err(|e| err(e.line, e.message))?
+        .ok_or_else(|| err(0, "the file is empty".into()))?;
     check_keys(&root, &TOP_KEYS, "the file", &err)?;
     let now = match root.get("now").and_then(Node::as_str) {
         None => None,
         Some(s) => Some(
             DateTime::parse_from_rfc3339(s)
-                .map_err(|_| err(root.get("now").map_or(0, |n| n.line), format!("`now` {s:?} is not an RFC 3339 time")))?
+                .map_err(|_| {
+                    err(
+                        root.get("now").map_or(0, |n| n.line),
+                        format!("`now` {s:?} is not an RFC 3339 time"),
+                    )
+                })?
                 .with_timezone(&Utc),
         ),
     };
-    let convs = root.get("conversations").ok_or_else(|| err(root.line, "missing `conversations:`".into()))?;
+    let convs = root
+        .get("conversations")
+        .ok_or_else(|| err(root.line, "missing `conversations:`".into()))?;
     let NodeKind::Seq(items) = &convs.kind else {
         return Err(err(convs.line, "`conversations` must be a list".into()));
     };
     let mut conversations = Vec::new();
     for c in items {
         check_keys(c, &CONV_KEYS, "a conversation", &err)?;
-        let name = c.get("name").and_then(Node::as_str).ok_or_else(|| err(c.line, "a conversation needs a `name`".into()))?.to_string();
-        let turns_node = c.get("turns").ok_or_else(|| err(c.line, format!("conversation {name:?} has no `turns`")))?;
+        let name = c
+            .get("name")
+            .and_then(Node::as_str)
+            .ok_or_else(|| err(c.line, "a conversation needs a `name`".into()))?
+            .to_string();
+        let turns_node = c
+            .get("turns")
+            .ok_or_else(|| err(c.line, format!("conversation {name:?} has no `turns`")))?;
         let NodeKind::Seq(turn_nodes) = &turns_node.kind else {
             return Err(err(turns_node.line, "`turns` must be a list".into()));
         };
         let mut turns = Vec::new();
         for t in turn_nodes {
             check_keys(t, &["user", "expect"], "a turn", &err)?;
-            let user = t.get("user").and_then(Node::as_str).ok_or_else(|| err(t.line, "a turn needs `user:` text".into()))?.to_string();
+            let user = t
+                .get("user")
+                .and_then(Node::as_str)
+                .ok_or_else(|| err(t.line, "a turn needs `user:` text".into()))?
+                .to_string();
             let mut expect = Expect::default();
             if let Some(e) = t.get("expect") {
                 check_keys(e, &EXPECT_KEYS, "`expect`", &err)?;
@@ -156,13 +230,25 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
                     None => None,
                     Some("true") => Some(true),
                     Some("false") => Some(false),
-                    Some(o) => return Err(err(e.line, format!("`handoff` must be true or false, not {o:?}"))),
+                    Some(o) => {
+                        return Err(err(
+                            e.line,
+                            format!("`handoff` must be true or false, not {o:?}"),
+                        ))
+                    }
                 };
             }
-            turns.push(ScriptTurn { user, expect, line: t.line });
+            turns.push(ScriptTurn {
+                user,
+                expect,
+                line: t.line,
+            });
         }
         if turns.is_empty() {
-            return Err(err(turns_node.line, format!("conversation {name:?} has no turns")));
+            return Err(err(
+                turns_node.line,
+                format!("conversation {name:?} has no turns"),
+            ));
         }
         conversations.push(ScriptConversation {
             name,
@@ -173,8 +259,14 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
         });
     }
     Ok(Script {
-        orders: root.get("orders").and_then(Node::as_str).map(str::to_string),
-        knowledge: root.get("knowledge").and_then(Node::as_str).map(str::to_string),
+        orders: root
+            .get("orders")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+        knowledge: root
+            .get("knowledge")
+            .and_then(Node::as_str)
+            .map(str::to_string),
         now,
         conversations,
     })
@@ -207,7 +299,10 @@ pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outco
         let at = format!("turn {} (line {})", i + 1, t.line);
         if let Some(want) = &t.expect.intent {
             if &out.nlu.intent.name != want {
-                failures.push(format!("{at}: intent {} ({:.2}), expected {want}", out.nlu.intent.name, out.nlu.intent.confidence));
+                failures.push(format!(
+                    "{at}: intent {} ({:.2}), expected {want}",
+                    out.nlu.intent.name, out.nlu.intent.confidence
+                ));
             }
         }
         for s in &t.expect.contains {
@@ -215,8 +310,17 @@ pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outco
                 failures.push(format!("{at}: replies do not contain {s:?}"));
             }
         }
-        if !t.expect.contains_any.is_empty() && !t.expect.contains_any.iter().any(|s| all.contains(&s.to_lowercase())) {
-            failures.push(format!("{at}: replies contain none of {:?}", t.expect.contains_any));
+        if !t.expect.contains_any.is_empty()
+            && !t
+                .expect
+                .contains_any
+                .iter()
+                .any(|s| all.contains(&s.to_lowercase()))
+        {
+            failures.push(format!(
+                "{at}: replies contain none of {:?}",
+                t.expect.contains_any
+            ));
         }
         for s in &t.expect.not_contains {
             if all.contains(&s.to_lowercase()) {
@@ -225,7 +329,11 @@ pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outco
         }
         if let Some(h) = t.expect.handoff {
             if out.handoff.is_some() != h {
-                failures.push(format!("{at}: hand-off {} expected {}", out.handoff.as_deref().unwrap_or("none"), if h { "requested" } else { "none" }));
+                failures.push(format!(
+                    "{at}: hand-off {} expected {}",
+                    out.handoff.as_deref().unwrap_or("none"),
+                    if h { "requested" } else { "none" }
+                ));
             }
         }
     }

@@ -127,7 +127,11 @@ impl State {
             } => {
                 self.user_turns += 1;
                 self.sentiments.push(*sentiment);
-                self.misunderstood_streak = if *understood { 0 } else { self.misunderstood_streak + 1 };
+                self.misunderstood_streak = if *understood {
+                    0
+                } else {
+                    self.misunderstood_streak + 1
+                };
                 self.last_intent = Some(intent.clone());
             }
             Event::BotSaid { .. } => self.bot_messages += 1,
@@ -138,7 +142,11 @@ impl State {
             Event::SlotCleared { name } => {
                 self.slots.remove(name);
             }
-            Event::FlowAt { flow, step, awaiting } => {
+            Event::FlowAt {
+                flow,
+                step,
+                awaiting,
+            } => {
                 self.flow = Some(FlowPos {
                     flow: flow.clone(),
                     step: *step,
@@ -146,7 +154,10 @@ impl State {
                 });
             }
             Event::FlowEnded { .. } => self.flow = None,
-            Event::Verified { order_number, email } => {
+            Event::Verified {
+                order_number,
+                email,
+            } => {
                 if let Some(n) = order_number {
                     self.verified_orders.insert(n.clone());
                 }

@@ -44,7 +44,13 @@ impl Templates {
             .map_err(|e| err(e.line, e.message))?
             .ok_or_else(|| err(0, "the file is empty".into()))?;
         let NodeKind::Map(items) = &root.kind else {
-            return Err(err(root.line, format!("expected a mapping of template ids, found {}", root.type_name())));
+            return Err(err(
+                root.line,
+                format!(
+                    "expected a mapping of template ids, found {}",
+                    root.type_name()
+                ),
+            ));
         };
         let table = self.by_locale.entry(locale.to_string()).or_default();
         for (k, v) in items {
@@ -54,10 +60,22 @@ impl Templates {
             let variants: Vec<String> = match &v.kind {
                 NodeKind::Seq(list) => list
                     .iter()
-                    .map(|n| n.as_str().map(str::to_string).ok_or_else(|| err(n.line, format!("variant of {id:?} must be a string"))))
+                    .map(|n| {
+                        n.as_str().map(str::to_string).ok_or_else(|| {
+                            err(n.line, format!("variant of {id:?} must be a string"))
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
-                NodeKind::Scalar { .. } => vec![v.as_str().map(str::to_string).ok_or_else(|| err(v.line, format!("{id:?} is empty")))?],
-                NodeKind::Map(_) => return Err(err(v.line, format!("{id:?} must be a string or a list of strings"))),
+                NodeKind::Scalar { .. } => vec![v
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| err(v.line, format!("{id:?} is empty")))?],
+                NodeKind::Map(_) => {
+                    return Err(err(
+                        v.line,
+                        format!("{id:?} must be a string or a list of strings"),
+                    ))
+                }
             };
             if variants.is_empty() {
                 return Err(err(v.line, format!("{id:?} has no variants")));
@@ -82,12 +100,20 @@ impl Templates {
     }
 
     pub fn contains(&self, locale: &str, id: &str) -> bool {
-        self.by_locale.get(locale).is_some_and(|t| t.contains_key(id))
+        self.by_locale
+            .get(locale)
+            .is_some_and(|t| t.contains_key(id))
     }
 
     /// Renders template `id` in `locale` (falling back to English), choosing the
     /// variant by `pick` (stable per conversation and turn).
-    pub fn render(&self, locale: &str, id: &str, pick: usize, vars: &HashMap<&'static str, String>) -> Option<String> {
+    pub fn render(
+        &self,
+        locale: &str,
+        id: &str,
+        pick: usize,
+        vars: &HashMap<&'static str, String>,
+    ) -> Option<String> {
         let variants = self
             .by_locale
             .get(locale)
@@ -139,15 +165,23 @@ mod tests {
     fn fills_plain_and_optional_placeholders() {
         assert_eq!(fill("Hi{ name}!", &vars(&[("name", "Maria")])), "Hi Maria!");
         assert_eq!(fill("Hi{ name}!", &vars(&[])), "Hi!");
-        assert_eq!(fill("Order #{order} ships {date}.", &vars(&[("order", "1042"), ("date", "Friday")])), "Order #1042 ships Friday.");
+        assert_eq!(
+            fill(
+                "Order #{order} ships {date}.",
+                &vars(&[("order", "1042"), ("date", "Friday")])
+            ),
+            "Order #1042 ships Friday."
+        );
         assert_eq!(fill("odd { brace", &vars(&[])), "odd { brace");
     }
 
     #[test]
     fn renders_variants_with_fallback_to_english() {
         let mut t = Templates::default();
-        t.add_locale("en", "greet:\n  - Hello\n  - Hi\nbye: Bye\n", "en.yml").expect("parses");
-        t.add_locale("es", "greet:\n  - Hola\n", "es.yml").expect("parses");
+        t.add_locale("en", "greet:\n  - Hello\n  - Hi\nbye: Bye\n", "en.yml")
+            .expect("parses");
+        t.add_locale("es", "greet:\n  - Hola\n", "es.yml")
+            .expect("parses");
         let v = vars(&[]);
         assert_eq!(t.render("en", "greet", 0, &v).as_deref(), Some("Hello"));
         assert_eq!(t.render("en", "greet", 1, &v).as_deref(), Some("Hi"));
@@ -160,9 +194,13 @@ mod tests {
     #[test]
     fn bad_files_name_the_line() {
         let mut t = Templates::default();
-        let e = t.add_locale("en", "greet:\n  nested: map\n", "en.yml").expect_err("refused");
+        let e = t
+            .add_locale("en", "greet:\n  nested: map\n", "en.yml")
+            .expect_err("refused");
         assert_eq!((e.file.as_str(), e.line), ("en.yml", 2));
-        let e = t.add_locale("en", "- a list\n", "en.yml").expect_err("refused");
+        let e = t
+            .add_locale("en", "- a list\n", "en.yml")
+            .expect_err("refused");
         assert!(e.message.contains("mapping"), "{e}");
     }
 }

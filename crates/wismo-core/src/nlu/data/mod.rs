@@ -10,7 +10,6 @@ mod annotation;
 mod csv_reader;
 mod rasa;
 
-
 /// Everything read from one or more training files.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingData {

@@ -1,8 +1,8 @@
 //! Rasa NLU YAML training data (the Rasa 2.x/3.x `nlu:` format).
 
 use super::annotation::strip_annotations;
-use crate::yaml::{self as yaml_tree, Node, NodeKind};
 use super::{DataError, Example, LookupTable, RegexEntry, Synonym, TrainingData};
+use crate::yaml::{self as yaml_tree, Node, NodeKind};
 use std::collections::HashMap;
 use yaml_rust2::scanner::TScalarStyle;
 
