@@ -483,3 +483,66 @@ fn bench_prints_json() {
     assert!(v["sentiment_us_mean"].is_number());
     assert!(matches!(v["build"].as_str(), Some("debug" | "release")));
 }
+
+#[test]
+fn chat_holds_an_order_status_conversation() {
+    let o = wismo(
+        &["chat", "--tz", "America/New_York"],
+        Some("where is my order #1042\nemma.johnson@example.com\nwhen will it arrive?\nthanks\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let bot: Vec<&str> = out.lines().filter(|l| l.starts_with("bot> ")).collect();
+    assert!(bot.len() >= 5, "{out}");
+    assert!(bot[1].contains("email") || bot[1].contains("postal"), "{out}");
+    assert!(!bot[1].contains("UPS"), "nothing before verification: {out}");
+    assert!(bot[2].contains("UPS") && bot[2].contains("#1042"), "{out}");
+    assert!(bot[3].contains("November"), "{out}");
+    assert!(bot[4].contains("Emma"), "{out}");
+}
+
+#[test]
+fn chat_debug_shows_the_nlu_and_slots_and_speaks_spanish() {
+    let o = wismo(&["chat", "--debug"], Some("hola, ¿dónde está mi pedido 1040?\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("intent track_order"), "{out}");
+    assert!(out.contains("order_number"), "{out}");
+    assert!(out.contains("correo"), "reply in Spanish: {out}");
+}
+
+#[test]
+fn test_command_runs_the_shipped_conversations() {
+    let o = wismo(&["test"], None);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+    assert!(out.lines().filter(|l| l.starts_with("PASS ")).count() >= 40, "{out}");
+}
+
+#[test]
+fn test_command_reports_a_failing_conversation_and_exits_1() {
+    let dir = TempDir::new("convtest");
+    let file = dir.path("c.yml");
+    std::fs::write(
+        &file,
+        "conversations:\n  - name: greets back\n    turns:\n      - user: hello\n        expect:\n          contains: [\"hi\"]\n  - name: impossible\n    turns:\n      - user: hello\n        expect:\n          contains: [\"bananas\"]\n",
+    )
+    .expect("write script");
+    let o = wismo(&["test", &file.display().to_string()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("PASS greets back"), "{out}");
+    assert!(out.contains("FAIL impossible"), "{out}");
+    assert!(out.contains("do not contain \"bananas\""), "{out}");
+    assert_eq!(out.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn test_command_refuses_a_malformed_script() {
+    let dir = TempDir::new("badconv");
+    let file = dir.path("bad.yml");
+    std::fs::write(&file, "conversations:\n  - name: x\n    turns:\n      - usr: hi\n").expect("write");
+    fails(&["test", &file.display().to_string()], &["bad.yml:4:", "unknown key \"usr\""]);
+}
