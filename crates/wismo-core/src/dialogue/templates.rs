@@ -8,9 +8,9 @@
 //!   - "Hello{ name}! What can I do for you?"
 //! ```
 //!
-//! `{key}` is replaced by the value of `key`; `{ key}` (a space inside the
-//! braces) by a space and the value, or by nothing when the value is empty —
-//! so "Hi{ name}!" reads "Hi Maria!" or "Hi!". A template naming a key that
+//! `{key}` is replaced by the value of `key`; `{, key}` (anything before the
+//! key inside the braces) by that text and the value, or by nothing when the
+//! value is empty — so "Thanks{, name}!" reads "Thanks, Maria!" or "Thanks!". A template naming a key that
 //! the engine does not provide renders it as empty; `Templates::check` lists
 //! such keys at load time so a store's edited file fails loudly instead.
 
@@ -136,15 +136,17 @@ pub fn fill(template: &str, vars: &HashMap<&'static str, String>) -> String {
             return out;
         };
         let inner = &after[..close];
-        let (space, key) = match inner.strip_prefix(' ') {
-            Some(k) => (true, k),
-            None => (false, inner),
-        };
+        // `{, name}`: the part before the key is written only with a value.
+        let key_start = inner
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
+            .last()
+            .map_or(inner.len(), |(i, _)| i);
+        let (prefix, key) = inner.split_at(key_start);
         let value = vars.get(key).map(String::as_str).unwrap_or("");
         if !value.is_empty() {
-            if space {
-                out.push(' ');
-            }
+            out.push_str(prefix);
             out.push_str(value);
         }
         rest = &after[close + 1..];
@@ -173,6 +175,8 @@ mod tests {
             "Order #1042 ships Friday."
         );
         assert_eq!(fill("odd { brace", &vars(&[])), "odd { brace");
+        assert_eq!(fill("Thanks{, name}!", &vars(&[("name", "Ana")])), "Thanks, Ana!");
+        assert_eq!(fill("Thanks{, name}!", &vars(&[])), "Thanks!");
     }
 
     #[test]
