@@ -494,8 +494,14 @@ fn chat_holds_an_order_status_conversation() {
     let out = stdout(&o);
     let bot: Vec<&str> = out.lines().filter(|l| l.starts_with("bot> ")).collect();
     assert!(bot.len() >= 5, "{out}");
-    assert!(bot[1].contains("email") || bot[1].contains("postal"), "{out}");
-    assert!(!bot[1].contains("UPS"), "nothing before verification: {out}");
+    assert!(
+        bot[1].contains("email") || bot[1].contains("postal"),
+        "{out}"
+    );
+    assert!(
+        !bot[1].contains("UPS"),
+        "nothing before verification: {out}"
+    );
     assert!(bot[2].contains("UPS") && bot[2].contains("#1042"), "{out}");
     assert!(bot[3].contains("November"), "{out}");
     assert!(bot[4].contains("Emma"), "{out}");
@@ -503,7 +509,10 @@ fn chat_holds_an_order_status_conversation() {
 
 #[test]
 fn chat_debug_shows_the_nlu_and_slots_and_speaks_spanish() {
-    let o = wismo(&["chat", "--debug"], Some("hola, ¿dónde está mi pedido 1040?\n"));
+    let o = wismo(
+        &["chat", "--debug"],
+        Some("hola, ¿dónde está mi pedido 1040?\n"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("intent track_order"), "{out}");
@@ -518,7 +527,10 @@ fn test_command_runs_the_shipped_conversations() {
     let out = stdout(&o);
     let last = out.lines().last().unwrap_or_default();
     assert!(last.ends_with("passed, 0 failed"), "{last}");
-    assert!(out.lines().filter(|l| l.starts_with("PASS ")).count() >= 40, "{out}");
+    assert!(
+        out.lines().filter(|l| l.starts_with("PASS ")).count() >= 40,
+        "{out}"
+    );
 }
 
 #[test]
@@ -543,6 +555,13 @@ fn test_command_reports_a_failing_conversation_and_exits_1() {
 fn test_command_refuses_a_malformed_script() {
     let dir = TempDir::new("badconv");
     let file = dir.path("bad.yml");
-    std::fs::write(&file, "conversations:\n  - name: x\n    turns:\n      - usr: hi\n").expect("write");
-    fails(&["test", &file.display().to_string()], &["bad.yml:4:", "unknown key \"usr\""]);
+    std::fs::write(
+        &file,
+        "conversations:\n  - name: x\n    turns:\n      - usr: hi\n",
+    )
+    .expect("write");
+    fails(
+        &["test", &file.display().to_string()],
+        &["bad.yml:4:", "unknown key \"usr\""],
+    );
 }

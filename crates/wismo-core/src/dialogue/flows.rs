@@ -284,12 +284,14 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
             "email" => SlotKind::Email,
             "postal_code" => SlotKind::PostalCode,
             "address" => SlotKind::Address,
-            other => return Err(err(
-                node.line,
-                format!(
+            other => {
+                return Err(err(
+                    node.line,
+                    format!(
                     "unknown slot kind {other:?} (expected text, email, postal_code or address)"
                 ),
-            )),
+                ))
+            }
         };
         StepKind::Ask {
             slot,

@@ -60,7 +60,7 @@ impl Default for EngineConfig {
         Self {
             tz: chrono_tz::UTC,
             max_verification_attempts: 3,
-            min_confidence: 0.45,
+            min_confidence: 0.35,
             misunderstood_handoff: 2,
             negative_sentiment: -0.3,
             negative_turns_handoff: 3,
@@ -133,49 +133,111 @@ fn is_digression(flow: &Flow) -> bool {
         .all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
 }
 
-/// A few strong signs of Spanish, for choosing the reply language.
+/// A few strong signs of Spanish or English, for choosing the reply language.
 pub fn detect_locale(text: &str) -> Option<&'static str> {
     let lower = text.to_lowercase();
     if lower.contains(['¿', '¡', 'ñ']) {
         return Some("es");
     }
-    const ES: [&str; 22] = [
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    const ES: [&str; 40] = [
         "hola",
         "pedido",
+        "pedidos",
         "donde",
         "dónde",
         "está",
+        "esta",
         "quiero",
         "gracias",
         "envío",
         "envio",
         "devolver",
+        "devolución",
         "reembolso",
         "cuándo",
         "cuando",
-        "por favor",
-        "mi ",
         "paquete",
         "cancelar",
         "llegó",
         "llego",
-        "buenos días",
         "tengo",
         "necesito",
+        "recibido",
+        "entregado",
+        "seguimiento",
+        "número",
+        "numero",
+        "dirección",
+        "correo",
+        "mi",
+        "el",
+        "la",
+        "de",
+        "pero",
+        "todavía",
+        "aún",
+        "buenas",
+        "hablar",
+        "persona",
+        "cambiar",
     ];
-    const EN: [&str; 12] = [
-        "the ", "my ", "where", "order", "hello", "hi ", "thanks", "please", "want", "when", "is ",
-        "you",
+    const EN: [&str; 24] = [
+        "the", "my", "where", "order", "hello", "hi", "thanks", "please", "want", "when", "is",
+        "you", "it", "what", "how", "can", "i", "to", "and", "of", "a", "with", "this", "not",
     ];
-    let es = ES.iter().filter(|w| lower.contains(*w)).count();
-    let en = EN.iter().filter(|w| lower.contains(*w)).count();
-    if es >= 2 && es > en {
+    let es = words.iter().filter(|w| ES.contains(w)).count();
+    let en = words.iter().filter(|w| EN.contains(w)).count();
+    if es >= 2 && es > en || es >= 1 && en == 0 && words.len() <= 3 {
         Some("es")
-    } else if en >= 2 && en > es {
+    } else if en >= 2 && en > es || en >= 1 && es == 0 && words.len() <= 3 {
         Some("en")
     } else {
         None
     }
+}
+
+/// Whether `text` holds a payment card number: 13 to 19 digits (spaces and
+/// dashes allowed between them) that pass the Luhn check.
+pub fn contains_card_number(text: &str) -> bool {
+    let mut digits: Vec<u32> = Vec::new();
+    let check = |d: &[u32]| {
+        (13..=19).contains(&d.len()) && {
+            let sum: u32 = d
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, &x)| {
+                    if i % 2 == 1 {
+                        if x * 2 > 9 {
+                            x * 2 - 9
+                        } else {
+                            x * 2
+                        }
+                    } else {
+                        x
+                    }
+                })
+                .sum();
+            sum % 10 == 0
+        }
+    };
+    for c in text.chars().chain(std::iter::once('.')) {
+        if let Some(d) = c.to_digit(10) {
+            digits.push(d);
+        } else if c == ' ' || c == '-' {
+            continue;
+        } else {
+            if check(&digits) {
+                return true;
+            }
+            digits.clear();
+        }
+    }
+    false
 }
 
 fn normalise_postal(s: &str) -> String {
@@ -361,6 +423,15 @@ impl Turn<'_> {
         &self.nlu.intent.name
     }
 
+    /// The intent that started the running flow (conditions and `{intent}` use it).
+    fn flow_intent(&self) -> String {
+        self.state
+            .slots
+            .get("flow_intent")
+            .cloned()
+            .unwrap_or_else(|| self.intent().to_string())
+    }
+
     /// Base template values: the shopper's first name when known.
     fn base_vars(&self) -> HashMap<&'static str, String> {
         let mut v = HashMap::new();
@@ -446,6 +517,7 @@ impl Turn<'_> {
                 }
             }
         }
+        let forget_order = self.reinterpret();
         let understood = !self.nlu.out_of_scope
             && self.nlu.intent.confidence >= self.engine.config.min_confidence;
         self.emit(Event::UserSaid {
@@ -456,7 +528,15 @@ impl Turn<'_> {
             sentiment: self.nlu.sentiment.score,
             understood,
         });
+        if forget_order {
+            self.emit(Event::SlotCleared {
+                name: "order_number".into(),
+            });
+        }
         self.fill_slots_from_entities();
+        if contains_card_number(&self.text) {
+            self.say("payment.card_warning", &self.base_vars(), &[]);
+        }
 
         if let Some(reason) = self.state.handoff.clone() {
             let mut v = self.base_vars();
@@ -483,6 +563,13 @@ impl Turn<'_> {
             } else if self.state.awaiting().is_some() {
                 self.say("fallback.pending", &self.base_vars(), &[]);
                 self.reprompt();
+            } else if self
+                .nlu
+                .intent_ranking
+                .first()
+                .is_some_and(|t| t.name == crate::nlu::DEFAULT_OOS_LABEL && t.confidence >= 0.5)
+            {
+                self.say("out_of_scope", &self.base_vars(), &[]);
             } else {
                 self.say(
                     "fallback",
@@ -520,10 +607,14 @@ impl Turn<'_> {
         let awaiting_verification = self.state.awaiting() == Some(&Awaiting::Verification);
         for e in &self.nlu.entities {
             // Asked for a postal code, a message that is only a number is the postal code.
+            let lower = self.text.to_lowercase();
+            let bare =
+                !e.text.contains('#') && !lower.contains("order") && !lower.contains("pedido");
+            let postal_like = e.text.len() == 5 && e.text.chars().all(|c| c.is_ascii_digit());
             if awaiting_verification
                 && e.kind == "order_number"
-                && e.text.trim() == self.text.trim()
-                && !e.text.contains('#')
+                && (e.text.trim() == self.text.trim() && !e.text.contains('#')
+                    || bare && postal_like)
             {
                 sets.push(("postal_code", e.text.trim().to_string()));
                 continue;
@@ -561,6 +652,51 @@ impl Turn<'_> {
         }
     }
 
+    /// Reads the NLU's answer in the light of the conversation: small talk
+    /// that names an order is about that order, and "my other order" forgets
+    /// the current one.
+    /// Returns whether the current order should be forgotten.
+    fn reinterpret(&mut self) -> bool {
+        let mut forget = false;
+        let mut intent = self.intent().to_string();
+        // Small talk that names an order ("thanks, it's order 1041, when will it
+        // come?") or corrects one ("no, I meant 1043") is about that order.
+        let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
+        if names_an_order
+            && matches!(
+                intent.as_str(),
+                "thanks" | "greet" | "goodbye" | "affirm" | "deny" | "complaint"
+            )
+        {
+            intent = "track_order".into();
+        }
+        // "What about my other order?" forgets the current one and lists them.
+        let lower = self.text.to_lowercase();
+        if !names_an_order
+            && ["other order", "otro pedido", "other one", "el otro"]
+                .iter()
+                .any(|p| lower.contains(p))
+        {
+            forget = self.state.slots.contains_key("order_number");
+            if matches!(
+                intent.as_str(),
+                "out_of_scope" | "inform" | "affirm" | "deny" | "thanks"
+            ) {
+                intent = "track_order".into();
+            }
+        }
+        if intent != self.nlu.intent.name {
+            self.nlu.intent.name = intent;
+            self.nlu.out_of_scope = false;
+            self.nlu.intent.confidence = self
+                .nlu
+                .intent
+                .confidence
+                .max(self.engine.config.min_confidence);
+        }
+        forget
+    }
+
     fn start_flow_for_intent(&mut self) {
         let intent = self.intent().to_string();
         let Some(flow) = self.engine.flows.flow_for_intent(&intent).cloned() else {
@@ -575,6 +711,12 @@ impl Turn<'_> {
             if prev.flow != flow.name {
                 self.emit(Event::FlowEnded { flow: prev.flow });
             }
+        }
+        if self.state.slots.get("flow_intent") != Some(&intent) {
+            self.emit(Event::SlotSet {
+                name: "flow_intent".into(),
+                value: intent,
+            });
         }
         self.run_flow(&flow, 0);
     }
@@ -597,16 +739,20 @@ impl Turn<'_> {
                 })
             );
         // A digression (policy question, small talk) is answered, then we ask again.
+        let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
         if let Some(d) = self
             .engine
             .flows
             .flow_for_intent(&intent)
             .cloned()
-            .filter(|_| !free_text)
+            .filter(|_| !free_text && !names_an_order)
         {
             if d.name != flow.name
                 && is_digression(&d)
-                && !matches!(intent.as_str(), "affirm" | "deny" | "inform")
+                && !matches!(
+                    intent.as_str(),
+                    "affirm" | "deny" | "inform" | crate::nlu::DEFAULT_OOS_LABEL
+                )
             {
                 self.run_flow(&d, 0);
                 self.emit(Event::FlowAt {
@@ -645,7 +791,7 @@ impl Turn<'_> {
                 }
             }
             Awaiting::Confirm => match intent.as_str() {
-                "affirm" => {
+                i if i == "affirm" || i == self.flow_intent() => {
                     self.run_flow(&flow, pos.step + 1);
                     return true;
                 }
@@ -813,8 +959,8 @@ impl Turn<'_> {
                         .as_ref()
                         .is_some_and(|o| order_view::has_shipped(o) == want)
                 });
-                let ok_intent =
-                    cond.intents.is_empty() || cond.intents.iter().any(|x| x == self.intent());
+                let flow_intent = self.flow_intent();
+                let ok_intent = cond.intents.is_empty() || cond.intents.contains(&flow_intent);
                 if !(ok_state && ok_shipped && ok_intent) {
                     i += 1;
                     continue;
@@ -828,9 +974,9 @@ impl Turn<'_> {
                 }
                 StepKind::Say(ids) => {
                     let mut v = self.order_vars_if_verified();
-                    v.insert("intent", self.intent().to_string());
+                    let intent = self.flow_intent();
+                    v.insert("intent", intent.clone());
                     let state = v.get("state").cloned().unwrap_or_default();
-                    let intent = self.intent().to_string();
                     let locale = self.locale().to_string();
                     let chosen = ids
                         .iter()

@@ -18,6 +18,7 @@ pub enum OrderState {
     InTransit,
     OutForDelivery,
     AttemptedDelivery,
+    ReadyForPickup,
     Delayed,
     Delivered,
     Cancelled,
@@ -36,6 +37,7 @@ impl OrderState {
             Self::InTransit => "in_transit",
             Self::OutForDelivery => "out_for_delivery",
             Self::AttemptedDelivery => "attempted_delivery",
+            Self::ReadyForPickup => "ready_for_pickup",
             Self::Delayed => "delayed",
             Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
@@ -50,7 +52,7 @@ impl OrderState {
     }
 }
 
-pub const ALL_STATES: [OrderState; 13] = [
+pub const ALL_STATES: [OrderState; 14] = [
     OrderState::Unpaid,
     OrderState::Processing,
     OrderState::PartiallyShipped,
@@ -58,6 +60,7 @@ pub const ALL_STATES: [OrderState; 13] = [
     OrderState::InTransit,
     OrderState::OutForDelivery,
     OrderState::AttemptedDelivery,
+    OrderState::ReadyForPickup,
     OrderState::Delayed,
     OrderState::Delivered,
     OrderState::Cancelled,
@@ -90,9 +93,8 @@ pub fn state(order: &Order) -> OrderState {
         _ => match shipment {
             Some(ShipmentStatus::Delivered) => OrderState::Delivered,
             Some(ShipmentStatus::OutForDelivery) => OrderState::OutForDelivery,
-            Some(ShipmentStatus::AttemptedDelivery | ShipmentStatus::ReadyForPickup) => {
-                OrderState::AttemptedDelivery
-            }
+            Some(ShipmentStatus::AttemptedDelivery) => OrderState::AttemptedDelivery,
+            Some(ShipmentStatus::ReadyForPickup) => OrderState::ReadyForPickup,
             Some(ShipmentStatus::Delayed | ShipmentStatus::Failure) => OrderState::Delayed,
             Some(ShipmentStatus::LabelPrinted | ShipmentStatus::LabelPurchased) => {
                 OrderState::LabelPrinted

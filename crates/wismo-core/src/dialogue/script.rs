@@ -43,6 +43,18 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "knowledge.yml",
         include_str!("../../data/conversations/knowledge.yml"),
     ),
+    (
+        "spanish.yml",
+        include_str!("../../data/conversations/spanish.yml"),
+    ),
+    (
+        "conversation.yml",
+        include_str!("../../data/conversations/conversation.yml"),
+    ),
+    (
+        "edge_cases.yml",
+        include_str!("../../data/conversations/edge_cases.yml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]

@@ -175,7 +175,10 @@ mod tests {
             "Order #1042 ships Friday."
         );
         assert_eq!(fill("odd { brace", &vars(&[])), "odd { brace");
-        assert_eq!(fill("Thanks{, name}!", &vars(&[("name", "Ana")])), "Thanks, Ana!");
+        assert_eq!(
+            fill("Thanks{, name}!", &vars(&[("name", "Ana")])),
+            "Thanks, Ana!"
+        );
         assert_eq!(fill("Thanks{, name}!", &vars(&[])), "Thanks!");
     }
 

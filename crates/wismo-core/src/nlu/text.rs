@@ -18,7 +18,12 @@ pub fn tokenize_into(text: &str, out: &mut Vec<String>) {
             return;
         }
         let token = classify_word(word);
-        out.push(token);
+        out.extend(
+            token
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        );
         word.clear();
     };
     for c in text.chars() {
@@ -62,6 +67,11 @@ fn classify_word(word: &str) -> String {
         return "/".into();
     }
     if trimmed.bytes().any(|b| b.is_ascii_digit()) {
+        // "cancelmyorder1048": keep a long run of letters glued to a number.
+        let letters: String = trimmed.chars().take_while(|c| c.is_alphabetic()).collect();
+        if letters.chars().count() >= 4 {
+            return format!("{letters} #");
+        }
         return "#".into();
     }
     // Inner joiners in plain words ("e-mail", "u.s.") are dropped.

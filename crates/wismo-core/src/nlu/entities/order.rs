@@ -218,6 +218,8 @@ pub(super) struct OrderRules {
     keyword: Regex,
     hash: Regex,
     coded: Regex,
+    /// "order1048", "cancelmyorder1048": the keyword glued to the digits.
+    glued: Regex,
     custom: Vec<Regex>,
 }
 
@@ -236,6 +238,7 @@ impl OrderRules {
             ),
             hash: rx(r"(?-u)#[ ]?([0-9]{3,20})\b"),
             coded: rx(r"(?-u)\b[A-Z]{2,5}-[0-9]{2,}(?:-[0-9]+)*\b"),
+            glued: rx(r"(?i-u)(?:order|ordr|oder)(?:number|no|num|nr)?#?([0-9]{3,12})\b"),
             custom,
         }
     }
@@ -270,6 +273,11 @@ impl OrderRules {
                     continue;
                 }
                 out.push((all.start(), all.end(), g.as_str().to_string()));
+            }
+        }
+        for c in self.glued.captures_iter(text) {
+            if let Some(g) = c.get(1) {
+                out.push((g.start(), g.end(), g.as_str().to_string()));
             }
         }
         if text.contains('-') {
