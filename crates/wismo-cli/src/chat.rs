@@ -36,6 +36,8 @@ pub struct ChatArgs {
     #[arg(long)]
     pub debug: bool,
     #[command(flatten)]
+    pub design: DesignArgs,
+    #[command(flatten)]
     pub source: ModelSource,
     #[command(flatten)]
     pub entities: EntityArgs,
@@ -53,11 +55,33 @@ pub fn parse_now(now: Option<&str>, demo: bool) -> Result<DateTime<Utc>> {
     }
 }
 
+/// A store's own conversation design: flows and response templates.
+#[derive(Args, Clone, Default)]
+pub struct DesignArgs {
+    /// Flow definitions (YAML) replacing the built-in ones.
+    #[arg(long)]
+    pub flows: Option<PathBuf>,
+    /// Folder of response templates, one `<locale>.yml` per language; each
+    /// file's templates replace the built-in ones with the same id.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+}
+
 pub fn build_engine(
     orders: Option<&PathBuf>,
     knowledge: Option<&PathBuf>,
     tz: &str,
     nlu: Nlu,
+) -> Result<Engine> {
+    build_engine_with(orders, knowledge, tz, nlu, &DesignArgs::default())
+}
+
+pub fn build_engine_with(
+    orders: Option<&PathBuf>,
+    knowledge: Option<&PathBuf>,
+    tz: &str,
+    nlu: Nlu,
+    design: &DesignArgs,
 ) -> Result<Engine> {
     let store = match orders {
         Some(p) => {
@@ -74,14 +98,54 @@ pub fn build_engine(
     let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
         anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
     })?;
-    Ok(Engine::new(
+    let config = EngineConfig {
+        tz,
+        ..Default::default()
+    };
+    if design.flows.is_none() && design.templates.is_none() {
+        return Ok(Engine::new(nlu, knowledge, Arc::new(store), config)?);
+    }
+    use wismo_core::dialogue::{
+        flows::Flows, templates::Templates, DEFAULT_FLOWS, DEFAULT_TEMPLATES,
+    };
+    let flows = match &design.flows {
+        Some(p) => {
+            let src = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            Flows::parse(&src, &p.display().to_string())?
+        }
+        None => Flows::parse(DEFAULT_FLOWS, "<built-in>/flows.yml")?,
+    };
+    let mut templates = Templates::default();
+    for (locale, src) in DEFAULT_TEMPLATES {
+        templates.add_locale(locale, src, &format!("<built-in>/templates/{locale}.yml"))?;
+    }
+    if let Some(dir) = &design.templates {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read folder {}", dir.display()))?;
+        for e in entries {
+            let path = e
+                .with_context(|| format!("cannot read folder {}", dir.display()))?
+                .path();
+            if path.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+                let locale = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("en")
+                    .to_string();
+                let src = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                templates.add_locale(&locale, &src, &path.display().to_string())?;
+            }
+        }
+    }
+    Ok(Engine::with(
         nlu,
+        flows,
+        templates,
         knowledge,
         Arc::new(store),
-        EngineConfig {
-            tz,
-            ..Default::default()
-        },
+        config,
     )?)
 }
 
@@ -108,7 +172,13 @@ fn print_messages(messages: &[BotMessage]) {
 
 pub fn run(a: &ChatArgs) -> Result<()> {
     let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
-    let engine = build_engine(a.orders.as_ref(), a.knowledge.as_ref(), &a.tz, nlu)?;
+    let engine = build_engine_with(
+        a.orders.as_ref(),
+        a.knowledge.as_ref(),
+        &a.tz,
+        nlu,
+        &a.design,
+    )?;
     let now = parse_now(a.now.as_deref(), a.orders.is_none())?;
     let mut conv = Conversation {
         id: "terminal".into(),
@@ -182,6 +252,8 @@ pub struct TestArgs {
     #[arg(long, default_value = "UTC")]
     pub tz: String,
     #[command(flatten)]
+    pub design: DesignArgs,
+    #[command(flatten)]
     pub source: ModelSource,
     #[command(flatten)]
     pub entities: EntityArgs,
@@ -211,7 +283,13 @@ pub fn test(a: &TestArgs) -> Result<bool> {
         let base = file.parent().map(PathBuf::from).unwrap_or_default();
         let orders = s.orders.as_ref().map(|p| base.join(p));
         let knowledge = s.knowledge.as_ref().map(|p| base.join(p));
-        let engine = build_engine(orders.as_ref(), knowledge.as_ref(), &a.tz, nlu.clone())?;
+        let engine = build_engine_with(
+            orders.as_ref(),
+            knowledge.as_ref(),
+            &a.tz,
+            nlu.clone(),
+            &a.design,
+        )?;
         let now = s.now.unwrap_or_else(|| {
             if orders.is_none() {
                 wismo_core::store::memory::demo_now()

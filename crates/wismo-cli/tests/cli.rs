@@ -565,3 +565,40 @@ fn test_command_refuses_a_malformed_script() {
         &["bad.yml:4:", "unknown key \"usr\""],
     );
 }
+
+#[test]
+fn a_store_can_replace_flows_and_templates() {
+    let dir = TempDir::new("design");
+    std::fs::write(
+        dir.path("en.yml"),
+        "thanks:\n  - \"Cheers{, name}! Anything else?\"\n",
+    )
+    .expect("write");
+    let o = wismo(
+        &["chat", "--templates", &dir.0.display().to_string()],
+        Some("thanks\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("bot> Cheers! Anything else?"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A flow file that names a template nobody defined is refused up front.
+    let flows = dir.path("flows.yml");
+    std::fs::write(
+        &flows,
+        "flows:\n  greet:\n    intents: [greet]\n    steps:\n      - say: no.such.template\n",
+    )
+    .expect("write");
+    fails(
+        &["chat", "--flows", &flows.display().to_string()],
+        &["no.such.template"],
+    );
+    std::fs::write(&flows, "flows:\n  x:\n    steps: []\n").expect("write");
+    fails(
+        &["chat", "--flows", &flows.display().to_string()],
+        &["flows.yml:3:", "has no steps"],
+    );
+}
