@@ -264,3 +264,37 @@ pub(crate) fn parse(src: &str) -> Result<Option<Node>, YamlError> {
     }
     Ok(b.root)
 }
+
+/// Parses a document that must have content.
+pub(crate) fn parse_document(src: &str) -> Result<Node, YamlError> {
+    parse(src)?.ok_or_else(|| YamlError {
+        line: 0,
+        message: "the file is empty".into(),
+    })
+}
+
+/// A string or a list of strings (a missing node is an empty list).
+pub(crate) fn string_list(node: Option<&Node>) -> Result<Vec<String>, YamlError> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
+    let fail = |line: usize, message: &str| YamlError {
+        line,
+        message: message.to_string(),
+    };
+    match &node.kind {
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| fail(n.line, "expected a string"))
+            })
+            .collect(),
+        NodeKind::Scalar { .. } => Ok(node
+            .as_str()
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default()),
+        NodeKind::Map(_) => Err(fail(node.line, "expected a string or a list of strings")),
+    }
+}

@@ -163,9 +163,7 @@ impl Flows {
             line,
             message,
         };
-        let root = yaml::parse(src)
-            .map_err(|e| err(e.line, e.message))?
-            .ok_or_else(|| err(0, "the file is empty".into()))?;
+        let root = yaml::parse_document(src).map_err(|e| err(e.line, e.message))?;
         let flows_node = root
             .get("flows")
             .ok_or_else(|| err(root.line, "expected a top-level `flows:` mapping".into()))?;
@@ -224,27 +222,7 @@ fn string_list(
     node: Option<&Node>,
     err: &dyn Fn(usize, String) -> FlowError,
 ) -> Result<Vec<String>, FlowError> {
-    let Some(node) = node else {
-        return Ok(Vec::new());
-    };
-    match &node.kind {
-        NodeKind::Seq(items) => items
-            .iter()
-            .map(|n| {
-                n.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| err(n.line, "expected a string".into()))
-            })
-            .collect(),
-        NodeKind::Scalar { .. } => Ok(node
-            .as_str()
-            .map(|s| vec![s.to_string()])
-            .unwrap_or_default()),
-        NodeKind::Map(_) => Err(err(
-            node.line,
-            "expected a string or a list of strings".into(),
-        )),
-    }
+    yaml::string_list(node).map_err(|e| err(e.line, e.message))
 }
 
 fn text(

@@ -1117,11 +1117,7 @@ impl Turn<'_> {
                     self.await_here(flow, step, Awaiting::Verification);
                     return false;
                 };
-                if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
-                    self.say("verify.locked", &self.base_vars(), &["human_button"]);
-                    self.emit(Event::FlowEnded {
-                        flow: flow.name.clone(),
-                    });
+                if self.locked_out(flow) {
                     return false;
                 }
                 let orders = match store.orders_by_email(&email) {
@@ -1140,19 +1136,7 @@ impl Turn<'_> {
                     // Now the shopper can pick from their orders.
                     return self.ensure_order(flow, step, need);
                 }
-                self.emit(Event::VerificationFailed);
-                self.emit(Event::SlotCleared {
-                    name: "postal_code".into(),
-                });
-                if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
-                    self.say("verify.locked", &self.base_vars(), &["human_button"]);
-                    self.emit(Event::FlowEnded {
-                        flow: flow.name.clone(),
-                    });
-                } else {
-                    self.say("verify.failed", &self.base_vars(), &[]);
-                    self.await_here(flow, step, Awaiting::Verification);
-                }
+                self.verification_failed(flow, step);
                 return false;
             } else {
                 let v = self.base_vars();
@@ -1170,11 +1154,7 @@ impl Turn<'_> {
         if self.state.verified_orders.contains(&number) {
             return true;
         }
-        if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
-            self.say("verify.locked", &self.base_vars(), &["human_button"]);
-            self.emit(Event::FlowEnded {
-                flow: flow.name.clone(),
-            });
+        if self.locked_out(flow) {
             return false;
         }
         let order = match store.find_order(&number) {
@@ -1228,23 +1208,36 @@ impl Turn<'_> {
             return true;
         }
         // Wrong details, or no such order: the same answer, so nothing leaks.
-        self.emit(Event::VerificationFailed);
         self.emit(Event::SlotCleared {
             name: "email".into(),
         });
+        self.verification_failed(flow, step);
+        false
+    }
+
+    /// After too many failed checks: says so, ends the flow and returns true.
+    fn locked_out(&mut self, flow: &Flow) -> bool {
+        if self.state.failed_verifications < self.engine.config.max_verification_attempts {
+            return false;
+        }
+        self.say("verify.locked", &self.base_vars(), &["human_button"]);
+        self.emit(Event::FlowEnded {
+            flow: flow.name.clone(),
+        });
+        true
+    }
+
+    /// Records a failed check (the postal code given is forgotten) and asks
+    /// again, or locks the conversation when that was one failure too many.
+    fn verification_failed(&mut self, flow: &Flow, step: usize) {
+        self.emit(Event::VerificationFailed);
         self.emit(Event::SlotCleared {
             name: "postal_code".into(),
         });
-        if self.state.failed_verifications >= self.engine.config.max_verification_attempts {
-            self.say("verify.locked", &self.base_vars(), &["human_button"]);
-            self.emit(Event::FlowEnded {
-                flow: flow.name.clone(),
-            });
-        } else {
+        if !self.locked_out(flow) {
             self.say("verify.failed", &self.base_vars(), &[]);
             self.await_here(flow, step, Awaiting::Verification);
         }
-        false
     }
 
     fn verified(&mut self, number: &str, order: Option<&Order>) {

@@ -118,27 +118,7 @@ fn strings(
     node: Option<&Node>,
     err: &dyn Fn(usize, String) -> ScriptError,
 ) -> Result<Vec<String>, ScriptError> {
-    let Some(node) = node else {
-        return Ok(Vec::new());
-    };
-    match &node.kind {
-        NodeKind::Seq(items) => items
-            .iter()
-            .map(|n| {
-                n.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| err(n.line, "expected a string".into()))
-            })
-            .collect(),
-        NodeKind::Scalar { .. } => Ok(node
-            .as_str()
-            .map(|s| vec![s.to_string()])
-            .unwrap_or_default()),
-        NodeKind::Map(_) => Err(err(
-            node.line,
-            "expected a string or a list of strings".into(),
-        )),
-    }
+    yaml::string_list(node).map_err(|e| err(e.line, e.message))
 }
 
 const TOP_KEYS: [&str; 4] = ["orders", "knowledge", "now", "conversations"];
@@ -186,9 +166,7 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
         line,
         message,
     };
-    let root = yaml::parse(src)
-        .map_err(|e| err(e.line, e.message))?
-        .ok_or_else(|| err(0, "the file is empty".into()))?;
+    let root = yaml::parse_document(src).map_err(|e| err(e.line, e.message))?;
     check_keys(&root, &TOP_KEYS, "the file", &err)?;
     let now = match root.get("now").and_then(Node::as_str) {
         None => None,

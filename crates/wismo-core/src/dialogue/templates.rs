@@ -40,9 +40,7 @@ impl Templates {
             line,
             message,
         };
-        let root = yaml::parse(src)
-            .map_err(|e| err(e.line, e.message))?
-            .ok_or_else(|| err(0, "the file is empty".into()))?;
+        let root = yaml::parse_document(src).map_err(|e| err(e.line, e.message))?;
         let NodeKind::Map(items) = &root.kind else {
             return Err(err(
                 root.line,

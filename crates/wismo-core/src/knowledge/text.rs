@@ -5,6 +5,8 @@
 //! word it does on both sides; the stemmer only has to be consistent, not
 //! linguistically right ("charge", "charged" and "charging" all become "charg").
 
+use crate::nlu::text::fold_char;
+
 /// The language rules a locale's text is processed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lang {
@@ -79,33 +81,6 @@ fn is_apostrophe(c: char) -> bool {
 /// Combining diacritical marks (as left by decomposed "e\u{301}").
 fn is_combining_mark(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
-}
-
-/// Lower-cases `c` and folds accented Latin letters to their base letter.
-pub(crate) fn fold_char(c: char, out: &mut String) {
-    let folded = match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ā' => {
-            'a'
-        }
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'È' | 'É' | 'Ê' | 'Ë' | 'Ē' => 'e',
-        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'Ì' | 'Í' | 'Î' | 'Ï' | 'Ī' => 'i',
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'Ō' => {
-            'o'
-        }
-        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ū' => 'u',
-        'ý' | 'ÿ' | 'Ý' => 'y',
-        'ñ' | 'Ñ' => 'n',
-        'ç' | 'Ç' => 'c',
-        'ß' => {
-            out.push_str("ss");
-            return;
-        }
-        _ => {
-            out.extend(c.to_lowercase());
-            return;
-        }
-    };
-    out.push(folded);
 }
 
 /// Function words and question framing ("how long does it take", "¿cuánto
