@@ -200,6 +200,40 @@ pub fn detect_locale(text: &str) -> Option<&'static str> {
     }
 }
 
+/// Reads a one-line address the way shoppers type it: "street and number,
+/// [more lines,] [postal code] city [postal code]". Needs a comma, a street
+/// with a number and a city.
+pub fn parse_address(text: &str) -> Option<crate::store::Address> {
+    let parts: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() < 2 || !parts[0].chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let last = parts[parts.len() - 1];
+    let (zip, city): (Vec<&str>, Vec<&str>) = last
+        .split_whitespace()
+        .partition(|w| w.chars().any(|c| c.is_ascii_digit()));
+    let mut city = city.join(" ");
+    let mut middle = parts[1..parts.len() - 1].to_vec();
+    if city.is_empty() {
+        city = middle.pop()?.to_string();
+    }
+    Some(crate::store::Address {
+        name: None,
+        address1: parts[0].to_string(),
+        address2: (!middle.is_empty()).then(|| middle.join(", ")),
+        city,
+        province: None,
+        zip: (!zip.is_empty()).then(|| zip.join(" ")),
+        country: None,
+        country_code: None,
+        phone: None,
+    })
+}
+
 /// Whether `text` holds a payment card number: 13 to 19 digits (spaces and
 /// dashes allowed between them) that pass the Luhn check.
 pub fn contains_card_number(text: &str) -> bool {
@@ -818,9 +852,7 @@ impl Turn<'_> {
                         SlotKind::PostalCode => self.entity_text("postal_code"),
                         SlotKind::Address => {
                             let t = self.text.trim();
-                            (t.chars().any(|c| c.is_ascii_digit())
-                                && t.split_whitespace().count() >= 3)
-                                .then(|| t.to_string())
+                            parse_address(t).map(|_| t.to_string())
                         }
                         SlotKind::Text => {
                             let t = self.text.trim();
@@ -1276,16 +1308,8 @@ impl Turn<'_> {
                 let Some(text) = self.state.slots.get(slot).cloned() else {
                     return false;
                 };
-                let address = crate::store::Address {
-                    name: None,
-                    address1: text,
-                    address2: None,
-                    city: String::new(),
-                    province: None,
-                    zip: None,
-                    country: None,
-                    country_code: None,
-                    phone: None,
+                let Some(address) = parse_address(&text) else {
+                    return false;
                 };
                 match &number {
                     Some(n) => store.change_shipping_address(n, address).map(|_| None),
@@ -1372,4 +1396,53 @@ fn card(o: &Order, v: &HashMap<&'static str, String>) -> OrderCard {
 /// The state name of an order, for callers that render their own views.
 pub fn order_state(o: &Order) -> OrderState {
     order_view::state(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_as_shoppers_type_them() {
+        let a = parse_address("Calle de Alcalá 45, 28014 Madrid").expect("parses");
+        assert_eq!(
+            (a.address1.as_str(), a.city.as_str(), a.zip.as_deref()),
+            ("Calle de Alcalá 45", "Madrid", Some("28014"))
+        );
+        let a = parse_address("12 Baker St, Flat 2, London, NW1 6XE").expect("parses");
+        assert_eq!(
+            (a.address2.as_deref(), a.city.as_str(), a.zip.as_deref()),
+            (Some("Flat 2"), "London", Some("NW1 6XE"))
+        );
+        let a = parse_address("500 Main St, Springfield IL 62701").expect("parses");
+        assert_eq!(
+            (a.city.as_str(), a.zip.as_deref()),
+            ("Springfield IL", Some("62701"))
+        );
+        assert_eq!(parse_address("somewhere nice"), None);
+        assert_eq!(parse_address("Main Street, Springfield"), None);
+        assert_eq!(parse_address("12 Main St"), None);
+    }
+
+    #[test]
+    fn card_numbers_are_recognised_only_when_luhn_valid() {
+        assert!(contains_card_number(
+            "my card 4111 1111 1111 1111 was charged"
+        ));
+        assert!(contains_card_number("4242-4242-4242-4242"));
+        assert!(!contains_card_number("4111 1111 1111 1112"));
+        assert!(!contains_card_number("order 1042, zip 97214"));
+        assert!(!contains_card_number("tracking 9400111899210891816002x"));
+    }
+
+    #[test]
+    fn language_detection() {
+        assert_eq!(detect_locale("hola, ¿dónde está mi pedido?"), Some("es"));
+        assert_eq!(
+            detect_locale("el pedido 1029 pone entregado pero no lo he recibido"),
+            Some("es")
+        );
+        assert_eq!(detect_locale("where is my order"), Some("en"));
+        assert_eq!(detect_locale("1042"), None);
+    }
 }
