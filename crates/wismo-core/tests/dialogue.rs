@@ -281,3 +281,44 @@ fn conversation_script_errors_name_file_and_line() {
     assert!(e.message.contains("true or false"), "{e}");
     assert!(Path::new(&conversations_dir()).exists());
 }
+
+#[test]
+fn the_shipped_conversations_exercise_every_flow() {
+    use std::collections::BTreeSet;
+    use wismo_core::dialogue::flows::Flows;
+    let flows = Flows::parse(wismo_core::dialogue::DEFAULT_FLOWS, "flows.yml").expect("parses");
+    let mut reached: BTreeSet<String> = BTreeSet::new();
+    for (name, src) in script::SHIPPED {
+        let s = script::parse(src, name).expect("parses");
+        let (engine, _) = demo_engine();
+        for c in &s.conversations {
+            let mut conv = Conversation {
+                id: c.name.clone(),
+                locale: c.locale.clone(),
+                customer: c.customer.as_ref().map(|m| wismo_core::dialogue::SignedIn {
+                    customer_id: None,
+                    email: Some(m.clone()),
+                }),
+                events: Vec::new(),
+            };
+            for t in &c.turns {
+                engine.turn(&mut conv, &t.user, s.now.unwrap_or_else(demo_now));
+            }
+            for e in &conv.events {
+                if let Event::FlowAt { flow, .. } = e {
+                    reached.insert(flow.clone());
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = flows
+        .flows
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|n| !reached.contains(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flows no shipped conversation reaches: {missing:?}"
+    );
+}

@@ -38,6 +38,32 @@ pub const DEFAULT_TEMPLATES: [(&str, &str); 2] = [
     ("es", include_str!("../../data/dialogue/templates/es.yml")),
 ];
 
+/// Templates the engine itself says, whatever the flows are.
+pub const ENGINE_TEMPLATES: [&str; 22] = [
+    "welcome",
+    "fallback",
+    "fallback.pending",
+    "out_of_scope",
+    "handoff.default",
+    "handoff.waiting",
+    "ask.order_number",
+    "ask.choose_order",
+    "verify.ask",
+    "verify.ask_postal_for_email",
+    "verify.failed",
+    "verify.locked",
+    "verify.not_on_account",
+    "knowledge.answer",
+    "knowledge.none",
+    "payment.card_warning",
+    "action.failed",
+    "track_order_button",
+    "return_button",
+    "human_button",
+    "yes_button",
+    "no_button",
+];
+
 /// Tunable decisions.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -337,7 +363,11 @@ impl Engine {
         store: Arc<dyn OrderService>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let mut missing = Vec::new();
+        let mut missing: Vec<String> = ENGINE_TEMPLATES
+            .iter()
+            .filter(|id| !templates.contains("en", id))
+            .map(|id| (*id).to_string())
+            .collect();
         for alternatives in flows.template_ids() {
             // Each order state must find one of the alternatives (ids naming
             // `{intent}` are optional refinements and not checked).
@@ -576,10 +606,6 @@ impl Turn<'_> {
             let mut v = self.base_vars();
             v.insert("reason", reason);
             self.say("handoff.waiting", &v, &[]);
-            return;
-        }
-        if self.intent() == "talk_to_human" {
-            self.handoff("asked_for_human");
             return;
         }
         if self.sentiment_says_handoff() {
