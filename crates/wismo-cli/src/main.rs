@@ -47,7 +47,29 @@ pub fn say(line: impl std::fmt::Display) {
     }
 }
 
+/// Diagnostics go to standard error, filtered by `WISMO_LOG` (e.g. `info`,
+/// `wismo_core=debug`); off unless asked for. Spans carry ids, intents and
+/// timings, never what a shopper wrote.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("WISMO_LOG") {
+        Err(_) => EnvFilter::new("warn"),
+        Ok(spec) => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: WISMO_LOG={spec:?} is not a valid filter ({e}); using \"warn\"");
+            EnvFilter::new("warn")
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        // Each span's end is logged with its duration: turns, NLU, store calls.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Nlu(cmd) => nlu_cmd::run(cmd),

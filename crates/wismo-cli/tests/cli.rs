@@ -602,3 +602,34 @@ fn a_store_can_replace_flows_and_templates() {
         &["flows.yml:3:", "has no steps"],
     );
 }
+
+#[test]
+fn traces_name_the_turn_but_never_the_message() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    cmd.args(["chat"])
+        .env("WISMO_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("wismo starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"where is my order #1042, my email is emma.johnson@example.com\n")
+        .expect("write");
+    let o = child.wait_with_output().expect("runs");
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("dialogue.turn"), "{err}");
+    assert!(err.contains("intent=\"track_order\""), "{err}");
+    assert!(err.contains("store.find_order"), "{err}");
+    assert!(
+        !err.contains("emma.johnson"),
+        "an email reached the log: {err}"
+    );
+    assert!(
+        !err.contains("where is my order"),
+        "message text reached the log: {err}"
+    );
+}

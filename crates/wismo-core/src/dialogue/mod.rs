@@ -335,6 +335,8 @@ struct Turn<'a> {
     messages: Vec<BotMessage>,
     nlu: ParseResult,
     text: String,
+    /// The verified order as last read from the store in this turn.
+    order_cache: Option<(String, Order)>,
 }
 
 impl Engine {
@@ -416,13 +418,7 @@ impl Engine {
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
         let state = State::fold(&conv.events);
-        let nlu = self.nlu.parse(
-            "",
-            &ExtractionContext {
-                now,
-                tz: self.config.tz,
-            },
-        );
+        let nlu = ParseResult::empty();
         let mut t = Turn {
             engine: self,
             conv,
@@ -431,6 +427,7 @@ impl Engine {
             messages: Vec::new(),
             nlu,
             text: String::new(),
+            order_cache: None,
         };
         t.say(
             "welcome",
@@ -440,7 +437,19 @@ impl Engine {
         t.messages
     }
 
-    /// Runs one shopper message.
+    /// Runs one shopper message. Traced as `dialogue.turn` with the
+    /// conversation id, intent, confidence, flow and hand-off — never the text.
+    #[tracing::instrument(
+        name = "dialogue.turn",
+        skip_all,
+        fields(
+            conversation = %conv.id,
+            intent = tracing::field::Empty,
+            confidence = tracing::field::Empty,
+            flow = tracing::field::Empty,
+            handoff = tracing::field::Empty,
+        )
+    )]
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
         let state = State::fold(&conv.events);
         let nlu = self.nlu.parse(
@@ -458,8 +467,19 @@ impl Engine {
             messages: Vec::new(),
             nlu,
             text: text.to_string(),
+            order_cache: None,
         };
         t.run();
+        let span = tracing::Span::current();
+        span.record("intent", t.nlu.intent.name.as_str());
+        span.record("confidence", t.nlu.intent.confidence);
+        if let Some(f) = &t.state.flow {
+            span.record("flow", f.flow.as_str());
+        }
+        if let Some(h) = &t.state.handoff {
+            span.record("handoff", h.as_str());
+        }
+        tracing::debug!(replies = t.messages.len(), "turn done");
         TurnOutput {
             messages: t.messages,
             handoff: t.state.handoff.clone(),
@@ -972,7 +992,17 @@ impl Turn<'_> {
         if !self.state.verified_orders.contains(&n) {
             return Ok(None);
         }
-        self.engine.store.find_order(&n)
+        // One store call per order per turn; actions that change an order clear it.
+        if let Some((cached, order)) = &self.order_cache {
+            if *cached == n {
+                return Ok(Some(order.clone()));
+            }
+        }
+        let order = self.engine.store.find_order(&n)?;
+        if let Some(o) = &order {
+            self.order_cache = Some((n, o.clone()));
+        }
+        Ok(order)
     }
 
     fn order_vars_if_verified(&mut self) -> HashMap<&'static str, String> {
@@ -1299,6 +1329,9 @@ impl Turn<'_> {
     }
 
     fn verified(&mut self, number: &str, order: Option<&Order>) {
+        if let Some(o) = order {
+            self.order_cache = Some((number.to_string(), o.clone()));
+        }
         let email = order.and_then(|o| o.email.clone());
         self.emit(Event::Verified {
             order_number: Some(number.to_string()),
@@ -1364,6 +1397,7 @@ impl Turn<'_> {
         };
         match result {
             Ok(case_id) => {
+                self.order_cache = None;
                 self.emit(Event::StoreAction {
                     action: name.into(),
                     order_number: number,

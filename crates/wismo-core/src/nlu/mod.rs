@@ -144,6 +144,22 @@ pub struct ParseResult {
     pub sentiment: Sentiment,
 }
 
+impl ParseResult {
+    /// The result for "nothing said yet" (a conversation's opening).
+    pub fn empty() -> Self {
+        Self {
+            intent: IntentScore {
+                name: DEFAULT_OOS_LABEL.to_string(),
+                confidence: 0.0,
+            },
+            intent_ranking: Vec::new(),
+            out_of_scope: false,
+            entities: Vec::new(),
+            sentiment: sentiment::analyze(""),
+        }
+    }
+}
+
 /// A ready-to-use NLU: a model plus the store's entity configuration.
 #[derive(Debug, Clone)]
 pub struct Nlu {
@@ -197,6 +213,7 @@ impl Nlu {
     }
 
     /// Runs the whole pipeline on one message.
+    #[tracing::instrument(level = "debug", name = "nlu.parse", skip_all, fields(chars = text.chars().count()))]
     pub fn parse(&self, text: &str, ctx: &ExtractionContext) -> ParseResult {
         let ranking = self.classify(text, RANKING_LEN);
         let oos_name = self

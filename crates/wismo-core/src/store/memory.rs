@@ -346,6 +346,7 @@ fn day(at: DateTime<Utc>) -> String {
 }
 
 impl OrderService for InMemoryStore {
+    #[tracing::instrument(level = "debug", name = "store.find_order", skip_all)]
     fn find_order(&self, number: &str) -> Result<Option<Order>, StoreError> {
         let key = normalise_number(number);
         self.read(|inner| {
@@ -360,6 +361,7 @@ impl OrderService for InMemoryStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store.orders_by_email", skip_all)]
     fn orders_by_email(&self, email: &str) -> Result<Vec<Order>, StoreError> {
         let key = email.trim().to_lowercase();
         let found = self.read(|inner| {
@@ -382,6 +384,7 @@ impl OrderService for InMemoryStore {
         Ok(newest_first(found))
     }
 
+    #[tracing::instrument(level = "debug", name = "store.orders_by_customer", skip_all)]
     fn orders_by_customer(&self, customer_id: &str) -> Result<Vec<Order>, StoreError> {
         let key = customer_id.trim();
         let found = self.read(|inner| {
@@ -405,6 +408,7 @@ impl OrderService for InMemoryStore {
     /// blank). The financial status stays as it was (a pending or authorized
     /// payment is simply never captured), except that a **paid** order becomes
     /// `Refunded` and gets one refund of the full total for every line item.
+    #[tracing::instrument(level = "debug", name = "store.cancel_order", skip_all)]
     fn cancel_order(
         &self,
         number: &str,
@@ -460,6 +464,7 @@ impl OrderService for InMemoryStore {
 
     /// Replaces the address of an unshipped, uncancelled order. The new
     /// address needs a street (`address1`) and a city.
+    #[tracing::instrument(level = "debug", name = "store.change_shipping_address", skip_all)]
     fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError> {
         self.with_order(number, |order| {
             match locked(order) {
@@ -491,6 +496,7 @@ impl OrderService for InMemoryStore {
 
     /// Opens case `CASE-0001`, `CASE-0002`, … If an order number is given it
     /// must exist ([`StoreError::NotFound`] otherwise) and is stored without `#`.
+    #[tracing::instrument(level = "debug", name = "store.open_case", skip_all)]
     fn open_case(
         &self,
         order_number: Option<&str>,
