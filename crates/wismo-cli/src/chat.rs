@@ -188,6 +188,7 @@ pub fn run(a: &ChatArgs) -> Result<()> {
             email: Some(m.to_lowercase()),
         }),
         events: Vec::new(),
+        state: Default::default(),
     };
     let tty = std::io::stdin().is_terminal();
     print_messages(&engine.greet(&mut conv, now));

@@ -300,6 +300,7 @@ fn the_shipped_conversations_exercise_every_flow() {
                     email: Some(m.clone()),
                 }),
                 events: Vec::new(),
+                state: Default::default(),
             };
             for t in &c.turns {
                 engine.turn(&mut conv, &t.user, s.now.unwrap_or_else(demo_now));
@@ -321,4 +322,44 @@ fn the_shipped_conversations_exercise_every_flow() {
         missing.is_empty(),
         "flows no shipped conversation reaches: {missing:?}"
     );
+}
+
+#[test]
+fn a_server_can_keep_only_the_state_and_persist_each_turns_events() {
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    let texts = [
+        "where is order 1042",
+        "97214",
+        "when will it arrive?",
+        "thanks",
+    ];
+    // One conversation keeps its whole log in memory ...
+    let mut full = Conversation::new("a");
+    // ... the other keeps only the state, as a server would, and stores each
+    // turn's new events elsewhere.
+    let mut lean = Conversation::new("a");
+    let mut stored: Vec<Event> = Vec::new();
+    engine.greet(&mut lean, now);
+    stored.append(&mut lean.events);
+    engine.greet(&mut full, now);
+    for t in texts {
+        let a = engine.turn(&mut full, t, now);
+        let b = engine.turn(&mut lean, t, now);
+        assert_eq!(a.messages, b.messages, "{t}");
+        assert!(!b.events.is_empty());
+        stored.extend(b.events);
+        lean.events.clear();
+    }
+    assert_eq!(stored, full.events);
+    assert_eq!(lean.state, full.state);
+    // A conversation rebuilt from the stored log carries on identically.
+    let mut back = Conversation::from_events("a", stored);
+    let x = engine.turn(&mut back, "what's the tracking link", now);
+    let y = engine.turn(&mut full, "what's the tracking link", now);
+    assert_eq!(x.messages, y.messages);
+    assert!(x
+        .messages
+        .iter()
+        .any(|m| m.text.contains("1ZV8E4710163890204")));
 }

@@ -101,7 +101,13 @@ pub struct SignedIn {
     pub email: Option<String>,
 }
 
-/// One conversation: its identity, fixed settings and event log.
+/// One conversation: its identity, fixed settings, event log and the state
+/// folded from it.
+///
+/// The engine appends to `events` and keeps `state` equal to
+/// `State::fold(events)` as it goes, so a turn never re-reads the history: a
+/// server may persist each turn's new events ([`TurnOutput::events`]) and
+/// then clear `events` to hold only the state in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
     pub id: String,
@@ -109,6 +115,26 @@ pub struct Conversation {
     pub locale: Option<String>,
     pub customer: Option<SignedIn>,
     pub events: Vec<Event>,
+    pub state: State,
+}
+
+impl Conversation {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A conversation rebuilt from a stored log.
+    pub fn from_events(id: impl Into<String>, events: Vec<Event>) -> Self {
+        Self {
+            id: id.into(),
+            state: State::fold(&events),
+            events,
+            ..Default::default()
+        }
+    }
 }
 
 /// One bot message with its rich parts.
@@ -130,6 +156,8 @@ pub struct TurnOutput {
     /// The hand-off reason, once one has been requested (in this turn or before).
     pub handoff: Option<String>,
     pub state: State,
+    /// The events this turn appended to the log, in order.
+    pub events: Vec<Event>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -417,7 +445,7 @@ impl Engine {
 
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
-        let state = State::fold(&conv.events);
+        let state = conv.state.clone();
         let nlu = ParseResult::empty();
         let mut t = Turn {
             engine: self,
@@ -434,6 +462,7 @@ impl Engine {
             &HashMap::new(),
             &["track_order_button", "return_button", "human_button"],
         );
+        t.conv.state = t.state;
         t.messages
     }
 
@@ -451,7 +480,8 @@ impl Engine {
         )
     )]
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
-        let state = State::fold(&conv.events);
+        let state = conv.state.clone();
+        let first_new = conv.events.len();
         let nlu = self.nlu.parse(
             text,
             &ExtractionContext {
@@ -480,7 +510,15 @@ impl Engine {
             span.record("handoff", h.as_str());
         }
         tracing::debug!(replies = t.messages.len(), "turn done");
+        t.conv.state = t.state.clone();
+        let events = t
+            .conv
+            .events
+            .get(first_new..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default();
         TurnOutput {
+            events,
             messages: t.messages,
             handoff: t.state.handoff.clone(),
             nlu: t.nlu,

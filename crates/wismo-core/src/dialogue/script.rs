@@ -272,6 +272,7 @@ pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outco
             email: Some(m.to_lowercase()),
         }),
         events: Vec::new(),
+        state: Default::default(),
     };
     let mut transcript = Vec::new();
     for m in engine.greet(&mut conv, now) {
