@@ -288,44 +288,72 @@ pub fn parse_address(text: &str) -> Option<crate::store::Address> {
     })
 }
 
-/// Whether `text` holds a payment card number: 13 to 19 digits (spaces and
-/// dashes allowed between them) that pass the Luhn check.
-pub fn contains_card_number(text: &str) -> bool {
-    let mut digits: Vec<u32> = Vec::new();
-    let check = |d: &[u32]| {
-        (13..=19).contains(&d.len()) && {
-            let sum: u32 = d
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(i, &x)| {
-                    if i % 2 == 1 {
-                        if x * 2 > 9 {
-                            x * 2 - 9
-                        } else {
-                            x * 2
-                        }
+fn luhn_card(digits: &[u32]) -> bool {
+    (13..=19).contains(&digits.len()) && {
+        let sum: u32 = digits
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, &x)| {
+                if i % 2 == 1 {
+                    if x * 2 > 9 {
+                        x * 2 - 9
                     } else {
-                        x
+                        x * 2
                     }
-                })
-                .sum();
-            sum % 10 == 0
-        }
-    };
-    for c in text.chars().chain(std::iter::once('.')) {
-        if let Some(d) = c.to_digit(10) {
+                } else {
+                    x
+                }
+            })
+            .sum();
+        sum % 10 == 0
+    }
+}
+
+/// Byte ranges of payment card numbers in `text`: 13 to 19 digits (spaces and
+/// dashes allowed between them) that pass the Luhn check.
+fn card_number_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut digits: Vec<u32> = Vec::new();
+    let (mut start, mut end) = (0usize, 0usize);
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), '.')))
+    {
+        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+            if digits.is_empty() {
+                start = i;
+            }
             digits.push(d);
-        } else if c == ' ' || c == '-' {
+            end = i + 1;
+        } else if (c == ' ' || c == '-') && !digits.is_empty() {
             continue;
         } else {
-            if check(&digits) {
-                return true;
+            if luhn_card(&digits) {
+                spans.push((start, end));
             }
             digits.clear();
         }
     }
-    false
+    spans
+}
+
+/// Whether `text` holds a payment card number.
+pub fn contains_card_number(text: &str) -> bool {
+    !card_number_spans(text).is_empty()
+}
+
+/// `text` with every card number replaced, for anything that is stored.
+pub fn redact_card_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (a, b) in card_number_spans(text) {
+        out.push_str(&text[last..a]);
+        out.push_str("[card number removed]");
+        last = b;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn normalise_postal(s: &str) -> String {
@@ -642,8 +670,9 @@ impl Turn<'_> {
         let forget_order = self.reinterpret();
         let understood = !self.nlu.out_of_scope
             && self.nlu.intent.confidence >= self.engine.config.min_confidence;
+        // Card numbers never enter the log (PCI DSS); the rest is kept as said.
         self.emit(Event::UserSaid {
-            text: self.text.clone(),
+            text: redact_card_numbers(&self.text),
             at: self.now,
             intent: self.nlu.intent.name.clone(),
             confidence: self.nlu.intent.confidence,
@@ -1531,6 +1560,15 @@ mod tests {
         assert!(!contains_card_number("4111 1111 1111 1112"));
         assert!(!contains_card_number("order 1042, zip 97214"));
         assert!(!contains_card_number("tracking 9400111899210891816002x"));
+        assert_eq!(
+            redact_card_numbers("card 4111 1111 1111 1111, order 1042"),
+            "card [card number removed], order 1042"
+        );
+        assert_eq!(
+            redact_card_numbers("héllo 4242-4242-4242-4242"),
+            "héllo [card number removed]"
+        );
+        assert_eq!(redact_card_numbers("order 1042"), "order 1042");
     }
 
     #[test]
