@@ -968,8 +968,8 @@ impl Turn<'_> {
                             parse_address(t).map(|_| t.to_string())
                         }
                         SlotKind::Text => {
-                            let t = self.text.trim();
-                            (!t.is_empty()).then(|| t.to_string())
+                            let t = redact_card_numbers(self.text.trim());
+                            (!t.is_empty()).then_some(t)
                         }
                     };
                     if let Some(v) = value {
