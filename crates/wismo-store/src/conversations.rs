@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use wismo_core::dialogue::Event;
 
+use crate::orders::micros;
 use crate::{dispatch, Db, StoreDbError};
 
 /// A conversation to create.
@@ -55,7 +56,11 @@ impl Db {
     pub async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreDbError> {
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
-            b::insert_conversation(&mut conn, new).await
+            let new = NewConversation {
+                created_at: micros(new.created_at),
+                ..new.clone()
+            };
+            b::insert_conversation(&mut conn, &new).await
         })
     }
 
@@ -64,7 +69,7 @@ impl Db {
     pub async fn append_events(&self, id: &str, events: &[Event]) -> Result<i64, StoreDbError> {
         let n = i64::try_from(events.len())
             .map_err(|_| StoreDbError::Corrupt("too many events".to_string()))?;
-        let now = Utc::now();
+        let now = micros(Utc::now());
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             let last = b::reserve_seq(&mut tx, id, n)
@@ -105,7 +110,7 @@ impl Db {
     pub async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreDbError> {
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
-            b::touch(&mut conn, id, at).await
+            b::touch(&mut conn, id, micros(at)).await
         })
     }
 
@@ -137,7 +142,7 @@ impl Db {
         seq: Option<i64>,
         response: &serde_json::Value,
     ) -> Result<Option<RememberedMessage>, StoreDbError> {
-        let now = Utc::now();
+        let now = micros(Utc::now());
         let stored = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             b::remember(&mut conn, id, client_message_id, seq, response, now).await?

@@ -4,7 +4,7 @@
 //! transaction, apply `InMemoryStore`'s own rules to it (so refusals and
 //! messages are identical), write the result back and commit.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use wismo_core::store::memory::InMemoryStore;
 use wismo_core::store::shopify::parse_orders;
 use wismo_core::store::{Address, Case, Order, OrderService, StoreError};
@@ -26,6 +26,27 @@ pub struct ImportReport {
 /// A case's public id from its sequence number: `CASE-0001`.
 pub(crate) fn case_id(seq: i64) -> String {
     format!("CASE-{seq:04}")
+}
+
+/// Timestamps are kept to the microsecond (PostgreSQL's precision), on
+/// both dialects, so what an action returns is what a later read returns.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn order_micros(mut o: Order) -> Order {
+    o.created_at = micros(o.created_at);
+    o.cancelled_at = o.cancelled_at.map(micros);
+    for f in &mut o.fulfillments {
+        f.created_at = micros(f.created_at);
+        f.updated_at = f.updated_at.map(micros);
+        f.estimated_delivery_at = f.estimated_delivery_at.map(micros);
+        f.delivered_at = f.delivered_at.map(micros);
+    }
+    for r in &mut o.refunds {
+        r.created_at = micros(r.created_at);
+    }
+    o
 }
 
 /// Newest first, ties by number descending (as `InMemoryStore`).
@@ -53,6 +74,7 @@ impl Db {
         let orders: Vec<Order> = parsed
             .into_iter()
             .filter(|o| seen.insert(o.number.clone()))
+            .map(order_micros)
             .collect();
         let mut report = ImportReport::default();
         dispatch!(self, b, p => {
@@ -194,7 +216,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
         Ok(self
-            .change_order(number, |m| m.cancel_order(number, reason, now))
+            .change_order(number, |m| m.cancel_order(number, reason, micros(now)))
             .await?)
     }
 
@@ -227,7 +249,7 @@ impl Db {
                 None => None,
             };
             let mem = InMemoryStore::new(current.into_iter().collect());
-            let mut case = mem.open_case(order_number, kind, description, now)?;
+            let mut case = mem.open_case(order_number, kind, description, micros(now))?;
             let seq = b::insert_case(&mut tx, &case).await?;
             case.id = case_id(seq);
             tx.commit().await?;

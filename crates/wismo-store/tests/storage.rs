@@ -89,6 +89,14 @@ async fn connecting_creates_the_schema_and_migrating_again_changes_nothing() {
     let again = Db::connect(&fx.pg_url).await.expect("reconnects");
     assert!(again.order_numbers().await.expect("numbers").is_empty());
     again.close().await;
+    let mem = Db::connect("sqlite::memory:").await.expect("in memory");
+    assert_eq!(
+        mem.load_demo_if_empty()
+            .await
+            .expect("demo")
+            .map(|r| r.inserted),
+        Some(53)
+    );
     assert!(matches!(
         Db::connect("mysql://localhost/x").await,
         Err(StoreDbError::UnsupportedUrl)
@@ -276,6 +284,7 @@ async fn actions_are_allowed_and_refused_exactly_like_the_in_memory_store() {
     let fx = Fixture::new().await;
     for (name, db) in &fx.dbs {
         let mem = demo();
+        let (mut allowed, mut refused) = (0, 0);
         db.load_demo_if_empty().await.expect("demo");
         for (i, o) in mem.orders().into_iter().enumerate() {
             let n = format!("#{}", o.number);
@@ -306,9 +315,15 @@ async fn actions_are_allowed_and_refused_exactly_like_the_in_memory_store() {
                 ),
             ];
             for (step, (got, want)) in steps.into_iter().enumerate() {
+                match &want {
+                    Ok(_) => allowed += 1,
+                    Err(_) => refused += 1,
+                }
                 assert_eq!(got, want, "{name}: order {n}, step {step}");
             }
         }
+        // 6 unfulfilled orders: address change + cancel each; the rest refused.
+        assert_eq!((allowed, refused), (12, 53 * 5 - 12), "{name}");
         let messages: BTreeSet<String> = [
             db.cancel_order("1001", "", at(0)).await,
             db.cancel_order("1048", "", at(0)).await,
@@ -644,6 +659,51 @@ async fn injection_looking_input_is_stored_and_found_verbatim() {
         assert_eq!(
             db.order_numbers().await.expect("orders table still there"),
             vec![INJECTION.to_string()]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_cancels_of_one_order_succeed_once() {
+    let fx = Fixture::new().await;
+    for (name, db) in &fx.dbs {
+        db.load_demo_if_empty().await.expect("demo");
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.cancel_order("#1052", "", Utc::now()).await
+            }));
+        }
+        let mut done = Vec::new();
+        let mut refusals = BTreeSet::new();
+        for t in tasks {
+            match t.await.expect("joins") {
+                Ok(o) => done.push(o),
+                Err(StoreError::NotAllowed(m)) => {
+                    refusals.insert(m);
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(done.len(), 1, "{name}: {refusals:?}");
+        assert_eq!(
+            refusals.len(),
+            1,
+            "{name}: one message for all: {refusals:?}"
+        );
+        let msg = refusals.into_iter().next().unwrap_or_default();
+        assert!(
+            msg.starts_with("order #1052 was already cancelled on "),
+            "{name}: {msg}"
+        );
+        // What the action returned (with a sub-microsecond clock) is what is stored.
+        let stored = db.find_order("1052").await.expect("find");
+        assert_eq!(stored.as_ref(), done.first(), "{name}");
+        assert_eq!(
+            stored.map(|o| o.refunds.len()),
+            Some(1),
+            "{name}: refunded once"
         );
     }
 }
