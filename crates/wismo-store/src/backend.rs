@@ -10,6 +10,8 @@
 //! are about to change (`UPDATE … SET x = x`): on SQLite this takes the write
 //! lock up front (a deferred transaction that upgrades later can fail with
 //! "database is locked" under concurrency), on PostgreSQL it locks the rows.
+//! Imports and new cases take a table lock on PostgreSQL (the one statement
+//! that differs per dialect, passed to the macro).
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -229,7 +231,7 @@ const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
 
 macro_rules! backend {
-    ($DB:ty) => {
+    ($DB:ty, $bulk_lock:expr) => {
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use wismo_core::dialogue::state::Event;
@@ -253,9 +255,9 @@ macro_rules! backend {
             Ok(())
         }
 
-        /// Takes the write lock on SQLite before a bulk change (no rows touched).
+        /// Serialises bulk changes (imports, new cases) until the commit.
         pub(crate) async fn lock_all(conn: &mut Conn) -> Result<(), StoreDbError> {
-            sqlx::query("UPDATE orders SET id = id WHERE 1 = 0")
+            sqlx::query($bulk_lock)
                 .execute(&mut *conn)
                 .await?;
             Ok(())
@@ -642,9 +644,14 @@ macro_rules! backend {
 }
 
 pub(crate) mod sqlite {
-    backend!(sqlx::Sqlite);
+    // A write with no rows takes SQLite's (database-wide) write lock.
+    backend!(sqlx::Sqlite, "UPDATE orders SET id = id WHERE 1 = 0");
 }
 
 pub(crate) mod postgres {
-    backend!(sqlx::Postgres);
+    // Conflicts with itself and with row updates; readers are not blocked.
+    backend!(
+        sqlx::Postgres,
+        "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"
+    );
 }

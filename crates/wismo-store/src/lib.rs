@@ -15,6 +15,26 @@
 //!   [`wismo_core::store::OrderService`] the dialogue engine uses.
 //! * Conversations: an append-only event log per conversation with a gapless
 //!   sequence number, plus client message ids for idempotent retries.
+//!
+//! Timestamps are stored to the microsecond on both dialects (values are
+//! truncated before they are written, so what an action returns is what a
+//! later read returns). SQLite files use WAL mode and a 10 s busy timeout.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wismo_store::StoreDbError> {
+//! use std::sync::Arc;
+//! use wismo_core::store::OrderService;
+//! use wismo_store::{Db, SqlOrderService};
+//!
+//! let db = Db::connect("sqlite://data/wismo.db?mode=rwc").await?;
+//! db.load_demo_if_empty().await?;
+//! let orders: Arc<dyn OrderService> = Arc::new(SqlOrderService::on_current_runtime(db.clone())?);
+//! // The engine is synchronous: run its turns on a blocking thread.
+//! let found = tokio::task::spawn_blocking(move || orders.find_order("#1042")).await;
+//! # let _ = found;
+//! # Ok(())
+//! # }
+//! ```
 
 mod backend;
 mod conversations;
@@ -25,7 +45,9 @@ use std::str::FromStr;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use wismo_core::store::shopify::ParseError;
 use wismo_core::store::StoreError;
 
@@ -127,11 +149,16 @@ impl Db {
     pub async fn connect_without_migrating(url: &str) -> Result<Db, StoreDbError> {
         let lower = url.trim().to_ascii_lowercase();
         let pool = if lower.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url.trim())?
-                .create_if_missing(true)
-                .foreign_keys(true);
             let in_memory = lower.contains(":memory:") || lower.contains("mode=memory");
+            let mut opts = SqliteConnectOptions::from_str(url.trim())?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(10));
             if !in_memory {
+                // Readers never wait for the writer; one fsync per commit batch.
+                opts = opts
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
                 if let Some(parent) = opts.get_filename().parent() {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent)?;
