@@ -4,7 +4,8 @@
 //! the PostgreSQL types (`backend::sqlite`, `backend::postgres`). The SQL is
 //! common to both: `$n` placeholders, `ON CONFLICT`, `RETURNING`; the column
 //! types differ only in the migration files (TEXT vs TIMESTAMPTZ/JSONB), which
-//! sqlx's chrono and `Json` types hide.
+//! sqlx's chrono and `Json` types hide. Conversation JSON (events, metadata,
+//! responses) is TEXT on both, serialised here.
 //!
 //! Transactions that read and then write start with a write to the rows they
 //! are about to change (`UPDATE … SET x = x`): on SQLite this takes the write
@@ -197,7 +198,8 @@ pub(crate) struct ConversationDbRow {
     pub token_hash: String,
     pub locale: Option<String>,
     pub channel: String,
-    pub metadata: Json<serde_json::Value>,
+    /// JSON text.
+    pub metadata: String,
     pub customer: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_active_at: DateTime<Utc>,
@@ -207,13 +209,15 @@ pub(crate) struct ConversationDbRow {
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
     pub seq: i64,
-    pub event: Json<wismo_core::dialogue::state::Event>,
+    /// JSON text.
+    pub event: String,
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientMessageRow {
     pub seq: Option<i64>,
-    pub response: Json<serde_json::Value>,
+    /// JSON text.
+    pub response: String,
 }
 
 /// The number the order tables are searched by (see `InMemoryStore`).
@@ -515,7 +519,7 @@ macro_rules! backend {
             .bind(&c.token_hash)
             .bind(&c.locale)
             .bind(&c.channel)
-            .bind(Json(&c.metadata))
+            .bind(serde_json::to_string(&c.metadata)?)
             .bind(&c.customer)
             .bind(c.created_at)
             .execute(&mut *conn)
@@ -553,7 +557,7 @@ macro_rules! backend {
             )
             .bind(id)
             .bind(seq)
-            .bind(Json(event))
+            .bind(serde_json::to_string(event)?)
             .bind(at)
             .execute(&mut *conn)
             .await?;
@@ -573,7 +577,9 @@ macro_rules! backend {
             .bind(after)
             .fetch_all(&mut *conn)
             .await?;
-            Ok(rows.into_iter().map(|r| (r.seq, r.event.0)).collect())
+            rows.into_iter()
+                .map(|r| Ok((r.seq, serde_json::from_str(&r.event)?)))
+                .collect()
         }
 
         pub(crate) async fn touch(
@@ -619,7 +625,7 @@ macro_rules! backend {
             .bind(id)
             .bind(client_message_id)
             .bind(seq)
-            .bind(Json(response))
+            .bind(serde_json::to_string(response)?)
             .bind(at)
             .execute(&mut *conn)
             .await?;

@@ -50,10 +50,23 @@ pub struct RememberedMessage {
     pub response: serde_json::Value,
 }
 
+fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
+    if value.contains('\0') {
+        Err(StoreDbError::InvalidText(field))
+    } else {
+        Ok(())
+    }
+}
+
 impl Db {
     /// Creates a conversation (`last_active_at` = `created_at`). Fails when
     /// the id exists.
     pub async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreDbError> {
+        check("conversation id", &new.id)?;
+        check("token hash", &new.token_hash)?;
+        check("channel", &new.channel)?;
+        check("locale", new.locale.as_deref().unwrap_or_default())?;
+        check("customer", new.customer.as_deref().unwrap_or_default())?;
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             let new = NewConversation {
@@ -69,6 +82,9 @@ impl Db {
     pub async fn append_events(&self, id: &str, events: &[Event]) -> Result<i64, StoreDbError> {
         let n = i64::try_from(events.len())
             .map_err(|_| StoreDbError::Corrupt("too many events".to_string()))?;
+        if id.contains('\0') {
+            return Err(StoreDbError::ConversationNotFound(id.to_string()));
+        }
         let now = micros(Utc::now());
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
@@ -108,6 +124,9 @@ impl Db {
 
     /// Sets `last_active_at`; false when there is no such conversation.
     pub async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreDbError> {
+        if id.contains('\0') {
+            return Ok(false);
+        }
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             b::touch(&mut conn, id, micros(at)).await
@@ -115,21 +134,27 @@ impl Db {
     }
 
     pub async fn conversation(&self, id: &str) -> Result<Option<ConversationRow>, StoreDbError> {
+        if id.contains('\0') {
+            return Ok(None);
+        }
         let row = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             b::conversation(&mut conn, id).await?
         });
-        Ok(row.map(|r| ConversationRow {
-            id: r.id,
-            token_hash: r.token_hash,
-            locale: r.locale,
-            channel: r.channel,
-            metadata: r.metadata.0,
-            customer: r.customer,
-            created_at: r.created_at,
-            last_active_at: r.last_active_at,
-            last_seq: r.last_seq,
-        }))
+        row.map(|r| {
+            Ok(ConversationRow {
+                id: r.id,
+                token_hash: r.token_hash,
+                locale: r.locale,
+                channel: r.channel,
+                metadata: serde_json::from_str(&r.metadata)?,
+                customer: r.customer,
+                created_at: r.created_at,
+                last_active_at: r.last_active_at,
+                last_seq: r.last_seq,
+            })
+        })
+        .transpose()
     }
 
     /// Stores the response to a client message id, for retries. Returns
@@ -142,6 +167,8 @@ impl Db {
         seq: Option<i64>,
         response: &serde_json::Value,
     ) -> Result<Option<RememberedMessage>, StoreDbError> {
+        check("conversation id", id)?;
+        check("client message id", client_message_id)?;
         let now = micros(Utc::now());
         let stored = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
@@ -160,13 +187,19 @@ impl Db {
         id: &str,
         client_message_id: &str,
     ) -> Result<Option<RememberedMessage>, StoreDbError> {
+        if id.contains('\0') || client_message_id.contains('\0') {
+            return Ok(None);
+        }
         let row = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             b::recall(&mut conn, id, client_message_id).await?
         });
-        Ok(row.map(|r| RememberedMessage {
-            seq: r.seq,
-            response: r.response.0,
-        }))
+        row.map(|r| {
+            Ok(RememberedMessage {
+                seq: r.seq,
+                response: serde_json::from_str(&r.response)?,
+            })
+        })
+        .transpose()
     }
 }

@@ -76,6 +76,10 @@ pub enum StoreDbError {
     /// A stored value could not be read back (e.g. an unknown status).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// An id or field that cannot be stored (NUL characters, which
+    /// PostgreSQL text rejects; refused on both dialects).
+    #[error("{0} contains a NUL character")]
+    InvalidText(&'static str),
     #[error("conversation {0} not found")]
     ConversationNotFound(String),
     #[error("could not encode or decode JSON: {0}")]

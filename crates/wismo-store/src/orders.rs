@@ -49,6 +49,27 @@ fn order_micros(mut o: Order) -> Order {
     o
 }
 
+/// PostgreSQL text cannot hold NUL: shopper-typed text that is stored gets
+/// U+FFFD in its place (on both dialects, so they agree).
+fn no_nul(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+fn address_no_nul(a: Address) -> Address {
+    let opt = |o: Option<String>| o.map(|s| no_nul(&s));
+    Address {
+        name: opt(a.name),
+        address1: no_nul(&a.address1),
+        address2: opt(a.address2),
+        city: no_nul(&a.city),
+        province: opt(a.province),
+        zip: opt(a.zip),
+        country: opt(a.country),
+        country_code: opt(a.country_code),
+        phone: opt(a.phone),
+    }
+}
+
 /// Newest first, ties by number descending (as `InMemoryStore`).
 fn newest_first(mut orders: Vec<Order>) -> Vec<Order> {
     orders.sort_by(|a, b| {
@@ -132,6 +153,9 @@ impl Db {
     }
 
     async fn try_find_order(&self, number: &str) -> Result<Option<Order>, StoreDbError> {
+        if number.contains('\0') {
+            return Ok(None);
+        }
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             match b::number_for(&mut conn, number).await? {
@@ -148,7 +172,7 @@ impl Db {
 
     async fn try_orders_by_email(&self, email: &str) -> Result<Vec<Order>, StoreDbError> {
         let key = email.trim().to_lowercase();
-        if key.is_empty() {
+        if key.is_empty() || key.contains('\0') {
             return Ok(Vec::new());
         }
         dispatch!(self, b, p => {
@@ -168,7 +192,7 @@ impl Db {
 
     async fn try_orders_by_customer(&self, customer_id: &str) -> Result<Vec<Order>, StoreDbError> {
         let key = customer_id.trim();
-        if key.is_empty() {
+        if key.is_empty() || key.contains('\0') {
             return Ok(Vec::new());
         }
         dispatch!(self, b, p => {
@@ -194,6 +218,9 @@ impl Db {
         action: impl FnOnce(&InMemoryStore) -> Result<Order, StoreError>,
     ) -> Result<Order, StoreDbError> {
         let key = number_key(number);
+        if key.contains('\0') {
+            return Ok(action(&InMemoryStore::default())?);
+        }
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             b::lock_orders(&mut tx, &key).await?;
@@ -209,6 +236,7 @@ impl Db {
     }
 
     /// Cancels an order (same rules and messages as `InMemoryStore::cancel_order`).
+    /// A NUL in `reason` is stored as U+FFFD (also in address fields and cases).
     pub async fn cancel_order(
         &self,
         number: &str,
@@ -216,7 +244,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
         Ok(self
-            .change_order(number, |m| m.cancel_order(number, reason, micros(now)))
+            .change_order(number, |m| {
+                m.cancel_order(number, &no_nul(reason), micros(now))
+            })
             .await?)
     }
 
@@ -227,7 +257,9 @@ impl Db {
         address: Address,
     ) -> Result<Order, StoreError> {
         Ok(self
-            .change_order(number, |m| m.change_shipping_address(number, address))
+            .change_order(number, |m| {
+                m.change_shipping_address(number, address_no_nul(address))
+            })
             .await?)
     }
 
@@ -238,10 +270,13 @@ impl Db {
         description: &str,
         now: DateTime<Utc>,
     ) -> Result<Case, StoreDbError> {
+        let (kind, description) = (no_nul(kind), no_nul(description));
+        let (kind, description) = (kind.as_str(), description.as_str());
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             b::lock_all(&mut tx).await?;
             let current = match order_number {
+                Some(typed) if typed.contains('\0') => None,
                 Some(typed) => match b::number_for(&mut tx, typed).await? {
                     Some(n) => b::load_order(&mut tx, &n).await?,
                     None => None,

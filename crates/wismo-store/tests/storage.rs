@@ -707,3 +707,106 @@ async fn concurrent_cancels_of_one_order_succeed_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_text_never_breaks_a_dialect() {
+    let fx = Fixture::new().await;
+    let nasty = [
+        "\0",
+        "10\u{0}42",
+        "🦀🦀",
+        "e\u{301}\u{301}",
+        "\u{202e}1042",
+        "\u{7}\u{1b}[31m",
+        "",
+    ];
+    let huge = "x".repeat(100_000);
+    for (name, db) in &fx.dbs {
+        db.load_demo_if_empty().await.expect("demo");
+        let mem = demo();
+        for typed in nasty.iter().copied().chain([huge.as_str()]) {
+            assert_eq!(
+                db.find_order(typed).await,
+                mem.find_order(typed),
+                "{name}: {typed:?}"
+            );
+            assert_eq!(
+                db.orders_by_email(typed).await,
+                Ok(vec![]),
+                "{name}: {typed:?}"
+            );
+            assert_eq!(
+                db.orders_by_customer(typed).await,
+                Ok(vec![]),
+                "{name}: {typed:?}"
+            );
+            assert_eq!(
+                db.cancel_order(typed, typed, at(0)).await,
+                mem.cancel_order(typed, typed, at(0)),
+                "{name}: {typed:?}"
+            );
+            let r = db.open_case(Some(typed), typed, typed, at(0)).await;
+            assert_eq!(
+                r,
+                mem.open_case(Some(typed), typed, typed, at(0)),
+                "{name}: {typed:?}"
+            );
+            assert_eq!(db.conversation(typed).await.expect("reads"), None);
+            assert_eq!(
+                db.recall_client_message(typed, typed).await.expect("reads"),
+                None
+            );
+        }
+        // Stored text with NUL: U+FFFD in its place.
+        let o = db
+            .cancel_order("1053", "no\0thanks", at(1))
+            .await
+            .expect("cancels");
+        assert_eq!(
+            o.cancel_reason.as_deref(),
+            Some("no\u{FFFD}thanks"),
+            "{name}"
+        );
+        let case = db
+            .open_case(None, "k\0", "d\0", at(2))
+            .await
+            .expect("opens");
+        assert_eq!(
+            (case.kind.as_str(), case.description.as_str()),
+            ("k\u{FFFD}", "d\u{FFFD}")
+        );
+        // Events keep every character (JSON escapes them).
+        db.create_conversation(&new_conversation("c1"))
+            .await
+            .expect("creates");
+        let events: Vec<Event> = nasty
+            .iter()
+            .chain([&huge.as_str()])
+            .map(|t| Event::SlotSet {
+                name: (*t).to_string(),
+                value: format!("{t}\u{0}"),
+            })
+            .collect();
+        db.append_events("c1", &events).await.expect("appends");
+        assert_eq!(db.load_events("c1").await.expect("loads"), events, "{name}");
+        assert!(matches!(
+            db.create_conversation(&new_conversation("c\0")).await,
+            Err(StoreDbError::InvalidText(_))
+        ));
+        assert!(matches!(
+            db.remember_client_message("c1", "m\0", None, &json!({}))
+                .await,
+            Err(StoreDbError::InvalidText(_))
+        ));
+        let weird = json!({"text": "a\u{0}b", "emoji": "🦀"});
+        db.remember_client_message("c1", "m1", None, &weird)
+            .await
+            .expect("stores");
+        let got = db
+            .recall_client_message("c1", "m1")
+            .await
+            .expect("reads")
+            .expect("stored");
+        assert_eq!(got.response, weird, "{name}");
+    }
+}

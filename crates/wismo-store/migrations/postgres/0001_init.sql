@@ -82,12 +82,14 @@ CREATE TABLE cases (
     created_at    TIMESTAMPTZ NOT NULL
 );
 
+-- Conversation JSON is TEXT, not JSONB: JSONB rejects "\u0000", which a
+-- shopper can type. Cast (event::jsonb) for ad-hoc queries.
 CREATE TABLE conversations (
     id              TEXT PRIMARY KEY,
     token_hash      TEXT NOT NULL,
     locale          TEXT,
     channel         TEXT NOT NULL,
-    metadata        JSONB NOT NULL,
+    metadata        TEXT NOT NULL,
     customer        TEXT,
     created_at      TIMESTAMPTZ NOT NULL,
     last_active_at  TIMESTAMPTZ NOT NULL,
@@ -97,7 +99,7 @@ CREATE TABLE conversations (
 CREATE TABLE conversation_events (
     conversation_id  TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     seq              BIGINT NOT NULL,
-    event            JSONB NOT NULL,
+    event            TEXT NOT NULL,
     created_at       TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (conversation_id, seq)
 );
@@ -106,7 +108,7 @@ CREATE TABLE client_message_ids (
     conversation_id    TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     client_message_id  TEXT NOT NULL,
     seq                BIGINT,
-    response           JSONB NOT NULL,
+    response           TEXT NOT NULL,
     created_at         TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (conversation_id, client_message_id)
 );
