@@ -1,2 +1,212 @@
 //! wismo's storage: the order store and conversation logs in SQL, on an
 //! embedded SQLite database by default or on PostgreSQL.
+//!
+//! [`Db::connect`] takes `sqlite://path/to/file.db?mode=rwc` (the file and
+//! its folder are created) or `postgres://user@host/db`, and brings the schema
+//! up to date (`migrations/sqlite` or `migrations/postgres`, embedded in the
+//! binary). Every query is written once and compiled for both dialects (see
+//! `backend.rs`); only the schema files differ.
+//!
+//! * Orders: [`Db::import_shopify`] loads a Shopify Admin REST export in one
+//!   transaction; lookups, cancels, address changes and cases behave exactly
+//!   like [`wismo_core::store::memory::InMemoryStore`] (same refusals, same
+//!   messages: the rules are *its* code, applied to the order read from SQL).
+//!   [`SqlOrderService`] adapts them to the synchronous
+//!   [`wismo_core::store::OrderService`] the dialogue engine uses.
+//! * Conversations: an append-only event log per conversation with a gapless
+//!   sequence number, plus client message ids for idempotent retries.
+//!
+//! Timestamps are stored to the microsecond on both dialects (values are
+//! truncated before they are written, so what an action returns is what a
+//! later read returns). SQLite files use WAL mode and a 10 s busy timeout.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wismo_store::StoreDbError> {
+//! use std::sync::Arc;
+//! use wismo_core::store::OrderService;
+//! use wismo_store::{Db, SqlOrderService};
+//!
+//! let db = Db::connect("sqlite://data/wismo.db?mode=rwc").await?;
+//! db.load_demo_if_empty().await?;
+//! let orders: Arc<dyn OrderService> = Arc::new(SqlOrderService::on_current_runtime(db.clone())?);
+//! // The engine is synchronous: run its turns on a blocking thread.
+//! let found = tokio::task::spawn_blocking(move || orders.find_order("#1042")).await;
+//! # let _ = found;
+//! # Ok(())
+//! # }
+//! ```
+
+mod backend;
+mod conversations;
+mod orders;
+mod service;
+
+use std::str::FromStr;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use wismo_core::store::shopify::ParseError;
+use wismo_core::store::StoreError;
+
+pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
+pub use orders::ImportReport;
+pub use service::SqlOrderService;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreDbError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("could not create the database folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] MigrateError),
+    /// The order file was rejected before anything was written.
+    #[error("invalid order file: {0}")]
+    InvalidOrders(#[from] ParseError),
+    /// A stored value could not be read back (e.g. an unknown status).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// An id or field that cannot be stored (NUL characters, which
+    /// PostgreSQL text rejects; refused on both dialects).
+    #[error("{0} contains a NUL character")]
+    InvalidText(&'static str),
+    #[error("conversation {0} not found")]
+    ConversationNotFound(String),
+    #[error("could not encode or decode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A store rule refused the action (same meaning as in `wismo_core`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<StoreDbError> for StoreError {
+    /// Refusals keep their meaning; every database failure is `Unavailable`.
+    fn from(e: StoreDbError) -> StoreError {
+        match e {
+            StoreDbError::Store(e) => e,
+            other => {
+                tracing::warn!(error = %other, "order database failed");
+                StoreError::Unavailable(format!("the order database failed: {other}"))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$b` bound to the dialect's backend module and `$p` to its pool.
+macro_rules! dispatch {
+    ($db:expr, $b:ident, $p:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::Pool::Sqlite($p) => {
+                use $crate::backend::sqlite as $b;
+                $body
+            }
+            $crate::Pool::Postgres($p) => {
+                use $crate::backend::postgres as $b;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// A connection pool to the wismo database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+/// Which SQL dialect a [`Db`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Connects and runs the pending migrations.
+    ///
+    /// `sqlite://path?mode=rwc` creates the file and its parent folder;
+    /// `sqlite::memory:` is a private in-memory database (one connection).
+    pub async fn connect(url: &str) -> Result<Db, StoreDbError> {
+        let db = Db::connect_without_migrating(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects without touching the schema.
+    pub async fn connect_without_migrating(url: &str) -> Result<Db, StoreDbError> {
+        let lower = url.trim().to_ascii_lowercase();
+        let pool = if lower.starts_with("sqlite:") {
+            let in_memory = lower.contains(":memory:") || lower.contains("mode=memory");
+            let mut opts = SqliteConnectOptions::from_str(url.trim())?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            if !in_memory {
+                // Readers never wait for the writer; one fsync per commit batch.
+                opts = opts
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
+                if let Some(parent) = opts.get_filename().parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory { 1 } else { 8 })
+                .connect_with(opts)
+                .await?;
+            Pool::Sqlite(pool)
+        } else if lower.starts_with("postgres:") || lower.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .connect(url.trim())
+                .await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreDbError::UnsupportedUrl);
+        };
+        Ok(Db { pool })
+    }
+
+    /// Applies the migrations not yet applied (a no-op when up to date).
+    pub async fn migrate(&self) -> Result<(), StoreDbError> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Closes every connection of the pool (waits for the ones in use).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}

@@ -1,0 +1,663 @@
+//! Every query, written once and compiled for each dialect.
+//!
+//! The `backend!` macro expands the same functions with the SQLite and with
+//! the PostgreSQL types (`backend::sqlite`, `backend::postgres`). The SQL is
+//! common to both: `$n` placeholders, `ON CONFLICT`, `RETURNING`; the column
+//! types differ only in the migration files (TEXT vs TIMESTAMPTZ/JSONB), which
+//! sqlx's chrono and `Json` types hide. Conversation JSON (events, metadata,
+//! responses) is TEXT on both, serialised here.
+//!
+//! Transactions that read and then write start with a write to the rows they
+//! are about to change (`UPDATE … SET x = x`): on SQLite this takes the write
+//! lock up front (a deferred transaction that upgrades later can fail with
+//! "database is locked" under concurrency), on PostgreSQL it locks the rows.
+//! Imports and new cases take a table lock on PostgreSQL (the one statement
+//! that differs per dialect, passed to the macro).
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::types::Json;
+use wismo_core::store::{Address, Customer, Fulfillment, LineItem, Order, Refund};
+
+use crate::StoreDbError;
+
+/// A status enum as stored: its serde name (`partially_refunded`).
+pub(crate) fn enum_text<T: Serialize>(value: &T) -> Result<String, StoreDbError> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(StoreDbError::Corrupt(format!(
+            "status {other} is not a string"
+        ))),
+    }
+}
+
+pub(crate) fn text_enum<T: DeserializeOwned>(field: &str, s: &str) -> Result<T, StoreDbError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| StoreDbError::Corrupt(format!("unknown {field} {s:?}")))
+}
+
+fn quantity(field: &str, q: i64) -> Result<u32, StoreDbError> {
+    u32::try_from(q).map_err(|_| StoreDbError::Corrupt(format!("{field} {q} out of range")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrderRow {
+    number: String,
+    id: String,
+    email: Option<String>,
+    customer_id: Option<String>,
+    customer_email: Option<String>,
+    customer_first_name: Option<String>,
+    customer_last_name: Option<String>,
+    created_at: DateTime<Utc>,
+    financial_status: String,
+    fulfillment_status: String,
+    cancelled_at: Option<DateTime<Utc>>,
+    cancel_reason: Option<String>,
+    currency: String,
+    total_price: String,
+    returned: bool,
+    ship_name: Option<String>,
+    ship_address1: Option<String>,
+    ship_address2: Option<String>,
+    ship_city: Option<String>,
+    ship_province: Option<String>,
+    ship_zip: Option<String>,
+    ship_country: Option<String>,
+    ship_country_code: Option<String>,
+    ship_phone: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LineItemRow {
+    id: String,
+    title: String,
+    variant_title: Option<String>,
+    sku: Option<String>,
+    quantity: i64,
+    price: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FulfillmentRow {
+    id: String,
+    created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
+    tracking_company: Option<String>,
+    tracking_numbers: Json<Vec<String>>,
+    tracking_urls: Json<Vec<String>>,
+    shipment_status: Option<String>,
+    estimated_delivery_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    line_items: Json<Vec<(String, u32)>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefundRow {
+    id: String,
+    created_at: DateTime<Utc>,
+    amount: String,
+    note: Option<String>,
+    line_items: Json<Vec<(String, u32)>>,
+}
+
+pub(crate) fn assemble(
+    o: OrderRow,
+    items: Vec<LineItemRow>,
+    fulfillments: Vec<FulfillmentRow>,
+    refunds: Vec<RefundRow>,
+) -> Result<Order, StoreDbError> {
+    let customer = o.customer_id.map(|id| Customer {
+        id,
+        email: o.customer_email,
+        first_name: o.customer_first_name,
+        last_name: o.customer_last_name,
+    });
+    let shipping_address = match (o.ship_address1, o.ship_city) {
+        (Some(address1), Some(city)) => Some(Address {
+            name: o.ship_name,
+            address1,
+            address2: o.ship_address2,
+            city,
+            province: o.ship_province,
+            zip: o.ship_zip,
+            country: o.ship_country,
+            country_code: o.ship_country_code,
+            phone: o.ship_phone,
+        }),
+        _ => None,
+    };
+    let line_items = items
+        .into_iter()
+        .map(|l| {
+            Ok(LineItem {
+                quantity: quantity("line item quantity", l.quantity)?,
+                id: l.id,
+                title: l.title,
+                variant_title: l.variant_title,
+                sku: l.sku,
+                price: l.price,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreDbError>>()?;
+    let fulfillments = fulfillments
+        .into_iter()
+        .map(|f| {
+            Ok(Fulfillment {
+                shipment_status: f
+                    .shipment_status
+                    .as_deref()
+                    .map(|s| text_enum("shipment status", s))
+                    .transpose()?,
+                id: f.id,
+                created_at: f.created_at,
+                updated_at: f.updated_at,
+                tracking_company: f.tracking_company,
+                tracking_numbers: f.tracking_numbers.0,
+                tracking_urls: f.tracking_urls.0,
+                estimated_delivery_at: f.estimated_delivery_at,
+                delivered_at: f.delivered_at,
+                line_items: f.line_items.0,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreDbError>>()?;
+    let refunds = refunds
+        .into_iter()
+        .map(|r| Refund {
+            id: r.id,
+            created_at: r.created_at,
+            amount: r.amount,
+            note: r.note,
+            line_items: r.line_items.0,
+        })
+        .collect();
+    Ok(Order {
+        financial_status: text_enum("financial status", &o.financial_status)?,
+        fulfillment_status: text_enum("fulfillment status", &o.fulfillment_status)?,
+        number: o.number,
+        id: o.id,
+        email: o.email,
+        customer,
+        created_at: o.created_at,
+        cancelled_at: o.cancelled_at,
+        cancel_reason: o.cancel_reason,
+        currency: o.currency,
+        total_price: o.total_price,
+        line_items,
+        shipping_address,
+        fulfillments,
+        refunds,
+        returned: o.returned,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationDbRow {
+    pub id: String,
+    pub token_hash: String,
+    pub locale: Option<String>,
+    pub channel: String,
+    /// JSON text.
+    pub metadata: String,
+    pub customer: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+    pub last_seq: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub seq: i64,
+    /// JSON text.
+    pub event: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientMessageRow {
+    pub seq: Option<i64>,
+    /// JSON text.
+    pub response: String,
+}
+
+/// The number the order tables are searched by (see `InMemoryStore`).
+pub(crate) fn number_key(number: &str) -> String {
+    number.trim().trim_start_matches('#').trim().to_lowercase()
+}
+
+const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
+     c.email AS customer_email, c.first_name AS customer_first_name, \
+     c.last_name AS customer_last_name, o.created_at, o.financial_status, \
+     o.fulfillment_status, o.cancelled_at, o.cancel_reason, o.currency, \
+     o.total_price, o.returned, o.ship_name, o.ship_address1, o.ship_address2, \
+     o.ship_city, o.ship_province, o.ship_zip, o.ship_country, \
+     o.ship_country_code, o.ship_phone \
+     FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
+
+macro_rules! backend {
+    ($DB:ty, $bulk_lock:expr) => {
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use wismo_core::dialogue::state::Event;
+        use wismo_core::store::{Case, Order};
+
+        use crate::backend::{
+            assemble, enum_text, number_key, ClientMessageRow, ConversationDbRow, EventRow,
+            FulfillmentRow, LineItemRow, OrderRow, RefundRow, ORDER_SELECT,
+        };
+        use crate::conversations::NewConversation;
+        use crate::StoreDbError;
+
+        pub(crate) type Conn = <$DB as sqlx::Database>::Connection;
+
+        /// Takes the write lock / row locks for the orders matching `key`.
+        pub(crate) async fn lock_orders(conn: &mut Conn, key: &str) -> Result<(), StoreDbError> {
+            sqlx::query("UPDATE orders SET id = id WHERE number_key = $1")
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        /// Serialises bulk changes (imports, new cases) until the commit.
+        pub(crate) async fn lock_all(conn: &mut Conn) -> Result<(), StoreDbError> {
+            sqlx::query($bulk_lock)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn load_order(
+            conn: &mut Conn,
+            number: &str,
+        ) -> Result<Option<Order>, StoreDbError> {
+            let sql = format!("{ORDER_SELECT} WHERE o.number = $1");
+            let Some(row) = sqlx::query_as::<_, OrderRow>(&sql)
+                .bind(number)
+                .fetch_optional(&mut *conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let items = sqlx::query_as::<_, LineItemRow>(
+                "SELECT id, title, variant_title, sku, quantity, price FROM line_items \
+                 WHERE order_number = $1 ORDER BY position",
+            )
+            .bind(number)
+            .fetch_all(&mut *conn)
+            .await?;
+            let fulfillments = sqlx::query_as::<_, FulfillmentRow>(
+                "SELECT id, created_at, updated_at, tracking_company, tracking_numbers, \
+                 tracking_urls, shipment_status, estimated_delivery_at, delivered_at, line_items \
+                 FROM fulfillments WHERE order_number = $1 ORDER BY position",
+            )
+            .bind(number)
+            .fetch_all(&mut *conn)
+            .await?;
+            let refunds = sqlx::query_as::<_, RefundRow>(
+                "SELECT id, created_at, amount, note, line_items FROM refunds \
+                 WHERE order_number = $1 ORDER BY position",
+            )
+            .bind(number)
+            .fetch_all(&mut *conn)
+            .await?;
+            assemble(row, items, fulfillments, refunds).map(Some)
+        }
+
+        /// The stored number for a shopper-typed one (`#eu-1001` -> `EU-1001`).
+        pub(crate) async fn number_for(
+            conn: &mut Conn,
+            typed: &str,
+        ) -> Result<Option<String>, StoreDbError> {
+            let key = number_key(typed);
+            if key.is_empty() {
+                return Ok(None);
+            }
+            let n: Option<(String,)> = sqlx::query_as(
+                "SELECT number FROM orders WHERE number_key = $1 ORDER BY number LIMIT 1",
+            )
+            .bind(&key)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(n.map(|(n,)| n))
+        }
+
+        pub(crate) async fn numbers_by_email(
+            conn: &mut Conn,
+            email_key: &str,
+        ) -> Result<Vec<String>, StoreDbError> {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT o.number FROM orders o LEFT JOIN customers c ON c.id = o.customer_id \
+                 WHERE o.email = $1 OR c.email = $1",
+            )
+            .bind(email_key)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows.into_iter().map(|(n,)| n).collect())
+        }
+
+        pub(crate) async fn numbers_by_customer(
+            conn: &mut Conn,
+            customer_id: &str,
+        ) -> Result<Vec<String>, StoreDbError> {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT number FROM orders WHERE customer_id = $1")
+                    .bind(customer_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            Ok(rows.into_iter().map(|(n,)| n).collect())
+        }
+
+        pub(crate) async fn all_numbers(conn: &mut Conn) -> Result<Vec<String>, StoreDbError> {
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT number FROM orders ORDER BY number")
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.into_iter().map(|(n,)| n).collect())
+        }
+
+        /// Replaces the order with `o.number` (row and every child row).
+        pub(crate) async fn write_order(conn: &mut Conn, o: &Order) -> Result<(), StoreDbError> {
+            for table in ["line_items", "fulfillments", "refunds"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE order_number = $1"))
+                    .bind(&o.number)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM orders WHERE number = $1")
+                .bind(&o.number)
+                .execute(&mut *conn)
+                .await?;
+            if let Some(c) = &o.customer {
+                sqlx::query(
+                    "INSERT INTO customers (id, email, first_name, last_name) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+                     email = excluded.email, first_name = excluded.first_name, \
+                     last_name = excluded.last_name",
+                )
+                .bind(&c.id)
+                .bind(&c.email)
+                .bind(&c.first_name)
+                .bind(&c.last_name)
+                .execute(&mut *conn)
+                .await?;
+            }
+            let a = o.shipping_address.as_ref();
+            sqlx::query(
+                "INSERT INTO orders (number, number_key, id, email, customer_id, created_at, \
+                 financial_status, fulfillment_status, cancelled_at, cancel_reason, currency, \
+                 total_price, returned, ship_name, ship_address1, ship_address2, ship_city, \
+                 ship_province, ship_zip, ship_country, ship_country_code, ship_phone) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18, $19, $20, $21, $22)",
+            )
+            .bind(&o.number)
+            .bind(number_key(&o.number))
+            .bind(&o.id)
+            .bind(&o.email)
+            .bind(o.customer.as_ref().map(|c| c.id.as_str()))
+            .bind(o.created_at)
+            .bind(enum_text(&o.financial_status)?)
+            .bind(enum_text(&o.fulfillment_status)?)
+            .bind(o.cancelled_at)
+            .bind(&o.cancel_reason)
+            .bind(&o.currency)
+            .bind(&o.total_price)
+            .bind(o.returned)
+            .bind(a.and_then(|a| a.name.as_deref()))
+            .bind(a.map(|a| a.address1.as_str()))
+            .bind(a.and_then(|a| a.address2.as_deref()))
+            .bind(a.map(|a| a.city.as_str()))
+            .bind(a.and_then(|a| a.province.as_deref()))
+            .bind(a.and_then(|a| a.zip.as_deref()))
+            .bind(a.and_then(|a| a.country.as_deref()))
+            .bind(a.and_then(|a| a.country_code.as_deref()))
+            .bind(a.and_then(|a| a.phone.as_deref()))
+            .execute(&mut *conn)
+            .await?;
+            for (i, l) in o.line_items.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO line_items (order_number, position, id, title, variant_title, \
+                     sku, quantity, price) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&o.number)
+                .bind(i as i64)
+                .bind(&l.id)
+                .bind(&l.title)
+                .bind(&l.variant_title)
+                .bind(&l.sku)
+                .bind(i64::from(l.quantity))
+                .bind(&l.price)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for (i, f) in o.fulfillments.iter().enumerate() {
+                let status = f.shipment_status.as_ref().map(enum_text).transpose()?;
+                sqlx::query(
+                    "INSERT INTO fulfillments (order_number, position, id, created_at, \
+                     updated_at, tracking_company, tracking_numbers, tracking_urls, \
+                     shipment_status, estimated_delivery_at, delivered_at, line_items) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&o.number)
+                .bind(i as i64)
+                .bind(&f.id)
+                .bind(f.created_at)
+                .bind(f.updated_at)
+                .bind(&f.tracking_company)
+                .bind(Json(&f.tracking_numbers))
+                .bind(Json(&f.tracking_urls))
+                .bind(status)
+                .bind(f.estimated_delivery_at)
+                .bind(f.delivered_at)
+                .bind(Json(&f.line_items))
+                .execute(&mut *conn)
+                .await?;
+            }
+            for (i, r) in o.refunds.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO refunds (order_number, position, id, created_at, amount, note, \
+                     line_items) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&o.number)
+                .bind(i as i64)
+                .bind(&r.id)
+                .bind(r.created_at)
+                .bind(&r.amount)
+                .bind(&r.note)
+                .bind(Json(&r.line_items))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// Stores a case and returns its sequence number (1, 2, …).
+        pub(crate) async fn insert_case(conn: &mut Conn, c: &Case) -> Result<i64, StoreDbError> {
+            let (seq,): (i64,) = sqlx::query_as(
+                "INSERT INTO cases (order_number, kind, description, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING seq",
+            )
+            .bind(&c.order_number)
+            .bind(&c.kind)
+            .bind(&c.description)
+            .bind(c.created_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(seq)
+        }
+
+        pub(crate) async fn cases(conn: &mut Conn) -> Result<Vec<Case>, StoreDbError> {
+            let rows: Vec<(i64, Option<String>, String, String, DateTime<Utc>)> =
+                sqlx::query_as(
+                    "SELECT seq, order_number, kind, description, created_at FROM cases \
+                     ORDER BY seq",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(seq, order_number, kind, description, created_at)| Case {
+                    id: crate::orders::case_id(seq),
+                    order_number,
+                    kind,
+                    description,
+                    created_at,
+                })
+                .collect())
+        }
+
+        pub(crate) async fn insert_conversation(
+            conn: &mut Conn,
+            c: &NewConversation,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query(
+                "INSERT INTO conversations (id, token_hash, locale, channel, metadata, \
+                 customer, created_at, last_active_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
+            )
+            .bind(&c.id)
+            .bind(&c.token_hash)
+            .bind(&c.locale)
+            .bind(&c.channel)
+            .bind(serde_json::to_string(&c.metadata)?)
+            .bind(&c.customer)
+            .bind(c.created_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        /// Reserves `n` sequence numbers; returns the new last one (None: no such conversation).
+        pub(crate) async fn reserve_seq(
+            conn: &mut Conn,
+            id: &str,
+            n: i64,
+        ) -> Result<Option<i64>, StoreDbError> {
+            let row: Option<(i64,)> = sqlx::query_as(
+                "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 \
+                 RETURNING last_seq",
+            )
+            .bind(id)
+            .bind(n)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(row.map(|(s,)| s))
+        }
+
+        pub(crate) async fn insert_event(
+            conn: &mut Conn,
+            id: &str,
+            seq: i64,
+            event: &Event,
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query(
+                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(seq)
+            .bind(serde_json::to_string(event)?)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn events_after(
+            conn: &mut Conn,
+            id: &str,
+            after: i64,
+        ) -> Result<Vec<(i64, Event)>, StoreDbError> {
+            let rows = sqlx::query_as::<_, EventRow>(
+                "SELECT seq, event FROM conversation_events \
+                 WHERE conversation_id = $1 AND seq > $2 ORDER BY seq",
+            )
+            .bind(id)
+            .bind(after)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.into_iter()
+                .map(|r| Ok((r.seq, serde_json::from_str(&r.event)?)))
+                .collect()
+        }
+
+        pub(crate) async fn touch(
+            conn: &mut Conn,
+            id: &str,
+            at: DateTime<Utc>,
+        ) -> Result<bool, StoreDbError> {
+            let done = sqlx::query("UPDATE conversations SET last_active_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        pub(crate) async fn conversation(
+            conn: &mut Conn,
+            id: &str,
+        ) -> Result<Option<ConversationDbRow>, StoreDbError> {
+            Ok(sqlx::query_as::<_, ConversationDbRow>(
+                "SELECT id, token_hash, locale, channel, metadata, customer, created_at, \
+                 last_active_at, last_seq FROM conversations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?)
+        }
+
+        /// Stores the response unless one is stored already; true when stored now.
+        pub(crate) async fn remember(
+            conn: &mut Conn,
+            id: &str,
+            client_message_id: &str,
+            seq: Option<i64>,
+            response: &serde_json::Value,
+            at: DateTime<Utc>,
+        ) -> Result<bool, StoreDbError> {
+            let done = sqlx::query(
+                "INSERT INTO client_message_ids (conversation_id, client_message_id, seq, \
+                 response, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (conversation_id, client_message_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(client_message_id)
+            .bind(seq)
+            .bind(serde_json::to_string(response)?)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        pub(crate) async fn recall(
+            conn: &mut Conn,
+            id: &str,
+            client_message_id: &str,
+        ) -> Result<Option<ClientMessageRow>, StoreDbError> {
+            Ok(sqlx::query_as::<_, ClientMessageRow>(
+                "SELECT seq, response FROM client_message_ids \
+                 WHERE conversation_id = $1 AND client_message_id = $2",
+            )
+            .bind(id)
+            .bind(client_message_id)
+            .fetch_optional(&mut *conn)
+            .await?)
+        }
+    };
+}
+
+pub(crate) mod sqlite {
+    // A write with no rows takes SQLite's (database-wide) write lock.
+    backend!(sqlx::Sqlite, "UPDATE orders SET id = id WHERE 1 = 0");
+}
+
+pub(crate) mod postgres {
+    // Conflicts with itself and with row updates; readers are not blocked.
+    backend!(
+        sqlx::Postgres,
+        "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"
+    );
+}

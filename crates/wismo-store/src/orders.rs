@@ -1,0 +1,307 @@
+//! Orders in SQL: import from Shopify JSON, lookups and the store actions.
+//!
+//! The actions (cancel, change address, open a case) read the order inside a
+//! transaction, apply `InMemoryStore`'s own rules to it (so refusals and
+//! messages are identical), write the result back and commit.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use wismo_core::store::memory::InMemoryStore;
+use wismo_core::store::shopify::parse_orders;
+use wismo_core::store::{Address, Case, Order, OrderService, StoreError};
+
+use crate::backend::number_key;
+use crate::{dispatch, Db, StoreDbError};
+
+/// What an import did, counted in orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Orders that were not in the database.
+    pub inserted: usize,
+    /// Orders that were there with different data (replaced, child rows too).
+    pub updated: usize,
+    /// Orders already stored exactly as in the file.
+    pub unchanged: usize,
+}
+
+/// A case's public id from its sequence number: `CASE-0001`.
+pub(crate) fn case_id(seq: i64) -> String {
+    format!("CASE-{seq:04}")
+}
+
+/// Timestamps are kept to the microsecond (PostgreSQL's precision), on
+/// both dialects, so what an action returns is what a later read returns.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn order_micros(mut o: Order) -> Order {
+    o.created_at = micros(o.created_at);
+    o.cancelled_at = o.cancelled_at.map(micros);
+    for f in &mut o.fulfillments {
+        f.created_at = micros(f.created_at);
+        f.updated_at = f.updated_at.map(micros);
+        f.estimated_delivery_at = f.estimated_delivery_at.map(micros);
+        f.delivered_at = f.delivered_at.map(micros);
+    }
+    for r in &mut o.refunds {
+        r.created_at = micros(r.created_at);
+    }
+    o
+}
+
+/// PostgreSQL text cannot hold NUL: shopper-typed text that is stored gets
+/// U+FFFD in its place (on both dialects, so they agree).
+fn no_nul(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+fn address_no_nul(a: Address) -> Address {
+    let opt = |o: Option<String>| o.map(|s| no_nul(&s));
+    Address {
+        name: opt(a.name),
+        address1: no_nul(&a.address1),
+        address2: opt(a.address2),
+        city: no_nul(&a.city),
+        province: opt(a.province),
+        zip: opt(a.zip),
+        country: opt(a.country),
+        country_code: opt(a.country_code),
+        phone: opt(a.phone),
+    }
+}
+
+/// Newest first, ties by number descending (as `InMemoryStore`).
+fn newest_first(mut orders: Vec<Order>) -> Vec<Order> {
+    orders.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.number.cmp(&a.number))
+    });
+    orders
+}
+
+impl Db {
+    /// Imports a Shopify Admin REST export (`{"orders": [...]}`, `{"order": {...}}`
+    /// or a bare array).
+    ///
+    /// The whole file is parsed first: a broken file is rejected with
+    /// [`StoreDbError::InvalidOrders`] (naming the order index and field) and
+    /// nothing is written. Then every order is inserted, replaced (with all
+    /// its line items, fulfillments and refunds) or left alone, in one
+    /// transaction. When a number appears twice in the file the first wins.
+    pub async fn import_shopify(&self, json: &str) -> Result<ImportReport, StoreDbError> {
+        let parsed = parse_orders(json)?;
+        let mut seen = std::collections::HashSet::new();
+        let orders: Vec<Order> = parsed
+            .into_iter()
+            .filter(|o| seen.insert(o.number.clone()))
+            .map(order_micros)
+            .collect();
+        let mut report = ImportReport::default();
+        dispatch!(self, b, p => {
+            let mut tx = p.begin().await?;
+            b::lock_all(&mut tx).await?;
+            for o in &orders {
+                match b::load_order(&mut tx, &o.number).await? {
+                    Some(stored) if stored == *o => report.unchanged += 1,
+                    Some(_) => {
+                        b::write_order(&mut tx, o).await?;
+                        report.updated += 1;
+                    }
+                    None => {
+                        b::write_order(&mut tx, o).await?;
+                        report.inserted += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+        });
+        tracing::info!(
+            inserted = report.inserted,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            "orders imported"
+        );
+        Ok(report)
+    }
+
+    /// Imports the demo store ([`InMemoryStore::demo_json`]) when there are no
+    /// orders yet; `None` when there were.
+    pub async fn load_demo_if_empty(&self) -> Result<Option<ImportReport>, StoreDbError> {
+        if !self.order_numbers().await?.is_empty() {
+            return Ok(None);
+        }
+        self.import_shopify(InMemoryStore::demo_json())
+            .await
+            .map(Some)
+    }
+
+    /// Every stored order number, sorted.
+    pub async fn order_numbers(&self) -> Result<Vec<String>, StoreDbError> {
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            b::all_numbers(&mut conn).await
+        })
+    }
+
+    /// Every case opened so far, oldest first.
+    pub async fn cases(&self) -> Result<Vec<Case>, StoreDbError> {
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            b::cases(&mut conn).await
+        })
+    }
+
+    async fn try_find_order(&self, number: &str) -> Result<Option<Order>, StoreDbError> {
+        if number.contains('\0') {
+            return Ok(None);
+        }
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            match b::number_for(&mut conn, number).await? {
+                Some(n) => b::load_order(&mut conn, &n).await,
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The order with this number (`1042`, `#1042`, ` #eu-1001 `), if any.
+    pub async fn find_order(&self, number: &str) -> Result<Option<Order>, StoreError> {
+        Ok(self.try_find_order(number).await?)
+    }
+
+    async fn try_orders_by_email(&self, email: &str) -> Result<Vec<Order>, StoreDbError> {
+        let key = email.trim().to_lowercase();
+        if key.is_empty() || key.contains('\0') {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            let mut out = Vec::new();
+            for n in b::numbers_by_email(&mut conn, &key).await? {
+                out.extend(b::load_order(&mut conn, &n).await?);
+            }
+            Ok(newest_first(out))
+        })
+    }
+
+    /// Orders whose email or customer email is `email` (any case), newest first.
+    pub async fn orders_by_email(&self, email: &str) -> Result<Vec<Order>, StoreError> {
+        Ok(self.try_orders_by_email(email).await?)
+    }
+
+    async fn try_orders_by_customer(&self, customer_id: &str) -> Result<Vec<Order>, StoreDbError> {
+        let key = customer_id.trim();
+        if key.is_empty() || key.contains('\0') {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            let mut out = Vec::new();
+            for n in b::numbers_by_customer(&mut conn, key).await? {
+                out.extend(b::load_order(&mut conn, &n).await?);
+            }
+            Ok(newest_first(out))
+        })
+    }
+
+    /// Orders of the customer with this id, newest first.
+    pub async fn orders_by_customer(&self, customer_id: &str) -> Result<Vec<Order>, StoreError> {
+        Ok(self.try_orders_by_customer(customer_id).await?)
+    }
+
+    /// Reads the order `number` in a transaction, lets `InMemoryStore` apply
+    /// `action` to it, and stores the changed order.
+    async fn change_order(
+        &self,
+        number: &str,
+        action: impl FnOnce(&InMemoryStore) -> Result<Order, StoreError>,
+    ) -> Result<Order, StoreDbError> {
+        let key = number_key(number);
+        if key.contains('\0') {
+            return Ok(action(&InMemoryStore::default())?);
+        }
+        dispatch!(self, b, p => {
+            let mut tx = p.begin().await?;
+            b::lock_orders(&mut tx, &key).await?;
+            let current = match b::number_for(&mut tx, number).await? {
+                Some(n) => b::load_order(&mut tx, &n).await?,
+                None => None,
+            };
+            let changed = action(&InMemoryStore::new(current.into_iter().collect()))?;
+            b::write_order(&mut tx, &changed).await?;
+            tx.commit().await?;
+            Ok(changed)
+        })
+    }
+
+    /// Cancels an order (same rules and messages as `InMemoryStore::cancel_order`).
+    /// A NUL in `reason` is stored as U+FFFD (also in address fields and cases).
+    pub async fn cancel_order(
+        &self,
+        number: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        Ok(self
+            .change_order(number, |m| {
+                m.cancel_order(number, &no_nul(reason), micros(now))
+            })
+            .await?)
+    }
+
+    /// Replaces the shipping address (same rules and messages as `InMemoryStore`).
+    pub async fn change_shipping_address(
+        &self,
+        number: &str,
+        address: Address,
+    ) -> Result<Order, StoreError> {
+        Ok(self
+            .change_order(number, |m| {
+                m.change_shipping_address(number, address_no_nul(address))
+            })
+            .await?)
+    }
+
+    async fn try_open_case(
+        &self,
+        order_number: Option<&str>,
+        kind: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Case, StoreDbError> {
+        let (kind, description) = (no_nul(kind), no_nul(description));
+        let (kind, description) = (kind.as_str(), description.as_str());
+        dispatch!(self, b, p => {
+            let mut tx = p.begin().await?;
+            b::lock_all(&mut tx).await?;
+            let current = match order_number {
+                Some(typed) if typed.contains('\0') => None,
+                Some(typed) => match b::number_for(&mut tx, typed).await? {
+                    Some(n) => b::load_order(&mut tx, &n).await?,
+                    None => None,
+                },
+                None => None,
+            };
+            let mem = InMemoryStore::new(current.into_iter().collect());
+            let mut case = mem.open_case(order_number, kind, description, micros(now))?;
+            let seq = b::insert_case(&mut tx, &case).await?;
+            case.id = case_id(seq);
+            tx.commit().await?;
+            Ok(case)
+        })
+    }
+
+    /// Opens a case `CASE-0001`, `CASE-0002`, … (an order number given must exist).
+    pub async fn open_case(
+        &self,
+        order_number: Option<&str>,
+        kind: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Case, StoreError> {
+        Ok(self
+            .try_open_case(order_number, kind, description, now)
+            .await?)
+    }
+}
