@@ -368,9 +368,19 @@ fn a_server_can_keep_only_the_state_and_persist_each_turns_events() {
 fn card_numbers_never_reach_the_event_log() {
     let (engine, _) = demo_engine();
     let mut conv = Conversation::new("pci");
-    let out = engine.turn(&mut conv, "my card 4111 1111 1111 1111 was charged twice for order 1042", demo_now());
-    assert!(out.messages.iter().any(|m| m.text.contains("don't share card numbers")));
+    let out = engine.turn(
+        &mut conv,
+        "my card 4111 1111 1111 1111 was charged twice for order 1042",
+        demo_now(),
+    );
+    assert!(out
+        .messages
+        .iter()
+        .any(|m| m.text.contains("don't share card numbers")));
     let log = serde_json::to_string(&conv.events).expect("serialises");
-    assert!(!log.contains("4111 1111 1111 1111") && !log.contains("4111111111111111"), "{log}");
+    assert!(
+        !log.contains("4111 1111 1111 1111") && !log.contains("4111111111111111"),
+        "{log}"
+    );
     assert!(log.contains("[card number removed]"));
 }
