@@ -1216,13 +1216,8 @@ impl Turn<'_> {
                 (None, Some(m)) => store.orders_by_email(m),
                 (None, None) => Ok(Vec::new()),
             };
-            let orders = match known {
-                Ok(o) => o,
-                Err(StoreError::Unavailable(_)) => {
-                    self.handoff("store_unavailable");
-                    return false;
-                }
-                Err(_) => Vec::new(),
+            let Some(orders) = self.ask_store(known) else {
+                return false;
             };
             if orders.len() == 1 {
                 self.emit(Event::SlotSet {
@@ -1275,13 +1270,8 @@ impl Turn<'_> {
                 if self.locked_out(flow) {
                     return false;
                 }
-                let orders = match store.orders_by_email(&email) {
-                    Ok(o) => o,
-                    Err(StoreError::Unavailable(_)) => {
-                        self.handoff("store_unavailable");
-                        return false;
-                    }
-                    Err(_) => Vec::new(),
+                let Some(orders) = self.ask_store(store.orders_by_email(&email)) else {
+                    return false;
                 };
                 if orders.iter().any(|o| matches_order(o, None, Some(&postal))) {
                     self.emit(Event::Verified {
@@ -1312,13 +1302,8 @@ impl Turn<'_> {
         if self.locked_out(flow) {
             return false;
         }
-        let order = match store.find_order(&number) {
-            Ok(o) => o,
-            Err(StoreError::Unavailable(_)) => {
-                self.handoff("store_unavailable");
-                return false;
-            }
-            Err(_) => None,
+        let Some(order) = self.ask_store(store.find_order(&number)) else {
+            return false;
         };
         // Signed in: the order must be theirs; no other check needed.
         if let Some(c) = &signed_in {
@@ -1368,6 +1353,19 @@ impl Turn<'_> {
         });
         self.verification_failed(flow, step);
         false
+    }
+
+    /// The store's answer; `None` after handing off because the store is
+    /// down. Other errors read as "nothing found", which reveals nothing.
+    fn ask_store<T: Default>(&mut self, answer: Result<T, StoreError>) -> Option<T> {
+        match answer {
+            Ok(v) => Some(v),
+            Err(StoreError::Unavailable(_)) => {
+                self.handoff("store_unavailable");
+                None
+            }
+            Err(_) => Some(T::default()),
+        }
     }
 
     /// After too many failed checks: says so, ends the flow and returns true.
