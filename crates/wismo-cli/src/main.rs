@@ -2,6 +2,7 @@
 
 mod bench;
 mod chat;
+mod db_cmd;
 mod nlu_cmd;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,11 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run conversation tests (YAML scripts); exit status 1 when any fails.
     Test(chat::TestArgs),
+    /// Create or upgrade the database schema.
+    Migrate(db_cmd::DbArgs),
+    /// Load data into the database.
+    #[command(subcommand)]
+    Import(db_cmd::ImportCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -76,6 +82,8 @@ fn main() -> ExitCode {
         Command::Sentiment(args) => nlu_cmd::sentiment(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Chat(args) => chat::run(&args),
+        Command::Migrate(args) => db_cmd::migrate(&args),
+        Command::Import(cmd) => db_cmd::import(&cmd),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -633,3 +633,46 @@ fn traces_name_the_turn_but_never_the_message() {
         "message text reached the log: {err}"
     );
 }
+
+#[test]
+fn migrate_and_import_shopify_into_sqlite() {
+    let dir = TempDir::new("db");
+    let data = dir.0.display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("schema up to date"), "{}", stdout(&o));
+    assert!(dir.path("wismo.db").exists());
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wismo-core/data/store/demo_orders.json")
+        .display()
+        .to_string();
+    let first = json(&["import", "shopify", &demo, "--data-dir", &data]);
+    assert_eq!(first["inserted"], 53);
+    let again = json(&["import", "shopify", &demo, "--data-dir", &data]);
+    assert_eq!(
+        (again["inserted"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(53))
+    );
+
+    let bad = dir.path("bad.json");
+    std::fs::write(&bad, r#"{"orders": [{"id": 1}]}"#).expect("write");
+    fails(
+        &[
+            "import",
+            "shopify",
+            &bad.display().to_string(),
+            "--data-dir",
+            &data,
+        ],
+        &["nothing was imported", "order 0, field `name`"],
+    );
+    fails(
+        &[
+            "migrate",
+            "--database-url",
+            "mysql://root:hunter2@localhost/x",
+        ],
+        &["unsupported database URL", "root:****@"],
+    );
+}

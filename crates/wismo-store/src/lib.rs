@@ -64,15 +64,17 @@ pub enum StoreDbError {
     /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+    // The causes are part of each message (and deliberately not `source`s,
+    // so an error chain printed with `{:#}` does not repeat them).
     #[error("could not create the database folder: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
     #[error("migration failed: {0}")]
-    Migrate(#[from] MigrateError),
+    Migrate(MigrateError),
     /// The order file was rejected before anything was written.
     #[error("invalid order file: {0}")]
-    InvalidOrders(#[from] ParseError),
+    InvalidOrders(ParseError),
     /// A stored value could not be read back (e.g. an unknown status).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -87,6 +89,30 @@ pub enum StoreDbError {
     /// A store rule refused the action (same meaning as in `wismo_core`).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<std::io::Error> for StoreDbError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<sqlx::Error> for StoreDbError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<MigrateError> for StoreDbError {
+    fn from(e: MigrateError) -> Self {
+        Self::Migrate(e)
+    }
+}
+
+impl From<ParseError> for StoreDbError {
+    fn from(e: ParseError) -> Self {
+        Self::InvalidOrders(e)
+    }
 }
 
 impl From<StoreDbError> for StoreError {

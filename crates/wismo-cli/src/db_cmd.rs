@@ -1,0 +1,120 @@
+//! `wismo migrate` and `wismo import shopify`.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use wismo_store::Db;
+
+#[derive(Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` or `postgres://…`. Default: an SQLite file
+    /// in the data directory.
+    #[arg(long, env = "WISMO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the default SQLite database lives.
+    #[arg(long, env = "WISMO_DATA_DIR", default_value = "wismo-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Shopify Admin REST order JSON (`{"orders": [...]}`); importing the same
+    /// file again changes nothing, changed orders are updated, and a bad file
+    /// is rejected whole.
+    Shopify {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+impl DbArgs {
+    pub fn url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wismo.db").display()
+            )
+        })
+    }
+}
+
+/// A URL fit for printing: any password is masked.
+pub fn masked(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn connect(args: &DbArgs) -> Result<Db> {
+    let url = args.url();
+    Db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database at {}", masked(&url)))
+}
+
+pub fn migrate(args: &DbArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let db = connect(args).await?;
+        crate::say(format!(
+            "database ready at {} ({:?}), schema up to date",
+            masked(&args.url()),
+            db.dialect()
+        ));
+        db.close().await;
+        Ok(())
+    })
+}
+
+pub fn import(cmd: &ImportCommand) -> Result<()> {
+    let ImportCommand::Shopify { file, db } = cmd;
+    let json =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    runtime()?.block_on(async {
+        let store = connect(db).await?;
+        let report = store
+            .import_shopify(&json)
+            .await
+            .with_context(|| format!("{}: nothing was imported", file.display()))?;
+        crate::say(serde_json::to_string_pretty(&serde_json::json!({
+            "file": file.display().to_string(),
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+        }))?);
+        store.close().await;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            masked("postgres://app:s3cret@db:5432/wismo"),
+            "postgres://app:****@db:5432/wismo"
+        );
+        assert_eq!(
+            masked("postgres://postgres@127.0.0.1/wismo"),
+            "postgres://postgres@127.0.0.1/wismo"
+        );
+        assert_eq!(masked("sqlite://data/wismo.db"), "sqlite://data/wismo.db");
+    }
+}
