@@ -220,10 +220,8 @@ pub(crate) struct ClientMessageRow {
     pub response: String,
 }
 
-/// The number the order tables are searched by (see `InMemoryStore`).
-pub(crate) fn number_key(number: &str) -> String {
-    number.trim().trim_start_matches('#').trim().to_lowercase()
-}
+/// The number the order tables are searched by (the same as `InMemoryStore`'s).
+pub(crate) use wismo_core::store::memory::normalise_number as number_key;
 
 const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
      c.email AS customer_email, c.first_name AS customer_first_name, \

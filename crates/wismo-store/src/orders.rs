@@ -70,15 +70,7 @@ fn address_no_nul(a: Address) -> Address {
     }
 }
 
-/// Newest first, ties by number descending (as `InMemoryStore`).
-fn newest_first(mut orders: Vec<Order>) -> Vec<Order> {
-    orders.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| b.number.cmp(&a.number))
-    });
-    orders
-}
+use wismo_core::store::memory::newest_first;
 
 impl Db {
     /// Imports a Shopify Admin REST export (`{"orders": [...]}`, `{"order": {...}}`

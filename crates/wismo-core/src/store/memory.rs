@@ -192,11 +192,14 @@ pub struct InMemoryStore {
 }
 
 /// Normalises a shopper-typed order number: trims, drops leading `#`s.
-fn normalise_number(number: &str) -> String {
+/// The form order numbers are matched in: no surrounding spaces, no `#`,
+/// lower case. Every store matches numbers this way.
+pub fn normalise_number(number: &str) -> String {
     number.trim().trim_start_matches('#').trim().to_lowercase()
 }
 
-fn newest_first(mut orders: Vec<Order>) -> Vec<Order> {
+/// Orders newest first, ties by number descending: the order every store lists in.
+pub fn newest_first(mut orders: Vec<Order>) -> Vec<Order> {
     orders.sort_by(|a, b| {
         b.created_at
             .cmp(&a.created_at)
