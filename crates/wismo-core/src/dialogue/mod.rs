@@ -473,18 +473,7 @@ impl Engine {
 
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
-        let state = conv.state.clone();
-        let nlu = ParseResult::empty();
-        let mut t = Turn {
-            engine: self,
-            conv,
-            state,
-            now,
-            messages: Vec::new(),
-            nlu,
-            text: String::new(),
-            order_cache: None,
-        };
+        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
         t.say(
             "welcome",
             &HashMap::new(),
@@ -508,7 +497,6 @@ impl Engine {
         )
     )]
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
-        let state = conv.state.clone();
         let first_new = conv.events.len();
         let nlu = self.nlu.parse(
             text,
@@ -517,16 +505,7 @@ impl Engine {
                 tz: self.config.tz,
             },
         );
-        let mut t = Turn {
-            engine: self,
-            conv,
-            state,
-            now,
-            messages: Vec::new(),
-            nlu,
-            text: text.to_string(),
-            order_cache: None,
-        };
+        let mut t = Turn::new(self, conv, now, nlu, text.to_string());
         t.run();
         let span = tracing::Span::current();
         span.record("intent", t.nlu.intent.name.as_str());
@@ -555,7 +534,26 @@ impl Engine {
     }
 }
 
-impl Turn<'_> {
+impl<'a> Turn<'a> {
+    fn new(
+        engine: &'a Engine,
+        conv: &'a mut Conversation,
+        now: DateTime<Utc>,
+        nlu: ParseResult,
+        text: String,
+    ) -> Self {
+        Self {
+            engine,
+            state: conv.state.clone(),
+            conv,
+            now,
+            messages: Vec::new(),
+            nlu,
+            text,
+            order_cache: None,
+        }
+    }
+
     fn emit(&mut self, e: Event) {
         self.state.apply(&e);
         self.conv.events.push(e);
