@@ -4,6 +4,7 @@ mod bench;
 mod chat;
 mod db_cmd;
 mod nlu_cmd;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: REST and WebSocket API, demo store on SQLite by default.
+    Serve(serve::ServeArgs),
+    /// Print the effective server configuration (secrets masked) and where each value comes from.
+    Config(serve::ServeArgs),
     /// Natural-language understanding: train, parse, evaluate.
     #[command(subcommand)]
     Nlu(nlu_cmd::NluCommand),
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::serve(&args),
+        Command::Config(args) => serve::config(&args),
         Command::Nlu(cmd) => nlu_cmd::run(cmd),
         Command::Sentiment(args) => nlu_cmd::sentiment(&args),
         Command::Bench(args) => bench::run(&args),

@@ -530,35 +530,50 @@ macro_rules! backend {
             conn: &mut Conn,
             id: &str,
             n: i64,
+            now: DateTime<Utc>,
         ) -> Result<Option<i64>, StoreDbError> {
             let row: Option<(i64,)> = sqlx::query_as(
-                "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 \
-                 RETURNING last_seq",
+                "UPDATE conversations SET last_seq = last_seq + $2, last_active_at = $3 \
+                 WHERE id = $1 RETURNING last_seq",
             )
             .bind(id)
             .bind(n)
+            .bind(now)
             .fetch_optional(&mut *conn)
             .await?;
             Ok(row.map(|(s,)| s))
         }
 
-        pub(crate) async fn insert_event(
+        /// Inserts `events` with seqs `first`, `first + 1`, … in one statement.
+        pub(crate) async fn insert_events(
             conn: &mut Conn,
             id: &str,
-            seq: i64,
-            event: &Event,
+            first: i64,
+            events: &[Event],
             at: DateTime<Utc>,
         ) -> Result<(), StoreDbError> {
-            sqlx::query(
-                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(seq)
-            .bind(serde_json::to_string(event)?)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut sql = String::from(
+                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) VALUES ",
+            );
+            for i in 0..events.len() {
+                let b = i * 4;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            let mut q = sqlx::query(&sql);
+            for (seq, event) in (first..).zip(events) {
+                q = q
+                    .bind(id)
+                    .bind(seq)
+                    .bind(serde_json::to_string(event)?)
+                    .bind(at);
+            }
+            q.execute(&mut *conn).await?;
             Ok(())
         }
 

@@ -78,7 +78,8 @@ impl Db {
     }
 
     /// Appends events in one transaction and returns the seq of the last one
-    /// (the current last seq when `events` is empty). Seqs start at 1.
+    /// (the current last seq when `events` is empty). Seqs start at 1. Also
+    /// sets the conversation's `last_active_at` to now.
     pub async fn append_events(&self, id: &str, events: &[Event]) -> Result<i64, StoreDbError> {
         let n = i64::try_from(events.len())
             .map_err(|_| StoreDbError::Corrupt("too many events".to_string()))?;
@@ -88,12 +89,15 @@ impl Db {
         let now = micros(Utc::now());
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
-            let last = b::reserve_seq(&mut tx, id, n)
+            let last = b::reserve_seq(&mut tx, id, n, now)
                 .await?
                 .ok_or_else(|| StoreDbError::ConversationNotFound(id.to_string()))?;
-            let first = last - n + 1;
-            for (seq, event) in (first..).zip(events) {
-                b::insert_event(&mut tx, id, seq, event, now).await?;
+            // At most 1000 rows per statement (4 parameters each stays far
+            // below SQLite's and PostgreSQL's parameter limits).
+            let mut first = last - n + 1;
+            for chunk in events.chunks(1000) {
+                b::insert_events(&mut tx, id, first, chunk, now).await?;
+                first += chunk.len() as i64;
             }
             tx.commit().await?;
             Ok(last)

@@ -228,6 +228,19 @@ impl Db {
         }
     }
 
+    /// One round trip to the database (`SELECT 1`), for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreDbError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query("SELECT 1").execute(p).await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query("SELECT 1").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every connection of the pool (waits for the ones in use).
     pub async fn close(&self) {
         match &self.pool {

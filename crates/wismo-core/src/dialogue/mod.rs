@@ -137,6 +137,18 @@ impl Conversation {
     }
 }
 
+impl Conversation {
+    /// Starts a new session after an idle timeout: appends
+    /// [`Event::SessionExpired`] and folds it (the state starts fresh, the
+    /// log keeps its history). Returns the event, for persisting.
+    pub fn expire_session(&mut self, at: DateTime<Utc>) -> Event {
+        let e = Event::SessionExpired { at };
+        self.state.apply(&e);
+        self.events.push(e.clone());
+        e
+    }
+}
+
 /// One bot message with its rich parts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BotMessage {

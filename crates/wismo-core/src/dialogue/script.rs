@@ -263,6 +263,62 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
 }
 
 /// Runs one scripted conversation from scratch.
+/// What is wrong with one turn's outcome (empty when it meets `t.expect`):
+/// `index` is the turn's 0-based position, `intent` its name and confidence,
+/// `handoff` the reason once a hand-off has been requested. Shared by
+/// [`run`] and by tests that drive the same scripts through the server.
+pub fn check_turn(
+    t: &ScriptTurn,
+    index: usize,
+    replies: &[&str],
+    intent: (&str, f32),
+    handoff: Option<&str>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let all = replies.join("\n").to_lowercase();
+    let at = format!("turn {} (line {})", index + 1, t.line);
+    if let Some(want) = &t.expect.intent {
+        if intent.0 != want {
+            failures.push(format!(
+                "{at}: intent {} ({:.2}), expected {want}",
+                intent.0, intent.1
+            ));
+        }
+    }
+    for s in &t.expect.contains {
+        if !all.contains(&s.to_lowercase()) {
+            failures.push(format!("{at}: replies do not contain {s:?}"));
+        }
+    }
+    if !t.expect.contains_any.is_empty()
+        && !t
+            .expect
+            .contains_any
+            .iter()
+            .any(|s| all.contains(&s.to_lowercase()))
+    {
+        failures.push(format!(
+            "{at}: replies contain none of {:?}",
+            t.expect.contains_any
+        ));
+    }
+    for s in &t.expect.not_contains {
+        if all.contains(&s.to_lowercase()) {
+            failures.push(format!("{at}: replies contain {s:?}, which they must not"));
+        }
+    }
+    if let Some(h) = t.expect.handoff {
+        if handoff.is_some() != h {
+            failures.push(format!(
+                "{at}: hand-off {} expected {}",
+                handoff.unwrap_or("none"),
+                if h { "requested" } else { "none" }
+            ));
+        }
+    }
+    failures
+}
+
 pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outcome {
     let mut conv = Conversation {
         id: c.name.clone(),
@@ -286,47 +342,13 @@ pub fn run(engine: &Engine, c: &ScriptConversation, now: DateTime<Utc>) -> Outco
         for r in &replies {
             transcript.push(format!("bot> {r}"));
         }
-        let all = replies.join("\n").to_lowercase();
-        let at = format!("turn {} (line {})", i + 1, t.line);
-        if let Some(want) = &t.expect.intent {
-            if &out.nlu.intent.name != want {
-                failures.push(format!(
-                    "{at}: intent {} ({:.2}), expected {want}",
-                    out.nlu.intent.name, out.nlu.intent.confidence
-                ));
-            }
-        }
-        for s in &t.expect.contains {
-            if !all.contains(&s.to_lowercase()) {
-                failures.push(format!("{at}: replies do not contain {s:?}"));
-            }
-        }
-        if !t.expect.contains_any.is_empty()
-            && !t
-                .expect
-                .contains_any
-                .iter()
-                .any(|s| all.contains(&s.to_lowercase()))
-        {
-            failures.push(format!(
-                "{at}: replies contain none of {:?}",
-                t.expect.contains_any
-            ));
-        }
-        for s in &t.expect.not_contains {
-            if all.contains(&s.to_lowercase()) {
-                failures.push(format!("{at}: replies contain {s:?}, which they must not"));
-            }
-        }
-        if let Some(h) = t.expect.handoff {
-            if out.handoff.is_some() != h {
-                failures.push(format!(
-                    "{at}: hand-off {} expected {}",
-                    out.handoff.as_deref().unwrap_or("none"),
-                    if h { "requested" } else { "none" }
-                ));
-            }
-        }
+        failures.extend(check_turn(
+            t,
+            i,
+            &replies,
+            (&out.nlu.intent.name, out.nlu.intent.confidence),
+            out.handoff.as_deref(),
+        ));
     }
     Outcome {
         name: c.name.clone(),

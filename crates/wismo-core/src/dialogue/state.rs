@@ -80,6 +80,12 @@ pub enum Event {
     HandoffRequested {
         reason: String,
     },
+    /// The conversation sat idle past the session timeout: what follows starts
+    /// fresh (no slots, flow, verification or hand-off), keeping the language.
+    /// The history before it stays in the log.
+    SessionExpired {
+        at: DateTime<Utc>,
+    },
 }
 
 /// Where a flow stands.
@@ -168,6 +174,12 @@ impl State {
             Event::VerificationFailed => self.failed_verifications += 1,
             Event::StoreAction { .. } => {}
             Event::HandoffRequested { reason } => self.handoff = Some(reason.clone()),
+            Event::SessionExpired { .. } => {
+                *self = State {
+                    locale: self.locale.take(),
+                    ..State::default()
+                };
+            }
         }
     }
 

@@ -1,0 +1,132 @@
+//! `wismo serve` and `wismo config`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use wismo_server::config::{masked_url, Config, Layers};
+use wismo_server::Server;
+
+/// Settings for the server. Each flag overrides `WISMO_<NAME>`, which
+/// overrides the config file, which overrides the built-in default. The admin
+/// token has no flag (it would show in process lists): set it in the file or
+/// as `WISMO_ADMIN_TOKEN`.
+#[derive(Args, Default)]
+pub struct ServeArgs {
+    /// Config file (TOML). Default: ./wismo.toml when it exists.
+    #[arg(long, env = "WISMO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Folder for the default SQLite database and the cached model [default: wismo-data].
+    #[arg(long)]
+    pub data_dir: Option<String>,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB` [default: <data-dir>/wismo.db].
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Idle time after which a conversation starts a fresh session [default: 30m].
+    #[arg(long)]
+    pub session_idle: Option<String>,
+    /// Largest request body [default: 64KiB].
+    #[arg(long)]
+    pub max_body_bytes: Option<String>,
+    /// Longest shopper message in characters [default: 2000].
+    #[arg(long)]
+    pub max_message_chars: Option<String>,
+    /// Time limit of one request [default: 10s].
+    #[arg(long)]
+    pub request_timeout: Option<String>,
+    /// Shoppers' time zone (IANA) [default: UTC].
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Freeze the clock at this RFC 3339 time (demos).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Load the demo store into an empty database: true or false [default: true].
+    #[arg(long)]
+    pub demo_data: Option<String>,
+    /// A trained model file (`wismo nlu train`) [default: built-in data, cached].
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+impl ServeArgs {
+    /// Defaults < file < environment < flags.
+    pub fn layers(&self) -> Result<Layers> {
+        let mut layers = Layers::defaults();
+        match &self.config {
+            Some(path) => {
+                layers.file(path)?;
+            }
+            None => {
+                let default = Path::new("wismo.toml");
+                if default.exists() {
+                    layers.file(default)?;
+                }
+            }
+        }
+        layers.env(std::env::vars())?;
+        let flags = [
+            ("listen", &self.listen),
+            ("data_dir", &self.data_dir),
+            ("database_url", &self.database_url),
+            ("session_idle", &self.session_idle),
+            ("max_body_bytes", &self.max_body_bytes),
+            ("max_message_chars", &self.max_message_chars),
+            ("request_timeout", &self.request_timeout),
+            ("timezone", &self.timezone),
+            ("now", &self.now),
+            ("demo_data", &self.demo_data),
+            ("model", &self.model),
+        ];
+        for (key, value) in flags {
+            if let Some(v) = value {
+                layers.flag(key, v.clone())?;
+            }
+        }
+        Ok(layers)
+    }
+
+    pub fn config(&self) -> Result<Config> {
+        Ok(self.layers()?.build()?)
+    }
+}
+
+pub fn config(args: &ServeArgs) -> Result<()> {
+    let layers = args.layers()?;
+    layers.build()?;
+    for line in layers.describe().lines() {
+        crate::say(line);
+    }
+    Ok(())
+}
+
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    let config = args.config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let db = masked_url(&config.database_url());
+        let server = Server::start(config).await?;
+        let addr = server.local_addr();
+        let base = format!("http://{addr}");
+        crate::say(format!(
+            "wismo {} ready in {} ms on {base}",
+            env!("CARGO_PKG_VERSION"),
+            server.startup_time().as_millis()
+        ));
+        crate::say(format!("  API page:      {base}/docs"));
+        crate::say(format!("  OpenAPI:       {base}/openapi.json"));
+        crate::say(format!("  health:        {base}/healthz  {base}/readyz"));
+        crate::say(format!("  database:      {db}"));
+        crate::say(format!(
+            "  try:           curl -s -X POST {base}/v1/conversations"
+        ));
+        crate::say("Ctrl-C or SIGTERM stops it (requests in flight finish first).");
+        server.run(wismo_server::shutdown_signal()).await?;
+        crate::say("wismo stopped");
+        Ok(())
+    })
+}

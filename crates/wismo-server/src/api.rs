@@ -1,0 +1,438 @@
+//! REST endpoints: conversations, messages, transcript, the Rasa REST
+//! channel, admin import, health. Request bodies go through [`parse_json`],
+//! so every malformed or unexpected body gets a precise [`ApiError`].
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use wismo_core::dialogue::SignedIn;
+
+use crate::error::ApiError;
+use crate::sessions::{constant_time_eq, CreateRequest};
+use crate::AppState;
+
+/// Locales with shipped templates.
+pub const LOCALES: [&str; 2] = ["en", "es"];
+
+/// Checks the Content-Type (JSON or absent) and parses the body.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("(not text)").to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType(mime.to_string()));
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidBody(
+            "the body is empty; expected a JSON object".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
+        _ => ApiError::MalformedJson(e.to_string()),
+    })
+}
+
+/// The token of `Authorization: Bearer <token>`, if well formed.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the request carries the configured admin token.
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(want) = &state.config.admin_token else {
+        return Ok(false);
+    };
+    match bearer(headers) {
+        Some(t) if constant_time_eq(t.as_bytes(), want.expose().as_bytes()) => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.config.admin_token.is_none() {
+        return Err(ApiError::AdminDisabled);
+    }
+    if admin(state, headers)? {
+        Ok(())
+    } else {
+        Err(ApiError::AdminUnauthorized)
+    }
+}
+
+/// Checks a shopper's message text.
+pub fn check_text(text: &str, limit: usize) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::EmptyMessage);
+    }
+    let chars = text.chars().count();
+    if chars > limit {
+        return Err(ApiError::MessageTooLong { chars, limit });
+    }
+    if text.contains('\0') {
+        return Err(ApiError::InvalidField {
+            field: "text",
+            reason: "contains a NUL character".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a client message id: 1–128 visible ASCII characters.
+pub fn check_client_message_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::InvalidField {
+            field: "client_message_id",
+            reason: "must be 1 to 128 visible ASCII characters".into(),
+        });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    locale: Option<String>,
+    channel: Option<String>,
+    metadata: Option<Value>,
+    /// Only with the admin token: a signed-in shopper.
+    customer: Option<CustomerBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerBody {
+    id: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn create_conversation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        parse_json(&headers, &body)?
+    };
+    let locale = match body.locale {
+        Some(l) => {
+            let l = l.trim().to_ascii_lowercase();
+            let base = l.split(['-', '_']).next().unwrap_or("").to_string();
+            if !LOCALES.contains(&base.as_str()) {
+                return Err(ApiError::InvalidField {
+                    field: "locale",
+                    reason: format!(
+                        "unsupported locale {l:?} (supported: {})",
+                        LOCALES.join(", ")
+                    ),
+                });
+            }
+            Some(base)
+        }
+        None => None,
+    };
+    let channel = body.channel.unwrap_or_else(|| "api".to_string());
+    if channel.is_empty()
+        || channel.len() > 32
+        || !channel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ApiError::InvalidField {
+            field: "channel",
+            reason: "must be 1 to 32 letters, digits, '-' or '_'".into(),
+        });
+    }
+    let metadata = body.metadata.unwrap_or_else(|| json!({}));
+    if !metadata.is_object() {
+        return Err(ApiError::InvalidField {
+            field: "metadata",
+            reason: "must be a JSON object".into(),
+        });
+    }
+    if serde_json::to_string(&metadata).map_or(0, |s| s.len()) > 4096 {
+        return Err(ApiError::InvalidField {
+            field: "metadata",
+            reason: "must be at most 4096 bytes of JSON".into(),
+        });
+    }
+    let customer = match body.customer {
+        None => None,
+        Some(c) => {
+            if !admin(&state, &headers)? {
+                return Err(ApiError::InvalidField {
+                    field: "customer",
+                    reason: "only a server holding the admin token may name a signed-in customer"
+                        .into(),
+                });
+            }
+            let email = c.email.map(|e| e.trim().to_lowercase());
+            if email
+                .as_deref()
+                .is_some_and(|e| !e.contains('@') || e.len() > 254)
+                || c.id
+                    .as_deref()
+                    .is_some_and(|i| i.is_empty() || i.len() > 64)
+                || (email.is_none() && c.id.is_none())
+            {
+                return Err(ApiError::InvalidField {
+                    field: "customer",
+                    reason: "needs an email address or an id (at most 64 characters)".into(),
+                });
+            }
+            Some(SignedIn {
+                customer_id: c.id,
+                email,
+            })
+        }
+    };
+    let created = state
+        .sessions
+        .create(CreateRequest {
+            locale,
+            channel,
+            metadata,
+            customer,
+            id: None,
+        })
+        .await?;
+    let body = json!({
+        "id": created.id,
+        "token": created.token,
+        "locale": created.locale,
+        "messages": created.messages,
+    });
+    let location = format!("/v1/conversations/{}", created.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    text: String,
+    client_message_id: Option<String>,
+}
+
+pub async fn post_message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // Authorise first: a stranger learns nothing, not even about the body.
+    let session = state.sessions.authorized(&id, bearer(&headers)).await?;
+    let body: MessageBody = parse_json(&headers, &body)?;
+    check_text(&body.text, state.config.max_message_chars)?;
+    if let Some(c) = &body.client_message_id {
+        check_client_message_id(c)?;
+    }
+    let reply = state
+        .sessions
+        .turn(&session, &body.text, body.client_message_id.as_deref())
+        .await?;
+    Ok(Json(reply))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TranscriptQuery {
+    after: Option<String>,
+}
+
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<TranscriptQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let session = state.sessions.authorized(&id, bearer(&headers)).await?;
+    let Query(q) = query.map_err(|e| ApiError::InvalidField {
+        field: "query",
+        reason: e.body_text(),
+    })?;
+    let after = match q.after.as_deref() {
+        None | Some("") => 0,
+        Some(s) => {
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::InvalidField {
+                    field: "after",
+                    reason: format!("{s:?} is not a message id"),
+                })?
+        }
+    };
+    let row = state
+        .sessions
+        .db
+        .conversation(&session.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let (messages, handoff) = state.sessions.transcript(&session, after).await?;
+    Ok(Json(json!({
+        "id": row.id,
+        "locale": row.locale,
+        "channel": row.channel,
+        "metadata": row.metadata,
+        "created_at": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "messages": messages,
+        "handoff": crate::sessions::handoff_json(handoff.as_deref()),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct RasaBody {
+    sender: String,
+    message: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    metadata: Option<Value>,
+}
+
+/// The Rasa REST channel: `{"sender", "message"}` → `[{"recipient_id", "text"}]`.
+/// One conversation per sender.
+pub async fn rasa_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: RasaBody = parse_json(&headers, &body)?;
+    if body.sender.is_empty() || body.sender.chars().count() > 128 || body.sender.contains('\0') {
+        return Err(ApiError::InvalidField {
+            field: "sender",
+            reason: "must be 1 to 128 characters".into(),
+        });
+    }
+    check_text(&body.message, state.config.max_message_chars)?;
+    let digest = Sha256::digest(body.sender.as_bytes());
+    let id: String = std::iter::once("rasa_".to_string())
+        .chain(digest[..16].iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let session = match state.sessions.get(&id).await? {
+        Some(s) => s,
+        None => {
+            let created = state
+                .sessions
+                .create(CreateRequest {
+                    locale: None,
+                    channel: "rasa".into(),
+                    metadata: json!({}),
+                    customer: None,
+                    id: Some(id.clone()),
+                })
+                .await;
+            match created {
+                Ok(_) => {}
+                // Created meanwhile by a concurrent first message: use it.
+                Err(ApiError::Unavailable(_))
+                    if state.sessions.db.conversation(&id).await?.is_some() => {}
+                Err(e) => return Err(e),
+            }
+            state
+                .sessions
+                .get(&id)
+                .await?
+                .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?
+        }
+    };
+    let reply = state.sessions.turn(&session, &body.message, None).await?;
+    let out: Vec<Value> = reply["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|m| {
+                    let mut o = json!({"recipient_id": body.sender, "text": m["text"]});
+                    if let Some(q) = m["quick_replies"].as_array() {
+                        o["buttons"] = q
+                            .iter()
+                            .map(|b| json!({"title": b, "payload": b}))
+                            .collect();
+                    }
+                    o
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(Value::Array(out)))
+}
+
+pub async fn import_shopify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::MalformedJson(format!("the body is not UTF-8: {e}")))?;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        if !ct.starts_with("application/json") {
+            return Err(ApiError::UnsupportedMediaType(ct));
+        }
+    }
+    let report = state
+        .sessions
+        .db
+        .import_shopify(text)
+        .await
+        .map_err(|e| match e {
+            wismo_store::StoreDbError::InvalidOrders(p) => ApiError::InvalidOrders(p.to_string()),
+            other => ApiError::from(other),
+        })?;
+    tracing::info!(
+        inserted = report.inserted,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        "orders imported"
+    );
+    Ok(Json(json!({
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+    })))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.sessions.db.ping().await {
+        Ok(()) => Json(json!({
+            "status": "ready",
+            "database": "ok",
+            "model": "loaded",
+            "intents": state.sessions.engine.nlu().model().classifier.classes().len(),
+            "websockets": state.websockets(),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    json!({"status": "unavailable", "database": "unreachable", "model": "loaded"}),
+                ),
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,664 @@
+//! Configuration, layered: built-in defaults < config file (`wismo.toml`) <
+//! environment (`WISMO_…`) < flags.
+//!
+//! Every setting has one key (`listen`, `database_url`, …). The file uses the
+//! key as is, the environment as `WISMO_` + the key in capitals, and the
+//! command line as `--key-with-dashes`. Each layer is read as text and every
+//! value is checked once, at the end, so an error names the layer it came
+//! from (`WISMO_LISTEN: …`). Secrets (`database_url`'s password,
+//! `admin_token`) are [`Secret`]s: they never print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// A value that must not be printed or logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// A database URL with any password masked, fit for printing.
+pub fn masked_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The effective settings of a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the default SQLite database and the cached NLU model live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means `<data_dir>/wismo.db`.
+    pub database_url: Option<Secret>,
+    /// Bearer token of the admin endpoints; `None` disables them.
+    pub admin_token: Option<Secret>,
+    /// A conversation idle this long starts a fresh session on its next message.
+    pub session_idle: Duration,
+    /// Largest request body (the admin import has its own limit).
+    pub max_body_bytes: usize,
+    /// Largest order file the admin import accepts.
+    pub max_import_bytes: usize,
+    /// Longest shopper message, in characters.
+    pub max_message_chars: usize,
+    /// Longest time a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// The shoppers' time zone (IANA name), for dates in replies.
+    pub timezone: chrono_tz::Tz,
+    /// A frozen clock (demos and tests); `None` is the real time.
+    pub now: Option<DateTime<Utc>>,
+    /// Load the demo store into an empty database at start.
+    pub demo_data: bool,
+    /// A trained NLU model file (`wismo nlu train`); default: the built-in
+    /// training data, trained once and cached in the data directory.
+    pub model: Option<PathBuf>,
+}
+
+impl Config {
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().to_string(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wismo.db").display()
+            ),
+        }
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Env(v) => f.write_str(v),
+            Source::Flag(v) => f.write_str(v),
+        }
+    }
+}
+
+struct Key {
+    name: &'static str,
+    default: Option<&'static str>,
+    secret: bool,
+    help: &'static str,
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "listen",
+        default: Some("127.0.0.1:8080"),
+        secret: false,
+        help: "address and port to listen on",
+    },
+    Key {
+        name: "data_dir",
+        default: Some("wismo-data"),
+        secret: false,
+        help: "folder of the default SQLite database and the cached model",
+    },
+    Key {
+        name: "database_url",
+        default: None,
+        secret: true,
+        help: "sqlite://PATH or postgres://USER@HOST/DB (default: <data_dir>/wismo.db)",
+    },
+    Key {
+        name: "admin_token",
+        default: None,
+        secret: true,
+        help: "bearer token of the admin endpoints (unset: admin API disabled)",
+    },
+    Key {
+        name: "session_idle",
+        default: Some("30m"),
+        secret: false,
+        help: "idle time after which a conversation starts a fresh session",
+    },
+    Key {
+        name: "max_body_bytes",
+        default: Some("64KiB"),
+        secret: false,
+        help: "largest request body",
+    },
+    Key {
+        name: "max_import_bytes",
+        default: Some("32MiB"),
+        secret: false,
+        help: "largest order file for the admin import",
+    },
+    Key {
+        name: "max_message_chars",
+        default: Some("2000"),
+        secret: false,
+        help: "longest shopper message, in characters",
+    },
+    Key {
+        name: "request_timeout",
+        default: Some("10s"),
+        secret: false,
+        help: "time limit of one request",
+    },
+    Key {
+        name: "shutdown_grace",
+        default: Some("10s"),
+        secret: false,
+        help: "how long shutdown waits for requests in flight",
+    },
+    Key {
+        name: "timezone",
+        default: Some("UTC"),
+        secret: false,
+        help: "shoppers' time zone (IANA name) for dates in replies",
+    },
+    Key {
+        name: "now",
+        default: None,
+        secret: false,
+        help: "freeze the clock at this RFC 3339 time (demos, tests)",
+    },
+    Key {
+        name: "demo_data",
+        default: Some("true"),
+        secret: false,
+        help: "load the demo store into an empty database",
+    },
+    Key {
+        name: "model",
+        default: None,
+        secret: false,
+        help: "trained NLU model file (default: built-in data, cached in data_dir)",
+    },
+];
+
+/// Why the configuration is unusable. The message names the source.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{origin}: unknown setting {key:?} (known: {known})")]
+    UnknownKey {
+        origin: String,
+        key: String,
+        known: String,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// The layers, before parsing: one text value per key with its source.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    values: BTreeMap<&'static str, (String, Source)>,
+}
+
+fn key(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+fn known() -> String {
+    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+impl Layers {
+    /// The built-in defaults.
+    pub fn defaults() -> Self {
+        let mut l = Layers::default();
+        for k in KEYS {
+            if let Some(d) = k.default {
+                l.values.insert(k.name, (d.to_string(), Source::Default));
+            }
+        }
+        l
+    }
+
+    /// Adds a TOML file's settings (a flat table of the keys).
+    pub fn file(&mut self, path: &Path) -> Result<&mut Self, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        self.toml(&src, path)
+    }
+
+    /// Adds settings from TOML text (named `path` in messages).
+    pub fn toml(&mut self, src: &str, path: &Path) -> Result<&mut Self, ConfigError> {
+        let table: toml::Table = src
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: path.to_path_buf(),
+                message: e.message().to_string(),
+            })?;
+        for (name, value) in table {
+            let Some(k) = key(&name) else {
+                return Err(ConfigError::UnknownKey {
+                    origin: path.display().to_string(),
+                    key: name,
+                    known: known(),
+                });
+            };
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Datetime(d) => d.to_string(),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        origin: format!("{}: {name}", path.display()),
+                        message: format!(
+                            "expected a string, number or boolean, found {}",
+                            other.type_str()
+                        ),
+                    })
+                }
+            };
+            self.values
+                .insert(k.name, (text, Source::File(path.to_path_buf())));
+        }
+        Ok(self)
+    }
+
+    /// Adds `WISMO_<KEY>` variables. Other `WISMO_` variables that name no
+    /// setting are ignored only if they belong to other parts of wismo
+    /// (`WISMO_LOG`, `WISMO_CONFIG`, `WISMO_TEST_…`); any other is an error,
+    /// so a misspelt setting does not go unnoticed.
+    pub fn env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<&mut Self, ConfigError> {
+        for (var, value) in vars {
+            let Some(rest) = var.strip_prefix("WISMO_") else {
+                continue;
+            };
+            let name = rest.to_ascii_lowercase();
+            match key(&name) {
+                Some(k) => {
+                    self.values.insert(k.name, (value, Source::Env(var)));
+                }
+                None if ["log", "config"].contains(&name.as_str())
+                    || name.starts_with("test_")
+                    || name.starts_with("bench_") => {}
+                None => {
+                    return Err(ConfigError::UnknownKey {
+                        origin: format!("environment variable {var}"),
+                        key: name,
+                        known: known(),
+                    })
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds one command-line flag's value (`key` as in the file).
+    pub fn flag(&mut self, name: &str, value: impl Into<String>) -> Result<&mut Self, ConfigError> {
+        let Some(k) = key(name) else {
+            return Err(ConfigError::UnknownKey {
+                origin: "command line".into(),
+                key: name.to_string(),
+                known: known(),
+            });
+        };
+        self.values.insert(
+            k.name,
+            (
+                value.into(),
+                Source::Flag(format!("--{}", name.replace('_', "-"))),
+            ),
+        );
+        Ok(self)
+    }
+
+    fn get(&self, name: &'static str) -> Option<&(String, Source)> {
+        self.values.get(name)
+    }
+
+    /// Checks every value and builds the configuration.
+    pub fn build(&self) -> Result<Config, ConfigError> {
+        let invalid = |name: &'static str, message: String| {
+            let src = match self.get(name) {
+                Some((_, Source::Env(v))) => format!("environment variable {v}"),
+                Some((_, s)) => format!("{s}: {name}"),
+                None => name.to_string(),
+            };
+            ConfigError::Invalid {
+                origin: src,
+                message,
+            }
+        };
+        let text = |name: &'static str| -> Option<&str> {
+            self.get(name)
+                .map(|(v, _)| v.as_str())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let required = |name: &'static str| -> Result<&str, ConfigError> {
+            text(name).ok_or_else(|| invalid(name, "must not be empty".into()))
+        };
+        let duration = |name: &'static str| -> Result<Duration, ConfigError> {
+            parse_duration(required(name)?).map_err(|m| invalid(name, m))
+        };
+        let size = |name: &'static str| -> Result<usize, ConfigError> {
+            parse_size(required(name)?).map_err(|m| invalid(name, m))
+        };
+        let listen = required("listen")?;
+        let listen: SocketAddr = listen.trim().parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen:?} is not an address with a port, such as 127.0.0.1:8080"),
+            )
+        })?;
+        let database_url = text("database_url").map(|u| Secret::new(u.trim()));
+        if let Some(u) = &database_url {
+            let lower = u.expose().to_ascii_lowercase();
+            if !["sqlite:", "postgres:", "postgresql:"]
+                .iter()
+                .any(|p| lower.starts_with(p))
+            {
+                return Err(invalid(
+                    "database_url",
+                    format!(
+                        "{} is not a sqlite:// or postgres:// URL",
+                        masked_url(u.expose())
+                    ),
+                ));
+            }
+        }
+        let admin_token = text("admin_token").map(Secret::new);
+        if let Some(t) = &admin_token {
+            if t.expose().len() < 16 {
+                return Err(invalid(
+                    "admin_token",
+                    "must be at least 16 characters long".into(),
+                ));
+            }
+        }
+        let max_message_chars = size("max_message_chars")?;
+        if max_message_chars == 0 {
+            return Err(invalid("max_message_chars", "must be at least 1".into()));
+        }
+        let tz_text = required("timezone")?;
+        let timezone: chrono_tz::Tz = tz_text.trim().parse().map_err(|_| {
+            invalid(
+                "timezone",
+                format!("unknown time zone {tz_text:?} (use an IANA name such as Europe/Berlin)"),
+            )
+        })?;
+        let now = match text("now") {
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(s.trim())
+                    .map_err(|_| {
+                        invalid(
+                            "now",
+                            format!("{s:?} is not an RFC 3339 time such as 2026-11-24T12:00:00Z"),
+                        )
+                    })?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        let demo_data = match required("demo_data")?.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => true,
+            "false" | "no" | "0" | "off" => false,
+            other => {
+                return Err(invalid(
+                    "demo_data",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+        Ok(Config {
+            listen,
+            data_dir: PathBuf::from(required("data_dir")?),
+            database_url,
+            admin_token,
+            session_idle: duration("session_idle")?,
+            max_body_bytes: size("max_body_bytes")?,
+            max_import_bytes: size("max_import_bytes")?,
+            max_message_chars,
+            request_timeout: duration("request_timeout")?,
+            shutdown_grace: duration("shutdown_grace")?,
+            timezone,
+            now,
+            demo_data,
+            model: text("model").map(PathBuf::from),
+        })
+    }
+
+    /// The effective settings as `key = value  # source` lines, secrets
+    /// masked (the database URL shows everything but its password).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for k in KEYS {
+            let (value, source) = match self.get(k.name) {
+                Some((v, s)) => (v.as_str(), s.to_string()),
+                None => ("", "unset".to_string()),
+            };
+            let shown = if value.is_empty() {
+                "(unset)".to_string()
+            } else if k.name == "database_url" {
+                format!("{:?}", masked_url(value))
+            } else if k.secret {
+                "\"****\"".to_string()
+            } else {
+                format!("{value:?}")
+            };
+            out.push_str(&format!("{} = {shown}  # {source}; {}\n", k.name, k.help));
+        }
+        out
+    }
+}
+
+/// `250ms`, `10s`, `30m`, `2h`, `1d`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 10s, 30m or 2h"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{s:?} is not a duration such as 500ms, 10s, 30m or 2h"))?;
+    if ms == 0 {
+        return Err(format!("{s:?}: must be longer than zero"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// `4096`, `64KiB`, `1MiB` (also `KB`/`MB`, meaning the same binary units).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 4096, 64KiB or 1MiB"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{s:?} is not a size such as 4096, 64KiB or 1MiB")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_make_a_working_config() {
+        let c = Layers::defaults().build().expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://wismo-data/wismo.db?mode=rwc");
+        assert_eq!(c.session_idle, Duration::from_secs(1800));
+        assert_eq!(c.max_body_bytes, 65536);
+        assert!(c.admin_token.is_none());
+        assert!(c.demo_data);
+    }
+
+    #[test]
+    fn later_layers_win() {
+        let mut l = Layers::defaults();
+        l.toml(
+            "listen = \"0.0.0.0:9000\"\nsession_idle = \"5m\"\nmax_message_chars = 500\n",
+            Path::new("wismo.toml"),
+        )
+        .expect("toml");
+        l.env(env(&[("WISMO_SESSION_IDLE", "10m"), ("PATH", "/bin")]))
+            .expect("env");
+        l.flag("max_message_chars", "100").expect("flag");
+        let c = l.build().expect("valid");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.session_idle, Duration::from_secs(600));
+        assert_eq!(c.max_message_chars, 100);
+        let d = l.describe();
+        assert!(d.contains("listen = \"0.0.0.0:9000\"  # wismo.toml"), "{d}");
+        assert!(
+            d.contains("session_idle = \"10m\"  # WISMO_SESSION_IDLE"),
+            "{d}"
+        );
+        assert!(
+            d.contains("max_message_chars = \"100\"  # --max-message-chars"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut l = Layers::defaults();
+        l.env(env(&[
+            (
+                "WISMO_DATABASE_URL",
+                "postgres://shop:hunter2hunter2@db/wismo",
+            ),
+            ("WISMO_ADMIN_TOKEN", "s3cret-admin-token-123"),
+        ]))
+        .expect("env");
+        let c = l.build().expect("valid");
+        let d = l.describe();
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(!d.contains("s3cret"), "{d}");
+        assert!(d.contains("postgres://shop:****@db/wismo"), "{d}");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(
+            c.admin_token.as_ref().map(Secret::expose),
+            Some("s3cret-admin-token-123")
+        );
+    }
+
+    #[test]
+    fn errors_name_their_source() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("WISMO_LISTEN", "nowhere", "WISMO_LISTEN"),
+            ("WISMO_SESSION_IDLE", "soon", "not a duration"),
+            ("WISMO_MAX_BODY_BYTES", "12 parsecs", "not a size"),
+            ("WISMO_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+            (
+                "WISMO_DATABASE_URL",
+                "mysql://x",
+                "not a sqlite:// or postgres://",
+            ),
+            ("WISMO_ADMIN_TOKEN", "short", "at least 16"),
+            ("WISMO_DEMO_DATA", "maybe", "not true or false"),
+            ("WISMO_NOW", "yesterday", "RFC 3339"),
+            ("WISMO_LISTN", "1", "unknown setting"),
+        ];
+        for (var, value, want) in cases {
+            let mut l = Layers::defaults();
+            let err = match l.env(env(&[(var, value)])) {
+                Err(e) => e,
+                Ok(l) => l.build().expect_err("must be refused"),
+            };
+            assert!(err.to_string().contains(want), "{var}={value}: {err}");
+        }
+        let mut l = Layers::defaults();
+        let err = l
+            .toml("lisen = 1", Path::new("wismo.toml"))
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("wismo.toml"), "{err}");
+        let err = Layers::defaults()
+            .toml("listen = [1, 2]", Path::new("w.toml"))
+            .expect_err("array");
+        assert!(err.to_string().contains("w.toml: listen"), "{err}");
+        let err = Layers::defaults()
+            .toml("listen = ", Path::new("w.toml"))
+            .expect_err("syntax");
+        assert!(err.to_string().contains("w.toml"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1mb"), Ok(1 << 20));
+        assert!(parse_size("1TB").is_err());
+    }
+}

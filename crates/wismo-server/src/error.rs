@@ -1,0 +1,186 @@
+//! The HTTP API's one error type. Every error is an
+//! `application/problem+json` body with a stable machine-readable `code`:
+//!
+//! ```json
+//! {"type": "https://wismo.dev/errors/message_too_long", "title": "Message too long",
+//!  "status": 422, "code": "message_too_long", "message": "the message has 2100 characters; the limit is 2000"}
+//! ```
+//!
+//! `code`s never change meaning once released (clients match on them);
+//! `message` is for people and may be reworded. 5xx bodies say nothing about
+//! the cause, which is logged instead.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON (syntax error, bad UTF-8, truncated).
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// JSON of the wrong shape: missing field, wrong type, unknown field.
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("the body must be JSON (Content-Type: application/json), not {0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than the limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the message has {chars} characters; the limit is {limit}")]
+    MessageTooLong { chars: usize, limit: usize },
+    #[error("the message is empty")]
+    EmptyMessage,
+    /// A field with an unusable value (named, with the reason).
+    #[error("{field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    /// Missing or wrong token — the same answer whether or not the
+    /// conversation exists.
+    #[error("a valid bearer token for this conversation is required")]
+    Unauthorized,
+    #[error("a valid admin token is required")]
+    AdminUnauthorized,
+    #[error("the admin API is disabled: set admin_token (WISMO_ADMIN_TOKEN) to enable it")]
+    AdminDisabled,
+    #[error("no such endpoint: {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String },
+    /// A retried `client_message_id` carried a different text.
+    #[error("client_message_id {0:?} was already used for a different message")]
+    ClientMessageIdReused(String),
+    #[error("invalid order file: {0}")]
+    InvalidOrders(String),
+    #[error("the request took longer than {0} ms")]
+    Timeout(u128),
+    #[error("the database is unavailable")]
+    Unavailable(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("internal error")]
+    Internal(String),
+    #[error("this endpoint is a WebSocket: connect with a WebSocket client")]
+    WebSocketRequired,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::MessageTooLong { .. } => "message_too_long",
+            ApiError::EmptyMessage => "empty_message",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::AdminDisabled => "admin_disabled",
+            ApiError::NoRoute { .. } => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::ClientMessageIdReused(_) => "client_message_id_reused",
+            ApiError::InvalidOrders(_) => "invalid_orders",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::ShuttingDown => "shutting_down",
+            ApiError::Internal(_) => "internal",
+            ApiError::WebSocketRequired => "websocket_required",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MessageTooLong { .. }
+            | ApiError::EmptyMessage
+            | ApiError::InvalidField { .. }
+            | ApiError::InvalidOrders(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized | ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::AdminDisabled => StatusCode::FORBIDDEN,
+            ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::ClientMessageIdReused(_) => StatusCode::CONFLICT,
+            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::WebSocketRequired => StatusCode::UPGRADE_REQUIRED,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "Malformed JSON",
+            ApiError::InvalidBody(_) => "Invalid request body",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::BodyTooLarge(_) => "Request body too large",
+            ApiError::MessageTooLong { .. } => "Message too long",
+            ApiError::EmptyMessage => "Empty message",
+            ApiError::InvalidField { .. } => "Invalid field",
+            ApiError::Unauthorized | ApiError::AdminUnauthorized => "Unauthorized",
+            ApiError::AdminDisabled => "Admin API disabled",
+            ApiError::NoRoute { .. } => "Not found",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::ClientMessageIdReused(_) => "Client message id reused",
+            ApiError::InvalidOrders(_) => "Invalid order file",
+            ApiError::Timeout(_) => "Request timed out",
+            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::ShuttingDown => "Shutting down",
+            ApiError::Internal(_) => "Internal server error",
+            ApiError::WebSocketRequired => "WebSocket required",
+        }
+    }
+
+    /// The JSON body (also used for WebSocket error frames).
+    pub fn body(&self) -> serde_json::Value {
+        let code = self.code();
+        json!({
+            "type": format!("https://wismo.dev/errors/{code}"),
+            "title": self.title(),
+            "status": self.status().as_u16(),
+            "code": code,
+            "message": self.to_string(),
+        })
+    }
+}
+
+impl From<wismo_store::StoreDbError> for ApiError {
+    fn from(e: wismo_store::StoreDbError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
+                tracing::error!(code = self.code(), %cause, "request failed");
+            }
+            _ if status.is_server_error() => {
+                tracing::warn!(code = self.code(), "request failed");
+            }
+            _ => tracing::debug!(
+                code = self.code(),
+                status = status.as_u16(),
+                "request refused"
+            ),
+        }
+        let mut res = (status, self.body().to_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"wismo\""),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}

@@ -1,0 +1,426 @@
+//! wismo's server: the REST and WebSocket API around the conversation
+//! engine, with sessions and history in the database.
+//!
+//! * [`config`]: layered settings (defaults < `wismo.toml` < `WISMO_…` < flags).
+//! * [`sessions`]: live conversations, one turn at a time each, persisted as
+//!   event logs through `wismo-store`.
+//! * [`api`], [`ws`]: the HTTP endpoints and the WebSocket.
+//! * [`error`]: the one error type, `application/problem+json` with stable codes.
+//!
+//! [`Server::start`] connects and migrates the database, loads the demo store
+//! into an empty one, loads (or trains once and caches) the NLU model and
+//! binds the listener; [`Server::run`] serves until the shutdown future
+//! completes, then drains requests in flight and closes WebSockets.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod sessions;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wismo_core::dialogue::{Engine, EngineConfig};
+use wismo_core::knowledge::KnowledgeBase;
+use wismo_core::nlu::entities::EntityConfig;
+use wismo_core::nlu::model::NluModel;
+use wismo_core::nlu::{self, Nlu, NluTrainOptions};
+use wismo_store::{Db, SqlOrderService};
+
+use crate::config::{masked_url, Config};
+use crate::error::ApiError;
+use crate::sessions::Sessions;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub sessions: Sessions,
+    shutdown: watch::Sender<bool>,
+    websockets: AtomicUsize,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Counts an open WebSocket until dropped.
+pub struct WsGuard(AppState);
+
+impl Drop for WsGuard {
+    fn drop(&mut self) {
+        self.0.websockets.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl AppState {
+    pub fn ws_open(&self) -> WsGuard {
+        self.websockets.fetch_add(1, Ordering::Relaxed);
+        WsGuard(self.clone())
+    }
+
+    /// Open WebSockets right now.
+    pub fn websockets(&self) -> usize {
+        self.websockets.load(Ordering::Relaxed)
+    }
+
+    /// Changes to `true` when the server starts shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// A started server: database open, model loaded, listener bound.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+    addr: SocketAddr,
+    started: Instant,
+}
+
+/// Name of the cached model for the built-in training data: it changes
+/// whenever the data or the wismo version does.
+fn cached_model_name() -> String {
+    let mut all = String::from(env!("CARGO_PKG_VERSION"));
+    for (name, src) in nlu::DEFAULT_TRAINING_FILES {
+        all.push_str(name);
+        all.push_str(src);
+    }
+    format!("nlu-{:016x}.wismonlu", nlu::hash::fnv1a(&all))
+}
+
+/// Loads the configured model, or the cached model of the built-in data,
+/// training and caching it when there is none yet.
+fn load_model(config: &Config) -> anyhow::Result<NluModel> {
+    if let Some(path) = &config.model {
+        return NluModel::load(path)
+            .with_context(|| format!("cannot load model {}", path.display()));
+    }
+    let path = config.data_dir.join(cached_model_name());
+    if path.exists() {
+        match NluModel::load(&path) {
+            Ok(m) => return Ok(m),
+            Err(e) => tracing::warn!(error = %e, "cached model unusable; training again"),
+        }
+    }
+    let data = nlu::default_training_data().context("the built-in training data does not parse")?;
+    let started = Instant::now();
+    let model = nlu::train(&data, &NluTrainOptions::default(), &mut |_| {})
+        .context("training the built-in model failed")?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "model trained");
+    save_atomically(&model, &path);
+    Ok(model)
+}
+
+/// Writes next to the target and renames, so concurrent starts never read
+/// half a file. A failure only costs training again next time.
+fn save_atomically(model: &NluModel, path: &Path) {
+    let result = (|| -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        model.save(&tmp)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        tracing::warn!(error = %e, path = %path.display(), "could not cache the trained model");
+    }
+}
+
+impl Server {
+    /// Opens the database (migrating it), loads the demo store into an empty
+    /// one when configured, loads the model and binds `config.listen`.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let started = Instant::now();
+        let url = config.database_url();
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
+        if config.demo_data {
+            if let Some(r) = db
+                .load_demo_if_empty()
+                .await
+                .context("cannot load the demo store")?
+            {
+                tracing::info!(orders = r.inserted, "demo store loaded");
+            }
+        }
+        let model_config = config.clone();
+        let model = tokio::task::spawn_blocking(move || load_model(&model_config))
+            .await
+            .context("model loading stopped")??;
+        let nlu = Nlu::new(
+            model,
+            &EntityConfig {
+                catalogue: nlu::entities::demo_catalogue(),
+                ..EntityConfig::default()
+            },
+        )
+        .context("the model does not load")?;
+        let orders = Arc::new(SqlOrderService::on_current_runtime(db.clone())?);
+        let engine = Engine::new(
+            nlu,
+            KnowledgeBase::builtin(),
+            orders,
+            EngineConfig {
+                tz: config.timezone,
+                ..EngineConfig::default()
+            },
+        )
+        .context("the conversation engine does not load")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr().context("no local address")?;
+        let state = AppState(Arc::new(Inner {
+            sessions: Sessions::new(db, Arc::new(engine), &config),
+            config,
+            shutdown: watch::channel(false).0,
+            websockets: AtomicUsize::new(0),
+        }));
+        Ok(Server {
+            state,
+            listener,
+            addr,
+            started,
+        })
+    }
+
+    /// The address actually bound (the port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Time from [`Server::start`] to now.
+    pub fn startup_time(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets
+    /// requests in flight finish (up to `shutdown_grace`), closes every
+    /// WebSocket with 1001 "going away" and closes the database.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let app = router(state.clone());
+        let grace = state.config.shutdown_grace;
+        let notify = state.shutdown.clone();
+        let evictor = tokio::spawn({
+            let state = state.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    let n = state.sessions.evict_idle(Duration::from_secs(300));
+                    if n > 0 {
+                        tracing::debug!(evicted = n, "idle sessions dropped from memory");
+                    }
+                }
+            }
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|s| *s).await;
+        });
+        let mut server = tokio::spawn(async move { serve.await });
+        let shutdown = Box::pin(shutdown);
+        let ended_early = tokio::select! {
+            r = &mut server => Some(r),
+            () = shutdown => None,
+        };
+        if let Some(r) = ended_early {
+            evictor.abort();
+            r.context("the server task failed")?
+                .context("the server stopped")?;
+            return Ok(());
+        }
+        tracing::info!("shutting down: draining requests, closing WebSockets");
+        let _ = notify.send(true);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            let _ = (&mut server).await;
+            while state.websockets() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("shutdown grace time over; closing anyway");
+            server.abort();
+        }
+        evictor.abort();
+        state.sessions.db.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    let import_limit = state.config.max_import_bytes;
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::page))
+        .route("/v1/conversations", post(api::create_conversation))
+        .route("/v1/conversations/{id}", get(api::get_conversation))
+        .route("/v1/conversations/{id}/messages", post(api::post_message))
+        .route("/v1/conversations/{id}/ws", get(ws::upgrade))
+        .route("/webhooks/rest/webhook", post(api::rasa_webhook))
+        .route(
+            "/v1/admin/import/shopify",
+            post(api::import_shopify).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().chars().take(200).collect(),
+    }
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+    }
+}
+
+/// Bounds every request's time and turns any error response that did not
+/// come from [`ApiError`] (axum's own extractor rejections: body over the
+/// limit, bad path encoding, missing WebSocket headers…) into one.
+async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if *state.shutdown.borrow() {
+        return ApiError::ShuttingDown.into_response();
+    }
+    let path = req.uri().path().to_string();
+    let limit = state.config.request_timeout;
+    let res = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => return ApiError::Timeout(limit.as_millis()).into_response(),
+    };
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return res;
+    }
+    let detail = match axum::body::to_bytes(res.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let err = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::BodyTooLarge(if path == "/v1/admin/import/shopify" {
+                state.config.max_import_bytes
+            } else {
+                state.config.max_body_bytes
+            })
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(detail),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+            method: String::new(),
+        },
+        StatusCode::UPGRADE_REQUIRED => ApiError::WebSocketRequired,
+        s if s.is_client_error() => {
+            if path.ends_with("/ws") {
+                ApiError::WebSocketRequired
+            } else {
+                ApiError::InvalidBody(if detail.is_empty() {
+                    "the request is invalid".to_string()
+                } else {
+                    detail
+                })
+            }
+        }
+        _ => ApiError::Internal(detail),
+    };
+    err.into_response()
+}
+
+async fn index(State(state): State<AppState>) -> impl IntoResponse {
+    let _ = &state;
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        Html(INDEX),
+    )
+}
+
+const INDEX: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>wismo</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1d2430}
+code,pre{background:#f2f4f7;border-radius:4px}pre{padding:.75rem;overflow-x:auto}a{color:#1a56db}</style></head>
+<body><h1>wismo is running</h1>
+<p>An AI customer-service assistant for online stores: order status, tracking, returns, refunds, hand-off to people.</p>
+<ul><li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI document</a>)</li>
+<li><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a></li></ul>
+<h2>Try it</h2>
+<pre>curl -s -X POST http://127.0.0.1:8080/v1/conversations
+curl -s -X POST http://127.0.0.1:8080/v1/conversations/ID/messages \
+  -H "Authorization: Bearer TOKEN" -H "Content-Type: application/json" \
+  -d '{"text": "where is my order #1001?"}'</pre>
+</body></html>
+"#;

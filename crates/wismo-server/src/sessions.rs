@@ -1,0 +1,594 @@
+//! Live conversations: the session manager.
+//!
+//! A conversation's truth is its event log in the database. A [`Session`]
+//! holds the state folded from it (never the whole log) plus a broadcast
+//! channel to the WebSockets watching it. Turns of one conversation queue
+//! on the session's lock (FIFO), so they run one at a time and in arrival
+//! order; different conversations run in parallel. A turn appends only its
+//! own new events, so the 500th turn costs what the 1st did.
+//!
+//! Sessions nobody has used for a while are dropped from memory and
+//! rebuilt from the log when they are needed again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+use wismo_core::dialogue::{redact_card_numbers, Conversation, Engine, Event, SignedIn};
+use wismo_store::{Db, NewConversation};
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// A secret that proves the right to a conversation: 32 random bytes, hex.
+pub fn new_secret() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness for a token: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+/// A new conversation id: `c_` + 16 random bytes, hex.
+pub fn new_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness for an id: {e}")))?;
+    Ok(format!("c_{}", hex(&bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a token, hex: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Equal in time independent of where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a string can be a conversation id (checked before any lookup).
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 80
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The time source: real, or frozen (demos and tests), plus an offset a
+/// test can move forward to see idle sessions expire.
+#[derive(Debug, Default)]
+pub struct Clock {
+    fixed: Option<DateTime<Utc>>,
+    skew_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn new(fixed: Option<DateTime<Utc>>) -> Self {
+        Self {
+            fixed,
+            skew_ms: AtomicI64::new(0),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        let base = self.fixed.unwrap_or_else(Utc::now);
+        base + chrono::Duration::milliseconds(self.skew_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this server's clock forward (tests and demos of session expiry).
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
+        self.skew_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// A frame for the WebSockets of a conversation.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The connection it came from (0: the server), so a tab's own typing
+    /// indicator is not echoed back to it.
+    pub origin: u64,
+    /// The message id (seq) for message frames, 0 otherwise.
+    pub seq: i64,
+    pub json: Arc<str>,
+}
+
+impl Frame {
+    pub fn server(value: &Value) -> Self {
+        Self {
+            origin: 0,
+            seq: 0,
+            json: Arc::from(value.to_string()),
+        }
+    }
+
+    /// A `{"type": "message"}` frame.
+    pub fn message(seq: i64, message: &Value) -> Self {
+        Self {
+            origin: 0,
+            seq,
+            json: Arc::from(json!({"type": "message", "message": message}).to_string()),
+        }
+    }
+}
+
+/// One conversation in memory.
+pub struct Session {
+    pub id: String,
+    token_hash: String,
+    live: tokio::sync::Mutex<Live>,
+    /// Frames for every WebSocket watching this conversation.
+    pub frames: broadcast::Sender<Frame>,
+    /// When it was last used (Unix seconds), for eviction.
+    last_used: AtomicI64,
+}
+
+struct Live {
+    /// Folded state; `events` is kept empty (the log is in the database).
+    conv: Conversation,
+    last_active: DateTime<Utc>,
+    /// Set when memory may disagree with the database (a failed write):
+    /// the next turn reloads from the log first.
+    stale: bool,
+}
+
+impl Session {
+    /// Whether `token` is this conversation's.
+    pub fn authorize(&self, token: &str) -> bool {
+        constant_time_eq(token_hash(token).as_bytes(), self.token_hash.as_bytes())
+    }
+
+    fn used_now(&self) {
+        self.last_used
+            .store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+}
+
+/// A message as the API shows it.
+pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
+    match event {
+        Event::UserSaid { text, at, .. } => Some(json!({
+            "id": seq.to_string(),
+            "role": "user",
+            "text": text,
+            "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })),
+        Event::BotSaid {
+            text,
+            at,
+            quick_replies,
+            order_card,
+            ..
+        } => {
+            let mut m = json!({
+                "id": seq.to_string(),
+                "role": "bot",
+                "text": text,
+                "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            });
+            if !quick_replies.is_empty() {
+                m["quick_replies"] = json!(quick_replies);
+            }
+            if let Some(card) = order_card {
+                m["order_card"] = json!(card);
+            }
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
+/// The hand-off object of the API.
+pub fn handoff_json(reason: Option<&str>) -> Value {
+    match reason {
+        Some(r) => json!({"status": "requested", "reason": r}),
+        None => json!({"status": "none", "reason": null}),
+    }
+}
+
+/// A conversation that was just created.
+pub struct Created {
+    pub id: String,
+    pub token: String,
+    pub messages: Vec<Value>,
+    pub locale: Option<String>,
+}
+
+/// What `create` is asked for.
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    pub locale: Option<String>,
+    pub channel: String,
+    pub metadata: Value,
+    pub customer: Option<SignedIn>,
+    /// A fixed id (the Rasa channel derives one from the sender); `None`
+    /// makes a random one.
+    pub id: Option<String>,
+}
+
+/// The sessions of this server and what they need to run turns.
+pub struct Sessions {
+    pub db: Db,
+    pub engine: Arc<Engine>,
+    pub clock: Clock,
+    idle: Duration,
+    map: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Sessions {
+    pub fn new(db: Db, engine: Arc<Engine>, config: &Config) -> Self {
+        Self {
+            db,
+            engine,
+            clock: Clock::new(config.now),
+            idle: config.session_idle,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every operation is a single insert/remove/get).
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Number of conversations held in memory.
+    pub fn in_memory(&self) -> usize {
+        self.map().len()
+    }
+
+    /// Creates a conversation, greets, and stores both.
+    pub async fn create(&self, req: CreateRequest) -> Result<Created, ApiError> {
+        let id = match req.id {
+            Some(id) => id,
+            None => new_id()?,
+        };
+        let token = new_secret()?;
+        let now = self.clock.now();
+        let mut conv = Conversation::new(id.clone());
+        conv.locale = req.locale.clone();
+        conv.customer = req.customer.clone();
+        self.engine.greet(&mut conv, now);
+        let events = std::mem::take(&mut conv.events);
+        let customer = req
+            .customer
+            .as_ref()
+            .and_then(|c| c.customer_id.clone().or_else(|| c.email.clone()));
+        self.db
+            .create_conversation(&NewConversation {
+                id: id.clone(),
+                token_hash: token_hash(&token),
+                locale: req.locale.clone(),
+                channel: req.channel,
+                metadata: req.metadata,
+                customer,
+                created_at: now,
+            })
+            .await?;
+        let last = self.db.append_events(&id, &events).await?;
+        let first = last - events.len() as i64 + 1;
+        let messages = (first..)
+            .zip(&events)
+            .filter_map(|(seq, e)| message_json(seq, e))
+            .collect();
+        let session = Arc::new(Session {
+            id: id.clone(),
+            token_hash: token_hash(&token),
+            live: tokio::sync::Mutex::new(Live {
+                conv,
+                last_active: now,
+                stale: false,
+            }),
+            frames: broadcast::channel(64).0,
+            last_used: AtomicI64::new(Utc::now().timestamp()),
+        });
+        self.map().insert(id.clone(), session);
+        Ok(Created {
+            id,
+            token,
+            messages,
+            locale: req.locale,
+        })
+    }
+
+    /// The session of `id`, loading it from the log when it is not in memory.
+    /// `None` when there is no such conversation.
+    pub async fn get(&self, id: &str) -> Result<Option<Arc<Session>>, ApiError> {
+        if !plausible_id(id) {
+            return Ok(None);
+        }
+        if let Some(s) = self.map().get(id) {
+            s.used_now();
+            return Ok(Some(s.clone()));
+        }
+        let Some(row) = self.db.conversation(id).await? else {
+            return Ok(None);
+        };
+        let (conv, last_active) = self.load_conversation(&row).await?;
+        let session = Arc::new(Session {
+            id: id.to_string(),
+            token_hash: row.token_hash,
+            live: tokio::sync::Mutex::new(Live {
+                conv,
+                last_active,
+                stale: false,
+            }),
+            frames: broadcast::channel(64).0,
+            last_used: AtomicI64::new(Utc::now().timestamp()),
+        });
+        // Another request may have loaded it meanwhile: keep the first.
+        let mut map = self.map();
+        Ok(Some(map.entry(id.to_string()).or_insert(session).clone()))
+    }
+
+    /// The session of `id` if `token` is its token; otherwise
+    /// [`ApiError::Unauthorized`], whether or not it exists.
+    pub async fn authorized(
+        &self,
+        id: &str,
+        token: Option<&str>,
+    ) -> Result<Arc<Session>, ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized)?;
+        match self.get(id).await? {
+            Some(s) if s.authorize(token) => Ok(s),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
+    async fn load_conversation(
+        &self,
+        row: &wismo_store::ConversationRow,
+    ) -> Result<(Conversation, DateTime<Utc>), ApiError> {
+        let events = self.db.load_events(&row.id).await?;
+        let mut last_active = row.created_at;
+        for e in &events {
+            if let Event::UserSaid { at, .. } | Event::BotSaid { at, .. } = e {
+                last_active = last_active.max(*at);
+            }
+        }
+        let mut conv = Conversation::from_events(row.id.clone(), events);
+        conv.events.clear();
+        conv.locale = row.locale.clone();
+        conv.customer = row.customer.as_ref().map(|c| {
+            if c.contains('@') {
+                SignedIn {
+                    customer_id: None,
+                    email: Some(c.clone()),
+                }
+            } else {
+                SignedIn {
+                    customer_id: Some(c.clone()),
+                    email: None,
+                }
+            }
+        });
+        Ok((conv, last_active))
+    }
+
+    /// Runs one shopper message through the engine and stores what
+    /// happened. With a `client_message_id` seen before, returns the stored
+    /// answer instead (the message lands once).
+    pub async fn turn(
+        &self,
+        session: &Arc<Session>,
+        text: &str,
+        client_message_id: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let mut live = session.live.lock().await;
+        session.used_now();
+        let stored_text = redact_card_numbers(text);
+        if let Some(cmid) = client_message_id {
+            if let Some(r) = self.db.recall_client_message(&session.id, cmid).await? {
+                let same = r.response["user_message"]["text"].as_str() == Some(&stored_text);
+                if !same {
+                    return Err(ApiError::ClientMessageIdReused(cmid.to_string()));
+                }
+                let mut response = r.response;
+                response["replayed"] = json!(true);
+                return Ok(response);
+            }
+        }
+        if live.stale {
+            let row = self
+                .db
+                .conversation(&session.id)
+                .await?
+                .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?;
+            let (conv, last_active) = self.load_conversation(&row).await?;
+            live.conv = conv;
+            live.last_active = last_active;
+            live.stale = false;
+        }
+        let now = self.clock.now();
+        let mut events = Vec::new();
+        if now
+            .signed_duration_since(live.last_active)
+            .to_std()
+            .unwrap_or_default()
+            > self.idle
+        {
+            events.push(live.conv.expire_session(now));
+            live.conv.events.clear();
+        }
+        let _ = session.frames.send(Frame::server(
+            &json!({"type": "typing", "role": "bot", "on": true}),
+        ));
+        let engine = self.engine.clone();
+        let mut conv = std::mem::take(&mut live.conv);
+        let owned = text.to_string();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let out = engine.turn(&mut conv, &owned, now);
+            (conv, out)
+        })
+        .await;
+        let (nlu, sentiment) = match outcome {
+            Ok((mut conv, out)) => {
+                conv.events.clear();
+                live.conv = conv;
+                events.extend(out.events);
+                (Some(out.nlu), out.state.handoff)
+            }
+            Err(e) => {
+                // The engine failed: keep what the shopper said, apologise
+                // and hand over to a person rather than hang.
+                tracing::error!(conversation = %session.id, error = %e, "turn failed");
+                live.stale = true;
+                events.extend([
+                    Event::UserSaid {
+                        text: stored_text.clone(),
+                        at: now,
+                        intent: "error".into(),
+                        confidence: 0.0,
+                        sentiment: 0.0,
+                        understood: false,
+                    },
+                    Event::BotSaid {
+                        text: "Sorry, something went wrong on my side. I'm passing you to a person from our team.".into(),
+                        template: "internal_error".into(),
+                        at: now,
+                        quick_replies: Vec::new(),
+                        order_card: None,
+                    },
+                    Event::HandoffRequested {
+                        reason: "bot_error".into(),
+                    },
+                ]);
+                (None, Some("bot_error".to_string()))
+            }
+        };
+        let handoff = sentiment;
+        let last = match self.db.append_events(&session.id, &events).await {
+            Ok(last) => last,
+            Err(e) => {
+                // Memory ran ahead of the log: rebuild before the next turn.
+                live.stale = true;
+                let _ = session.frames.send(Frame::server(
+                    &json!({"type": "typing", "role": "bot", "on": false}),
+                ));
+                return Err(e.into());
+            }
+        };
+        live.last_active = now;
+        let first = last - events.len() as i64 + 1;
+        let mut user_message = Value::Null;
+        let mut messages = Vec::new();
+        for (seq, e) in (first..).zip(&events) {
+            match (e, message_json(seq, e)) {
+                (Event::UserSaid { .. }, Some(m)) => user_message = m,
+                (_, Some(m)) => messages.push(m),
+                _ => {}
+            }
+        }
+        let nlu_json = match &nlu {
+            Some(n) => json!({
+                "intent": {"name": n.intent.name, "confidence": n.intent.confidence},
+                "entities": n.entities.iter().map(|e| json!({
+                    "type": e.kind,
+                    "value": e.value,
+                    "text": e.text,
+                    "start": e.start,
+                    "end": e.end,
+                })).collect::<Vec<_>>(),
+            }),
+            None => json!({"intent": {"name": "error", "confidence": 0.0}, "entities": []}),
+        };
+        let sentiment_json = match &nlu {
+            Some(n) => json!({"score": n.sentiment.score, "label": n.sentiment.label}),
+            None => json!({"score": 0.0, "label": "neutral"}),
+        };
+        let response = json!({
+            "conversation_id": session.id,
+            "user_message": user_message,
+            "messages": messages,
+            "nlu": nlu_json,
+            "sentiment": sentiment_json,
+            "handoff": handoff_json(handoff.as_deref()),
+        });
+        if let Some(cmid) = client_message_id {
+            let seq = user_message["id"].as_str().and_then(|s| s.parse().ok());
+            self.db
+                .remember_client_message(&session.id, cmid, seq, &response)
+                .await?;
+        }
+        drop(live);
+        // Every tab sees the shopper's message and the replies, in order.
+        let mut frames = Vec::with_capacity(events.len() + 2);
+        for (seq, e) in (first..).zip(&events) {
+            if let Some(m) = message_json(seq, e) {
+                frames.push(Frame::message(seq, &m));
+            }
+        }
+        frames.push(Frame::server(
+            &json!({"type": "typing", "role": "bot", "on": false}),
+        ));
+        if handoff.is_some() {
+            frames.push(Frame::server(
+                &json!({"type": "handoff", "handoff": handoff_json(handoff.as_deref())}),
+            ));
+        }
+        for f in frames {
+            let _ = session.frames.send(f);
+        }
+        Ok(response)
+    }
+
+    /// The transcript: every message with a seq after `after`, plus the
+    /// current hand-off state.
+    pub async fn transcript(
+        &self,
+        session: &Session,
+        after: i64,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let events = self.db.events_after(&session.id, after).await?;
+        let mut handoff = None;
+        let mut messages = Vec::new();
+        for (seq, e) in &events {
+            match e {
+                Event::HandoffRequested { reason } => handoff = Some(reason.clone()),
+                Event::SessionExpired { .. } => handoff = None,
+                _ => {}
+            }
+            if let Some(m) = message_json(*seq, e) {
+                messages.push(m);
+            }
+        }
+        if after > 0 {
+            // Hand-off state needs the whole log; read it from memory.
+            handoff = session.live.lock().await.conv.state.handoff.clone();
+        }
+        Ok((messages, handoff))
+    }
+
+    /// Drops sessions unused for `older_than` that no WebSocket watches
+    /// and no turn is using. Returns how many were dropped.
+    pub fn evict_idle(&self, older_than: Duration) -> usize {
+        let cutoff = Utc::now().timestamp() - older_than.as_secs() as i64;
+        let mut map = self.map();
+        let before = map.len();
+        map.retain(|_, s| {
+            s.last_used.load(Ordering::Relaxed) > cutoff
+                || s.frames.receiver_count() > 0
+                || Arc::strong_count(s) > 1
+                || s.live.try_lock().is_err()
+        });
+        before - map.len()
+    }
+
+    /// Whether the session has a hand-off requested (from memory).
+    pub async fn handoff(&self, session: &Session) -> Option<String> {
+        session.live.lock().await.conv.state.handoff.clone()
+    }
+}
