@@ -39,6 +39,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use crate::api::{check_client_message_id, check_text};
 use crate::error::ApiError;
@@ -220,6 +221,26 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
         return;
     }
     let mut delivered: i64 = 0;
+    // This connection's turns run on a worker, one at a time, in order;
+    // their outcomes come back as acks or errors. When the socket closes,
+    // the messages already queued are still processed (nothing is lost).
+    type Outcome = (Option<String>, Result<Value, ApiError>);
+    let (turns, mut queue) = mpsc::channel::<(String, Option<String>)>(32);
+    let (done_tx, mut done) = mpsc::unbounded_channel::<Outcome>();
+    {
+        let state = state.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            while let Some((text, cmid)) = queue.recv().await {
+                let result = state
+                    .sessions
+                    .turn(&session, &text, cmid.as_deref())
+                    .await
+                    .map(|reply| reply["user_message"]["id"].clone());
+                let _ = done_tx.send((cmid, result));
+            }
+        });
+    }
     loop {
         if let Some(after) = catch_up.take() {
             let from = after.max(delivered);
@@ -245,6 +266,24 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
             delivered = delivered.max(after);
         }
         tokio::select! {
+            // Frames first: a turn's messages reach the socket before its ack.
+            biased;
+            frame = rx.recv() => match frame {
+                Ok(f) => {
+                    if f.origin == me || (f.seq > 0 && f.seq <= delivered) {
+                        continue;
+                    }
+                    if socket.send(Message::Text(Utf8Bytes::from(f.json.as_ref()))).await.is_err() {
+                        return;
+                    }
+                    if f.seq > 0 {
+                        delivered = f.seq;
+                    }
+                }
+                // Fell behind the live stream: read what was missed from the log.
+                Err(RecvError::Lagged(_)) => catch_up = Some(delivered),
+                Err(RecvError::Closed) => return,
+            },
             incoming = socket.recv() => {
                 let text = match incoming {
                     Some(Ok(Message::Text(t))) => t,
@@ -265,19 +304,10 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                             if !send_error(&mut socket, &e, extra).await { return; }
                             continue;
                         }
-                        match state.sessions.turn(&session, &text, client_message_id.as_deref()).await {
-                            Ok(reply) => {
-                                let ack = json!({
-                                    "type": "ack",
-                                    "client_message_id": client_message_id,
-                                    "id": reply["user_message"]["id"],
-                                });
-                                if !send(&mut socket, &ack).await { return; }
-                            }
-                            Err(e) => {
-                                let extra = client_message_id.as_deref().map(|c| ("client_message_id", c));
-                                if !send_error(&mut socket, &e, extra).await { return; }
-                            }
+                        // Queued for this connection's worker: turns run in the
+                        // order sent while this loop keeps forwarding frames.
+                        if turns.send((text, client_message_id)).await.is_err() {
+                            return;
                         }
                     }
                     Ok(ClientFrame::Typing { on }) => {
@@ -303,22 +333,22 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                     }
                 }
             }
-            frame = rx.recv() => match frame {
-                Ok(f) => {
-                    if f.origin == me || (f.seq > 0 && f.seq <= delivered) {
-                        continue;
+            Some((client_message_id, result)) = done.recv() => {
+                let sent = match result {
+                    Ok(id) => send(&mut socket, &json!({
+                        "type": "ack",
+                        "client_message_id": client_message_id,
+                        "id": id,
+                    })).await,
+                    Err(e) => {
+                        let extra = client_message_id.as_deref().map(|c| ("client_message_id", c));
+                        send_error(&mut socket, &e, extra).await
                     }
-                    if socket.send(Message::Text(Utf8Bytes::from(f.json.as_ref()))).await.is_err() {
-                        return;
-                    }
-                    if f.seq > 0 {
-                        delivered = f.seq;
-                    }
+                };
+                if !sent {
+                    return;
                 }
-                // Fell behind the live stream: read what was missed from the log.
-                Err(RecvError::Lagged(_)) => catch_up = Some(delivered),
-                Err(RecvError::Closed) => return,
-            },
+            }
             _ = shutdown.changed() => {
                 close(&mut socket, 1001, "server shutting down").await;
                 return;

@@ -1,0 +1,182 @@
+//! Many messages at once: one conversation keeps its order and loses
+//! nothing; many conversations run in parallel and each gets its own answer.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{spawn_app, Conv, BACKENDS};
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use wismo_core::store::memory::InMemoryStore;
+use wismo_core::store::OrderService;
+
+fn id(m: &Value) -> i64 {
+    m["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("numeric id")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_simultaneous_messages_into_one_conversation_lose_nothing_and_never_interleave() {
+    for b in BACKENDS {
+        let app = spawn_app(b).await;
+        let conv = app.create().await;
+        let texts: Vec<String> = (0..50)
+            .map(|i| format!("question number {i}: do you ship to canada"))
+            .collect();
+        let replies = join_all(texts.iter().map(|t| {
+            let app = &app;
+            let conv = &conv;
+            async move {
+                app.say_raw(
+                    conv,
+                    json!({"text": t, "client_message_id": t.replace([' ', ':'], "-")}),
+                )
+                .await
+            }
+        }))
+        .await;
+        for (status, body) in &replies {
+            assert_eq!(*status, 200, "{b:?}: {body}");
+        }
+        let t = app.transcript(&conv).await;
+        let msgs = t["messages"].as_array().expect("messages");
+        let users: Vec<&Value> = msgs.iter().filter(|m| m["role"] == "user").collect();
+        assert_eq!(users.len(), 50, "{b:?}: every message stored once");
+        let stored: HashSet<&str> = users.iter().filter_map(|m| m["text"].as_str()).collect();
+        assert_eq!(stored.len(), 50);
+        // Each turn's replies sit right after its message, before the next one.
+        let order: Vec<i64> = msgs.iter().map(id).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]));
+        for (_, body) in &replies {
+            let uid = id(&body["user_message"]);
+            let pos = msgs
+                .iter()
+                .position(|m| id(m) == uid)
+                .expect("in transcript");
+            let bot: Vec<&Value> = body["messages"]
+                .as_array()
+                .expect("replies")
+                .iter()
+                .collect();
+            assert!(!bot.is_empty());
+            for (k, m) in bot.iter().enumerate() {
+                assert_eq!(
+                    &msgs[pos + 1 + k],
+                    *m,
+                    "{b:?}: replies follow their message"
+                );
+            }
+        }
+        // Retrying all 50 at once changes nothing.
+        let again = join_all(texts.iter().map(|t| {
+            let app = &app;
+            let conv = &conv;
+            async move {
+                app.say_raw(
+                    conv,
+                    json!({"text": t, "client_message_id": t.replace([' ', ':'], "-")}),
+                )
+                .await
+            }
+        }))
+        .await;
+        assert!(again
+            .iter()
+            .all(|(s, v)| *s == 200 && v["replayed"] == true));
+        let t2 = app.transcript(&conv).await;
+        assert_eq!(
+            t2["messages"], t["messages"],
+            "{b:?}: retries added nothing"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_from_one_client_keep_their_order() {
+    for b in BACKENDS {
+        let app = spawn_app(b).await;
+        let conv = app.create().await;
+        // Sent one after another without waiting for the previous reply to be read.
+        let mut handles = Vec::new();
+        for i in 0..20 {
+            let client = app.client.clone();
+            let url = app.url(&format!("/v1/conversations/{}/messages", conv.id));
+            let token = conv.token.clone();
+            handles.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"text": format!("message {i:02}")}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }));
+            // Each request is on the wire before the next is sent.
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        for h in handles {
+            assert_eq!(h.await.expect("task").expect("request"), 200);
+        }
+        let t = app.transcript(&conv).await;
+        let users: Vec<String> = t["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .filter_map(|m| m["text"].as_str().map(str::to_string))
+            .collect();
+        let want: Vec<String> = (0..20).map(|i| format!("message {i:02}")).collect();
+        assert_eq!(users, want, "{b:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_conversations_in_parallel_each_get_their_own_order() {
+    let demo = InMemoryStore::demo().expect("demo store");
+    let numbers: Vec<String> = (1001..=1053).map(|n| format!("#{n}")).collect();
+    let mut orders = Vec::new();
+    for n in &numbers {
+        if let Ok(Some(o)) = demo.find_order(n) {
+            if let Some(email) = o.email.clone() {
+                orders.push((n.clone(), email));
+            }
+        }
+    }
+    assert!(orders.len() >= 40, "demo orders with emails");
+    for b in BACKENDS {
+        let app = spawn_app(b).await;
+        let results = join_all((0..500).map(|i| {
+            let app = &app;
+            let (number, email) = orders[i % orders.len()].clone();
+            async move {
+                let conv: Conv = app.create().await;
+                app.say(&conv, &format!("where is my order {number}?"))
+                    .await;
+                let r = app.say(&conv, &email).await;
+                let cards: Vec<String> = r["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["order_card"]["order_number"].as_str().map(str::to_string))
+                    .collect();
+                (number, cards, r)
+            }
+        }))
+        .await;
+        let mut wrong = Vec::new();
+        for (number, cards, r) in &results {
+            if cards != &vec![number.trim_start_matches('#').to_string()] {
+                wrong.push(format!("{number}: {r}"));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{b:?}: {} wrong answers, e.g. {}",
+            wrong.len(),
+            wrong[0]
+        );
+    }
+}
