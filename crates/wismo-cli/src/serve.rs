@@ -110,6 +110,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     runtime.block_on(async move {
         let db = masked_url(&config.database_url());
         let server = Server::start(config).await?;
+        let shutdown = wismo_server::shutdown_signal();
         let addr = server.local_addr();
         let base = format!("http://{addr}");
         crate::say(format!(
@@ -125,7 +126,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             "  try:           curl -s -X POST {base}/v1/conversations"
         ));
         crate::say("Ctrl-C or SIGTERM stops it (requests in flight finish first).");
-        server.run(wismo_server::shutdown_signal()).await?;
+        server.run(shutdown).await?;
         crate::say("wismo stopped");
         Ok(())
     })

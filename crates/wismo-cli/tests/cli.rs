@@ -676,3 +676,324 @@ fn migrate_and_import_shopify_into_sqlite() {
         &["unsupported database URL", "root:****@"],
     );
 }
+
+/// Runs `wismo args…` in `dir` with exactly the `WISMO_…` variables `vars`
+/// (any others of this process are removed, so the test is hermetic).
+fn wismo_env(dir: &TempDir, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WISMO_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args)
+        .envs(vars.iter().copied())
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.output().expect("wismo runs")
+}
+
+/// The line of `wismo config` output for setting `key`.
+fn setting<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no {key} line in: {out}"))
+}
+
+#[test]
+fn config_shows_each_setting_with_its_source_and_never_a_secret() {
+    let dir = TempDir::new("config");
+    std::fs::write(dir.path("wismo.toml"), "session_idle = \"5m\"\n").expect("write wismo.toml");
+    let secrets = [
+        ("WISMO_DATABASE_URL", "postgres://shop:hunter2@db/wismo"),
+        ("WISMO_ADMIN_TOKEN", "supersecret-admin-token"),
+    ];
+    let o = wismo_env(&dir, &["config", "--listen", "0.0.0.0:9999"], &secrets);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let listen = setting(&out, "listen");
+    assert!(
+        listen.starts_with("listen = \"0.0.0.0:9999\"") && listen.contains("# --listen"),
+        "the flag wins: {listen}"
+    );
+    let idle = setting(&out, "session_idle");
+    assert!(
+        idle.starts_with("session_idle = \"5m\"") && idle.contains("# wismo.toml"),
+        "from the file: {idle}"
+    );
+    let db = setting(&out, "database_url");
+    assert!(
+        db.starts_with("database_url = \"postgres://shop:****@db/wismo\"")
+            && db.contains("# WISMO_DATABASE_URL"),
+        "masked, from the environment: {db}"
+    );
+    let token = setting(&out, "admin_token");
+    assert!(
+        token.starts_with("admin_token = \"****\"") && token.contains("# WISMO_ADMIN_TOKEN"),
+        "{token}"
+    );
+    assert!(
+        setting(&out, "data_dir").contains("# default"),
+        "untouched settings show their default: {out}"
+    );
+    let all = format!("{out}{}", stderr(&o));
+    for secret in ["hunter2", "supersecret"] {
+        assert!(!all.contains(secret), "{secret} printed: {all}");
+    }
+
+    // An invalid value names the variable it came from.
+    let mut vars = secrets.to_vec();
+    vars.push(("WISMO_LISTEN", "nowhere"));
+    let o = wismo_env(&dir, &["config"], &vars);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "WISMO_LISTEN=nowhere: {err}");
+    assert!(
+        err.contains("WISMO_LISTEN") && err.contains("nowhere"),
+        "{err}"
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "no settings on failure: {}",
+        stdout(&o)
+    );
+    assert!(
+        !err.contains("hunter2") && !err.contains("supersecret"),
+        "{err}"
+    );
+
+    // A misspelt variable is refused, not ignored.
+    let mut vars = secrets.to_vec();
+    vars.push(("WISMO_LISTN", "0.0.0.0:1"));
+    let o = wismo_env(&dir, &["config"], &vars);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "WISMO_LISTN: {err}");
+    assert!(
+        err.contains("WISMO_LISTN") && err.contains("unknown setting"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+}
+
+/// A running `wismo serve`: its stdout lines arrive on `lines`.
+struct Served {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every stdout line so far.
+    seen: Vec<String>,
+}
+
+impl Served {
+    /// Starts `wismo serve` on a free port with `data_dir` and waits (up to
+    /// `limit`) for its ready line; returns it and the `host:port` it names.
+    fn start(data_dir: &TempDir, limit: std::time::Duration) -> (Served, String) {
+        let data = data_dir.0.display().to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("WISMO_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+            .current_dir(&data_dir.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("wismo serve starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Served {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        let ready = format!("wismo {} ready in ", env!("CARGO_PKG_VERSION"));
+        let line = served.wait_for(|l| l.starts_with(&ready), limit);
+        assert_eq!(
+            served.seen.first(),
+            Some(&line),
+            "the ready line comes first"
+        );
+        let url = line
+            .split(" on ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let ms = line[ready.len()..].split(' ').next().unwrap_or("");
+        assert!(ms.parse::<u64>().is_ok(), "milliseconds in {line:?}");
+        let host = url
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("not an http URL: {line:?}"))
+            .trim()
+            .to_string();
+        assert!(host.starts_with("127.0.0.1:"), "{line:?}");
+        assert!(!host.ends_with(":0"), "the real port is printed: {line:?}");
+        (served, host)
+    }
+
+    /// Waits up to `limit` for a stdout line matching `want`; fails (killing
+    /// the server) if it does not come.
+    fn wait_for(&mut self, want: impl Fn(&str) -> bool, limit: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if want(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "no such line within {limit:?} ({e}); stdout so far:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to end; returns
+    /// its exit status and everything it printed.
+    fn terminate(mut self, limit: std::time::Duration) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(kill.success(), "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait for wismo") {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "wismo serve still running {limit:?} after SIGTERM; stdout:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // The reader thread ends at end of file, once the process is gone.
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, self.seen.join("\n"))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket; returns (status, body).
+fn http(host: &str, request: &str) -> (u16, String) {
+    use std::io::Read;
+    let addr: std::net::SocketAddr = host.parse().expect("host:port");
+    let limit = std::time::Duration::from_secs(30);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, limit).expect("connect");
+    s.set_read_timeout(Some(limit)).expect("read timeout");
+    s.set_write_timeout(Some(limit)).expect("write timeout");
+    s.write_all(request.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, body.to_string())
+}
+
+#[test]
+fn serve_prints_its_port_answers_and_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new("serve");
+    // The first start trains the model and caches it in the data dir.
+    let (served, host) = Served::start(&dir, std::time::Duration::from_secs(300));
+    let (status, body) = http(
+        &host,
+        "POST /v1/conversations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("JSON ({e}): {body}"));
+    let token = v["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token: {v}"));
+    assert_eq!(token.len(), 64, "{v}");
+    let greeting = v["messages"].as_array().and_then(|ms| ms.first());
+    let greeting = greeting.unwrap_or_else(|| panic!("a greeting: {v}"));
+    assert_eq!(greeting["role"], "bot", "{v}");
+    assert!(
+        greeting["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "{v}"
+    );
+    let (status, out) = served.terminate(std::time::Duration::from_secs(15));
+    assert!(status.success(), "exit {status:?} after SIGTERM:\n{out}");
+    assert_eq!(out.lines().last(), Some("wismo stopped"), "{out}");
+
+    // The default SQLite database is in the data dir, with the demo store.
+    assert!(dir.path("wismo.db").exists(), "wismo.db created");
+    let models: Vec<PathBuf> = std::fs::read_dir(&dir.0)
+        .expect("data dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wismonlu"))
+        .collect();
+    assert_eq!(models.len(), 1, "one cached model: {models:?}");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let cached = modified(&models[0]);
+    assert!(cached.is_some(), "model file readable");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wismo-core/data/store/demo_orders.json")
+        .display()
+        .to_string();
+    let data = dir.0.display().to_string();
+    let again = json(&["import", "shopify", &demo, "--data-dir", &data]);
+    assert_eq!(
+        (again["inserted"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(53)),
+        "the demo store was loaded at the first start: {again}"
+    );
+
+    // A second start on the same data dir uses the cached model.
+    let (served, host) = Served::start(&dir, std::time::Duration::from_secs(120));
+    let (status, body) = http(
+        &host,
+        "POST /v1/conversations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, out) = served.terminate(std::time::Duration::from_secs(15));
+    assert!(status.success(), "exit {status:?} after SIGTERM:\n{out}");
+    assert!(out.contains("wismo stopped"), "{out}");
+    assert_eq!(
+        modified(&models[0]),
+        cached,
+        "the cached model was used, not trained again"
+    );
+}

@@ -10,6 +10,10 @@
 //! before a later conversation asks to change its items), so running them
 //! in parallel could change the answers. Files and backends are independent
 //! apps, so those run concurrently.
+//!
+//! Replies are checked against the script's expectations, not against the
+//! exact wording: the engine picks a template's variant from the
+//! conversation id, and the server's ids are random.
 
 mod common;
 
