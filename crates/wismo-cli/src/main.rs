@@ -3,6 +3,7 @@
 mod bench;
 mod chat;
 mod db_cmd;
+mod loadgen;
 mod nlu_cmd;
 mod serve;
 
@@ -42,6 +43,8 @@ enum Command {
     /// Load data into the database.
     #[command(subcommand)]
     Import(db_cmd::ImportCommand),
+    /// Load-test a running wismo server over HTTP or WebSockets.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(&args),
         Command::Migrate(args) => db_cmd::migrate(&args),
         Command::Import(cmd) => db_cmd::import(&cmd),
+        Command::Loadgen(args) => loadgen::run(&args),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
