@@ -577,6 +577,64 @@ macro_rules! backend {
             Ok(())
         }
 
+        /// Reserves `n` sequence numbers for each conversation in one
+        /// statement; returns each found conversation's new last seq.
+        pub(crate) async fn reserve_seqs(
+            conn: &mut Conn,
+            wanted: &[(&str, i64)],
+            now: DateTime<Utc>,
+        ) -> Result<Vec<(String, i64)>, StoreDbError> {
+            if wanted.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut case = String::from("CASE id");
+            let mut ids = String::new();
+            for i in 0..wanted.len() {
+                case.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3));
+                if i > 0 {
+                    ids.push_str(", ");
+                }
+                ids.push_str(&format!("${}", 2 * i + 2));
+            }
+            case.push_str(" ELSE 0 END");
+            let sql = format!(
+                "UPDATE conversations SET last_seq = last_seq + {case}, last_active_at = $1 \
+                 WHERE id IN ({ids}) RETURNING id, last_seq"
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(now);
+            for (id, n) in wanted {
+                q = q.bind(*id).bind(*n);
+            }
+            Ok(q.fetch_all(&mut *conn).await?)
+        }
+
+        /// Inserts event rows `(conversation, seq, event JSON)` in one statement.
+        pub(crate) async fn insert_event_rows(
+            conn: &mut Conn,
+            rows: &[(&str, i64, String)],
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreDbError> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut sql = String::from(
+                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) VALUES ",
+            );
+            for i in 0..rows.len() {
+                let b = i * 3;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, $1)", b + 2, b + 3, b + 4));
+            }
+            let mut q = sqlx::query(&sql).bind(at);
+            for (id, seq, json) in rows {
+                q = q.bind(*id).bind(*seq).bind(json.as_str());
+            }
+            q.execute(&mut *conn).await?;
+            Ok(())
+        }
+
         pub(crate) async fn events_after(
             conn: &mut Conn,
             id: &str,

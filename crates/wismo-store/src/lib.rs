@@ -155,6 +155,7 @@ pub(crate) use dispatch;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    writer: std::sync::Arc<conversations::Writer>,
 }
 
 /// Which SQL dialect a [`Db`] speaks.
@@ -209,7 +210,10 @@ impl Db {
         } else {
             return Err(StoreDbError::UnsupportedUrl);
         };
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            writer: Default::default(),
+        })
     }
 
     /// Applies the migrations not yet applied (a no-op when up to date).

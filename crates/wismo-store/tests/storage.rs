@@ -503,9 +503,13 @@ async fn the_event_log_keeps_order_and_continuity() {
             ),
             "{name}"
         );
-        assert_eq!(
-            (row.created_at, row.last_active_at, row.last_seq),
-            (at(0), at(0), last)
+        assert_eq!((row.created_at, row.last_seq), (at(0), last), "{name}");
+        // Appending marks the conversation active now.
+        let age = chrono::Utc::now() - row.last_active_at;
+        assert!(
+            age >= chrono::Duration::zero() && age < chrono::Duration::seconds(60),
+            "{name}: last_active_at {} is the time of the last append",
+            row.last_active_at
         );
         assert!(db.touch("c1", at(99)).await.expect("touch"));
         assert!(!db.touch("nope", at(99)).await.expect("touch"));
@@ -558,6 +562,60 @@ async fn concurrent_appends_keep_a_gapless_sequence() {
                 (0..5).map(|j| slot(i, j)).collect::<Vec<_>>(),
                 "{name}"
             );
+        }
+    }
+}
+
+/// Appends that arrive together are written as one batch: each still gets
+/// its own answer, an append to a missing conversation fails alone, and
+/// every conversation's log stays gapless and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_written_together_keep_their_own_results() {
+    let fx = Fixture::new().await;
+    for (name, db) in &fx.dbs {
+        for c in 0..25 {
+            db.create_conversation(&new_conversation(&format!("b{c}")))
+                .await
+                .expect("creates");
+        }
+        let mut tasks = Vec::new();
+        for i in 0..150 {
+            let db = db.clone();
+            // Every 15th append is to a conversation that does not exist.
+            let id = if i % 15 == 14 {
+                format!("missing{i}")
+            } else {
+                format!("b{}", i % 25)
+            };
+            tasks.push(tokio::spawn(async move {
+                let events: Vec<Event> = (0..(1 + i % 3)).map(|j| slot(i, j)).collect();
+                (
+                    id.clone(),
+                    events.len(),
+                    db.append_events(&id, &events).await,
+                )
+            }));
+        }
+        let mut appended = std::collections::BTreeMap::<String, usize>::new();
+        for t in tasks {
+            let (id, n, result) = t.await.expect("joins");
+            if id.starts_with("missing") {
+                assert!(
+                    matches!(result, Err(StoreDbError::ConversationNotFound(_))),
+                    "{name}: {id}: {result:?}"
+                );
+            } else {
+                let last = result.unwrap_or_else(|e| panic!("{name}: {id}: {e}"));
+                assert!(last >= n as i64, "{name}");
+                *appended.entry(id).or_default() += n;
+            }
+        }
+        for (id, n) in appended {
+            let stored = db.events_after(&id, 0).await.expect("load");
+            let seqs: Vec<i64> = stored.iter().map(|(s, _)| *s).collect();
+            assert_eq!(seqs, (1..=n as i64).collect::<Vec<_>>(), "{name}: {id}");
+            let row = db.conversation(&id).await.expect("row").expect("exists");
+            assert_eq!(row.last_seq, n as i64, "{name}: {id}");
         }
     }
 }
