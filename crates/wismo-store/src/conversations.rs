@@ -333,6 +333,7 @@ impl Writer {
         let own = Db {
             pool: db.pool.clone(),
             writer: Writer::disabled(),
+            orders: db.orders.clone(),
         };
         handle.spawn(run_writer(own, rx));
         *guard = Some(tx.clone());

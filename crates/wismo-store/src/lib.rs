@@ -156,6 +156,7 @@ pub(crate) use dispatch;
 pub struct Db {
     pool: Pool,
     writer: std::sync::Arc<conversations::Writer>,
+    orders: std::sync::Arc<orders::OrderCache>,
 }
 
 /// Which SQL dialect a [`Db`] speaks.
@@ -213,6 +214,7 @@ impl Db {
         Ok(Db {
             pool,
             writer: Default::default(),
+            orders: Default::default(),
         })
     }
 

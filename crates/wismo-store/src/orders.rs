@@ -108,6 +108,7 @@ impl Db {
             }
             tx.commit().await?;
         });
+        self.orders.invalidate();
         tracing::info!(
             inserted = report.inserted,
             updated = report.updated,
@@ -148,13 +149,20 @@ impl Db {
         if number.contains('\0') {
             return Ok(None);
         }
-        dispatch!(self, b, p => {
+        let key = number_key(number);
+        let generation = self.orders.generation();
+        if let Some(hit) = self.orders.get(&key, generation) {
+            return Ok(hit);
+        }
+        let found = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             match b::number_for(&mut conn, number).await? {
-                Some(n) => b::load_order(&mut conn, &n).await,
-                None => Ok(None),
+                Some(n) => b::load_order(&mut conn, &n).await?,
+                None => None,
             }
-        })
+        });
+        self.orders.put(key, generation, found.clone());
+        Ok(found)
     }
 
     /// The order with this number (`1042`, `#1042`, ` #eu-1001 `), if any.
@@ -223,6 +231,7 @@ impl Db {
             let changed = action(&InMemoryStore::new(current.into_iter().collect()))?;
             b::write_order(&mut tx, &changed).await?;
             tx.commit().await?;
+            self.orders.invalidate();
             Ok(changed)
         })
     }
@@ -295,5 +304,61 @@ impl Db {
         Ok(self
             .try_open_case(order_number, kind, description, now)
             .await?)
+    }
+}
+
+/// How long a looked-up order is reused without reading it again. Changes
+/// made through this process (imports, cancels, address changes) take effect
+/// at once; changes by another process within this time.
+pub const ORDER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const ORDER_CACHE_MAX: usize = 10_000;
+
+/// Recently looked-up orders by number key (also "no such order"), so a
+/// conversation asking about its order turn after turn reads it once.
+#[derive(Debug, Default)]
+pub(crate) struct OrderCache {
+    generation: std::sync::atomic::AtomicU64,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (u64, std::time::Instant, Option<Order>)>,
+    >,
+}
+
+impl OrderCache {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (u64, std::time::Instant, Option<Order>)>,
+    > {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Option<Order>> {
+        let entries = self.entries();
+        let (g, at, order) = entries.get(key)?;
+        (*g == generation && at.elapsed() < ORDER_CACHE_TTL).then(|| order.clone())
+    }
+
+    /// Stores what was read at `generation` (dropped if orders changed since).
+    fn put(&self, key: String, generation: u64, order: Option<Order>) {
+        if self.generation() != generation {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= ORDER_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (generation, std::time::Instant::now(), order));
+    }
+
+    /// Forgets everything (after orders changed).
+    pub(crate) fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.entries().clear();
     }
 }

@@ -154,8 +154,14 @@ async fn a_changed_order_is_replaced_with_its_child_rows() {
         .orders();
     for (name, db) in &fx.dbs {
         db.load_demo_if_empty().await.expect("demo");
+        // Looked up (and cached) before the change, and a missing order too:
+        // the import must make both lookups read again.
+        let before = db.find_order("#1048").await.expect("find").expect("exists");
+        assert_ne!(before.email.as_deref(), Some("emma.new@example.com"));
+        assert!(db.find_order("#9999").await.expect("find").is_none());
         let r = db.import_shopify(&changed).await.expect("imports");
         assert_eq!((r.inserted, r.updated, r.unchanged), (0, 1, 52), "{name}");
+
         let o = db.find_order("1048").await.expect("find").expect("exists");
         assert_eq!(o.email.as_deref(), Some("emma.new@example.com"), "{name}");
         assert_eq!(o.line_items.len(), 1, "{name}");
@@ -168,6 +174,14 @@ async fn a_changed_order_is_replaced_with_its_child_rows() {
                 .len()
                 == 1
         );
+        // A number looked up before it existed is found once imported.
+        let mut extra = v["orders"][0].clone();
+        extra["name"] = json!("#9999");
+        extra["id"] = json!(99_999_999u64);
+        db.import_shopify(&json!({"orders": [extra]}).to_string())
+            .await
+            .expect("imports");
+        assert!(db.find_order("#9999").await.expect("find").is_some(), "{name}");
     }
 }
 
