@@ -267,18 +267,21 @@ impl Sessions {
             .customer
             .as_ref()
             .and_then(|c| c.customer_id.clone().or_else(|| c.email.clone()));
-        self.db
-            .create_conversation(&NewConversation {
-                id: id.clone(),
-                token_hash: token_hash(&token),
-                locale: req.locale.clone(),
-                channel: req.channel,
-                metadata: req.metadata,
-                customer,
-                created_at: now,
-            })
+        let last = self
+            .db
+            .create_conversation_with(
+                &NewConversation {
+                    id: id.clone(),
+                    token_hash: token_hash(&token),
+                    locale: req.locale.clone(),
+                    channel: req.channel,
+                    metadata: req.metadata,
+                    customer,
+                    created_at: now,
+                },
+                &events,
+            )
             .await?;
-        let last = self.db.append_events(&id, &events).await?;
         let first = last - events.len() as i64 + 1;
         let messages = (first..)
             .zip(&events)

@@ -65,19 +65,57 @@ impl Db {
     /// Creates a conversation (`last_active_at` = `created_at`). Fails when
     /// the id exists.
     pub async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreDbError> {
+        self.create_conversation_with(new, &[]).await.map(|_| ())
+    }
+
+    /// Creates a conversation and appends its first events (e.g. the
+    /// greeting) in one go; returns the seq of the last event (0 for none).
+    /// Written by the group-commit writer like [`Db::append_events`].
+    pub async fn create_conversation_with(
+        &self,
+        new: &NewConversation,
+        events: &[Event],
+    ) -> Result<i64, StoreDbError> {
         check("conversation id", &new.id)?;
         check("token hash", &new.token_hash)?;
         check("channel", &new.channel)?;
         check("locale", new.locale.as_deref().unwrap_or_default())?;
         check("customer", new.customer.as_deref().unwrap_or_default())?;
-        dispatch!(self, b, p => {
-            let mut conn = p.acquire().await?;
-            let new = NewConversation {
-                created_at: micros(new.created_at),
-                ..new.clone()
-            };
-            b::insert_conversation(&mut conn, &new).await
-        })
+        let new = NewConversation {
+            created_at: micros(new.created_at),
+            ..new.clone()
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Append {
+            create: Some(new),
+            id: String::new(),
+            events: events.to_vec(),
+            reply,
+        };
+        self.submit(job, answer).await
+    }
+
+    /// Hands a job to the writer (or runs it directly when there is none)
+    /// and waits for its answer.
+    async fn submit<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, StoreDbError>>,
+    ) -> Result<T, StoreDbError> {
+        match self.writer.sender(self) {
+            Some(tx) => {
+                if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+                    self.run_directly(job).await;
+                }
+            }
+            None => self.run_directly(job).await,
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreDbError::Corrupt(
+                "the conversation writer stopped".to_string(),
+            )),
+        }
     }
 
     /// Appends events in one transaction and returns the seq of the last one
@@ -94,40 +132,91 @@ impl Db {
         if events.is_empty() || id.contains('\0') {
             return self.append_events_directly(id, events).await;
         }
-        let Some(tx) = self.writer.sender(self) else {
-            return self.append_events_directly(id, events).await;
-        };
         let (reply, answer) = oneshot::channel();
-        let job = AppendJob {
+        let job = Job::Append {
+            create: None,
             id: id.to_string(),
             events: events.to_vec(),
             reply,
         };
-        if tx.send(job).is_err() {
-            return self.append_events_directly(id, events).await;
-        }
-        match answer.await {
-            Ok(result) => result,
-            Err(_) => Err(StoreDbError::Corrupt(
-                "the conversation writer stopped".to_string(),
-            )),
+        self.submit(job, answer).await
+    }
+
+    /// One job in its own transaction (the writer's fallback), answered.
+    async fn run_directly(&self, job: Job) {
+        match job {
+            Job::Append {
+                create: Some(new),
+                events,
+                reply,
+                ..
+            } => {
+                let r = async {
+                    dispatch!(self, b, p => {
+                        let mut tx = p.begin().await?;
+                        b::insert_conversation(&mut tx, &new).await?;
+                        tx.commit().await?;
+                    });
+                    self.append_events_directly(&new.id, &events).await
+                }
+                .await;
+                let _ = reply.send(r);
+            }
+            Job::Append {
+                create: None,
+                id,
+                events,
+                reply,
+            } => {
+                let _ = reply.send(self.append_events_directly(&id, &events).await);
+            }
+            Job::Remember {
+                id,
+                client_message_id,
+                seq,
+                response,
+                reply,
+            } => {
+                let now = micros(Utc::now());
+                let r = async {
+                    dispatch!(self, b, p => {
+                        let mut conn = p.acquire().await?;
+                        b::remember(&mut conn, &id, &client_message_id, seq, &response, now).await
+                    })
+                }
+                .await;
+                let _ = reply.send(r);
+            }
         }
     }
 
-    /// Writes a batch of appends in one transaction. `None` for an append
-    /// whose conversation does not exist.
-    async fn write_batch(&self, jobs: &[AppendJob]) -> Result<Vec<Option<i64>>, StoreDbError> {
+    /// Writes a batch of jobs in one transaction: new conversations first,
+    /// then every append (all sequence numbers reserved in one statement, all
+    /// events inserted in one), then client message ids. Returns one outcome
+    /// per job, in order.
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreDbError> {
         let now = micros(Utc::now());
         let mut wanted: Vec<(&str, i64)> = Vec::new();
         for job in jobs {
-            let n = job.events.len() as i64;
-            match wanted.iter_mut().find(|(id, _)| *id == job.id) {
-                Some((_, total)) => *total += n,
-                None => wanted.push((job.id.as_str(), n)),
+            if let Job::Append {
+                create, id, events, ..
+            } = job
+            {
+                let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
+                let n = events.len() as i64;
+                match wanted.iter_mut().find(|(w, _)| *w == id) {
+                    Some((_, total)) => *total += n,
+                    None => wanted.push((id, n)),
+                }
             }
         }
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
+            for job in jobs {
+                if let Job::Append { create: Some(new), .. } = job {
+                    b::insert_conversation(&mut tx, new).await?;
+                }
+            }
             let lasts = b::reserve_seqs(&mut tx, &wanted, now).await?;
             // The next free seq of each conversation found.
             let mut next: Vec<(&str, i64)> = wanted
@@ -142,19 +231,31 @@ impl Db {
             let mut rows: Vec<(&str, i64, String)> = Vec::new();
             let mut results = Vec::with_capacity(jobs.len());
             for job in jobs {
-                match next.iter_mut().find(|(id, _)| *id == job.id) {
-                    Some((_, seq)) => {
-                        for e in &job.events {
-                            rows.push((job.id.as_str(), *seq, serde_json::to_string(e)?));
-                            *seq += 1;
+                match job {
+                    Job::Append { create, id, events, .. } => {
+                        let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
+                        match next.iter_mut().find(|(n, _)| *n == id) {
+                            Some((_, seq)) => {
+                                for e in events {
+                                    rows.push((id, *seq, serde_json::to_string(e)?));
+                                    *seq += 1;
+                                }
+                                results.push(Outcome::Appended(Some(*seq - 1)));
+                            }
+                            None => results.push(Outcome::Appended(None)),
                         }
-                        results.push(Some(*seq - 1));
                     }
-                    None => results.push(None),
+                    Job::Remember { .. } => results.push(Outcome::Remembered(false)),
                 }
             }
             for chunk in rows.chunks(1000) {
                 b::insert_event_rows(&mut tx, chunk, now).await?;
+            }
+            for (job, result) in jobs.iter().zip(results.iter_mut()) {
+                if let Job::Remember { id, client_message_id, seq, response, .. } = job {
+                    let stored = b::remember(&mut tx, id, client_message_id, *seq, response, now).await?;
+                    *result = Outcome::Remembered(stored);
+                }
             }
             tx.commit().await?;
             Ok(results)
@@ -259,11 +360,15 @@ impl Db {
     ) -> Result<Option<RememberedMessage>, StoreDbError> {
         check("conversation id", id)?;
         check("client message id", client_message_id)?;
-        let now = micros(Utc::now());
-        let stored = dispatch!(self, b, p => {
-            let mut conn = p.acquire().await?;
-            b::remember(&mut conn, id, client_message_id, seq, response, now).await?
-        });
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Remember {
+            id: id.to_string(),
+            client_message_id: client_message_id.to_string(),
+            seq,
+            response: response.clone(),
+            reply,
+        };
+        let stored = self.submit(job, answer).await?;
         if stored {
             Ok(None)
         } else {
@@ -294,18 +399,38 @@ impl Db {
     }
 }
 
-/// One append waiting for the writer.
-pub(crate) struct AppendJob {
-    id: String,
-    events: Vec<Event>,
-    reply: oneshot::Sender<Result<i64, StoreDbError>>,
+/// One write waiting for the writer.
+pub(crate) enum Job {
+    /// Events to append; with `create`, to a conversation created first
+    /// (then `id` is unused).
+    Append {
+        create: Option<NewConversation>,
+        id: String,
+        events: Vec<Event>,
+        reply: oneshot::Sender<Result<i64, StoreDbError>>,
+    },
+    /// A client message id and its response (`true`: stored now).
+    Remember {
+        id: String,
+        client_message_id: String,
+        seq: Option<i64>,
+        response: serde_json::Value,
+        reply: oneshot::Sender<Result<bool, StoreDbError>>,
+    },
+}
+
+/// What a job of a written batch came to.
+enum Outcome {
+    /// The last seq, or `None` when the conversation does not exist.
+    Appended(Option<i64>),
+    Remembered(bool),
 }
 
 /// The group-commit writer of a [`Db`]: started on first use, it lives
 /// while any clone of the `Db` that started it does.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    tx: Mutex<Option<mpsc::UnboundedSender<AppendJob>>>,
+    tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// The writer's own `Db` handle has no writer (it writes directly).
     disabled: bool,
 }
@@ -320,7 +445,7 @@ impl Writer {
 
     /// The channel to the writer task, starting it if needed (`None` when
     /// batching is off for this handle or there is no runtime).
-    fn sender(&self, db: &Db) -> Option<mpsc::UnboundedSender<AppendJob>> {
+    fn sender(&self, db: &Db) -> Option<mpsc::UnboundedSender<Job>> {
         if self.disabled {
             return None;
         }
@@ -341,9 +466,10 @@ impl Writer {
     }
 }
 
-/// Takes every append waiting (up to 512), writes them in one transaction,
-/// answers each; on a failed batch, retries its appends one by one.
-async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
+/// Takes every job waiting (up to 512), writes them in one transaction,
+/// answers each; on a failed batch, runs its jobs one by one so one bad job
+/// cannot fail the others.
+async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < 512 {
@@ -354,21 +480,32 @@ async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<AppendJob>) {
         }
         match db.write_batch(&jobs).await {
             Ok(results) => {
-                for (job, r) in jobs.into_iter().zip(results) {
-                    let r = r.ok_or_else(|| StoreDbError::ConversationNotFound(job.id.clone()));
-                    let _ = job.reply.send(r);
-                }
-            }
-            Err(e) if jobs.len() == 1 => {
-                if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.reply.send(Err(e));
+                for (job, outcome) in jobs.into_iter().zip(results) {
+                    match (job, outcome) {
+                        (
+                            Job::Append {
+                                create, id, reply, ..
+                            },
+                            Outcome::Appended(last),
+                        ) => {
+                            let id = create.map_or(id, |c| c.id);
+                            let _ = reply.send(last.ok_or(StoreDbError::ConversationNotFound(id)));
+                        }
+                        (Job::Remember { reply, .. }, Outcome::Remembered(stored)) => {
+                            let _ = reply.send(Ok(stored));
+                        }
+                        // Outcomes are made per job in order; a mismatch
+                        // cannot happen, but must not leave a caller waiting.
+                        (job, _) => db.run_directly(job).await,
+                    }
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, appends = jobs.len(), "batched append failed; retrying one by one");
+                if jobs.len() > 1 {
+                    tracing::warn!(error = %e, jobs = jobs.len(), "batched write failed; retrying one by one");
+                }
                 for job in jobs {
-                    let r = db.append_events_directly(&job.id, &job.events).await;
-                    let _ = job.reply.send(r);
+                    db.run_directly(job).await;
                 }
             }
         }

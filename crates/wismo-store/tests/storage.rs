@@ -181,7 +181,10 @@ async fn a_changed_order_is_replaced_with_its_child_rows() {
         db.import_shopify(&json!({"orders": [extra]}).to_string())
             .await
             .expect("imports");
-        assert!(db.find_order("#9999").await.expect("find").is_some(), "{name}");
+        assert!(
+            db.find_order("#9999").await.expect("find").is_some(),
+            "{name}"
+        );
     }
 }
 
