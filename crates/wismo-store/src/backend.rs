@@ -233,7 +233,7 @@ const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
 
 macro_rules! backend {
-    ($DB:ty, $bulk_lock:expr) => {
+    ($DB:ty, $bulk_lock:expr, $reserve_seqs:expr, $insert_events:expr) => {
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use wismo_core::dialogue::state::Event;
@@ -578,7 +578,9 @@ macro_rules! backend {
         }
 
         /// Reserves `n` sequence numbers for each conversation in one
-        /// statement; returns each found conversation's new last seq.
+        /// statement; returns each found conversation's new last seq. The
+        /// list travels as one JSON parameter, so the statement text never
+        /// changes (prepared once, cached).
         pub(crate) async fn reserve_seqs(
             conn: &mut Conn,
             wanted: &[(&str, i64)],
@@ -587,28 +589,19 @@ macro_rules! backend {
             if wanted.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut case = String::from("CASE id");
-            let mut ids = String::new();
-            for i in 0..wanted.len() {
-                case.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3));
-                if i > 0 {
-                    ids.push_str(", ");
-                }
-                ids.push_str(&format!("${}", 2 * i + 2));
-            }
-            case.push_str(" ELSE 0 END");
-            let sql = format!(
-                "UPDATE conversations SET last_seq = last_seq + {case}, last_active_at = $1 \
-                 WHERE id IN ({ids}) RETURNING id, last_seq"
-            );
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(now);
-            for (id, n) in wanted {
-                q = q.bind(*id).bind(*n);
-            }
-            Ok(q.fetch_all(&mut *conn).await?)
+            let list: Vec<serde_json::Value> = wanted
+                .iter()
+                .map(|(id, n)| serde_json::json!({"cid": id, "n": n}))
+                .collect();
+            Ok(sqlx::query_as::<_, (String, i64)>($reserve_seqs)
+                .bind(serde_json::to_string(&list)?)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?)
         }
 
-        /// Inserts event rows `(conversation, seq, event JSON)` in one statement.
+        /// Inserts event rows `(conversation, seq, event JSON)` in one
+        /// statement with one JSON parameter (constant statement text).
         pub(crate) async fn insert_event_rows(
             conn: &mut Conn,
             rows: &[(&str, i64, String)],
@@ -617,21 +610,15 @@ macro_rules! backend {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut sql = String::from(
-                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) VALUES ",
-            );
-            for i in 0..rows.len() {
-                let b = i * 3;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("(${}, ${}, ${}, $1)", b + 2, b + 3, b + 4));
-            }
-            let mut q = sqlx::query(&sql).bind(at);
-            for (id, seq, json) in rows {
-                q = q.bind(*id).bind(*seq).bind(json.as_str());
-            }
-            q.execute(&mut *conn).await?;
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(c, seq, e)| serde_json::json!({"c": c, "s": seq, "e": e}))
+                .collect();
+            sqlx::query($insert_events)
+                .bind(serde_json::to_string(&list)?)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
 
@@ -722,13 +709,26 @@ macro_rules! backend {
 
 pub(crate) mod sqlite {
     // A write with no rows takes SQLite's (database-wide) write lock.
-    backend!(sqlx::Sqlite, "UPDATE orders SET id = id WHERE 1 = 0");
+    backend!(
+        sqlx::Sqlite,
+        "UPDATE orders SET id = id WHERE 1 = 0",
+        "UPDATE conversations SET last_seq = last_seq + j.n, last_active_at = $2 \
+         FROM (SELECT value ->> 'cid' AS cid, value ->> 'n' AS n FROM json_each($1)) AS j \
+         WHERE conversations.id = j.cid RETURNING id, last_seq",
+        "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
+         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2 FROM json_each($1)"
+    );
 }
 
 pub(crate) mod postgres {
     // Conflicts with itself and with row updates; readers are not blocked.
     backend!(
         sqlx::Postgres,
-        "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"
+        "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE",
+        "UPDATE conversations c SET last_seq = c.last_seq + j.n, last_active_at = $2 \
+         FROM json_to_recordset($1::json) AS j(cid text, n bigint) \
+         WHERE c.id = j.cid RETURNING c.id, c.last_seq",
+        "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
+         SELECT x.c, x.s, x.e, $2 FROM json_to_recordset($1::json) AS x(c text, s bigint, e text)"
     );
 }

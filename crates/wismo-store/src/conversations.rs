@@ -478,7 +478,15 @@ async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        match db.write_batch(&jobs).await {
+        let started = std::time::Instant::now();
+        let written = db.write_batch(&jobs).await;
+        tracing::trace!(
+            jobs = jobs.len(),
+            micros = started.elapsed().as_micros() as u64,
+            ok = written.is_ok(),
+            "batch written"
+        );
+        match written {
             Ok(results) => {
                 for (job, outcome) in jobs.into_iter().zip(results) {
                     match (job, outcome) {
