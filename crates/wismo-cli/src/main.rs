@@ -8,6 +8,12 @@ mod nlu_cmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the server allocates many small, short-lived objects across
+/// threads (requests, JSON, events), where it is markedly faster than the
+/// system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[derive(Parser)]
