@@ -95,6 +95,10 @@ impl Clock {
     }
 }
 
+/// Frames a slow WebSocket may fall behind by before it catches up from the
+/// log instead (small: every open conversation holds this many slots).
+const FRAME_BUFFER: usize = 16;
+
 /// A frame for the WebSockets of a conversation.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -295,7 +299,7 @@ impl Sessions {
                 last_active: now,
                 stale: false,
             }),
-            frames: broadcast::channel(64).0,
+            frames: broadcast::channel(FRAME_BUFFER).0,
             last_used: AtomicI64::new(Utc::now().timestamp()),
         });
         self.map().insert(id.clone(), session);
@@ -329,7 +333,7 @@ impl Sessions {
                 last_active,
                 stale: false,
             }),
-            frames: broadcast::channel(64).0,
+            frames: broadcast::channel(FRAME_BUFFER).0,
             last_used: AtomicI64::new(Utc::now().timestamp()),
         });
         // Another request may have loaded it meanwhile: keep the first.

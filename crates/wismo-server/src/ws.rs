@@ -83,6 +83,36 @@ fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+type Outcome = (Option<String>, Result<Value, ApiError>);
+
+/// Runs one connection's turns, one at a time, in the order sent; their
+/// outcomes come back for acks. When the socket closes, the messages already
+/// queued are still processed (nothing is lost).
+struct Worker {
+    turns: mpsc::Sender<(String, Option<String>)>,
+    done: mpsc::UnboundedReceiver<Outcome>,
+}
+
+impl Worker {
+    fn start(state: &AppState, session: &Arc<Session>) -> Worker {
+        let (turns, mut queue) = mpsc::channel::<(String, Option<String>)>(32);
+        let (done_tx, done) = mpsc::unbounded_channel::<Outcome>();
+        let state = state.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            while let Some((text, cmid)) = queue.recv().await {
+                let result = state
+                    .sessions
+                    .turn(&session, &text, cmid.as_deref())
+                    .await
+                    .map(|reply| reply["user_message"]["id"].clone());
+                let _ = done_tx.send((cmid, result));
+            }
+        });
+        Worker { turns, done }
+    }
+}
+
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -101,7 +131,7 @@ pub async fn upgrade(
         None => None,
     };
     let ws = ws
-        .read_buffer_size(4096)
+        .read_buffer_size(2048)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024);
@@ -221,26 +251,9 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
         return;
     }
     let mut delivered: i64 = 0;
-    // This connection's turns run on a worker, one at a time, in order;
-    // their outcomes come back as acks or errors. When the socket closes,
-    // the messages already queued are still processed (nothing is lost).
-    type Outcome = (Option<String>, Result<Value, ApiError>);
-    let (turns, mut queue) = mpsc::channel::<(String, Option<String>)>(32);
-    let (done_tx, mut done) = mpsc::unbounded_channel::<Outcome>();
-    {
-        let state = state.clone();
-        let session = session.clone();
-        tokio::spawn(async move {
-            while let Some((text, cmid)) = queue.recv().await {
-                let result = state
-                    .sessions
-                    .turn(&session, &text, cmid.as_deref())
-                    .await
-                    .map(|reply| reply["user_message"]["id"].clone());
-                let _ = done_tx.send((cmid, result));
-            }
-        });
-    }
+    // The worker and its channels are made on the first message, so an
+    // idle connection costs only its socket and its subscription.
+    let mut worker: Option<Worker> = None;
     loop {
         if let Some(after) = catch_up.take() {
             let from = after.max(delivered);
@@ -292,7 +305,15 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                         if !send_error(&mut socket, &e, None).await { return; }
                         continue;
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(Message::Close(_))) => {
+                        // Let the library send its reply to the close frame.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                            while let Some(Ok(_)) = socket.recv().await {}
+                        })
+                        .await;
+                        return;
+                    }
+                    None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue, // ping/pong are answered by the library
                 };
                 match parse_frame(&text) {
@@ -306,7 +327,8 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                         }
                         // Queued for this connection's worker: turns run in the
                         // order sent while this loop keeps forwarding frames.
-                        if turns.send((text, client_message_id)).await.is_err() {
+                        let w = worker.get_or_insert_with(|| Worker::start(&state, &session));
+                        if w.turns.send((text, client_message_id)).await.is_err() {
                             return;
                         }
                     }
@@ -333,7 +355,12 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                     }
                 }
             }
-            Some((client_message_id, result)) = done.recv() => {
+            Some((client_message_id, result)) = async {
+                match worker.as_mut() {
+                    Some(w) => w.done.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 let sent = match result {
                     Ok(id) => send(&mut socket, &json!({
                         "type": "ack",
