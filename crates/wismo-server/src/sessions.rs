@@ -430,9 +430,11 @@ impl Sessions {
             events.push(live.conv.expire_session(now));
             live.conv.events.clear();
         }
-        let _ = session.frames.send(Frame::server(
-            &json!({"type": "typing", "role": "bot", "on": true}),
-        ));
+        if session.frames.receiver_count() > 0 {
+            let _ = session.frames.send(Frame::server(
+                &json!({"type": "typing", "role": "bot", "on": true}),
+            ));
+        }
         let engine = self.engine.clone();
         let mut conv = std::mem::take(&mut live.conv);
         let owned = text.to_string();
@@ -524,6 +526,24 @@ impl Sessions {
             "sentiment": sentiment_json,
             "handoff": handoff_json(handoff.as_deref()),
         });
+        // Every tab sees the shopper's message and the replies, in order:
+        // sent before the lock is released, so the next turn's frames can
+        // never overtake these.
+        if session.frames.receiver_count() > 0 {
+            for (seq, e) in (first..).zip(&events) {
+                if let Some(m) = message_json(seq, e) {
+                    let _ = session.frames.send(Frame::message(seq, &m));
+                }
+            }
+            let _ = session.frames.send(Frame::server(
+                &json!({"type": "typing", "role": "bot", "on": false}),
+            ));
+            if handoff.is_some() {
+                let _ = session.frames.send(Frame::server(
+                    &json!({"type": "handoff", "handoff": handoff_json(handoff.as_deref())}),
+                ));
+            }
+        }
         if let Some(cmid) = client_message_id {
             let seq = user_message["id"].as_str().and_then(|s| s.parse().ok());
             self.db
@@ -531,24 +551,6 @@ impl Sessions {
                 .await?;
         }
         drop(live);
-        // Every tab sees the shopper's message and the replies, in order.
-        let mut frames = Vec::with_capacity(events.len() + 2);
-        for (seq, e) in (first..).zip(&events) {
-            if let Some(m) = message_json(seq, e) {
-                frames.push(Frame::message(seq, &m));
-            }
-        }
-        frames.push(Frame::server(
-            &json!({"type": "typing", "role": "bot", "on": false}),
-        ));
-        if handoff.is_some() {
-            frames.push(Frame::server(
-                &json!({"type": "handoff", "handoff": handoff_json(handoff.as_deref())}),
-            ));
-        }
-        for f in frames {
-            let _ = session.frames.send(f);
-        }
         Ok(response)
     }
 
