@@ -318,22 +318,18 @@ const ORDER_CACHE_MAX: usize = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct OrderCache {
     generation: std::sync::atomic::AtomicU64,
-    entries: std::sync::Mutex<
-        std::collections::HashMap<String, (u64, std::time::Instant, Option<Order>)>,
-    >,
+    entries: std::sync::Mutex<CachedOrders>,
 }
+
+/// Number key → (generation read at, when read, the order or "none").
+type CachedOrders = std::collections::HashMap<String, (u64, std::time::Instant, Option<Order>)>;
 
 impl OrderCache {
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn entries(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, (u64, std::time::Instant, Option<Order>)>,
-    > {
+    fn entries(&self) -> std::sync::MutexGuard<'_, CachedOrders> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
