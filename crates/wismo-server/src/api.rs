@@ -34,10 +34,7 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             "the body is empty; expected a JSON object".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
-        _ => ApiError::MalformedJson(e.to_string()),
-    })
+    serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))
 }
 
 /// The token of `Authorization: Bearer <token>`, if well formed.

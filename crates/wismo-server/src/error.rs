@@ -144,6 +144,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A JSON parse error: bad syntax (or UTF-8) is `malformed_json`, the
+    /// wrong shape (missing or unknown field, wrong type) is `invalid_body`.
+    pub fn from_json(e: &serde_json::Error) -> Self {
+        match e.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
+            _ => ApiError::MalformedJson(e.to_string()),
+        }
+    }
+}
+
 impl From<wismo_store::StoreDbError> for ApiError {
     fn from(e: wismo_store::StoreDbError) -> Self {
         ApiError::Unavailable(e.to_string())

@@ -144,8 +144,11 @@ struct Live {
     /// Folded state; `events` is kept empty (the log is in the database).
     conv: Conversation,
     last_active: DateTime<Utc>,
-    /// Set when memory may disagree with the database (a failed write):
-    /// the next turn reloads from the log first.
+    /// The seq of the last event this state has folded.
+    last_seq: i64,
+    /// Set when memory may disagree with the database (a failed write, or
+    /// another server appended to this conversation): the next turn
+    /// reloads from the log first.
     stale: bool,
 }
 
@@ -297,6 +300,7 @@ impl Sessions {
             live: tokio::sync::Mutex::new(Live {
                 conv,
                 last_active: now,
+                last_seq: last,
                 stale: false,
             }),
             frames: broadcast::channel(FRAME_BUFFER).0,
@@ -324,13 +328,14 @@ impl Sessions {
         let Some(row) = self.db.conversation(id).await? else {
             return Ok(None);
         };
-        let (conv, last_active) = self.load_conversation(&row).await?;
+        let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
         let session = Arc::new(Session {
             id: id.to_string(),
             token_hash: row.token_hash,
             live: tokio::sync::Mutex::new(Live {
                 conv,
                 last_active,
+                last_seq,
                 stale: false,
             }),
             frames: broadcast::channel(FRAME_BUFFER).0,
@@ -358,8 +363,10 @@ impl Sessions {
     async fn load_conversation(
         &self,
         row: &wismo_store::ConversationRow,
-    ) -> Result<(Conversation, DateTime<Utc>), ApiError> {
-        let events = self.db.load_events(&row.id).await?;
+    ) -> Result<(Conversation, DateTime<Utc>, i64), ApiError> {
+        let numbered = self.db.events_after(&row.id, 0).await?;
+        let last_seq = numbered.last().map_or(0, |(seq, _)| *seq);
+        let events: Vec<Event> = numbered.into_iter().map(|(_, e)| e).collect();
         let mut last_active = row.created_at;
         for e in &events {
             if let Event::UserSaid { at, .. } | Event::BotSaid { at, .. } = e {
@@ -382,7 +389,7 @@ impl Sessions {
                 }
             }
         });
-        Ok((conv, last_active))
+        Ok((conv, last_active, last_seq))
     }
 
     /// Runs one shopper message through the engine and stores what
@@ -414,9 +421,10 @@ impl Sessions {
                 .conversation(&session.id)
                 .await?
                 .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?;
-            let (conv, last_active) = self.load_conversation(&row).await?;
+            let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
             live.conv = conv;
             live.last_active = last_active;
+            live.last_seq = last_seq;
             live.stale = false;
         }
         let now = self.clock.now();
@@ -492,6 +500,13 @@ impl Sessions {
         };
         live.last_active = now;
         let first = last - events.len() as i64 + 1;
+        if first != live.last_seq + 1 {
+            // Someone else (another server) appended since this state was
+            // folded: this turn ran on an old state; reload before the next.
+            tracing::warn!(conversation = %session.id, "conversation changed elsewhere; reloading it");
+            live.stale = true;
+        }
+        live.last_seq = last;
         let mut user_message = Value::Null;
         let mut messages = Vec::new();
         for (seq, e) in (first..).zip(&events) {

@@ -170,10 +170,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 }
 
 fn parse_frame(text: &str) -> Result<ClientFrame, ApiError> {
-    serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
-        _ => ApiError::MalformedJson(e.to_string()),
-    })
+    serde_json::from_str(text).map_err(|e| ApiError::from_json(&e))
 }
 
 fn parse_after(s: &str) -> Result<i64, ApiError> {

@@ -736,3 +736,36 @@ async fn a_restarted_server_rebuilds_conversations_from_the_log() {
     })
     .await;
 }
+
+/// Two servers on one database: when one appends to a conversation the other
+/// holds in memory, the other notices at its next write and rebuilds the
+/// conversation from the log before the turn after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_changed_by_another_server_is_reloaded() {
+    for_each_backend(|b| async move {
+        let a = spawn_app(b).await;
+        let conv = a.create().await;
+        a.say(&conv, "where is my order #1001").await;
+        a.say(&conv, "emma.johnson@example.com").await;
+        let url = a.database_url.clone();
+        let other = spawn_app_with(b, &[("database_url", url.as_str())]).await;
+        // On the other server the session has expired: verification is gone.
+        other
+            .state
+            .sessions
+            .clock
+            .advance(std::time::Duration::from_secs(3600));
+        other.say(&conv, "hi").await;
+        // The first server's next write reveals the change ...
+        a.say(&conv, "thanks").await;
+        // ... and the turn after runs on the reloaded state: ask again.
+        let r = a.say(&conv, "where is my order #1001").await;
+        let text = replies(&r).to_lowercase();
+        assert!(
+            text.contains("email"),
+            "{b:?}: verification must be asked again: {text}"
+        );
+        assert!(!text.contains("merino"), "{b:?}: nothing disclosed: {text}");
+    })
+    .await;
+}
