@@ -384,3 +384,57 @@ fn card_numbers_never_reach_the_event_log() {
     );
     assert!(log.contains("[card number removed]"));
 }
+
+/// While a person owns the conversation the bot never answers; what the
+/// shopper says is still recorded with its meaning; when the person leaves,
+/// the bot takes over again.
+#[test]
+fn the_bot_stays_silent_while_a_person_owns_the_conversation() {
+    let (engine, _) = demo_engine();
+    let now = wismo_core::store::memory::demo_now();
+    let mut conv = Conversation::new("agent-test");
+    engine.greet(&mut conv, now);
+    let out = engine.turn(&mut conv, "I want to talk to a human", now);
+    assert!(out.handoff.is_some(), "hand-off requested");
+    let joined = Event::AgentJoined {
+        agent: "Sam".into(),
+        at: now,
+    };
+    conv.state.apply(&joined);
+    conv.events.push(joined);
+    let out = engine.turn(&mut conv, "where is my order #1001?", now);
+    assert!(out.messages.is_empty(), "bot silent: {:?}", out.messages);
+    assert_eq!(
+        out.events.len(),
+        1,
+        "only the shopper's message is recorded"
+    );
+    match &out.events[0] {
+        Event::UserSaid { text, intent, .. } => {
+            assert_eq!(text, "where is my order #1001?");
+            assert_eq!(intent, "track_order");
+        }
+        other => panic!("expected UserSaid, got {other:?}"),
+    }
+    assert_eq!(out.state.agent.as_deref(), Some("Sam"));
+    let said = Event::AgentSaid {
+        agent: "Sam".into(),
+        text: "Hi, I'm Sam. Let me look.".into(),
+        at: now,
+    };
+    let left = Event::AgentLeft {
+        agent: "Sam".into(),
+        at: now,
+        resolved: true,
+    };
+    for e in [said, left] {
+        conv.state.apply(&e);
+        conv.events.push(e);
+    }
+    assert_eq!(conv.state.agent, None);
+    assert_eq!(conv.state.handoff, None, "the hand-off is closed");
+    let out = engine.turn(&mut conv, "where is my order #1001?", now);
+    assert!(!out.messages.is_empty(), "the bot answers again");
+    // The fold of the whole log gives the same state as the engine kept.
+    assert_eq!(State::fold(&conv.events), conv.state);
+}

@@ -291,7 +291,7 @@ pub async fn get_conversation(
         "metadata": row.metadata,
         "created_at": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "messages": messages,
-        "handoff": crate::sessions::handoff_json(handoff.as_deref()),
+        "handoff": handoff.json(),
     })))
 }
 

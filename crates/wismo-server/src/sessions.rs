@@ -194,15 +194,41 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
             }
             Some(m)
         }
+        Event::AgentSaid { agent, text, at } => Some(json!({
+            "id": seq.to_string(),
+            "role": "agent",
+            "agent": agent,
+            "text": text,
+            "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })),
         _ => None,
     }
 }
 
-/// The hand-off object of the API.
-pub fn handoff_json(reason: Option<&str>) -> Value {
-    match reason {
-        Some(r) => json!({"status": "requested", "reason": r}),
-        None => json!({"status": "none", "reason": null}),
+/// Where a conversation stands with people: the hand-off reason once one
+/// was requested, and the person who owns it now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handoff {
+    pub reason: Option<String>,
+    pub agent: Option<String>,
+}
+
+impl Handoff {
+    pub fn of(state: &wismo_core::dialogue::state::State) -> Self {
+        Self {
+            reason: state.handoff.clone(),
+            agent: state.agent.clone(),
+        }
+    }
+
+    /// The hand-off object of the API: `assigned` while a person owns the
+    /// conversation, `requested` once the bot asked for one, else `none`.
+    pub fn json(&self) -> Value {
+        match (&self.agent, &self.reason) {
+            (Some(a), r) => json!({"status": "assigned", "reason": r, "agent": a}),
+            (None, Some(r)) => json!({"status": "requested", "reason": r}),
+            (None, None) => json!({"status": "none", "reason": null}),
+        }
     }
 }
 
@@ -451,12 +477,12 @@ impl Sessions {
             (conv, out)
         })
         .await;
-        let (nlu, sentiment) = match outcome {
+        let (nlu, handoff) = match outcome {
             Ok((mut conv, out)) => {
                 conv.events.clear();
                 live.conv = conv;
                 events.extend(out.events);
-                (Some(out.nlu), out.state.handoff)
+                (Some(out.nlu), Handoff::of(&out.state))
             }
             Err(e) => {
                 // The engine failed: keep what the shopper said, apologise
@@ -483,10 +509,15 @@ impl Sessions {
                         reason: "bot_error".into(),
                     },
                 ]);
-                (None, Some("bot_error".to_string()))
+                (
+                    None,
+                    Handoff {
+                        reason: Some("bot_error".to_string()),
+                        agent: None,
+                    },
+                )
             }
         };
-        let handoff = sentiment;
         let last = match self.db.append_events(&session.id, &events).await {
             Ok(last) => last,
             Err(e) => {
@@ -539,7 +570,7 @@ impl Sessions {
             "messages": messages,
             "nlu": nlu_json,
             "sentiment": sentiment_json,
-            "handoff": handoff_json(handoff.as_deref()),
+            "handoff": handoff.json(),
         });
         // Every tab sees the shopper's message and the replies, in order:
         // sent before the lock is released, so the next turn's frames can
@@ -553,9 +584,9 @@ impl Sessions {
             let _ = session.frames.send(Frame::server(
                 &json!({"type": "typing", "role": "bot", "on": false}),
             ));
-            if handoff.is_some() {
+            if handoff != Handoff::default() {
                 let _ = session.frames.send(Frame::server(
-                    &json!({"type": "handoff", "handoff": handoff_json(handoff.as_deref())}),
+                    &json!({"type": "handoff", "handoff": handoff.json()}),
                 ));
             }
         }
@@ -575,24 +606,22 @@ impl Sessions {
         &self,
         session: &Session,
         after: i64,
-    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Value>, Handoff), ApiError> {
         let events = self.db.events_after(&session.id, after).await?;
-        let mut handoff = None;
+        let mut state = wismo_core::dialogue::state::State::default();
         let mut messages = Vec::new();
         for (seq, e) in &events {
-            match e {
-                Event::HandoffRequested { reason } => handoff = Some(reason.clone()),
-                Event::SessionExpired { .. } => handoff = None,
-                _ => {}
-            }
+            state.apply(e);
             if let Some(m) = message_json(*seq, e) {
                 messages.push(m);
             }
         }
-        if after > 0 {
+        let handoff = if after > 0 {
             // Hand-off state needs the whole log; read it from memory.
-            handoff = session.live.lock().await.conv.state.handoff.clone();
-        }
+            self.handoff(session).await
+        } else {
+            Handoff::of(&state)
+        };
         Ok((messages, handoff))
     }
 
@@ -611,8 +640,8 @@ impl Sessions {
         before - map.len()
     }
 
-    /// Whether the session has a hand-off requested (from memory).
-    pub async fn handoff(&self, session: &Session) -> Option<String> {
-        session.live.lock().await.conv.state.handoff.clone()
+    /// The session's hand-off state (from memory).
+    pub async fn handoff(&self, session: &Session) -> Handoff {
+        Handoff::of(&session.live.lock().await.conv.state)
     }
 }

@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{check_client_message_id, check_text};
 use crate::error::ApiError;
-use crate::sessions::{handoff_json, Frame, Session};
+use crate::sessions::{Frame, Session};
 use crate::AppState;
 
 pub const PROTOCOL: &str = "wismo.v1";
@@ -241,7 +241,7 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
     let handoff = state.sessions.handoff(&session).await;
     if !send(
         &mut socket,
-        &json!({"type": "ready", "conversation_id": session.id, "handoff": handoff_json(handoff.as_deref())}),
+        &json!({"type": "ready", "conversation_id": session.id, "handoff": handoff.json()}),
     )
     .await
     {

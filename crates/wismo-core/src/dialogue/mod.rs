@@ -667,6 +667,22 @@ impl<'a> Turn<'a> {
     }
 
     fn run(&mut self) {
+        if self.state.agent.is_some() {
+            // A person owns the conversation: keep what the shopper said
+            // (with its meaning and mood, for the person), never answer
+            // over them.
+            let understood = !self.nlu.out_of_scope
+                && self.nlu.intent.confidence >= self.engine.config.min_confidence;
+            self.emit(Event::UserSaid {
+                text: redact_card_numbers(&self.text),
+                at: self.now,
+                intent: self.nlu.intent.name.clone(),
+                confidence: self.nlu.intent.confidence,
+                sentiment: self.nlu.sentiment.score,
+                understood,
+            });
+            return;
+        }
         // Language.
         if self.conv.locale.is_none() {
             if let Some(l) = detect_locale(&self.text) {

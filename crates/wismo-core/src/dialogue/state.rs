@@ -80,6 +80,25 @@ pub enum Event {
     HandoffRequested {
         reason: String,
     },
+    /// A person from the store took the conversation over: from now on the
+    /// bot stays silent (it records what the shopper says, never answers).
+    AgentJoined {
+        agent: String,
+        at: DateTime<Utc>,
+    },
+    /// A person's message to the shopper.
+    AgentSaid {
+        agent: String,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    /// The person left: the conversation goes back to the bot, with the
+    /// hand-off closed (`resolved`: the person settled the matter).
+    AgentLeft {
+        agent: String,
+        at: DateTime<Utc>,
+        resolved: bool,
+    },
     /// The conversation sat idle past the session timeout: what follows starts
     /// fresh (no slots, flow, verification or hand-off), keeping the language.
     /// The history before it stays in the log.
@@ -112,6 +131,9 @@ pub struct State {
     pub sentiments: Vec<f32>,
     pub handoff: Option<String>,
     pub last_intent: Option<String>,
+    /// The person who owns the conversation now, if any (the bot is silent).
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 impl State {
@@ -174,6 +196,16 @@ impl State {
             Event::VerificationFailed => self.failed_verifications += 1,
             Event::StoreAction { .. } => {}
             Event::HandoffRequested { reason } => self.handoff = Some(reason.clone()),
+            Event::AgentJoined { agent, .. } => self.agent = Some(agent.clone()),
+            Event::AgentSaid { .. } => {}
+            Event::AgentLeft { resolved, .. } => {
+                self.agent = None;
+                self.handoff = None;
+                self.misunderstood_streak = 0;
+                if *resolved {
+                    self.flow = None;
+                }
+            }
             Event::SessionExpired { .. } => {
                 *self = State {
                     locale: self.locale.take(),
