@@ -1,0 +1,263 @@
+// The widget's state: the conversation's messages (merged, deduplicated and
+// ordered by their numeric id), the shopper's messages not yet confirmed by
+// the server, who is typing, the hand-off and the connection. A plain reducer,
+// so it is tested without a browser; `ChatStore` makes it observable.
+
+import { compareIds, isMessageId } from './ids';
+import type { ConnectionStatus, Handoff, HandoffStatus, Message, Role } from './types';
+
+export interface PendingMessage {
+  /** The `client_message_id` it is sent (and retried) with. */
+  clientId: string;
+  text: string;
+  status: 'sending' | 'failed';
+  /** The last message id seen when it was written: its echo comes after. */
+  afterId: string | null;
+  /** The server's id for it, once acknowledged. */
+  serverId?: string;
+  /** Why it failed (the server's error code). */
+  error?: string;
+}
+
+export interface ChatState {
+  conversationId: string | null;
+  messages: Message[];
+  pending: PendingMessage[];
+  handoff: Handoff;
+  /** Who is typing on the store's side. */
+  typing: 'bot' | 'agent' | null;
+  connection: ConnectionStatus;
+}
+
+export type Action =
+  | { type: 'conversation'; id: string; fresh: boolean }
+  | { type: 'messages'; messages: unknown[] }
+  | { type: 'pending'; clientId: string; text: string }
+  | { type: 'ack'; clientId: string; id: string }
+  | { type: 'failed'; clientId: string; error: string }
+  | { type: 'retry'; clientId: string }
+  | { type: 'typing'; role: Role; on: boolean }
+  | { type: 'handoff'; handoff: unknown }
+  | { type: 'connection'; status: ConnectionStatus };
+
+export const NO_HANDOFF: Handoff = { status: 'none', reason: null };
+
+export const initialState: ChatState = {
+  conversationId: null,
+  messages: [],
+  pending: [],
+  handoff: NO_HANDOFF,
+  typing: null,
+  connection: 'idle',
+};
+
+const ROLES: readonly Role[] = ['user', 'bot', 'agent', 'system'];
+const HANDOFF_STATUSES: readonly HandoffStatus[] = [
+  'none',
+  'requested',
+  'queued',
+  'assigned',
+  'resolved',
+];
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+/** A message from the server as the widget uses it, or null if malformed. */
+export function normalizeMessage(raw: unknown): Message | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const m = raw as Record<string, unknown>;
+  if (!isMessageId(m.id) || typeof m.text !== 'string') return null;
+  const role = ROLES.includes(m.role as Role) ? (m.role as Role) : 'system';
+  const out: Message = { id: m.id, role, text: m.text };
+  if (typeof m.created_at === 'string') out.created_at = m.created_at;
+  if (Array.isArray(m.quick_replies)) {
+    const q = m.quick_replies.filter((x): x is string => typeof x === 'string' && x.trim() !== '');
+    if (q.length) out.quick_replies = q;
+  }
+  const author = str(m.author) ?? str(m.agent_name);
+  if (author) out.author = author;
+  const c = m.order_card as Record<string, unknown> | null | undefined;
+  if (c && typeof c === 'object' && (typeof c.order_number === 'string' || typeof c.order_number === 'number')) {
+    out.order_card = {
+      order_number: String(c.order_number),
+      state: str(c.state) ?? '',
+      items: Array.isArray(c.items) ? c.items.filter((x): x is string => typeof x === 'string') : [],
+      carrier: str(c.carrier),
+      tracking_number: str(c.tracking_number),
+      tracking_url: str(c.tracking_url),
+      eta: str(c.eta),
+    };
+  }
+  return out;
+}
+
+export function normalizeHandoff(raw: unknown): Handoff {
+  if (!raw || typeof raw !== 'object') return NO_HANDOFF;
+  const h = raw as Record<string, unknown>;
+  const status = HANDOFF_STATUSES.includes(h.status as HandoffStatus)
+    ? (h.status as HandoffStatus)
+    : 'none';
+  const out: Handoff = { status, reason: str(h.reason) };
+  const agent = str(h.agent) ?? str(h.agent_name);
+  if (agent) out.agent = agent;
+  return out;
+}
+
+function mergeMessages(state: ChatState, incoming: unknown[]): ChatState {
+  const byId = new Map<string, Message>();
+  for (const m of state.messages) byId.set(m.id, m);
+  let pending = state.pending;
+  let typing = state.typing;
+  let changed = false;
+  for (const raw of incoming) {
+    const m = normalizeMessage(raw);
+    if (!m) continue;
+    const known = byId.has(m.id);
+    byId.set(m.id, m);
+    changed = true;
+    if (m.role === 'user') {
+      // The server's copy of an optimistic message: by the id its ack gave,
+      // or else the first unacknowledged one with the same text written
+      // before this message landed.
+      let i = pending.findIndex((p) => p.serverId === m.id);
+      if (i < 0 && !known) {
+        i = pending.findIndex(
+          (p) =>
+            p.serverId === undefined &&
+            p.status === 'sending' &&
+            p.text.trim() === m.text.trim() &&
+            (p.afterId === null || compareIds(m.id, p.afterId) > 0),
+        );
+      }
+      if (i >= 0) pending = pending.filter((_, j) => j !== i);
+    } else if (m.role === typing) {
+      typing = null;
+    }
+  }
+  if (!changed) return state;
+  const messages = Array.from(byId.values()).sort((a, b) => compareIds(a.id, b.id));
+  return { ...state, messages, pending, typing };
+}
+
+export function lastMessageId(state: ChatState): string | null {
+  const last = state.messages[state.messages.length - 1];
+  return last ? last.id : null;
+}
+
+export function reducer(state: ChatState, action: Action): ChatState {
+  switch (action.type) {
+    case 'conversation':
+      if (!action.fresh) return { ...state, conversationId: action.id };
+      // A new conversation: what was shown belongs to the old one, except
+      // what the shopper wrote and the server never took (sent again here).
+      return {
+        ...state,
+        conversationId: action.id,
+        messages: [],
+        handoff: NO_HANDOFF,
+        typing: null,
+        pending: state.pending
+          .filter((p) => p.serverId === undefined)
+          .map((p) => ({ ...p, afterId: null })),
+      };
+    case 'messages':
+      return mergeMessages(state, action.messages);
+    case 'pending':
+      if (state.pending.some((p) => p.clientId === action.clientId)) return state;
+      return {
+        ...state,
+        pending: [
+          ...state.pending,
+          {
+            clientId: action.clientId,
+            text: action.text,
+            status: 'sending',
+            afterId: lastMessageId(state),
+          },
+        ],
+      };
+    case 'ack': {
+      if (!isMessageId(action.id)) return state;
+      const i = state.pending.findIndex((p) => p.clientId === action.clientId);
+      if (i < 0) return state;
+      const landed = state.messages.some((m) => m.id === action.id);
+      const pending = landed
+        ? state.pending.filter((_, j) => j !== i)
+        : state.pending.map((p, j) =>
+            j === i ? { ...p, serverId: action.id, status: 'sending' as const } : p,
+          );
+      return { ...state, pending };
+    }
+    case 'failed':
+    case 'retry': {
+      const i = state.pending.findIndex((p) => p.clientId === action.clientId);
+      if (i < 0) return state;
+      const pending = state.pending.map((p, j): PendingMessage => {
+        if (j !== i) return p;
+        return action.type === 'failed'
+          ? { ...p, status: 'failed', error: action.error }
+          : { ...p, status: 'sending', error: undefined };
+      });
+      return { ...state, pending };
+    }
+    case 'typing': {
+      if (action.role !== 'bot' && action.role !== 'agent') return state;
+      const typing = action.on ? action.role : state.typing === action.role ? null : state.typing;
+      return typing === state.typing ? state : { ...state, typing };
+    }
+    case 'handoff':
+      return { ...state, handoff: normalizeHandoff(action.handoff) };
+    case 'connection':
+      return state.connection === action.status ? state : { ...state, connection: action.status };
+  }
+}
+
+/** The quick replies to offer: those of the latest message, if it is the bot's
+ * and the shopper has not written since. */
+export function currentQuickReplies(state: ChatState): string[] {
+  if (state.pending.length) return [];
+  const last = state.messages[state.messages.length - 1];
+  if (!last || last.role !== 'bot' || !last.quick_replies) return [];
+  return last.quick_replies;
+}
+
+/** The assigned agent's name, if the server told it. */
+export function agentName(state: ChatState): string | null {
+  if (state.handoff.agent) return state.handoff.agent;
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const m = state.messages[i];
+    if (m.role === 'agent' && m.author) return m.author;
+  }
+  return null;
+}
+
+
+type Listener = () => void;
+
+/** The reducer's state, observable (for React's useSyncExternalStore). */
+export class ChatStore {
+  private state: ChatState;
+  private listeners = new Set<Listener>();
+
+  constructor(state: ChatState = initialState) {
+    this.state = state;
+  }
+
+  getState = (): ChatState => this.state;
+
+  dispatch = (action: Action): void => {
+    const next = reducer(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const l of Array.from(this.listeners)) l();
+  };
+
+  subscribe = (listener: Listener): (() => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+}

@@ -1,0 +1,67 @@
+// The wire format of the wismo conversation API (see the server's ws.rs and
+// api.rs). Only what the widget reads is typed; unknown fields are ignored.
+
+export type Role = 'user' | 'bot' | 'agent' | 'system';
+
+export interface OrderCard {
+  order_number: string;
+  state: string;
+  items: string[];
+  carrier?: string | null;
+  tracking_number?: string | null;
+  tracking_url?: string | null;
+  eta?: string | null;
+}
+
+export interface Message {
+  /** A decimal number as a string, increasing within a conversation. */
+  id: string;
+  role: Role;
+  text: string;
+  created_at?: string;
+  quick_replies?: string[] | null;
+  order_card?: OrderCard | null;
+  /** The agent's display name, when the server knows it. */
+  author?: string | null;
+}
+
+export type HandoffStatus = 'none' | 'requested' | 'queued' | 'assigned' | 'resolved';
+
+export interface Handoff {
+  status: HandoffStatus;
+  reason?: string | null;
+  /** The assigned agent's display name, when the server knows it. */
+  agent?: string | null;
+}
+
+export type ServerFrame =
+  | { type: 'ready'; conversation_id: string; handoff?: Handoff }
+  | { type: 'message'; message: Message }
+  | { type: 'typing'; role: Role; on: boolean }
+  | { type: 'handoff'; handoff: Handoff }
+  | { type: 'ack'; client_message_id: string | null; id: string }
+  | { type: 'error'; code: string; message: string; client_message_id?: string | null }
+  | { type: 'pong' };
+
+export type ClientFrame =
+  | { type: 'message'; text: string; client_message_id: string }
+  | { type: 'typing'; on: boolean }
+  | { type: 'resume'; after: string }
+  | { type: 'ping' };
+
+export type Locale = 'en' | 'es';
+
+/** What the widget keeps in localStorage under `wismo.conversation`. */
+export interface SavedConversation {
+  id: string;
+  token: string;
+}
+
+export type ConnectionStatus =
+  /** No conversation yet (nothing asked of the server). */
+  | 'idle'
+  /** First connection of this page. */
+  | 'connecting'
+  | 'online'
+  /** Lost the connection; trying again with backoff. */
+  | 'reconnecting';

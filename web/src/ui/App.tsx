@@ -1,0 +1,122 @@
+import { useEffect, useRef, useSyncExternalStore, type CSSProperties } from 'react';
+import { textOn } from '../config';
+import { strings } from '../i18n';
+import { agentName, currentQuickReplies } from '../store';
+import type { Widget } from '../widget';
+import { Composer } from './Composer';
+import { HandoffBanner } from './HandoffBanner';
+import { ChatIcon, CloseIcon } from './icons';
+import { MessageList } from './MessageList';
+
+function activeElement(node: Node | null): Element | null {
+  const root = node?.getRootNode() as Document | ShadowRoot | undefined;
+  return root && 'activeElement' in root ? root.activeElement : null;
+}
+
+export function App({ widget }: { widget: Widget }) {
+  const view = useSyncExternalStore(widget.subscribeView, widget.getView, widget.getView);
+  const chat = useSyncExternalStore(widget.store.subscribe, widget.store.getState, widget.store.getState);
+  const t = strings(view.locale);
+  const rootRef = useRef<HTMLDivElement>(null);
+  const launcherRef = useRef<HTMLButtonElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  const first = useRef(true);
+
+  useEffect(() => {
+    widget.hasFocus = () => {
+      const root = rootRef.current;
+      const active = activeElement(root);
+      return !!root && !!active && root.contains(active);
+    };
+  }, [widget]);
+
+  // Focus moves into the panel when it opens, and back to the launcher when
+  // it closes (if it was in the widget).
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      if (!view.open) return;
+    }
+    if (view.open) inputRef.current?.focus();
+    else if (view.restoreFocus) launcherRef.current?.focus();
+  }, [view.open, view.restoreFocus]);
+
+  const { config } = widget;
+  const style = (
+    config.color ? { '--wismo-accent': config.color, '--wismo-on-accent': textOn(config.color) } : {}
+  ) as CSSProperties;
+  const quickReplies = currentQuickReplies(chat);
+  const status =
+    chat.connection === 'reconnecting' ? t.reconnecting : null;
+  const emptyText = chat.connection === 'connecting' || chat.connection === 'reconnecting' ? t.connecting : null;
+
+  return (
+    <div
+      ref={rootRef}
+      className={`wismo-root wismo-${config.position}${view.open ? ' wismo-is-open' : ''}`}
+      style={style}
+      lang={view.locale}
+      dir="ltr"
+    >
+      <section
+        id="wismo-panel"
+        className="wismo-panel"
+        role="dialog"
+        aria-modal="false"
+        aria-labelledby="wismo-title"
+        hidden={!view.open}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            widget.close();
+          }
+        }}
+      >
+        <header className="wismo-header">
+          <div className="wismo-heading">
+            <h2 id="wismo-title" className="wismo-title">
+              {t.title}
+            </h2>
+            <p className="wismo-subtitle">{t.subtitle}</p>
+          </div>
+          <button type="button" className="wismo-close" aria-label={t.closeChat} onClick={widget.close}>
+            <CloseIcon />
+          </button>
+        </header>
+        {status && (
+          <div className="wismo-conn" role="status" data-connection={chat.connection}>
+            {status}
+          </div>
+        )}
+        <HandoffBanner handoff={chat.handoff} agent={agentName(chat)} t={t} />
+        <MessageList
+          t={t}
+          messages={chat.messages}
+          pending={chat.pending}
+          quickReplies={quickReplies}
+          typing={chat.typing}
+          open={view.open}
+          emptyText={emptyText}
+          onQuickReply={(text) => {
+            widget.send(text);
+            inputRef.current?.focus();
+          }}
+          onRetry={widget.retry}
+        />
+        <Composer ref={inputRef} t={t} onSend={widget.send} onTyping={widget.typing} />
+      </section>
+      <button
+        ref={launcherRef}
+        type="button"
+        className="wismo-launcher"
+        aria-label={view.open ? t.closeChat : t.openChat}
+        aria-expanded={view.open}
+        aria-controls="wismo-panel"
+        onClick={widget.toggle}
+      >
+        {view.open ? <CloseIcon /> : <ChatIcon />}
+      </button>
+    </div>
+  );
+}

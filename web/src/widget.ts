@@ -1,0 +1,119 @@
+// Ties the pieces together: the chat store, the client and the view state
+// (open or closed, the locale), behind the small API the page gets as
+// `window.wismo`.
+
+import { WismoClient, type SocketFactory, type StorageLike } from './client';
+import type { WidgetConfig } from './config';
+import { normalizeLocale } from './i18n';
+import { ChatStore } from './store';
+import type { Locale } from './types';
+
+export interface ViewState {
+  open: boolean;
+  locale: Locale;
+  /** Whether closing should put the focus back on the launcher. */
+  restoreFocus: boolean;
+}
+
+export interface WidgetDeps {
+  fetch?: typeof fetch;
+  createSocket?: SocketFactory;
+  storage?: StorageLike | null;
+  newId?: () => string;
+  random?: () => number;
+  /** The page's address, sent as the conversation's metadata. */
+  page?: () => string;
+}
+
+/** What the page can call: `window.wismo`. */
+export interface WismoApi {
+  open(): void;
+  close(): void;
+  toggle(): void;
+  setLocale(locale: string): void;
+  identify(token: string | null): void;
+}
+
+export class Widget {
+  readonly store = new ChatStore();
+  readonly client: WismoClient;
+  readonly config: WidgetConfig;
+  private view: ViewState;
+  private listeners = new Set<() => void>();
+  /** Set by the UI: whether the keyboard focus is inside the widget. */
+  hasFocus: () => boolean = () => false;
+
+  constructor(config: WidgetConfig, deps: WidgetDeps = {}) {
+    this.config = config;
+    this.view = { open: false, locale: config.locale, restoreFocus: false };
+    const page = deps.page ?? (() => (typeof location !== 'undefined' ? location.href : ''));
+    this.client = new WismoClient({
+      baseUrl: config.baseUrl,
+      store: this.store,
+      fetch: deps.fetch,
+      createSocket: deps.createSocket,
+      storage: deps.storage,
+      newId: deps.newId,
+      random: deps.random,
+      locale: () => this.view.locale,
+      metadata: () => ({ page: page().slice(0, 2000) }),
+    });
+  }
+
+  getView = (): ViewState => this.view;
+
+  subscribeView = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+
+  private setView(patch: Partial<ViewState>): void {
+    this.view = { ...this.view, ...patch };
+    for (const l of Array.from(this.listeners)) l();
+  }
+
+  start(): void {
+    this.client.start();
+  }
+
+  open = (): void => {
+    if (!this.view.open) this.setView({ open: true, restoreFocus: false });
+    this.client.open();
+  };
+
+  close = (): void => {
+    if (this.view.open) this.setView({ open: false, restoreFocus: this.hasFocus() });
+  };
+
+  toggle = (): void => {
+    if (this.view.open) this.close();
+    else this.open();
+  };
+
+  setLocale = (locale: string): void => {
+    const l = normalizeLocale(locale);
+    if (l && l !== this.view.locale) this.setView({ locale: l });
+  };
+
+  identify = (token: string | null): void => {
+    this.client.identify(typeof token === 'string' && token ? token : null);
+  };
+
+  send = (text: string): string | null => this.client.send(text);
+
+  retry = (clientId: string): void => this.client.retry(clientId);
+
+  typing = (on: boolean): void => this.client.typing(on);
+
+  api(): WismoApi {
+    return {
+      open: this.open,
+      close: this.close,
+      toggle: this.toggle,
+      setLocale: this.setLocale,
+      identify: this.identify,
+    };
+  }
+}

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { compareIds } from '../src/ids';
+import {
+  currentQuickReplies,
+  initialState,
+  reducer,
+  type Action,
+  type ChatState,
+} from '../src/store';
+import { GREETING, msg } from './helpers';
+
+function run(...actions: Action[]): ChatState {
+  return actions.reduce(reducer, initialState);
+}
+
+const ids = (s: ChatState) => s.messages.map((m) => m.id);
+
+describe('message list', () => {
+  it('orders messages by numeric id, not as strings', () => {
+    const s = run({ type: 'messages', messages: [msg(10, 'bot', 'ten'), msg(9, 'user', 'nine'), msg(100, 'bot', 'hundred'), msg(2, 'bot', 'two')] });
+    expect(ids(s)).toEqual(['2', '9', '10', '100']);
+    expect(compareIds('0012', '12')).toBe(0);
+    expect(compareIds('99999999999999999999', '100000000000000000000')).toBeLessThan(0);
+  });
+
+  it('never shows a message twice (same id from the transcript, a resume and the live stream)', () => {
+    const s = run(
+      { type: 'messages', messages: [GREETING, msg(2, 'user', 'hi'), msg(3, 'bot', 'hello')] },
+      { type: 'messages', messages: [msg(3, 'bot', 'hello'), msg(4, 'bot', 'more')] },
+      { type: 'messages', messages: [msg(2, 'user', 'hi')] },
+      { type: 'messages', messages: [msg(4, 'bot', 'more')] },
+    );
+    expect(ids(s)).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('drops malformed messages and keeps only string quick replies', () => {
+    const s = run({
+      type: 'messages',
+      messages: [
+        { id: 'abc', role: 'bot', text: 'bad id' },
+        { id: '5', role: 'bot' },
+        null,
+        { id: '6', role: 'bot', text: 'ok', quick_replies: ['Yes', 3, '', 'No'] },
+      ],
+    });
+    expect(ids(s)).toEqual(['6']);
+    expect(s.messages[0].quick_replies).toEqual(['Yes', 'No']);
+  });
+});
+
+describe('optimistic messages', () => {
+  const base: Action = { type: 'messages', messages: [GREETING] };
+
+  it('shows a pending message, then replaces it with the echoed server message', () => {
+    let s = run(base, { type: 'pending', clientId: 'a', text: 'where is my order?' });
+    expect(s.pending).toHaveLength(1);
+    expect(s.pending[0].status).toBe('sending');
+    s = reducer(s, { type: 'messages', messages: [msg(2, 'user', 'where is my order?')] });
+    expect(s.pending).toHaveLength(0);
+    expect(ids(s)).toEqual(['1', '2']);
+    // The ack that follows the echo changes nothing.
+    const after = reducer(s, { type: 'ack', clientId: 'a', id: '2' });
+    expect(after).toBe(s);
+  });
+
+  it('matches by the ack id when the ack comes before the message', () => {
+    let s = run(base, { type: 'pending', clientId: 'a', text: 'hello' }, { type: 'ack', clientId: 'a', id: '7' });
+    expect(s.pending[0].serverId).toBe('7');
+    // Another tab's identical text does not take its place…
+    s = reducer(s, { type: 'messages', messages: [msg(6, 'user', 'hello')] });
+    expect(s.pending).toHaveLength(1);
+    // …its own id does.
+    s = reducer(s, { type: 'messages', messages: [msg(7, 'user', 'hello')] });
+    expect(s.pending).toHaveLength(0);
+    expect(ids(s)).toEqual(['1', '6', '7']);
+  });
+
+  it('an older message with the same text is not taken for the echo', () => {
+    let s = run(base, { type: 'pending', clientId: 'a', text: 'Where is my order?' });
+    // Re-delivered history (id 1) cannot be the echo of something written after it.
+    s = reducer(s, { type: 'messages', messages: [msg(1, 'user', 'Where is my order?')] });
+    expect(s.pending).toHaveLength(1);
+  });
+
+  it('marks a refused message as failed and back to sending on retry', () => {
+    let s = run(base, { type: 'pending', clientId: 'a', text: 'x' }, { type: 'failed', clientId: 'a', error: 'message_too_long' });
+    expect(s.pending[0]).toMatchObject({ status: 'failed', error: 'message_too_long' });
+    s = reducer(s, { type: 'retry', clientId: 'a' });
+    expect(s.pending[0].status).toBe('sending');
+  });
+
+  it('a new conversation clears the old messages but keeps what the server never took', () => {
+    const s = run(
+      base,
+      { type: 'pending', clientId: 'a', text: 'acked' },
+      { type: 'ack', clientId: 'a', id: '2' },
+      { type: 'pending', clientId: 'b', text: 'unsent' },
+      { type: 'handoff', handoff: { status: 'queued', reason: 'asked' } },
+      { type: 'conversation', id: 'c2', fresh: true },
+    );
+    expect(s.messages).toEqual([]);
+    expect(s.handoff.status).toBe('none');
+    expect(s.pending.map((p) => p.clientId)).toEqual(['b']);
+    expect(s.pending[0].afterId).toBeNull();
+  });
+});
+
+describe('quick replies, typing and hand-off', () => {
+  it('offers quick replies only under the latest message when it is the bot’s', () => {
+    let s = run({ type: 'messages', messages: [GREETING] });
+    expect(currentQuickReplies(s)).toEqual(GREETING.quick_replies);
+    s = reducer(s, { type: 'pending', clientId: 'a', text: 'Start a return' });
+    expect(currentQuickReplies(s)).toEqual([]);
+    s = reducer(s, { type: 'messages', messages: [msg(2, 'user', 'Start a return')] });
+    expect(currentQuickReplies(s)).toEqual([]);
+  });
+
+  it('the bot stops “typing” when its message arrives', () => {
+    let s = run({ type: 'typing', role: 'bot', on: true });
+    expect(s.typing).toBe('bot');
+    s = reducer(s, { type: 'typing', role: 'user', on: true });
+    expect(s.typing).toBe('bot');
+    s = reducer(s, { type: 'messages', messages: [msg(3, 'bot', 'done')] });
+    expect(s.typing).toBeNull();
+  });
+
+  it('reads hand-off states and ignores unknown ones', () => {
+    expect(run({ type: 'handoff', handoff: { status: 'assigned', reason: null, agent: 'Ana' } }).handoff).toEqual({
+      status: 'assigned',
+      reason: null,
+      agent: 'Ana',
+    });
+    expect(run({ type: 'handoff', handoff: { status: 'weird' } }).handoff.status).toBe('none');
+  });
+});

@@ -1,0 +1,279 @@
+import { act } from 'react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readConfig, textOn } from '../src/config';
+import { mount, type Mounted } from '../src/mount';
+import type { WidgetConfig } from '../src/config';
+import { GREETING, MemoryStorage, Sockets, msg, server, settle } from './helpers';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const CONFIG: WidgetConfig = { baseUrl: 'http://shop.test', locale: 'en', position: 'right', color: null };
+
+let mounted: Mounted | null = null;
+afterEach(() => {
+  const m = mounted;
+  mounted = null;
+  if (m) act(() => m.unmount());
+});
+
+async function setup(config: Partial<WidgetConfig> = {}) {
+  const sockets = new Sockets();
+  const srv = server();
+  const storage = new MemoryStorage();
+  let n = 0;
+  await act(async () => {
+    mounted = mount({ ...CONFIG, ...config }, {
+      fetch: srv.fetch,
+      createSocket: sockets.factory,
+      storage,
+      newId: () => `cm-${++n}`,
+      page: () => 'http://shop.test/',
+    });
+  });
+  const m = mounted!;
+  const $ = <T extends Element = HTMLElement>(sel: string) => m.shadow.querySelector(sel) as T | null;
+  const $$ = (sel: string) => Array.from(m.shadow.querySelectorAll(sel)) as HTMLElement[];
+  const launcher = $<HTMLButtonElement>('.wismo-launcher')!;
+  const panel = $('[role="dialog"]')!;
+  const input = () => $<HTMLTextAreaElement>('textarea')!;
+  /** Opens the chat and brings the conversation online. */
+  const openOnline = async () => {
+    await act(async () => {
+      launcher.click();
+      await settle();
+    });
+    await act(async () => sockets.last.ready());
+  };
+  const server_ = (frame: unknown) => act(async () => sockets.last.receive(frame));
+  return { m, $, $$, launcher, panel, input, sockets, srv, storage, openOnline, frame: server_ };
+}
+
+function typeText(el: HTMLTextAreaElement, value: string) {
+  const setter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+  setter.call(el, value);
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+function key(el: Element, k: string, extra: KeyboardEventInit = {}) {
+  const ev = new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true, ...extra });
+  el.dispatchEvent(ev);
+  return ev;
+}
+
+describe('the widget on a page', () => {
+  it('lives in a shadow root with prefixed classes, a labelled launcher and a hidden dialog', async () => {
+    const { m, launcher, panel, $ } = await setup();
+    expect(m.host.tagName.toLowerCase()).toBe('wismo-widget');
+    expect(document.querySelector('.wismo-launcher')).toBeNull(); // not in the page's DOM
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat');
+    expect(launcher.getAttribute('aria-expanded')).toBe('false');
+    expect(panel.hidden).toBe(true);
+    expect(panel.getAttribute('aria-labelledby')).toBe('wismo-title');
+    const log = $('[role="log"]')!;
+    expect(log.getAttribute('aria-live')).toBe('polite');
+    const classes = Array.from(m.shadow.querySelectorAll('[class]')).flatMap((e) => Array.from(e.classList));
+    expect(classes.length).toBeGreaterThan(5);
+    expect(classes.every((c) => c.startsWith('wismo-'))).toBe(true);
+  });
+
+  it('opens with the focus in the message box; Escape closes it and gives the focus back to the launcher', async () => {
+    const { launcher, panel, input, m } = await setup();
+    launcher.focus();
+    await act(async () => {
+      launcher.click();
+      await settle();
+    });
+    expect(panel.hidden).toBe(false);
+    expect(launcher.getAttribute('aria-expanded')).toBe('true');
+    expect(m.shadow.activeElement).toBe(input());
+    await act(async () => {
+      key(input(), 'Escape');
+    });
+    expect(panel.hidden).toBe(true);
+    expect(m.shadow.activeElement).toBe(launcher);
+  });
+
+  it('Enter sends, Shift+Enter does not; the message shows at once as pending, then as the server’s', async () => {
+    const { input, sockets, openOnline, frame, $$ } = await setup();
+    await openOnline();
+    await act(async () => typeText(input(), 'line one'));
+    const shifted = await act(async () => key(input(), 'Enter', { shiftKey: true }));
+    expect(shifted.defaultPrevented).toBe(false);
+    expect(sockets.last.framesOf('message')).toHaveLength(0);
+    await act(async () => typeText(input(), 'line one\nline two'));
+    await act(async () => {
+      key(input(), 'Enter');
+    });
+    expect(input().value).toBe('');
+    const sent = sockets.last.framesOf('message');
+    expect(sent).toEqual([{ type: 'message', text: 'line one\nline two', client_message_id: 'cm-1' }]);
+    const pending = $$('.wismo-pending');
+    expect(pending).toHaveLength(1);
+    expect(pending[0].textContent).toContain('Sending…');
+    await frame({ type: 'message', message: msg(2, 'user', 'line one\nline two') });
+    await frame({ type: 'ack', client_message_id: 'cm-1', id: '2' });
+    expect($$('.wismo-pending')).toHaveLength(0);
+    const mine = $$('.wismo-msg-user');
+    expect(mine).toHaveLength(1);
+    expect(mine[0].dataset.messageId).toBe('2');
+  });
+
+  it('renders message text as text: no markup, no script, line breaks kept', async () => {
+    const { openOnline, frame, $, m } = await setup();
+    await openOnline();
+    const evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">\n<b>bold</b> https://evil.example';
+    await frame({ type: 'message', message: msg(2, 'bot', evil) });
+    const bubble = $('[data-message-id="2"] .wismo-msg-text')!;
+    expect(bubble.textContent).toBe(evil);
+    expect(bubble.children).toHaveLength(0);
+    expect(m.shadow.querySelector('script, img, b')).toBeNull();
+    expect(m.shadow.querySelectorAll('a')).toHaveLength(0); // nothing linkified
+    expect((window as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it('quick replies under the latest bot message send their text', async () => {
+    const { openOnline, $$, sockets } = await setup();
+    await openOnline();
+    const buttons = $$('.wismo-quick button');
+    expect(buttons.map((b) => b.textContent)).toEqual(GREETING.quick_replies);
+    await act(async () => buttons[0].click());
+    expect(sockets.last.framesOf('message')).toEqual([
+      { type: 'message', text: 'Where is my order?', client_message_id: 'cm-1' },
+    ]);
+    expect($$('.wismo-quick button')).toHaveLength(0); // gone once the shopper answered
+  });
+
+  it('shows the typing indicator while the bot types', async () => {
+    const { openOnline, frame, $ } = await setup();
+    await openOnline();
+    await frame({ type: 'typing', role: 'bot', on: true });
+    expect($('.wismo-typing')?.textContent).toContain('The assistant is typing…');
+    await frame({ type: 'message', message: msg(2, 'bot', 'Here you go') });
+    expect($('.wismo-typing')).toBeNull();
+  });
+
+  it('shows a banner while waiting for a person and when an agent joins; agent messages are labelled', async () => {
+    const { openOnline, frame, $ } = await setup();
+    await openOnline();
+    expect($('.wismo-handoff')).toBeNull();
+    await frame({ type: 'handoff', handoff: { status: 'queued', reason: 'asked for a person' } });
+    expect($('.wismo-handoff')?.textContent).toContain("You're waiting for a person");
+    await frame({ type: 'handoff', handoff: { status: 'assigned', reason: null } });
+    expect($('.wismo-handoff')?.textContent).toBe('An agent has joined the conversation');
+    await frame({ type: 'message', message: msg(3, 'agent', 'Hi, I am Sam.', { author: 'Sam' }) });
+    expect($('.wismo-handoff')?.textContent).toBe('Sam has joined the conversation');
+    const agentMsg = $('[data-message-id="3"]')!;
+    expect(agentMsg.classList.contains('wismo-msg-agent')).toBe(true);
+    expect(agentMsg.querySelector('.wismo-msg-label')?.textContent).toBe('Agent · Sam');
+    await frame({ type: 'handoff', handoff: { status: 'resolved', reason: null } });
+    expect($('.wismo-handoff')).toBeNull();
+  });
+
+  it('shows order cards with a safe tracking link, and never links other URLs', async () => {
+    const { openOnline, frame, $ } = await setup();
+    await openOnline();
+    const card = {
+      order_number: '1001',
+      state: 'in_transit',
+      items: ['Merino Wool Sweater', 'Wool Beanie'],
+      carrier: 'USPS',
+      tracking_number: '9400111899210483372909',
+      tracking_url: 'https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899210483372909',
+      eta: 'Friday, October 2',
+    };
+    await frame({ type: 'message', message: msg(2, 'bot', 'Your order is on its way.', { order_card: card }) });
+    const el = $('[data-message-id="2"] .wismo-card')!;
+    expect(el.textContent).toContain('Order #1001');
+    expect(el.textContent).toContain('In transit');
+    expect(el.textContent).toContain('Merino Wool Sweater');
+    expect(el.textContent).toContain('USPS');
+    expect(el.textContent).toContain('Friday, October 2');
+    const a = el.querySelector('a')!;
+    expect(a.getAttribute('href')).toBe(card.tracking_url);
+    expect(a.getAttribute('target')).toBe('_blank');
+    expect(a.getAttribute('rel')).toContain('noopener');
+    await frame({
+      type: 'message',
+      message: msg(3, 'bot', 'x', { order_card: { ...card, tracking_url: 'javascript:alert(1)' } }),
+    });
+    const bad = $('[data-message-id="3"] .wismo-card')!;
+    expect(bad.querySelector('a')).toBeNull();
+    expect(bad.textContent).toContain('9400111899210483372909');
+  });
+
+  it('shows “Reconnecting…” while the socket is down and queues what is written meanwhile', async () => {
+    const { openOnline, sockets, $, input } = await setup();
+    await openOnline();
+    expect($('.wismo-conn')).toBeNull();
+    await act(async () => sockets.last.drop());
+    expect($('.wismo-conn')?.textContent).toBe('Reconnecting…');
+    await act(async () => typeText(input(), 'still there?'));
+    await act(async () => {
+      key(input(), 'Enter');
+    });
+    expect($('.wismo-pending')?.textContent).toContain('still there?');
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 600));
+    });
+    await act(async () => sockets.last.ready());
+    expect($('.wismo-conn')).toBeNull();
+    expect(sockets.last.framesOf('message')).toEqual([
+      { type: 'message', text: 'still there?', client_message_id: 'cm-1' },
+    ]);
+  });
+
+  it('speaks Spanish when asked, and setLocale switches the words', async () => {
+    const { launcher, m, $, srv, openOnline } = await setup({ locale: 'es' });
+    expect(launcher.getAttribute('aria-label')).toBe('Abrir chat');
+    await openOnline();
+    expect(srv.calls[0].body.locale).toBe('es');
+    expect($('textarea')?.getAttribute('aria-label')).toBe('Mensaje');
+    await act(async () => m.widget.api().setLocale('en'));
+    expect($('textarea')?.getAttribute('aria-label')).toBe('Message');
+    expect($('.wismo-close')?.getAttribute('aria-label')).toBe('Close chat');
+  });
+
+  it('the JS API opens and closes the panel, and position/colour come from the config', async () => {
+    const { m, panel, $ } = await setup({ position: 'left', color: '#ffcc00' });
+    const root = $('.wismo-root')!;
+    expect(root.classList.contains('wismo-left')).toBe(true);
+    expect(root.style.getPropertyValue('--wismo-accent')).toBe('#ffcc00');
+    expect(root.style.getPropertyValue('--wismo-on-accent')).toBe('#111111');
+    await act(async () => {
+      m.widget.api().open();
+      await settle();
+    });
+    expect(panel.hidden).toBe(false);
+    await act(async () => m.widget.api().close());
+    expect(panel.hidden).toBe(true);
+  });
+});
+
+describe('configuration from the script tag', () => {
+  it('reads data-wismo-* attributes, validating each', () => {
+    const s = document.createElement('script');
+    s.setAttribute('src', 'https://cdn.shop.example/widget.js');
+    s.setAttribute('data-wismo-locale', 'es-MX');
+    s.setAttribute('data-wismo-position', 'left');
+    s.setAttribute('data-wismo-color', '#0a7d5a');
+    expect(readConfig(s, { href: 'https://shop.example/p/1' })).toEqual({
+      baseUrl: 'https://cdn.shop.example',
+      locale: 'es',
+      position: 'left',
+      color: '#0a7d5a',
+    });
+    s.setAttribute('data-wismo-server', 'https://chat.example/api/');
+    s.setAttribute('data-wismo-color', 'red; background: url(x)');
+    s.setAttribute('data-wismo-locale', 'fr');
+    const c = readConfig(s, { href: 'https://shop.example/', lang: 'de', languages: ['fr', 'es'] });
+    expect(c.baseUrl).toBe('https://chat.example/api');
+    expect(c.color).toBeNull();
+    expect(c.locale).toBe('es');
+    expect(readConfig(null, { href: 'http://127.0.0.1:8080/' })).toMatchObject({
+      baseUrl: 'http://127.0.0.1:8080',
+      locale: 'en',
+      position: 'right',
+    });
+    expect(textOn('#1f5fd6')).toBe('#ffffff');
+  });
+});
