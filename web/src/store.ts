@@ -76,7 +76,7 @@ export function normalizeMessage(raw: unknown): Message | null {
     const q = m.quick_replies.filter((x): x is string => typeof x === 'string' && x.trim() !== '');
     if (q.length) out.quick_replies = q;
   }
-  const author = str(m.author) ?? str(m.agent_name);
+  const author = str(m.agent) ?? str(m.author) ?? str(m.agent_name);
   if (author) out.author = author;
   const c = m.order_card as Record<string, unknown> | null | undefined;
   if (c && typeof c === 'object' && (typeof c.order_number === 'string' || typeof c.order_number === 'number')) {

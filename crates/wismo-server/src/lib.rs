@@ -316,6 +316,7 @@ pub fn router(state: AppState) -> Router {
     let import_limit = state.config.max_import_bytes;
     Router::new()
         .route("/", get(index))
+        .route("/widget.js", get(widget))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/openapi.json", get(openapi::document))
@@ -406,27 +407,31 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     err.into_response()
 }
 
-async fn index(State(state): State<AppState>) -> impl IntoResponse {
-    let _ = &state;
+/// The demo shop page with the chat widget (`web/demo.html`).
+async fn index() -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
-        Html(INDEX),
+        Html(DEMO_PAGE),
     )
 }
 
-const INDEX: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>wismo</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1d2430}
-code,pre{background:#f2f4f7;border-radius:4px}pre{padding:.75rem;overflow-x:auto}a{color:#1a56db}</style></head>
-<body><h1>wismo is running</h1>
-<p>An AI customer-service assistant for online stores: order status, tracking, returns, refunds, hand-off to people.</p>
-<ul><li><a href="/docs">API documentation</a> (<a href="/openapi.json">OpenAPI document</a>)</li>
-<li><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a></li></ul>
-<h2>Try it</h2>
-<pre>curl -s -X POST http://127.0.0.1:8080/v1/conversations
-curl -s -X POST http://127.0.0.1:8080/v1/conversations/ID/messages \
-  -H "Authorization: Bearer TOKEN" -H "Content-Type: application/json" \
-  -d '{"text": "where is my order #1001?"}'</pre>
-</body></html>
-"#;
+/// The embeddable chat widget (`web/dist/widget.js`, built from `web/src`
+/// with `npm run build` and committed, so the server needs no Node.js).
+async fn widget() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        WIDGET_JS,
+    )
+}
+
+const DEMO_PAGE: &str = include_str!("../../../web/demo.html");
+const WIDGET_JS: &str = include_str!("../../../web/dist/widget.js");

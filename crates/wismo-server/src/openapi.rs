@@ -612,6 +612,7 @@ mod tests {
         ("/readyz", &["get"]),
         ("/openapi.json", &["get"]),
         ("/docs", &["get"]),
+        ("/widget.js", &["get"]),
         ("/v1/conversations", &["post"]),
         ("/v1/conversations/{id}", &["get"]),
         ("/v1/conversations/{id}/messages", &["post"]),

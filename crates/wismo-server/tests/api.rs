@@ -500,7 +500,30 @@ async fn health_readiness_docs_and_index() {
         .text()
         .await
         .expect("text");
+    // The demo shop page embeds the widget the way a store would.
+    assert!(
+        index.contains(r#"<script src="/widget.js""#),
+        "widget embedded"
+    );
     assert!(index.contains("/docs"));
+    let res = app
+        .client
+        .get(app.url("/widget.js"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/javascript; charset=utf-8")
+    );
+    let js = res.text().await.expect("text");
+    assert!(
+        js.len() > 10_000 && js.contains("wismo.v1"),
+        "the built widget"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
