@@ -87,6 +87,17 @@ pub fn check_text(text: &str, limit: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An `after` message id (REST query or WebSocket frame): a seq, 0 or more.
+pub fn parse_after(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::InvalidField {
+            field: "after",
+            reason: format!("{s:?} is not a message id"),
+        })
+}
+
 /// Checks a client message id: 1–128 visible ASCII characters.
 pub fn check_client_message_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
@@ -267,15 +278,7 @@ pub async fn get_conversation(
     })?;
     let after = match q.after.as_deref() {
         None | Some("") => 0,
-        Some(s) => {
-            s.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::InvalidField {
-                    field: "after",
-                    reason: format!("{s:?} is not a message id"),
-                })?
-        }
+        Some(s) => parse_after(s)?,
     };
     let row = state
         .sessions

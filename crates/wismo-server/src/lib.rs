@@ -310,6 +310,9 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// The admin import route (it has its own body limit).
+const IMPORT_PATH: &str = "/v1/admin/import/shopify";
+
 /// Every route.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
@@ -327,7 +330,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversations/{id}/ws", get(ws::upgrade))
         .route("/webhooks/rest/webhook", post(api::rasa_webhook))
         .route(
-            "/v1/admin/import/shopify",
+            IMPORT_PATH,
             post(api::import_shopify).layer(DefaultBodyLimit::max(import_limit)),
         )
         .fallback(not_found)
@@ -379,13 +382,11 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         Err(_) => String::new(),
     };
     let err = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::BodyTooLarge(if path == "/v1/admin/import/shopify" {
-                state.config.max_import_bytes
-            } else {
-                state.config.max_body_bytes
-            })
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge(if path == IMPORT_PATH {
+            state.config.max_import_bytes
+        } else {
+            state.config.max_body_bytes
+        }),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(detail),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
             method: String::new(),

@@ -153,6 +153,27 @@ struct Live {
 }
 
 impl Session {
+    fn new(
+        id: String,
+        token_hash: String,
+        conv: Conversation,
+        last_active: DateTime<Utc>,
+        last_seq: i64,
+    ) -> Arc<Session> {
+        Arc::new(Session {
+            id,
+            token_hash,
+            live: tokio::sync::Mutex::new(Live {
+                conv,
+                last_active,
+                last_seq,
+                stale: false,
+            }),
+            frames: broadcast::channel(FRAME_BUFFER).0,
+            last_used: AtomicI64::new(Utc::now().timestamp()),
+        })
+    }
+
     /// Whether `token` is this conversation's.
     pub fn authorize(&self, token: &str) -> bool {
         constant_time_eq(token_hash(token).as_bytes(), self.token_hash.as_bytes())
@@ -290,6 +311,7 @@ impl Sessions {
             None => new_id()?,
         };
         let token = new_secret()?;
+        let hash = token_hash(&token);
         let now = self.clock.now();
         let mut conv = Conversation::new(id.clone());
         conv.locale = req.locale.clone();
@@ -305,7 +327,7 @@ impl Sessions {
             .create_conversation_with(
                 &NewConversation {
                     id: id.clone(),
-                    token_hash: token_hash(&token),
+                    token_hash: hash.clone(),
                     locale: req.locale.clone(),
                     channel: req.channel,
                     metadata: req.metadata,
@@ -320,18 +342,7 @@ impl Sessions {
             .zip(&events)
             .filter_map(|(seq, e)| message_json(seq, e))
             .collect();
-        let session = Arc::new(Session {
-            id: id.clone(),
-            token_hash: token_hash(&token),
-            live: tokio::sync::Mutex::new(Live {
-                conv,
-                last_active: now,
-                last_seq: last,
-                stale: false,
-            }),
-            frames: broadcast::channel(FRAME_BUFFER).0,
-            last_used: AtomicI64::new(Utc::now().timestamp()),
-        });
+        let session = Session::new(id.clone(), hash, conv, now, last);
         self.map().insert(id.clone(), session);
         Ok(Created {
             id,
@@ -355,18 +366,7 @@ impl Sessions {
             return Ok(None);
         };
         let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
-        let session = Arc::new(Session {
-            id: id.to_string(),
-            token_hash: row.token_hash,
-            live: tokio::sync::Mutex::new(Live {
-                conv,
-                last_active,
-                last_seq,
-                stale: false,
-            }),
-            frames: broadcast::channel(FRAME_BUFFER).0,
-            last_used: AtomicI64::new(Utc::now().timestamp()),
-        });
+        let session = Session::new(id.to_string(), row.token_hash, conv, last_active, last_seq);
         // Another request may have loaded it meanwhile: keep the first.
         let mut map = self.map();
         Ok(Some(map.entry(id.to_string()).or_insert(session).clone()))
@@ -538,13 +538,19 @@ impl Sessions {
             live.stale = true;
         }
         live.last_seq = last;
+        // The turn's messages, each with its seq (built once: for the
+        // response and for the WebSocket frames).
+        let numbered: Vec<(i64, Value)> = (first..)
+            .zip(&events)
+            .filter_map(|(seq, e)| message_json(seq, e).map(|m| (seq, m)))
+            .collect();
         let mut user_message = Value::Null;
         let mut messages = Vec::new();
-        for (seq, e) in (first..).zip(&events) {
-            match (e, message_json(seq, e)) {
-                (Event::UserSaid { .. }, Some(m)) => user_message = m,
-                (_, Some(m)) => messages.push(m),
-                _ => {}
+        for (_, m) in &numbered {
+            if m["role"] == "user" {
+                user_message = m.clone();
+            } else {
+                messages.push(m.clone());
             }
         }
         let nlu_json = match &nlu {
@@ -576,10 +582,8 @@ impl Sessions {
         // sent before the lock is released, so the next turn's frames can
         // never overtake these.
         if session.frames.receiver_count() > 0 {
-            for (seq, e) in (first..).zip(&events) {
-                if let Some(m) = message_json(seq, e) {
-                    let _ = session.frames.send(Frame::message(seq, &m));
-                }
+            for (seq, m) in &numbered {
+                let _ = session.frames.send(Frame::message(*seq, m));
             }
             let _ = session.frames.send(Frame::server(
                 &json!({"type": "typing", "role": "bot", "on": false}),

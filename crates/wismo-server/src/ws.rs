@@ -41,7 +41,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::api::{check_client_message_id, check_text};
+use crate::api::{check_client_message_id, check_text, parse_after};
 use crate::error::ApiError;
 use crate::sessions::{Frame, Session};
 use crate::AppState;
@@ -171,16 +171,6 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 
 fn parse_frame(text: &str) -> Result<ClientFrame, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::from_json(&e))
-}
-
-fn parse_after(s: &str) -> Result<i64, ApiError> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| ApiError::InvalidField {
-            field: "after",
-            reason: format!("{s:?} is not a message id"),
-        })
 }
 
 /// Waits for the first frame, which must authorise.
