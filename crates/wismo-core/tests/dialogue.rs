@@ -426,6 +426,8 @@ fn the_bot_stays_silent_while_a_person_owns_the_conversation() {
         agent: "Sam".into(),
         at: now,
         resolved: true,
+        outcome: Some("resolved".into()),
+        tags: vec![],
     };
     for e in [said, left] {
         conv.state.apply(&e);
@@ -437,4 +439,148 @@ fn the_bot_stays_silent_while_a_person_owns_the_conversation() {
     assert!(!out.messages.is_empty(), "the bot answers again");
     // The fold of the whole log gives the same state as the engine kept.
     assert_eq!(State::fold(&conv.events), conv.state);
+}
+
+fn last_text(events: &[Event]) -> String {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::BotSaid { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Queued with someone online: the bot gives the honest wait and the case.
+/// With nobody online and no email: it offers email, takes the address
+/// from the next message, and confirms it.
+#[test]
+fn a_queued_hand_off_says_the_wait_or_offers_email() {
+    use wismo_core::dialogue::HandoffQueue;
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+
+    let mut conv = Conversation::new("queue-online");
+    engine.greet(&mut conv, now);
+    engine.turn(&mut conv, "I want to talk to a human", now);
+    let events = engine.handoff_queued(
+        &mut conv,
+        HandoffQueue {
+            case: "H-7".into(),
+            wait_secs: Some(300),
+            agents_online: true,
+            contact_email: None,
+        },
+        now,
+    );
+    let said = last_text(&events);
+    assert!(said.contains("H-7") && said.contains("about 5 minutes"), "{said}");
+    assert_eq!(conv.state.case_id.as_deref(), Some("H-7"));
+    assert!(!conv.state.wants_contact);
+
+    let mut conv = Conversation::new("queue-offline");
+    engine.greet(&mut conv, now);
+    engine.turn(&mut conv, "I want to talk to a human", now);
+    let events = engine.handoff_queued(
+        &mut conv,
+        HandoffQueue {
+            case: "H-8".into(),
+            wait_secs: None,
+            agents_online: false,
+            contact_email: None,
+        },
+        now,
+    );
+    let said = last_text(&events);
+    assert!(said.contains("No one from our team is online"), "{said}");
+    assert!(said.contains("email"), "{said}");
+    assert!(conv.state.wants_contact);
+    let out = engine.turn(&mut conv, "sure, it's jo@example.com", now);
+    let said = last_text(&out.events);
+    assert!(said.contains("jo@example.com") && said.contains("H-8"), "{said}");
+    assert_eq!(
+        conv.state.slots.get("contact_email").map(String::as_str),
+        Some("jo@example.com")
+    );
+    assert!(!conv.state.wants_contact);
+    // Later messages get the usual "someone will join" answer.
+    let out = engine.turn(&mut conv, "ok thanks", now);
+    assert!(last_text(&out.events).contains("asked to join"));
+
+    // Offline with a known email: no question, the address is named.
+    let mut conv = Conversation::new("queue-known");
+    engine.turn(&mut conv, "I want to talk to a human", now);
+    let events = engine.handoff_queued(
+        &mut conv,
+        HandoffQueue {
+            case: "H-9".into(),
+            wait_secs: None,
+            agents_online: false,
+            contact_email: Some("kim@example.com".into()),
+        },
+        now,
+    );
+    assert!(last_text(&events).contains("kim@example.com"));
+    assert!(!conv.state.wants_contact);
+    assert_eq!(State::fold(&conv.events), conv.state);
+}
+
+/// A person resolving or handing back: the bot closes politely or offers
+/// help again, and the case is closed in the state.
+#[test]
+fn a_person_leaving_closes_the_case_and_the_bot_speaks_again() {
+    use wismo_core::dialogue::HandoffQueue;
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    for resolution in [None, Some(("refunded".to_string(), vec!["damaged".to_string()]))] {
+        let mut conv = Conversation::new("leave");
+        engine.turn(&mut conv, "I want to talk to a human", now);
+        engine.handoff_queued(
+            &mut conv,
+            HandoffQueue {
+                case: "H-1".into(),
+                wait_secs: Some(60),
+                agents_online: true,
+                contact_email: None,
+            },
+            now,
+        );
+        conv.record(Event::AgentJoined {
+            agent: "Sam".into(),
+            at: now,
+        });
+        conv.record(Event::NoteAdded {
+            agent: "Sam".into(),
+            text: "checking the warehouse".into(),
+            at: now,
+        });
+        conv.record(Event::AgentTransferred {
+            from: "Sam".into(),
+            to: "Ana".into(),
+            at: now,
+        });
+        assert_eq!(conv.state.agent.as_deref(), Some("Ana"));
+        let resolved = resolution.is_some();
+        let events = engine.agent_left(&mut conv, "Ana", resolution, now);
+        let said = last_text(&events);
+        if resolved {
+            assert!(said.contains("Thanks for chatting"), "{said}");
+            assert!(matches!(&events[0], Event::AgentLeft { outcome: Some(o), tags, .. } if o == "refunded" && tags == &["damaged"]));
+        } else {
+            assert!(said.contains("I'm back"), "{said}");
+        }
+        assert_eq!(conv.state.agent, None);
+        assert_eq!(conv.state.case_id, None);
+        assert_eq!(conv.state.handoff, None);
+        conv.record(Event::CsatGiven {
+            score: 5,
+            comment: None,
+            at: now,
+        });
+        assert_eq!(conv.state.csat, Some(5));
+        assert_eq!(State::fold(&conv.events), conv.state);
+        let out = engine.turn(&mut conv, "where is my order #1001?", now);
+        assert!(!out.messages.is_empty());
+    }
 }

@@ -138,6 +138,14 @@ impl Conversation {
 }
 
 impl Conversation {
+    /// Folds and appends an event that happened outside a turn (a person's
+    /// message, a note, a transfer, a rating). Returns it, for persisting.
+    pub fn record(&mut self, e: Event) -> Event {
+        self.state.apply(&e);
+        self.events.push(e.clone());
+        e
+    }
+
     /// Starts a new session after an idle timeout: appends
     /// [`Event::SessionExpired`] and folds it (the state starts fresh, the
     /// log keeps its history). Returns the event, for persisting.
@@ -146,6 +154,42 @@ impl Conversation {
         self.state.apply(&e);
         self.events.push(e.clone());
         e
+    }
+}
+
+/// What the escalation manager tells the engine when it queues a hand-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffQueue {
+    pub case: String,
+    /// The likely wait; `None` when nobody is online.
+    pub wait_secs: Option<u32>,
+    pub agents_online: bool,
+    /// An email the store already has for the shopper (a verified order's).
+    pub contact_email: Option<String>,
+}
+
+/// A wait, said the way a person would ("about 5 minutes").
+pub fn human_wait(secs: u32, locale: &str) -> String {
+    let minutes = secs.div_ceil(60);
+    let es = locale == "es";
+    match minutes {
+        0 | 1 => if es { "alrededor de un minuto" } else { "about a minute" }.to_string(),
+        m if m < 60 => {
+            if es {
+                format!("unos {m} minutos")
+            } else {
+                format!("about {m} minutes")
+            }
+        }
+        m => {
+            let h = m.div_ceil(60);
+            match (es, h) {
+                (true, 1) => "alrededor de una hora".to_string(),
+                (true, h) => format!("unas {h} horas"),
+                (false, 1) => "about an hour".to_string(),
+                (false, h) => format!("about {h} hours"),
+            }
+        }
     }
 }
 
@@ -495,6 +539,82 @@ impl Engine {
         t.messages
     }
 
+    /// The escalation manager queued the conversation for a person: records
+    /// it and tells the shopper honestly what happens next: the likely wait
+    /// when someone is online; otherwise that nobody is, with the case id and
+    /// the email the store will answer at (or a request for one).
+    pub fn handoff_queued(
+        &self,
+        conv: &mut Conversation,
+        queued: HandoffQueue,
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let first_new = conv.events.len();
+        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let known = queued
+            .contact_email
+            .clone()
+            .or_else(|| t.state.slots.get("contact_email").cloned());
+        t.emit(Event::HandoffQueued {
+            case: queued.case.clone(),
+            wait_secs: queued.wait_secs,
+            agents_online: queued.agents_online,
+            contact_email: known.clone(),
+            at: now,
+        });
+        let mut v = t.base_vars();
+        v.insert("case_id", queued.case);
+        match (queued.agents_online, queued.wait_secs, known) {
+            (true, wait, _) => {
+                let locale = t.locale().to_string();
+                v.insert("wait", human_wait(wait.unwrap_or(60), &locale));
+                t.say("handoff.queue.wait", &v, &[]);
+            }
+            (false, _, Some(email)) => {
+                v.insert("email", email);
+                t.say("handoff.queue.offline_known", &v, &[]);
+            }
+            (false, _, None) => t.say("handoff.queue.offline_ask", &v, &[]),
+        }
+        t.conv.state = t.state;
+        conv.events.get(first_new..).map(<[Event]>::to_vec).unwrap_or_default()
+    }
+
+    /// A person handed the conversation back to the bot (`resolved`: they
+    /// settled it, with an outcome and tags): records it, and the bot says
+    /// it is back, or thanks the shopper.
+    pub fn agent_left(
+        &self,
+        conv: &mut Conversation,
+        agent: &str,
+        resolution: Option<(String, Vec<String>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let first_new = conv.events.len();
+        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let resolved = resolution.is_some();
+        let (outcome, tags) = resolution.unzip();
+        t.emit(Event::AgentLeft {
+            agent: agent.to_string(),
+            at: now,
+            resolved,
+            outcome,
+            tags: tags.unwrap_or_default(),
+        });
+        let v = t.base_vars();
+        if resolved {
+            t.say("handoff.resolved", &v, &[]);
+        } else {
+            t.say(
+                "handoff.back_to_bot",
+                &v,
+                &["track_order_button", "return_button", "human_button"],
+            );
+        }
+        t.conv.state = t.state;
+        conv.events.get(first_new..).map(<[Event]>::to_vec).unwrap_or_default()
+    }
+
     /// Runs one shopper message. Traced as `dialogue.turn` with the
     /// conversation id, intent, confidence, flow and hand-off — never the text.
     #[tracing::instrument(
@@ -717,6 +837,20 @@ impl<'a> Turn<'a> {
 
         if let Some(reason) = self.state.handoff.clone() {
             let mut v = self.base_vars();
+            if self.state.wants_contact {
+                if let Some(email) = self.entity_text("email") {
+                    self.emit(Event::SlotSet {
+                        name: "contact_email".into(),
+                        value: email.clone(),
+                    });
+                    v.insert("email", email);
+                    if let Some(case) = self.state.case_id.clone() {
+                        v.insert("case_id", case);
+                    }
+                    self.say("handoff.contact_noted", &v, &[]);
+                    return;
+                }
+            }
             v.insert("reason", reason);
             self.say("handoff.waiting", &v, &[]);
             return;

@@ -80,6 +80,18 @@ pub enum Event {
     HandoffRequested {
         reason: String,
     },
+    /// The escalation manager put the conversation in the queue for a
+    /// person: the case id, the honest wait estimate (`None`: nobody is
+    /// online), and the email the store can answer at, if it knows one.
+    HandoffQueued {
+        case: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_secs: Option<u32>,
+        agents_online: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_email: Option<String>,
+        at: DateTime<Utc>,
+    },
     /// A person from the store took the conversation over: from now on the
     /// bot stays silent (it records what the shopper says, never answers).
     AgentJoined {
@@ -98,6 +110,30 @@ pub enum Event {
         agent: String,
         at: DateTime<Utc>,
         resolved: bool,
+        /// How the person settled it (`refunded`, `no_action`…), when resolved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+    },
+    /// The conversation passed from one person to another.
+    AgentTransferred {
+        from: String,
+        to: String,
+        at: DateTime<Utc>,
+    },
+    /// An internal note between the store's people: never shown to the shopper.
+    NoteAdded {
+        agent: String,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    /// The shopper rated the help they got (1–5), with an optional comment.
+    CsatGiven {
+        score: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        at: DateTime<Utc>,
     },
     /// The conversation sat idle past the session timeout: what follows starts
     /// fresh (no slots, flow, verification or hand-off), keeping the language.
@@ -134,6 +170,16 @@ pub struct State {
     /// The person who owns the conversation now, if any (the bot is silent).
     #[serde(default)]
     pub agent: Option<String>,
+    /// The open hand-off case, once the conversation is queued.
+    #[serde(default)]
+    pub case_id: Option<String>,
+    /// Nobody was online at hand-off and no email is known: the bot asked
+    /// the shopper for one.
+    #[serde(default)]
+    pub wants_contact: bool,
+    /// The shopper's rating, once given.
+    #[serde(default)]
+    pub csat: Option<u8>,
 }
 
 impl State {
@@ -165,6 +211,9 @@ impl State {
             Event::BotSaid { .. } => self.bot_messages += 1,
             Event::LocaleSet { locale } => self.locale = Some(locale.clone()),
             Event::SlotSet { name, value } => {
+                if name == "contact_email" {
+                    self.wants_contact = false;
+                }
                 self.slots.insert(name.clone(), value.clone());
             }
             Event::SlotCleared { name } => {
@@ -196,11 +245,26 @@ impl State {
             Event::VerificationFailed => self.failed_verifications += 1,
             Event::StoreAction { .. } => {}
             Event::HandoffRequested { reason } => self.handoff = Some(reason.clone()),
+            Event::HandoffQueued {
+                case,
+                agents_online,
+                contact_email,
+                ..
+            } => {
+                self.case_id = Some(case.clone());
+                self.wants_contact = !agents_online
+                    && contact_email.is_none()
+                    && !self.slots.contains_key("contact_email");
+            }
             Event::AgentJoined { agent, .. } => self.agent = Some(agent.clone()),
-            Event::AgentSaid { .. } => {}
+            Event::AgentTransferred { to, .. } => self.agent = Some(to.clone()),
+            Event::AgentSaid { .. } | Event::NoteAdded { .. } => {}
+            Event::CsatGiven { score, .. } => self.csat = Some(*score),
             Event::AgentLeft { resolved, .. } => {
                 self.agent = None;
                 self.handoff = None;
+                self.case_id = None;
+                self.wants_contact = false;
                 self.misunderstood_streak = 0;
                 if *resolved {
                     self.flow = None;
@@ -209,6 +273,7 @@ impl State {
             Event::SessionExpired { .. } => {
                 *self = State {
                     locale: self.locale.take(),
+                    csat: self.csat,
                     ..State::default()
                 };
             }
