@@ -42,14 +42,14 @@ impl DbArgs {
 /// A URL fit for printing: any password is masked.
 pub use wismo_server::config::masked_url as masked;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-async fn connect(args: &DbArgs) -> Result<Db> {
+pub async fn connect(args: &DbArgs) -> Result<Db> {
     let url = args.url();
     Db::connect(&url)
         .await

@@ -1,5 +1,6 @@
 //! The `wismo` command.
 
+mod agents_cmd;
 mod bench;
 mod chat;
 mod db_cmd;
@@ -51,6 +52,9 @@ enum Command {
     Import(db_cmd::ImportCommand),
     /// Load-test a running wismo server over HTTP or WebSockets.
     Loadgen(loadgen::LoadgenArgs),
+    /// Agent accounts for the console: add, list, remove, passwd.
+    #[command(subcommand)]
+    Agents(agents_cmd::AgentsCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => db_cmd::migrate(&args),
         Command::Import(cmd) => db_cmd::import(&cmd),
         Command::Loadgen(args) => loadgen::run(&args),
+        Command::Agents(cmd) => agents_cmd::run(&cmd),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -475,7 +475,10 @@ fn a_queued_hand_off_says_the_wait_or_offers_email() {
         now,
     );
     let said = last_text(&events);
-    assert!(said.contains("H-7") && said.contains("about 5 minutes"), "{said}");
+    assert!(
+        said.contains("H-7") && said.contains("about 5 minutes"),
+        "{said}"
+    );
     assert_eq!(conv.state.case_id.as_deref(), Some("H-7"));
     assert!(!conv.state.wants_contact);
 
@@ -498,7 +501,10 @@ fn a_queued_hand_off_says_the_wait_or_offers_email() {
     assert!(conv.state.wants_contact);
     let out = engine.turn(&mut conv, "sure, it's jo@example.com", now);
     let said = last_text(&out.events);
-    assert!(said.contains("jo@example.com") && said.contains("H-8"), "{said}");
+    assert!(
+        said.contains("jo@example.com") && said.contains("H-8"),
+        "{said}"
+    );
     assert_eq!(
         conv.state.slots.get("contact_email").map(String::as_str),
         Some("jo@example.com")
@@ -533,7 +539,10 @@ fn a_person_leaving_closes_the_case_and_the_bot_speaks_again() {
     use wismo_core::dialogue::HandoffQueue;
     let (engine, _) = demo_engine();
     let now = demo_now();
-    for resolution in [None, Some(("refunded".to_string(), vec!["damaged".to_string()]))] {
+    for resolution in [
+        None,
+        Some(("refunded".to_string(), vec!["damaged".to_string()])),
+    ] {
         let mut conv = Conversation::new("leave");
         engine.turn(&mut conv, "I want to talk to a human", now);
         engine.handoff_queued(
@@ -566,7 +575,9 @@ fn a_person_leaving_closes_the_case_and_the_bot_speaks_again() {
         let said = last_text(&events);
         if resolved {
             assert!(said.contains("Thanks for chatting"), "{said}");
-            assert!(matches!(&events[0], Event::AgentLeft { outcome: Some(o), tags, .. } if o == "refunded" && tags == &["damaged"]));
+            assert!(
+                matches!(&events[0], Event::AgentLeft { outcome: Some(o), tags, .. } if o == "refunded" && tags == &["damaged"])
+            );
         } else {
             assert!(said.contains("I'm back"), "{said}");
         }

@@ -287,7 +287,13 @@ pub async fn get_conversation(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let (messages, handoff) = state.sessions.transcript(&session, after).await?;
+    let csat = state.sessions.db.csat(&session.id).await?;
     Ok(Json(json!({
+        "csat": csat.map(|c| json!({
+            "score": c.score,
+            "comment": c.comment,
+            "created_at": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })),
         "id": row.id,
         "locale": row.locale,
         "channel": row.channel,

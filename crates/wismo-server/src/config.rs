@@ -88,6 +88,11 @@ pub struct Config {
     /// A trained NLU model file (`wismo nlu train`); default: the built-in
     /// training data, trained once and cached in the data directory.
     pub model: Option<PathBuf>,
+    /// Give queued hand-offs to the least-loaded online agent automatically
+    /// (otherwise agents pick them from the queue).
+    pub auto_assign: bool,
+    /// How long an agent's sign-in lasts.
+    pub agent_session_ttl: Duration,
 }
 
 impl Config {
@@ -214,6 +219,18 @@ const KEYS: &[Key] = &[
         default: None,
         secret: false,
         help: "trained NLU model file (default: built-in data, cached in data_dir)",
+    },
+    Key {
+        name: "auto_assign",
+        default: Some("false"),
+        secret: false,
+        help: "give queued hand-offs to the least-loaded online agent automatically",
+    },
+    Key {
+        name: "agent_session_ttl",
+        default: Some("12h"),
+        secret: false,
+        help: "how long an agent's sign-in lasts",
     },
 ];
 
@@ -443,16 +460,14 @@ impl Layers {
             ),
             None => None,
         };
-        let demo_data = match required("demo_data")?.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" | "on" => true,
-            "false" | "no" | "0" | "off" => false,
-            other => {
-                return Err(invalid(
-                    "demo_data",
-                    format!("{other:?} is not true or false"),
-                ))
+        let boolean = |key: &'static str| -> Result<bool, ConfigError> {
+            match required(key)?.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => Ok(true),
+                "false" | "no" | "0" | "off" => Ok(false),
+                other => Err(invalid(key, format!("{other:?} is not true or false"))),
             }
         };
+        let demo_data = boolean("demo_data")?;
         Ok(Config {
             listen,
             data_dir: PathBuf::from(required("data_dir")?),
@@ -468,6 +483,8 @@ impl Layers {
             now,
             demo_data,
             model: text("model").map(PathBuf::from),
+            auto_assign: boolean("auto_assign")?,
+            agent_session_ttl: duration("agent_session_ttl")?,
         })
     }
 

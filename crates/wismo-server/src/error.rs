@@ -60,6 +60,28 @@ pub enum ApiError {
     Internal(String),
     #[error("this endpoint is a WebSocket: connect with a WebSocket client")]
     WebSocketRequired,
+    /// No valid agent session (cookie or bearer token).
+    #[error("sign in as an agent first")]
+    AgentUnauthorized,
+    /// Wrong email or password (the same answer for both).
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    /// The agent may not act on this conversation: someone else owns it.
+    #[error("this conversation is not assigned to you")]
+    NotAssigned,
+    #[error("{0}")]
+    Forbidden(String),
+    /// A named thing does not exist; `code` says which kind
+    /// (`conversation_not_found`, `agent_not_found`, `canned_reply_not_found`).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// The request conflicts with the current state; `code` says how
+    /// (`already_assigned`, `at_capacity`, `not_open`, `csat_already_given`,
+    /// `duplicate`).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("score must be a whole number from 1 to 5")]
+    InvalidScore,
 }
 
 impl ApiError {
@@ -84,6 +106,12 @@ impl ApiError {
             ApiError::ShuttingDown => "shutting_down",
             ApiError::Internal(_) => "internal",
             ApiError::WebSocketRequired => "websocket_required",
+            ApiError::AgentUnauthorized => "agent_unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::NotAssigned => "not_assigned",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::InvalidScore => "invalid_score",
         }
     }
 
@@ -105,6 +133,11 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::WebSocketRequired => StatusCode::UPGRADE_REQUIRED,
+            ApiError::AgentUnauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::NotAssigned | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -128,6 +161,11 @@ impl ApiError {
             ApiError::ShuttingDown => "Shutting down",
             ApiError::Internal(_) => "Internal server error",
             ApiError::WebSocketRequired => "WebSocket required",
+            ApiError::AgentUnauthorized | ApiError::InvalidCredentials => "Unauthorized",
+            ApiError::NotAssigned | ApiError::Forbidden(_) => "Forbidden",
+            ApiError::NotFound { .. } => "Not found",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::InvalidScore => "Invalid score",
         }
     }
 
@@ -157,7 +195,33 @@ impl ApiError {
 
 impl From<wismo_store::StoreDbError> for ApiError {
     fn from(e: wismo_store::StoreDbError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        match e {
+            wismo_store::StoreDbError::Duplicate(what) => ApiError::Conflict {
+                code: "duplicate",
+                message: what.to_string(),
+            },
+            wismo_store::StoreDbError::InvalidText(field) => ApiError::InvalidField {
+                field,
+                reason: "contains a NUL character".into(),
+            },
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 }
 

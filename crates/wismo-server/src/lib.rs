@@ -12,9 +12,11 @@
 //! binds the listener; [`Server::run`] serves until the shutdown future
 //! completes, then drains requests in flight and closes WebSockets.
 
+pub mod agents;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod escalation;
 pub mod openapi;
 pub mod sessions;
 pub mod ws;
@@ -245,6 +247,29 @@ impl Server {
                 }
             }
         });
+        // Automatic assignment: whenever the queue or who is online changes.
+        let assigner = tokio::spawn({
+            let state = state.clone();
+            async move {
+                if !state.sessions.escalation.auto_assign {
+                    return;
+                }
+                let mut rx = state.sessions.escalation.bus.subscribe();
+                loop {
+                    match rx.recv().await {
+                        Ok(escalation::Signal::Activity { .. }) => continue,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                    while rx.try_recv().is_ok() {}
+                    match escalation::auto_assign(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(assigned = n, "hand-offs assigned automatically"),
+                        Err(e) => tracing::warn!(error = %e, "automatic assignment failed"),
+                    }
+                }
+            }
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             let mut rx = stop_rx;
@@ -258,6 +283,7 @@ impl Server {
         };
         if let Some(r) = ended_early {
             evictor.abort();
+            assigner.abort();
             r.context("the server task failed")?
                 .context("the server stopped")?;
             return Ok(());
@@ -277,6 +303,7 @@ impl Server {
             server.abort();
         }
         evictor.abort();
+        assigner.abort();
         state.sessions.db.close().await;
         Ok(())
     }
@@ -328,6 +355,41 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversations/{id}", get(api::get_conversation))
         .route("/v1/conversations/{id}/messages", post(api::post_message))
         .route("/v1/conversations/{id}/ws", get(ws::upgrade))
+        .route("/v1/conversations/{id}/csat", post(agents::post_csat))
+        .route("/v1/conversations/{id}/resolution", get(agents::resolution))
+        .route("/v1/admin/resolutions", get(agents::resolutions))
+        .route(
+            "/v1/agent/session",
+            post(agents::sign_in).delete(agents::sign_out),
+        )
+        .route("/v1/agent/me", get(agents::me))
+        .route("/v1/agent/queue", get(agents::queue))
+        .route("/v1/agent/stream", get(agents::stream))
+        .route(
+            "/v1/agent/canned-replies",
+            get(agents::canned_replies).post(agents::add_canned_reply),
+        )
+        .route(
+            "/v1/agent/canned-replies/{id}",
+            axum::routing::delete(agents::delete_canned_reply),
+        )
+        .route("/v1/agent/conversations/{id}", get(agents::conversation))
+        .route("/v1/agent/conversations/{id}/accept", post(agents::accept))
+        .route("/v1/agent/conversations/{id}/messages", post(agents::reply))
+        .route("/v1/agent/conversations/{id}/notes", post(agents::add_note))
+        .route("/v1/agent/conversations/{id}/typing", post(agents::typing))
+        .route(
+            "/v1/agent/conversations/{id}/transfer",
+            post(agents::transfer),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/release",
+            post(agents::release),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/resolve",
+            post(agents::resolve),
+        )
         .route("/webhooks/rest/webhook", post(api::rasa_webhook))
         .route(
             IMPORT_PATH,

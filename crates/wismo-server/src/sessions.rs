@@ -24,6 +24,7 @@ use wismo_store::{Db, NewConversation};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::escalation::Escalation;
 
 /// A secret that proves the right to a conversation: 32 random bytes, hex.
 pub fn new_secret() -> Result<String, ApiError> {
@@ -222,7 +223,63 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
             "text": text,
             "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         })),
+        Event::AgentJoined { agent, at } => Some(system(
+            seq,
+            "agent_joined",
+            format!("{agent} joined the conversation"),
+            at,
+        )),
+        Event::AgentTransferred { from, to, at } => Some(system(
+            seq,
+            "agent_transferred",
+            format!("{from} passed the conversation to {to}"),
+            at,
+        )),
+        Event::AgentLeft {
+            agent,
+            at,
+            resolved,
+            ..
+        } => Some(if *resolved {
+            system(
+                seq,
+                "resolved",
+                format!("{agent} marked this as resolved"),
+                at,
+            )
+        } else {
+            system(
+                seq,
+                "back_to_bot",
+                format!("{agent} handed the conversation back to the assistant"),
+                at,
+            )
+        }),
         _ => None,
+    }
+}
+
+fn system(seq: i64, kind: &str, text: String, at: &DateTime<Utc>) -> Value {
+    json!({
+        "id": seq.to_string(),
+        "role": "system",
+        "kind": kind,
+        "text": text,
+        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// A message as agents see it: the shopper's view plus internal notes.
+pub fn agent_message_json(seq: i64, event: &Event) -> Option<Value> {
+    match event {
+        Event::NoteAdded { agent, text, at } => Some(json!({
+            "id": seq.to_string(),
+            "role": "note",
+            "agent": agent,
+            "text": text,
+            "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })),
+        e => message_json(seq, e),
     }
 }
 
@@ -232,6 +289,10 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
 pub struct Handoff {
     pub reason: Option<String>,
     pub agent: Option<String>,
+    pub case_id: Option<String>,
+    pub wait_secs: Option<u32>,
+    /// The outcome of the last resolved hand-off (until a new one starts).
+    pub resolution: Option<String>,
 }
 
 impl Handoff {
@@ -239,16 +300,36 @@ impl Handoff {
         Self {
             reason: state.handoff.clone(),
             agent: state.agent.clone(),
+            case_id: state.case_id.clone(),
+            wait_secs: state.wait_secs,
+            resolution: state.resolution.clone(),
         }
     }
 
     /// The hand-off object of the API: `assigned` while a person owns the
-    /// conversation, `requested` once the bot asked for one, else `none`.
+    /// conversation, `queued` while it waits for one, `requested` when the
+    /// bot asked but it is not queued (yet), `resolved` after a person
+    /// settled it, else `none`.
     pub fn json(&self) -> Value {
-        match (&self.agent, &self.reason) {
-            (Some(a), r) => json!({"status": "assigned", "reason": r, "agent": a}),
-            (None, Some(r)) => json!({"status": "requested", "reason": r}),
-            (None, None) => json!({"status": "none", "reason": null}),
+        let r = &self.reason;
+        let case = &self.case_id;
+        match (&self.agent, r, case) {
+            (Some(a), _, _) => {
+                json!({"status": "assigned", "reason": r, "agent": a, "case_id": case})
+            }
+            (None, _, Some(_)) => json!({
+                "status": "queued", "reason": r, "agent": null, "case_id": case,
+                "wait_seconds": self.wait_secs,
+            }),
+            (None, Some(_), None) => {
+                json!({"status": "requested", "reason": r, "agent": null, "case_id": null})
+            }
+            (None, None, None) => match &self.resolution {
+                Some(o) => {
+                    json!({"status": "resolved", "reason": null, "agent": null, "case_id": null, "outcome": o})
+                }
+                None => json!({"status": "none", "reason": null, "agent": null, "case_id": null}),
+            },
         }
     }
 }
@@ -278,6 +359,7 @@ pub struct Sessions {
     pub db: Db,
     pub engine: Arc<Engine>,
     pub clock: Clock,
+    pub escalation: Arc<Escalation>,
     idle: Duration,
     map: Mutex<HashMap<String, Arc<Session>>>,
 }
@@ -288,6 +370,7 @@ impl Sessions {
             db,
             engine,
             clock: Clock::new(config.now),
+            escalation: Arc::new(Escalation::new(config.auto_assign)),
             idle: config.session_idle,
             map: Mutex::new(HashMap::new()),
         }
@@ -441,25 +524,17 @@ impl Sessions {
                 return Ok(response);
             }
         }
-        if live.stale {
-            let row = self
-                .db
-                .conversation(&session.id)
-                .await?
-                .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?;
-            let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
-            live.conv = conv;
-            live.last_active = last_active;
-            live.last_seq = last_seq;
-            live.stale = false;
-        }
+        self.reload_if_stale(session, &mut live).await?;
         let now = self.clock.now();
         let mut events = Vec::new();
-        if now
-            .signed_duration_since(live.last_active)
-            .to_std()
-            .unwrap_or_default()
-            > self.idle
+        // A conversation waiting for or talking to a person never expires.
+        let with_people = live.conv.state.case_id.is_some() || live.conv.state.agent.is_some();
+        if !with_people
+            && now
+                .signed_duration_since(live.last_active)
+                .to_std()
+                .unwrap_or_default()
+                > self.idle
         {
             events.push(live.conv.expire_session(now));
             live.conv.events.clear();
@@ -477,7 +552,8 @@ impl Sessions {
             (conv, out)
         })
         .await;
-        let (nlu, handoff) = match outcome {
+        let had_case = live.conv.state.case_id.is_some();
+        let (nlu, mut handoff) = match outcome {
             Ok((mut conv, out)) => {
                 conv.events.clear();
                 live.conv = conv;
@@ -513,11 +589,47 @@ impl Sessions {
                     None,
                     Handoff {
                         reason: Some("bot_error".to_string()),
-                        agent: None,
+                        ..Handoff::default()
                     },
                 )
             }
         };
+        // A hand-off requested now goes to the people's queue, with the
+        // shopper told what to expect.
+        let requested = events
+            .iter()
+            .any(|e| matches!(e, Event::HandoffRequested { .. }));
+        let mut queued = None;
+        if requested && !had_case && self.db.open_handoff(&session.id).await?.is_none() {
+            let intent = nlu.as_ref().map(|n| n.intent.name.clone());
+            let result = if live.stale {
+                // The engine failed: queue from what the log says so far.
+                let mut conv = Conversation::new(session.id.clone());
+                conv.state.handoff = Some("bot_error".into());
+                self.queue_handoff(&mut conv, &mut events, intent, &stored_text, now)
+                    .await
+                    .map(|h| (h, Handoff::of(&conv.state)))
+            } else {
+                let mut conv = std::mem::take(&mut live.conv);
+                let r = self
+                    .queue_handoff(&mut conv, &mut events, intent, &stored_text, now)
+                    .await;
+                conv.events.clear();
+                let h = Handoff::of(&conv.state);
+                live.conv = conv;
+                r.map(|r| (r, h))
+            };
+            match result {
+                Ok((h, state)) => {
+                    handoff = state;
+                    queued = Some(h);
+                }
+                // The hand-off stays requested; the shopper's message is kept.
+                Err(e) => {
+                    tracing::error!(conversation = %session.id, error = %e, "could not queue the hand-off")
+                }
+            }
+        }
         let last = match self.db.append_events(&session.id, &events).await {
             Ok(last) => last,
             Err(e) => {
@@ -594,6 +706,22 @@ impl Sessions {
                 ));
             }
         }
+        if queued.is_some() || had_case || live.conv.state.case_id.is_some() {
+            let sentiments = live.conv.state.sentiments.clone();
+            if let Err(e) = self
+                .after_handoff_turn(
+                    &session.id,
+                    queued.as_ref(),
+                    &events,
+                    last,
+                    &sentiments,
+                    now,
+                )
+                .await
+            {
+                tracing::error!(conversation = %session.id, error = %e, "hand-off bookkeeping failed");
+            }
+        }
         if let Some(cmid) = client_message_id {
             let seq = user_message["id"].as_str().and_then(|s| s.parse().ok());
             self.db
@@ -602,6 +730,66 @@ impl Sessions {
         }
         drop(live);
         Ok(response)
+    }
+
+    async fn reload_if_stale(&self, session: &Session, live: &mut Live) -> Result<(), ApiError> {
+        if live.stale {
+            let row = self
+                .db
+                .conversation(&session.id)
+                .await?
+                .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?;
+            let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
+            live.conv = conv;
+            live.last_active = last_active;
+            live.last_seq = last_seq;
+            live.stale = false;
+        }
+        Ok(())
+    }
+
+    /// Something the store's people did in a conversation (outside a
+    /// shopper's turn): `act` records its events on the conversation; they
+    /// are stored, and the shopper's tabs get the messages they may see and
+    /// the new hand-off state. Returns the events with their seqs.
+    pub async fn staff(
+        &self,
+        session: &Arc<Session>,
+        act: impl FnOnce(&Engine, &mut Conversation, DateTime<Utc>) -> Vec<Event>,
+    ) -> Result<(Vec<(i64, Event)>, Handoff), ApiError> {
+        let mut live = session.live.lock().await;
+        session.used_now();
+        self.reload_if_stale(session, &mut live).await?;
+        let now = self.clock.now();
+        let events = act(&self.engine, &mut live.conv, now);
+        live.conv.events.clear();
+        let last = match self.db.append_events(&session.id, &events).await {
+            Ok(last) => last,
+            Err(e) => {
+                live.stale = true;
+                return Err(e.into());
+            }
+        };
+        let first = last - events.len() as i64 + 1;
+        if first != live.last_seq + 1 {
+            live.stale = true;
+        }
+        live.last_seq = last;
+        live.last_active = now;
+        let handoff = Handoff::of(&live.conv.state);
+        let numbered: Vec<(i64, Event)> = (first..).zip(events).collect();
+        if session.frames.receiver_count() > 0 {
+            for (seq, e) in &numbered {
+                if let Some(m) = message_json(*seq, e) {
+                    let _ = session.frames.send(Frame::message(*seq, &m));
+                }
+            }
+            let _ = session.frames.send(Frame::server(
+                &json!({"type": "handoff", "handoff": handoff.json()}),
+            ));
+        }
+        drop(live);
+        Ok((numbered, handoff))
     }
 
     /// The transcript: every message with a seq after `after`, plus the
@@ -642,6 +830,12 @@ impl Sessions {
                 || s.live.try_lock().is_err()
         });
         before - map.len()
+    }
+
+    /// The first order the shopper verified in this conversation, if any.
+    pub async fn verified_order(&self, session: &Session) -> Option<String> {
+        let live = session.live.lock().await;
+        live.conv.state.verified_orders.iter().next().cloned()
     }
 
     /// The session's hand-off state (from memory).

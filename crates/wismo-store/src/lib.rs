@@ -39,6 +39,7 @@
 mod backend;
 mod conversations;
 mod orders;
+mod people;
 mod service;
 
 use std::str::FromStr;
@@ -53,6 +54,7 @@ use wismo_core::store::StoreError;
 
 pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
 pub use orders::ImportReport;
+pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use service::SqlOrderService;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,6 +77,9 @@ pub enum StoreDbError {
     /// The order file was rejected before anything was written.
     #[error("invalid order file: {0}")]
     InvalidOrders(ParseError),
+    /// A unique value (an agent's email, a shortcut) is taken.
+    #[error("{0}")]
+    Duplicate(&'static str),
     /// A stored value could not be read back (e.g. an unknown status).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -150,6 +155,18 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// Runs `$body` with `$p` bound to the pool, for queries whose text is the
+/// same on both dialects.
+macro_rules! with_pool {
+    ($db:expr, $p:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
 
 /// A connection pool to the wismo database. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -173,7 +173,12 @@ pub fn human_wait(secs: u32, locale: &str) -> String {
     let minutes = secs.div_ceil(60);
     let es = locale == "es";
     match minutes {
-        0 | 1 => if es { "alrededor de un minuto" } else { "about a minute" }.to_string(),
+        0 | 1 => if es {
+            "alrededor de un minuto"
+        } else {
+            "about a minute"
+        }
+        .to_string(),
         m if m < 60 => {
             if es {
                 format!("unos {m} minutos")
@@ -577,7 +582,10 @@ impl Engine {
             (false, _, None) => t.say("handoff.queue.offline_ask", &v, &[]),
         }
         t.conv.state = t.state;
-        conv.events.get(first_new..).map(<[Event]>::to_vec).unwrap_or_default()
+        conv.events
+            .get(first_new..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// A person handed the conversation back to the bot (`resolved`: they
@@ -612,7 +620,10 @@ impl Engine {
             );
         }
         t.conv.state = t.state;
-        conv.events.get(first_new..).map(<[Event]>::to_vec).unwrap_or_default()
+        conv.events
+            .get(first_new..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// Runs one shopper message. Traced as `dialogue.turn` with the

@@ -180,6 +180,12 @@ pub struct State {
     /// The shopper's rating, once given.
     #[serde(default)]
     pub csat: Option<u8>,
+    /// The wait the shopper was told when the hand-off was queued.
+    #[serde(default)]
+    pub wait_secs: Option<u32>,
+    /// How the last hand-off was resolved, until a new one starts.
+    #[serde(default)]
+    pub resolution: Option<String>,
 }
 
 impl State {
@@ -244,14 +250,19 @@ impl State {
             }
             Event::VerificationFailed => self.failed_verifications += 1,
             Event::StoreAction { .. } => {}
-            Event::HandoffRequested { reason } => self.handoff = Some(reason.clone()),
+            Event::HandoffRequested { reason } => {
+                self.handoff = Some(reason.clone());
+                self.resolution = None;
+            }
             Event::HandoffQueued {
                 case,
                 agents_online,
                 contact_email,
+                wait_secs,
                 ..
             } => {
                 self.case_id = Some(case.clone());
+                self.wait_secs = *wait_secs;
                 self.wants_contact = !agents_online
                     && contact_email.is_none()
                     && !self.slots.contains_key("contact_email");
@@ -260,10 +271,15 @@ impl State {
             Event::AgentTransferred { to, .. } => self.agent = Some(to.clone()),
             Event::AgentSaid { .. } | Event::NoteAdded { .. } => {}
             Event::CsatGiven { score, .. } => self.csat = Some(*score),
-            Event::AgentLeft { resolved, .. } => {
+            Event::AgentLeft {
+                resolved, outcome, ..
+            } => {
+                self.resolution =
+                    resolved.then(|| outcome.clone().unwrap_or_else(|| "resolved".into()));
                 self.agent = None;
                 self.handoff = None;
                 self.case_id = None;
+                self.wait_secs = None;
                 self.wants_contact = false;
                 self.misunderstood_streak = 0;
                 if *resolved {

@@ -1,0 +1,842 @@
+//! The agent console's API: sign-in, the live queue (Server-Sent Events),
+//! a conversation with its order, and what agents do (accept, reply, note,
+//! transfer, hand back, resolve, canned replies); plus the shopper's rating
+//! and resolution tracking.
+//!
+//! Agents sign in with email and password (argon2 hashes, accounts made by
+//! `wismo agents add`) and get a random session token, stored hashed, sent
+//! as an HttpOnly SameSite=Strict cookie (the console) and in the body (API
+//! clients use it as a bearer token).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use wismo_core::dialogue::Event;
+use wismo_store::{Agent, Handoff};
+
+use crate::api::{bearer, check_text, parse_after, parse_json};
+use crate::error::ApiError;
+use crate::escalation::{self, agent_json, case_json, queue_json, Presence, Signal};
+use crate::sessions::{agent_message_json, new_secret, token_hash, Frame};
+use crate::AppState;
+
+/// The console's session cookie.
+pub const COOKIE: &str = "wismo_agent";
+
+/// An argon2id hash (PHC string) of a password, with a random salt.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| ApiError::Internal(format!("no randomness for a salt: {e}")))?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| ApiError::Internal(format!("salt encoding failed: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+}
+
+/// Whether `password` matches the stored hash (false for a broken hash).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A real hash of a random password, checked when the email is unknown so
+/// both failures take the same time.
+fn decoy_hash() -> String {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY
+        .get_or_init(|| {
+            let pw = new_secret().unwrap_or_else(|_| "decoy".into());
+            hash_password(&pw).unwrap_or_default()
+        })
+        .clone()
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| cookie_token(headers))
+}
+
+/// The signed-in agent of a request (bearer token or the console cookie).
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Agent, ApiError> {
+    let token = session_token(headers).ok_or(ApiError::AgentUnauthorized)?;
+    if token.len() > 256 {
+        return Err(ApiError::AgentUnauthorized);
+    }
+    state
+        .sessions
+        .db
+        .agent_for_session(&token_hash(token), state.sessions.clock.now())
+        .await?
+        .ok_or(ApiError::AgentUnauthorized)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignInBody {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: SignInBody = parse_json(&headers, &body)?;
+    if body.email.len() > 254 || body.password.len() > 1024 || body.email.contains('\0') {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let agent = state.sessions.db.agent_by_email(&body.email).await?;
+    let hash = agent.as_ref().map(|a| a.password_hash.clone());
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        let decoy = hash.is_none();
+        let hash = hash.unwrap_or_else(decoy_hash);
+        verify_password(&hash, &password) && !decoy
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?;
+    let agent = match agent {
+        Some(a) if ok => a,
+        _ => {
+            tracing::info!(target: "wismo::security", event = "agent_sign_in_failed", "agent sign-in failed");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let token = new_secret()?;
+    let now = state.sessions.clock.now();
+    let ttl = state.config.agent_session_ttl;
+    let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(12));
+    state
+        .sessions
+        .db
+        .create_agent_session(&token_hash(&token), &agent.id, now, expires)
+        .await?;
+    tracing::info!(agent = %agent.id, "agent signed in");
+    let cookie = format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        ttl.as_secs()
+    );
+    let mut res = Json(json!({"token": token, "agent": agent_json(&agent)})).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = session_token(&headers) {
+        state
+            .sessions
+            .db
+            .delete_agent_session(&token_hash(token))
+            .await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("wismo_agent=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(res)
+}
+
+pub async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let agent = signed_in(&state, &headers).await?;
+    Ok(Json(agent_json(&agent)))
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let agent = signed_in(&state, &headers).await?;
+    Ok(Json(queue_json(&state, &agent).await?))
+}
+
+struct Stream {
+    state: AppState,
+    me: Agent,
+    rx: broadcast::Receiver<Signal>,
+    pending: VecDeque<SseEvent>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    snapshot_due: bool,
+    _presence: Presence,
+}
+
+impl Stream {
+    /// The next event for this agent; `None` ends the stream.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            if self.snapshot_due {
+                self.snapshot_due = false;
+                match queue_json(&self.state, &self.me).await {
+                    Ok(q) => return Some(SseEvent::default().event("queue").data(q.to_string())),
+                    Err(e) => tracing::warn!(error = %e, "queue snapshot failed"),
+                }
+            }
+            let signal = tokio::select! {
+                s = self.rx.recv() => s,
+                _ = self.shutdown.wait_for(|s| *s) => return None,
+            };
+            match signal {
+                Ok(s) => self.take(s),
+                Err(broadcast::error::RecvError::Lagged(_)) => self.snapshot_due = true,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+            // Everything else already waiting goes into the same snapshot.
+            while let Ok(s) = self.rx.try_recv() {
+                self.take(s);
+            }
+        }
+    }
+
+    fn take(&mut self, s: Signal) {
+        match s {
+            Signal::Queue => self.snapshot_due = true,
+            Signal::NewHandoff {
+                conversation_id,
+                case_id,
+                reason,
+                priority_label,
+            } => self.pending.push_back(
+                SseEvent::default().event("handoff").data(
+                    json!({
+                        "conversation_id": conversation_id,
+                        "case_id": case_id,
+                        "reason": reason,
+                        "priority_label": priority_label,
+                    })
+                    .to_string(),
+                ),
+            ),
+            Signal::Activity {
+                conversation_id,
+                seq,
+                agent_id,
+            } => {
+                if agent_id.is_none() || agent_id.as_deref() == Some(self.me.id.as_str()) {
+                    self.pending.push_back(
+                        SseEvent::default().event("activity").data(
+                            json!({"conversation_id": conversation_id, "seq": seq.to_string()})
+                                .to_string(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `GET /v1/agent/stream`: the queue, new hand-offs and activity as
+/// Server-Sent Events. While it is open the agent counts as online.
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let rx = state.sessions.escalation.bus.subscribe();
+    let presence = state.sessions.escalation.connect(&me.id);
+    let st = Stream {
+        shutdown: state.shutdown_signal(),
+        state,
+        me,
+        rx,
+        pending: VecDeque::new(),
+        snapshot_due: true,
+        _presence: presence,
+    };
+    let events = futures_util::stream::unfold(st, |mut st| async move {
+        st.next().await.map(|e| (Ok::<_, Infallible>(e), st))
+    });
+    let mut res = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AfterQuery {
+    after: Option<String>,
+}
+
+fn after_of(
+    query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<i64, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::InvalidField {
+        field: "query",
+        reason: e.body_text(),
+    })?;
+    match q.after.as_deref() {
+        None | Some("") => Ok(0),
+        Some(s) => parse_after(s),
+    }
+}
+
+/// `GET /v1/agent/conversations/{id}`: the transcript with notes, the case
+/// and the verified order.
+pub async fn conversation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    signed_in(&state, &headers).await?;
+    let after = after_of(query)?;
+    let s = &state.sessions;
+    let not_found =
+        || ApiError::not_found("conversation_not_found", format!("no conversation {id}"));
+    let Some(session) = s.get(&id).await? else {
+        return Err(not_found());
+    };
+    let row = s.db.conversation(&id).await?.ok_or_else(not_found)?;
+    let handoffs = s.db.handoffs_of(&id).await?;
+    let Some(last) = handoffs.last() else {
+        return Err(ApiError::not_found(
+            "conversation_not_found",
+            format!("conversation {id} was never handed off"),
+        ));
+    };
+    let agents = s.db.agents().await?;
+    let now = s.clock.now();
+    let messages: Vec<Value> =
+        s.db.events_after(&id, after)
+            .await?
+            .iter()
+            .filter_map(|(seq, e)| agent_message_json(*seq, e))
+            .collect();
+    let order_number = match &last.order_number {
+        Some(n) => Some(n.clone()),
+        None => s.verified_order(&session).await,
+    };
+    let order = match order_number {
+        Some(n) => escalation::order_detail(&s.db, &n).await,
+        None => Value::Null,
+    };
+    Ok(Json(json!({
+        "conversation": {
+            "id": row.id,
+            "locale": row.locale,
+            "channel": row.channel,
+            "created_at": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        },
+        "case": case_json(&s.db, last, &agents, now).await,
+        "messages": messages,
+        "order": order,
+    })))
+}
+
+async fn case_response(state: &AppState, h: &Handoff) -> Result<Json<Value>, ApiError> {
+    let agents = state.sessions.db.agents().await?;
+    let now = state.sessions.clock.now();
+    Ok(Json(
+        json!({"case": case_json(&state.sessions.db, h, &agents, now).await}),
+    ))
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let h = escalation::accept(&state, &me, &id, "accept").await?;
+    case_response(&state, &h).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextBody {
+    text: String,
+}
+
+fn message_created(seq: i64, e: &Event) -> Result<Response, ApiError> {
+    let m = agent_message_json(seq, e)
+        .ok_or_else(|| ApiError::Internal("the event is not a message".into()))?;
+    Ok((StatusCode::CREATED, Json(json!({"message": m}))).into_response())
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let body: TextBody = parse_json(&headers, &body)?;
+    check_text(&body.text, state.config.max_message_chars)?;
+    let (seq, e) = escalation::say(&state, &me, &id, &body.text).await?;
+    message_created(seq, &e)
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let body: TextBody = parse_json(&headers, &body)?;
+    check_text(&body.text, state.config.max_message_chars)?;
+    let (seq, e) = escalation::note(&state, &me, &id, &body.text).await?;
+    message_created(seq, &e)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypingBody {
+    on: bool,
+}
+
+pub async fn typing(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let body: TypingBody = parse_json(&headers, &body)?;
+    let s = &state.sessions;
+    let h = s.db.open_handoff(&id).await?.ok_or(ApiError::NotAssigned)?;
+    if h.agent_id.as_deref() != Some(me.id.as_str()) {
+        return Err(ApiError::NotAssigned);
+    }
+    if let Some(session) = s.get(&id).await? {
+        let _ = session.frames.send(Frame::server(
+            &json!({"type": "typing", "role": "agent", "on": body.on}),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    agent_id: String,
+}
+
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let body: TransferBody = parse_json(&headers, &body)?;
+    let h = escalation::transfer(&state, &me, &id, &body.agent_id).await?;
+    case_response(&state, &h).await
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let h = escalation::close(&state, &me, &id, None).await?;
+    case_response(&state, &h).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    outcome: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Outcomes a case can be resolved with.
+pub const OUTCOMES: [&str; 7] = [
+    "resolved",
+    "refunded",
+    "replaced",
+    "reshipped",
+    "cancelled",
+    "no_action",
+    "other",
+];
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let me = signed_in(&state, &headers).await?;
+    let body: ResolveBody = parse_json(&headers, &body)?;
+    if !OUTCOMES.contains(&body.outcome.as_str()) {
+        return Err(ApiError::InvalidField {
+            field: "outcome",
+            reason: format!("must be one of {}", OUTCOMES.join(", ")),
+        });
+    }
+    if body.tags.len() > 10 {
+        return Err(ApiError::InvalidField {
+            field: "tags",
+            reason: format!("{} tags; at most 10", body.tags.len()),
+        });
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for t in body.tags {
+        let t = t.trim().to_string();
+        if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
+            return Err(ApiError::InvalidField {
+                field: "tags",
+                reason: "each tag is 1 to 40 characters, no control characters".into(),
+            });
+        }
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    let h = escalation::close(&state, &me, &id, Some((body.outcome, tags))).await?;
+    case_response(&state, &h).await
+}
+
+pub async fn canned_replies(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    signed_in(&state, &headers).await?;
+    let replies = state.sessions.db.canned_replies().await?;
+    Ok(Json(
+        json!({"replies": replies.iter().map(canned_json).collect::<Vec<_>>()}),
+    ))
+}
+
+fn canned_json(c: &wismo_store::CannedReply) -> Value {
+    json!({"id": c.id.to_string(), "shortcut": c.shortcut, "title": c.title, "text": c.text})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CannedBody {
+    shortcut: String,
+    title: String,
+    text: String,
+}
+
+pub async fn add_canned_reply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    signed_in(&state, &headers).await?;
+    let body: CannedBody = parse_json(&headers, &body)?;
+    let shortcut = body.shortcut.trim();
+    let ok_shortcut = shortcut.len() >= 2
+        && shortcut.len() <= 32
+        && shortcut.starts_with('/')
+        && shortcut[1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok_shortcut {
+        return Err(ApiError::InvalidField {
+            field: "shortcut",
+            reason: "a slash and 1 to 31 letters, digits, '-' or '_' (like /thanks)".into(),
+        });
+    }
+    let title = body.title.trim();
+    if title.is_empty() || title.chars().count() > 80 || title.contains('\0') {
+        return Err(ApiError::InvalidField {
+            field: "title",
+            reason: "1 to 80 characters".into(),
+        });
+    }
+    check_text(&body.text, state.config.max_message_chars)?;
+    let c = state
+        .sessions
+        .db
+        .add_canned_reply(shortcut, title, &body.text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"reply": canned_json(&c)}))).into_response())
+}
+
+pub async fn delete_canned_reply(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    signed_in(&state, &headers).await?;
+    let not_found =
+        || ApiError::not_found("canned_reply_not_found", format!("no canned reply {id}"));
+    let n: i64 = id.parse().map_err(|_| not_found())?;
+    if state.sessions.db.delete_canned_reply(n).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CsatBody {
+    score: Value,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+fn csat_json(c: &wismo_store::Csat) -> Value {
+    json!({
+        "score": c.score,
+        "comment": c.comment,
+        "created_at": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// `POST /v1/conversations/{id}/csat`: the shopper rates the help (once).
+pub async fn post_csat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let session = state.sessions.authorized(&id, bearer(&headers)).await?;
+    let body: CsatBody = parse_json(&headers, &body)?;
+    let score = body
+        .score
+        .as_u64()
+        .filter(|s| (1..=5).contains(s))
+        .and_then(|s| u8::try_from(s).ok())
+        .ok_or(ApiError::InvalidScore)?;
+    let comment = body
+        .comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if let Some(c) = &comment {
+        let chars = c.chars().count();
+        if chars > 1000 {
+            return Err(ApiError::InvalidField {
+                field: "comment",
+                reason: format!("{chars} characters; the limit is 1000"),
+            });
+        }
+        if c.contains('\0') {
+            return Err(ApiError::InvalidField {
+                field: "comment",
+                reason: "contains a NUL character".into(),
+            });
+        }
+    }
+    let s = &state.sessions;
+    let now = s.clock.now();
+    if !s.db.add_csat(&id, score, comment.as_deref(), now).await? {
+        return Err(ApiError::conflict(
+            "csat_already_given",
+            "this conversation was already rated",
+        ));
+    }
+    let c = comment.clone();
+    s.staff(&session, move |_, conv, now| {
+        vec![conv.record(Event::CsatGiven {
+            score,
+            comment: c,
+            at: now,
+        })]
+    })
+    .await?;
+    s.crm(
+        "csat.submitted",
+        &id,
+        json!({"score": score, "comment": comment}),
+        now,
+    )
+    .await?;
+    let stored =
+        s.db.csat(&id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("rating vanished".into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"csat": csat_json(&stored)})),
+    )
+        .into_response())
+}
+
+/// Admin token or a signed-in agent.
+async fn staff_only(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let (Some(want), Some(got)) = (&state.config.admin_token, bearer(headers)) {
+        if crate::sessions::constant_time_eq(got.as_bytes(), want.expose().as_bytes()) {
+            return Ok(());
+        }
+    }
+    signed_in(state, headers).await.map(|_| ())
+}
+
+fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_seconds().max(0)
+}
+
+/// One conversation's resolution: contained by the bot, or the times to
+/// the first agent response and to resolution, the outcome and the rating.
+pub fn resolution_json(id: &str, handoffs: &[&Handoff], csat: Option<&wismo_store::Csat>) -> Value {
+    let first = handoffs.first();
+    let responded = handoffs
+        .iter()
+        .find_map(|h| h.first_response_at.map(|t| (h, t)));
+    let resolved = handoffs.iter().rev().find(|h| h.status == "resolved");
+    let status = match handoffs.last() {
+        None => "contained",
+        Some(h) if h.is_open() => "open",
+        Some(h) => h.status.as_str(),
+    };
+    json!({
+        "conversation_id": id,
+        "status": status,
+        "contained": handoffs.is_empty(),
+        "handoffs": handoffs.len(),
+        "handoff_requested_at": first.map(|h| h.requested_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "first_agent_response_seconds": responded.map(|(h, t)| secs(h.requested_at, t)),
+        "resolution_seconds": match (first, resolved.and_then(|h| h.closed_at)) {
+            (Some(f), Some(closed)) => Some(secs(f.requested_at, closed)),
+            _ => None,
+        },
+        "outcome": resolved.and_then(|h| h.outcome.clone()),
+        "tags": resolved.map(|h| h.tags.clone()).unwrap_or_default(),
+        "csat": csat.map(csat_json),
+    })
+}
+
+pub async fn resolution(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    staff_only(&state, &headers).await?;
+    let db = &state.sessions.db;
+    if db.conversation(&id).await?.is_none() {
+        return Err(ApiError::not_found(
+            "conversation_not_found",
+            format!("no conversation {id}"),
+        ));
+    }
+    let handoffs = db.handoffs_of(&id).await?;
+    let csat = db.csat(&id).await?;
+    let refs: Vec<&Handoff> = handoffs.iter().collect();
+    Ok(Json(resolution_json(&id, &refs, csat.as_ref())))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SinceQuery {
+    since: Option<String>,
+}
+
+fn mean(xs: &[i64]) -> Value {
+    if xs.is_empty() {
+        Value::Null
+    } else {
+        json!(xs.iter().sum::<i64>() as f64 / xs.len() as f64)
+    }
+}
+
+/// `GET /v1/admin/resolutions?since=`: every conversation created since
+/// then (default: the last 30 days) and the totals.
+pub async fn resolutions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    staff_only(&state, &headers).await?;
+    let Query(q) = query.map_err(|e| ApiError::InvalidField {
+        field: "query",
+        reason: e.body_text(),
+    })?;
+    let now = state.sessions.clock.now();
+    let since = match q.since.as_deref() {
+        None | Some("") => now - chrono::Duration::days(30),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| ApiError::InvalidField {
+                field: "since",
+                reason: format!("{s:?} is not an RFC 3339 time: {e}"),
+            })?
+            .with_timezone(&Utc),
+    };
+    let db = &state.sessions.db;
+    let conversations = db.conversations_since(since).await?;
+    let handoffs = db.handoffs_since(since).await?;
+    let ratings = db.csat_since(since).await?;
+    let mut by_conv: HashMap<&str, Vec<&Handoff>> = HashMap::new();
+    for h in &handoffs {
+        by_conv
+            .entry(h.conversation_id.as_str())
+            .or_default()
+            .push(h);
+    }
+    let rated: HashMap<&str, &wismo_store::Csat> = ratings
+        .iter()
+        .map(|c| (c.conversation_id.as_str(), c))
+        .collect();
+    let items: Vec<Value> = conversations
+        .iter()
+        .map(|(id, _)| {
+            let hs = by_conv.get(id.as_str()).cloned().unwrap_or_default();
+            resolution_json(id, &hs, rated.get(id.as_str()).copied())
+        })
+        .collect();
+    let contained = items.iter().filter(|i| i["contained"] == true).count();
+    let resolved = items.iter().filter(|i| i["status"] == "resolved").count();
+    let first: Vec<i64> = items
+        .iter()
+        .filter_map(|i| i["first_agent_response_seconds"].as_i64())
+        .collect();
+    let res: Vec<i64> = items
+        .iter()
+        .filter_map(|i| i["resolution_seconds"].as_i64())
+        .collect();
+    let scores: Vec<i64> = ratings.iter().map(|c| c.score).collect();
+    Ok(Json(json!({
+        "since": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "conversations": items.len(),
+        "contained": contained,
+        "containment_rate": if items.is_empty() { Value::Null } else { json!(contained as f64 / items.len() as f64) },
+        "handed_off": items.len() - contained,
+        "resolved": resolved,
+        "avg_first_agent_response_seconds": mean(&first),
+        "avg_resolution_seconds": mean(&res),
+        "csat_count": scores.len(),
+        "csat_average": mean(&scores),
+        "items": items,
+    })))
+}
