@@ -68,6 +68,7 @@ export interface Call {
   method: string;
   headers: Record<string, string>;
   body: any;
+  credentials?: RequestCredentials;
 }
 
 export type Handler = (call: Call) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
@@ -80,6 +81,7 @@ export function fakeFetch(handler: Handler) {
       method: (init.method ?? 'GET').toUpperCase(),
       headers: (init.headers ?? {}) as Record<string, string>,
       body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      credentials: init.credentials,
     };
     calls.push(call);
     const r = await handler(call);
