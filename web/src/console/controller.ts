@@ -53,6 +53,9 @@ export class ConsoleController {
   private announcement: Announcement = { text: '', n: 0 };
   private listeners = new Set<() => void>();
   private loading = new Map<string, Promise<void>>();
+  /** What was being written in each conversation (kept while switching;
+   * forgotten when the session ends). */
+  readonly drafts = new Map<string, { text: string; note: boolean }>();
   private again = new Set<string>();
 
   constructor(deps: ConsoleDeps = {}) {
@@ -163,6 +166,7 @@ export class ConsoleController {
 
   async signOut(): Promise<void> {
     this.stream?.stop();
+    this.drafts.clear();
     try {
       await this.api.signOut();
     } catch {
@@ -183,6 +187,7 @@ export class ConsoleController {
 
   private sessionEnded(): void {
     this.stream?.stop();
+    this.drafts.clear();
     this.store.dispatch({ type: 'signed-out', notice: 'Your session has ended. Sign in again.' });
   }
 

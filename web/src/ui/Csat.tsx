@@ -67,7 +67,7 @@ export function Csat({
               <label key={n} className="wismo-csat-opt" title={word}>
                 <input
                   type="radio"
-                  className="wismo-csat-radio wismo-sr"
+                  className="wismo-csat-radio"
                   name="wismo-csat"
                   value={n}
                   checked={score === n}

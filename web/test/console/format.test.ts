@@ -96,3 +96,12 @@ describe('resolve tags', () => {
     expect(parseTags('x'.repeat(40)).error).toBeNull();
   });
 });
+
+describe('shipping address', () => {
+  it('is written as lines: city, region and postcode together; unknown fields kept', async () => {
+    const { addressLines } = await import('../../src/console/ui/OrderPanel');
+    expect(
+      addressLines({ name: 'Jane Doe', line1: '1 Main St', city: 'Springfield', region: 'IL', postal_code: '62701', country: 'US', note: 'Leave at door', line2: ' ' }),
+    ).toEqual(['Jane Doe', '1 Main St', 'Springfield, IL 62701', 'US', 'Leave at door']);
+  });
+});

@@ -323,4 +323,34 @@ describe('resolving', () => {
     expect(t.srv.calls.filter((c) => c.url.endsWith('/transfer')).map((c) => c.body)).toEqual([{ agent_id: 'a_2' }]);
     expect(t.$('[data-testid="case-status"]')?.textContent).toContain('Assigned to Bob');
   });
+
+  it('hands back to the bot only after a second, explicit click', async () => {
+    const t = await withOpenCase();
+    await t.click(t.$('[data-testid="accept"]'));
+    await t.click(t.$('[data-testid="release"]'));
+    expect(t.srv.calls.filter((c) => c.url.endsWith('/release'))).toHaveLength(0);
+    expect(document.activeElement).toBe(t.$('[data-testid="release-confirm"]'));
+    await t.click(t.$('[data-testid="release-confirm"]'));
+    expect(t.srv.calls.filter((c) => c.url.endsWith('/release'))).toHaveLength(1);
+    expect(t.$('[data-testid="case-status"]')?.textContent).toContain('Handed back to the bot');
+    expect(t.$<HTMLInputElement>('[data-testid="mode-note"]')!.checked).toBe(true);
+  });
+});
+
+describe('drafts', () => {
+  it('keep what was written per conversation while switching, and forget it on sign-out', async () => {
+    const srv = consoleServer({ signedIn: true, queue: [makeCase(3), makeCase(4)] });
+    const t = await setup({ server: srv });
+    await t.emit('queue', { queue: srv.state.queue, mine: [], agents: [] });
+    const open = (id: string) => t.click(t.$(`[data-testid="queue-item"][data-conversation-id="${id}"] button`));
+    await open('c_3');
+    await act(async () => type(t.$<HTMLTextAreaElement>('[data-testid="composer-text"]')!, 'half a thought'));
+    await open('c_4');
+    expect(t.$<HTMLTextAreaElement>('[data-testid="composer-text"]')!.value).toBe('');
+    await open('c_3');
+    expect(t.$<HTMLTextAreaElement>('[data-testid="composer-text"]')!.value).toBe('half a thought');
+    expect(t.m.controller.drafts.size).toBe(1);
+    await t.click(t.$('[data-testid="sign-out"]'));
+    expect(t.m.controller.drafts.size).toBe(0);
+  });
 });

@@ -1,5 +1,6 @@
 import { formatMoney, formatWait, formatWaitLong, humanize, liveWaitSeconds, priorityText, reasonLabel } from '../format';
 import type { Case } from '../types';
+import { ClockIcon } from './icons';
 import { Sentiment } from './Sentiment';
 
 function CaseDetails({ c, wait, idBase }: { c: Case; wait: number | null; idBase: string }) {
@@ -7,7 +8,7 @@ function CaseDetails({ c, wait, idBase }: { c: Case; wait: number | null; idBase
     <span className="wc-case-meta" id={`${idBase}-details`}>
       {wait !== null && (
         <span className="wc-wait" data-testid="queue-wait">
-          <span aria-hidden="true">⏱ {formatWait(wait)}</span>
+          <ClockIcon /> <span aria-hidden="true">{formatWait(wait)}</span>
           <span className="wc-sr">Waiting {formatWaitLong(wait)}.</span>
         </span>
       )}

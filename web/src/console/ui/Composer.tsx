@@ -3,12 +3,10 @@ import { expandAt, expandOnSpace, insertReply, shortcutBefore, suggestReplies } 
 import type { ConsoleController } from '../controller';
 import { TypingSignal } from '../typing';
 import type { CannedReply } from '../types';
+import { LockIcon } from './icons';
 import { NOTE_WARNING } from './Transcript';
 
 export const MAX_CHARS = 4000;
-
-/** What was being written in each conversation, kept while switching. */
-const drafts = new Map<string, { text: string; note: boolean }>();
 
 export interface ComposerProps {
   controller: ConsoleController;
@@ -25,6 +23,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
   { controller, conversationId: id, canReply, canned },
   ref,
 ) {
+  const drafts = controller.drafts;
   const saved = drafts.get(id);
   const [text, setText] = useState(saved?.text ?? '');
   const [note, setNote] = useState(saved ? saved.note || !canReply : !canReply);
@@ -41,8 +40,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
 
   useEffect(() => () => typing.stop(), [typing]);
   useEffect(() => {
-    drafts.set(id, { text, note });
-  }, [id, text, note]);
+    if (text) drafts.set(id, { text, note });
+    else drafts.delete(id);
+  }, [drafts, id, text, note]);
   // Accepting the case turns the box to replies; losing it, to notes.
   const hadReply = useRef(canReply);
   useEffect(() => {
@@ -145,7 +145,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
       </fieldset>
       {mode === 'note' && (
         <p className="wc-note-banner" id={`wc-note-warning-${id}`}>
-          <span aria-hidden="true">🔒 </span>
+          <LockIcon />{' '}
           {NOTE_WARNING}
         </p>
       )}

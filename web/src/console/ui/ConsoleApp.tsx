@@ -83,6 +83,9 @@ function Workspace({ controller, state, now }: { controller: ConsoleController; 
   useEffect(() => {
     const n = state.queue.length;
     document.title = n ? `(${n}) wismo console` : 'wismo console';
+    return () => {
+      document.title = 'wismo console';
+    };
   }, [state.queue.length]);
 
   const mineCount = state.mine.length;

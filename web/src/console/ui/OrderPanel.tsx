@@ -2,11 +2,22 @@ import { safeHttpUrl } from '../../ui/OrderCard';
 import { formatMoney, humanize } from '../format';
 import type { Case, OrderDetail } from '../types';
 
-const ADDRESS_ORDER = ['name', 'company', 'line1', 'address1', 'line2', 'address2', 'city', 'region', 'province', 'state', 'postal_code', 'zip', 'country', 'phone'];
-
-function addressLines(a: Record<string, string>): string[] {
-  const keys = [...ADDRESS_ORDER.filter((k) => k in a), ...Object.keys(a).filter((k) => !ADDRESS_ORDER.includes(k))];
-  return keys.map((k) => a[k]).filter((v) => v.trim() !== '');
+/** An address object as lines: name, company, street lines, "city, region
+ * postcode", country, then anything else it has. */
+export function addressLines(a: Record<string, string>): string[] {
+  const pick = (...keys: string[]) => keys.map((k) => a[k]).find((v) => v && v.trim()) ?? '';
+  const used = new Set(['name', 'company', 'line1', 'address1', 'line2', 'address2', 'city', 'region', 'province', 'state', 'postal_code', 'zip', 'country', 'country_code']);
+  const region = [pick('region', 'province', 'state'), pick('postal_code', 'zip')].filter(Boolean).join(' ');
+  const lines = [
+    pick('name'),
+    pick('company'),
+    pick('line1', 'address1'),
+    pick('line2', 'address2'),
+    [pick('city'), region].filter(Boolean).join(', '),
+    pick('country', 'country_code'),
+    ...Object.keys(a).filter((k) => !used.has(k)).map((k) => a[k]),
+  ];
+  return lines.map((l) => l.trim()).filter(Boolean);
 }
 
 /** The verified order: items, totals, shipping address and tracking. */

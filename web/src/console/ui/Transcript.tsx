@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef } from 'react';
 import { humanize } from '../format';
 import type { ConsoleMessage } from '../types';
 import { clock } from './hooks';
+import { LockIcon } from './icons';
 
 export const NOTE_WARNING = 'Internal note — the shopper never sees this';
 
@@ -35,7 +36,7 @@ function Row({ m }: { m: ConsoleMessage }) {
     <div className={`wc-msg wc-msg-${m.role}`} data-message-id={m.id} data-role={m.role}>
       {m.role === 'note' && (
         <div className="wc-note-flag">
-          <span aria-hidden="true">🔒 </span>
+          <LockIcon />{' '}
           {NOTE_WARNING}
         </div>
       )}
@@ -66,8 +67,15 @@ export function Transcript({ messages, loading }: { messages: ConsoleMessage[]; 
     if (el && atBottom.current) el.scrollTop = el.scrollHeight;
   }, [messages]);
 
+  // …also when the log's box shrinks (a form or the suggestion list opens).
   useEffect(() => {
-    atBottom.current = true;
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return undefined;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
   }, []);
 
   return (
