@@ -27,6 +27,12 @@ export interface StorageLike {
 
 /** Where the conversation is kept between page loads. */
 export const STORAGE_KEY = 'wismo.conversation';
+/** The id of the conversation whose "How did we do?" was answered. */
+export const CSAT_KEY = 'wismo.csat';
+
+/** How a CSAT answer went: `ok` (or it had been given already: the same to
+ * the shopper), `invalid` (the server refused the score), `error` (try again). */
+export type CsatResult = 'ok' | 'invalid' | 'error';
 export const PROTOCOL = 'wismo.v1';
 
 export interface ClientOptions {
@@ -131,6 +137,7 @@ export class WismoClient {
     if (!saved) return;
     this.conv = saved;
     this.store.dispatch({ type: 'conversation', id: saved.id, fresh: false });
+    if (this.storageGet(CSAT_KEY) === saved.id) this.store.dispatch({ type: 'csat', state: 'answered' });
     this.needsCheck = true;
     this.pump();
   }
@@ -162,6 +169,41 @@ export class WismoClient {
   /** Tells the other side whether the shopper is typing (only while online). */
   typing(on: boolean): void {
     if (this.ready) this.write({ type: 'typing', on });
+  }
+
+  /** Answers "How did we do?" (score 1 to 5, an optional comment) for this conversation. */
+  async submitCsat(score: number, comment?: string): Promise<CsatResult> {
+    const conv = this.conv;
+    if (!conv || !Number.isInteger(score) || score < 1 || score > 5) return 'invalid';
+    const body: { score: number; comment?: string } = { score };
+    const c = comment?.trim().slice(0, 1000);
+    if (c) body.comment = c;
+    let status: number;
+    let code: unknown = null;
+    try {
+      const res = await this.opts.fetch(
+        `${withSlash(this.opts.baseUrl)}v1/conversations/${encodeURIComponent(conv.id)}/csat`,
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${conv.token}` },
+          body: JSON.stringify(body),
+        },
+      );
+      status = res.status;
+      if (!res.ok) code = ((await res.json().catch(() => null)) as { code?: unknown } | null)?.code ?? null;
+    } catch {
+      return 'error';
+    }
+    if (status === 201 || status === 200 || (status === 409 && code === 'csat_already_given')) {
+      try {
+        this.opts.storage?.setItem(CSAT_KEY, conv.id);
+      } catch {
+        /* not remembered past this page */
+      }
+      if (this.conv === conv) this.store.dispatch({ type: 'csat', state: 'thanked' });
+      return 'ok';
+    }
+    return status === 422 || status === 400 ? 'invalid' : 'error';
   }
 
   /** A signed-in shopper's token; kept for when the server takes it. */
@@ -224,6 +266,14 @@ export class WismoClient {
     this.wanted = true;
     if (this.ready) this.write({ type: 'message', text: item.text, client_message_id: item.clientId });
     else this.pump();
+  }
+
+  private storageGet(key: string): string | null {
+    try {
+      return this.opts.storage?.getItem(key) ?? null;
+    } catch {
+      return null;
+    }
   }
 
   private load(): SavedConversation | null {
@@ -345,10 +395,11 @@ export class WismoClient {
       });
       if (res.status === 401 || res.status === 403 || res.status === 404) return 'gone';
       if (!res.ok) return 'error';
-      const data = (await res.json()) as { messages?: unknown; handoff?: unknown };
+      const data = (await res.json()) as { messages?: unknown; handoff?: unknown; csat?: unknown };
       if (this.conv !== conv || this.stopped) return 'error';
       if (Array.isArray(data.messages)) this.store.dispatch({ type: 'messages', messages: data.messages });
       if (data.handoff) this.store.dispatch({ type: 'handoff', handoff: data.handoff });
+      if (data.csat && typeof data.csat === 'object') this.store.dispatch({ type: 'csat', state: 'answered' });
       return 'ok';
     } catch {
       return 'error';

@@ -26,9 +26,23 @@ export interface Strings {
   suggestions: string;
   waitingForPerson: string;
   personRequested: string;
-  agentJoined: (name: string) => string;
-  someone: string;
+  /** `name` null when the server did not say who. */
+  agentJoined: (name: string | null) => string;
+  agentTypingName: (name: string) => string;
+  caseNumber: (id: string) => string;
+  /** The estimated wait, in words. */
+  expectedWait: (seconds: number) => string;
   handoffEnded: string;
+  csatQuestion: string;
+  /** The five scores' words, 1 (worst) to 5 (best). */
+  csatScores: [string, string, string, string, string];
+  /** A score's accessible name, e.g. "4 of 5: Good". */
+  csatScoreLabel: (score: number, word: string) => string;
+  csatComment: string;
+  csatSubmit: string;
+  csatPick: string;
+  csatThanks: string;
+  csatError: string;
   order: (number: string) => string;
   status: string;
   items: string;
@@ -62,9 +76,23 @@ const en: Strings = {
   suggestions: 'Suggested replies',
   waitingForPerson: "You're waiting for a person. Someone from our team will join shortly.",
   personRequested: "You're waiting for a person. We've asked our team to join.",
-  agentJoined: (name) => `${name} has joined the conversation`,
-  someone: 'An agent',
+  agentJoined: (name) => (name ? `${name} from our team has joined` : 'Someone from our team has joined'),
+  agentTypingName: (name) => `${name} is typing…`,
+  caseNumber: (id) => `Case ${id}`,
+  expectedWait: (s) => {
+    const m = Math.ceil(s / 60);
+    const w = s < 60 ? 'less than a minute' : m === 1 ? 'about a minute' : m < 90 ? `about ${m} minutes` : `about ${Math.round(m / 60)} hours`;
+    return `Expected wait: ${w}`;
+  },
   handoffEnded: 'The agent has left the conversation.',
+  csatQuestion: 'How did we do?',
+  csatScores: ['Very bad', 'Bad', 'Okay', 'Good', 'Excellent'],
+  csatScoreLabel: (n, w) => `${n} of 5: ${w}`,
+  csatComment: 'Anything to add? (optional)',
+  csatSubmit: 'Send feedback',
+  csatPick: 'Choose a score from 1 to 5.',
+  csatThanks: 'Thank you for your feedback!',
+  csatError: "We couldn't send that. Please try again.",
   order: (n) => `Order #${n}`,
   status: 'Status',
   items: 'Items',
@@ -113,9 +141,23 @@ const es: Strings = {
   suggestions: 'Respuestas sugeridas',
   waitingForPerson: 'Estás esperando a una persona. Alguien de nuestro equipo se unirá en breve.',
   personRequested: 'Estás esperando a una persona. Hemos pedido a nuestro equipo que se una.',
-  agentJoined: (name) => `${name} se ha unido a la conversación`,
-  someone: 'Un agente',
+  agentJoined: (name) => (name ? `${name}, de nuestro equipo, se ha unido` : 'Alguien de nuestro equipo se ha unido'),
+  agentTypingName: (name) => `${name} está escribiendo…`,
+  caseNumber: (id) => `Caso ${id}`,
+  expectedWait: (s) => {
+    const m = Math.ceil(s / 60);
+    const w = s < 60 ? 'menos de un minuto' : m === 1 ? 'un minuto' : m < 90 ? `unos ${m} minutos` : `unas ${Math.round(m / 60)} horas`;
+    return `Espera estimada: ${w}`;
+  },
   handoffEnded: 'El agente ha salido de la conversación.',
+  csatQuestion: '¿Qué tal lo hemos hecho?',
+  csatScores: ['Muy mal', 'Mal', 'Regular', 'Bien', 'Excelente'],
+  csatScoreLabel: (n, w) => `${n} de 5: ${w}`,
+  csatComment: '¿Algo más que quieras contarnos? (opcional)',
+  csatSubmit: 'Enviar valoración',
+  csatPick: 'Elige una puntuación del 1 al 5.',
+  csatThanks: '¡Gracias por tu valoración!',
+  csatError: 'No hemos podido enviarlo. Inténtalo de nuevo.',
   order: (n) => `Pedido #${n}`,
   status: 'Estado',
   items: 'Artículos',

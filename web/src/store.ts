@@ -4,7 +4,7 @@
 // so it is tested without a browser; `ChatStore` makes it observable.
 
 import { compareIds, isMessageId } from './ids';
-import type { ConnectionStatus, Handoff, HandoffStatus, Message, Role } from './types';
+import type { ConnectionStatus, CsatState, Handoff, HandoffStatus, Message, Role } from './types';
 
 export interface PendingMessage {
   /** The `client_message_id` it is sent (and retried) with. */
@@ -27,6 +27,7 @@ export interface ChatState {
   /** Who is typing on the store's side. */
   typing: 'bot' | 'agent' | null;
   connection: ConnectionStatus;
+  csat: CsatState;
 }
 
 export type Action =
@@ -38,7 +39,8 @@ export type Action =
   | { type: 'retry'; clientId: string }
   | { type: 'typing'; role: Role; on: boolean }
   | { type: 'handoff'; handoff: unknown }
-  | { type: 'connection'; status: ConnectionStatus };
+  | { type: 'connection'; status: ConnectionStatus }
+  | { type: 'csat'; state: Exclude<CsatState, null> };
 
 export const NO_HANDOFF: Handoff = { status: 'none', reason: null };
 
@@ -49,6 +51,7 @@ export const initialState: ChatState = {
   handoff: NO_HANDOFF,
   typing: null,
   connection: 'idle',
+  csat: null,
 };
 
 const ROLES: readonly Role[] = ['user', 'bot', 'agent', 'system'];
@@ -69,6 +72,8 @@ export function normalizeMessage(raw: unknown): Message | null {
   if (!raw || typeof raw !== 'object') return null;
   const m = raw as Record<string, unknown>;
   if (!isMessageId(m.id) || typeof m.text !== 'string') return null;
+  // Internal notes are for agents only; should one ever arrive, it is not shown.
+  if (m.role === 'note') return null;
   const role = ROLES.includes(m.role as Role) ? (m.role as Role) : 'system';
   const out: Message = { id: m.id, role, text: m.text };
   if (typeof m.created_at === 'string') out.created_at = m.created_at;
@@ -102,6 +107,11 @@ export function normalizeHandoff(raw: unknown): Handoff {
   const out: Handoff = { status, reason: str(h.reason) };
   const agent = str(h.agent) ?? str(h.agent_name);
   if (agent) out.agent = agent;
+  const caseId = str(h.case_id);
+  if (caseId) out.case_id = caseId;
+  if (typeof h.wait_seconds === 'number' && Number.isFinite(h.wait_seconds) && h.wait_seconds >= 0) {
+    out.wait_seconds = h.wait_seconds;
+  }
   return out;
 }
 
@@ -158,6 +168,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
         messages: [],
         handoff: NO_HANDOFF,
         typing: null,
+        csat: null,
         pending: state.pending
           .filter((p) => p.serverId === undefined)
           .map((p) => ({ ...p, afterId: null })),
@@ -211,6 +222,10 @@ export function reducer(state: ChatState, action: Action): ChatState {
       return { ...state, handoff: normalizeHandoff(action.handoff) };
     case 'connection':
       return state.connection === action.status ? state : { ...state, connection: action.status };
+    case 'csat':
+      // Once thanked on this page, a later "it was answered" changes nothing.
+      if (state.csat === action.state || (state.csat === 'thanked' && action.state === 'answered')) return state;
+      return { ...state, csat: action.state };
   }
 }
 
@@ -221,6 +236,11 @@ export function currentQuickReplies(state: ChatState): string[] {
   const last = state.messages[state.messages.length - 1];
   if (!last || last.role !== 'bot' || !last.quick_replies) return [];
   return last.quick_replies;
+}
+
+/** Whether to ask "How did we do?": a person closed the case and it was not answered yet. */
+export function shouldAskCsat(state: ChatState): boolean {
+  return state.handoff.status === 'resolved' && state.csat === null && state.conversationId !== null;
 }
 
 /** The assigned agent's name, if the server told it. */

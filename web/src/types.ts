@@ -32,7 +32,16 @@ export interface Handoff {
   reason?: string | null;
   /** The assigned agent's display name, when the server knows it. */
   agent?: string | null;
+  /** The case's human-readable id, e.g. `H-3`, once a person was asked for. */
+  case_id?: string | null;
+  /** While queued: the server's estimate of the wait, in seconds. */
+  wait_seconds?: number | null;
 }
+
+/** The shopper's answer to "How did we do?": null while not given; `thanked`
+ * once given on this page (the thank-you shows); `answered` when it was given
+ * before (kept in storage, or the server said so), so it is not asked again. */
+export type CsatState = null | 'thanked' | 'answered';
 
 export type ServerFrame =
   | { type: 'ready'; conversation_id: string; handoff?: Handoff }

@@ -107,6 +107,8 @@ export class Widget {
 
   typing = (on: boolean): void => this.client.typing(on);
 
+  submitCsat = (score: number, comment: string) => this.client.submitCsat(score, comment);
+
   api(): WismoApi {
     return {
       open: this.open,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { STORAGE_KEY, WismoClient, socketUrl } from '../src/client';
+import { CSAT_KEY, STORAGE_KEY, WismoClient, socketUrl } from '../src/client';
 import { ChatStore } from '../src/store';
 import { GREETING, MemoryStorage, Sockets, msg, server, settle } from './helpers';
 
@@ -269,5 +269,32 @@ describe('server answers', () => {
   it('builds ws:// and wss:// URLs from the base URL', () => {
     expect(socketUrl('http://127.0.0.1:8080', 'c_1')).toBe('ws://127.0.0.1:8080/v1/conversations/c_1/ws');
     expect(socketUrl('https://chat.example/wismo/', 'c 2')).toBe('wss://chat.example/wismo/v1/conversations/c%202/ws');
+  });
+});
+
+describe('How did we do?', () => {
+  it('posts the score with the conversation token; 422 is invalid, nothing is sent without a conversation or a 1–5 score', async () => {
+    let status = 422;
+    const srv = server({
+      handle: (call) => (call.url.endsWith('/csat') ? { status, body: { code: 'invalid_score' } } : undefined),
+    });
+    const { client, store, storage } = setup({ saved: { id: 'c1', token: 't1' }, srv });
+    expect(await client.submitCsat(3)).toBe('invalid'); // no conversation started yet
+    client.start();
+    await settle();
+    expect(await client.submitCsat(0)).toBe('invalid');
+    expect(await client.submitCsat(4.5)).toBe('invalid');
+    expect(srv.calls.filter((c) => c.url.endsWith('/csat'))).toHaveLength(0);
+    expect(await client.submitCsat(5, 'x'.repeat(1200))).toBe('invalid');
+    const call = srv.calls.find((c) => c.url.endsWith('/csat'))!;
+    expect(call.url).toBe('https://shop.example/v1/conversations/c1/csat');
+    expect(call.headers.Authorization).toBe('Bearer t1');
+    expect(call.body.comment).toHaveLength(1000);
+    expect(store.getState().csat).toBeNull();
+    status = 201;
+    expect(await client.submitCsat(5)).toBe('ok');
+    expect(srv.calls.filter((c) => c.url.endsWith('/csat')).pop()!.body).toEqual({ score: 5 });
+    expect(store.getState().csat).toBe('thanked');
+    expect(storage.getItem(CSAT_KEY)).toBe('c1');
   });
 });

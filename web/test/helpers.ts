@@ -68,6 +68,7 @@ export interface Call {
   method: string;
   headers: Record<string, string>;
   body: any;
+  credentials?: RequestCredentials;
 }
 
 export type Handler = (call: Call) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
@@ -80,6 +81,7 @@ export function fakeFetch(handler: Handler) {
       method: (init.method ?? 'GET').toUpperCase(),
       headers: (init.headers ?? {}) as Record<string, string>,
       body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      credentials: init.credentials,
     };
     calls.push(call);
     const r = await handler(call);
@@ -114,10 +116,21 @@ export const GREETING = msg(1, 'bot', 'Hi! How can I help?', {
 });
 
 /** A server that creates conversation c1 (token t1) and knows it. */
-export function server(opts: { known?: Record<string, string>; transcript?: Message[] } = {}) {
+export function server(
+  opts: {
+    known?: Record<string, string>;
+    transcript?: Message[];
+    /** Answers first; return undefined to fall through to the usual routes. */
+    handle?: (call: Call) => { status: number; body?: unknown } | undefined;
+    /** Extra fields of GET /v1/conversations/{id}. */
+    extra?: Record<string, unknown>;
+  } = {},
+) {
   const known: Record<string, string> = { c1: 't1', ...(opts.known ?? {}) };
   let created = 0;
   const f = fakeFetch((call) => {
+    const custom = opts.handle?.(call);
+    if (custom) return custom;
     if (call.method === 'POST' && call.url.endsWith('/v1/conversations')) {
       created++;
       const id = created === 1 ? 'c1' : `c${created}`;
@@ -130,7 +143,7 @@ export function server(opts: { known?: Record<string, string>; transcript?: Mess
       if (known[m[1]] !== token) return { status: 401, body: { code: 'unauthorized' } };
       const after = Number(m[2] ?? 0);
       const messages = (opts.transcript ?? [GREETING]).filter((x) => Number(x.id) > after);
-      return { status: 200, body: { messages, handoff: { status: 'none', reason: null } } };
+      return { status: 200, body: { messages, handoff: { status: 'none', reason: null }, ...(opts.extra ?? {}) } };
     }
     return { status: 404, body: {} };
   });

@@ -4,6 +4,7 @@ import {
   currentQuickReplies,
   initialState,
   reducer,
+  shouldAskCsat,
   type Action,
   type ChatState,
 } from '../src/store';
@@ -131,5 +132,39 @@ describe('quick replies, typing and hand-off', () => {
       agent: 'Ana',
     });
     expect(run({ type: 'handoff', handoff: { status: 'weird' } }).handoff.status).toBe('none');
+  });
+
+  it('reads the case id and the expected wait of a queued hand-off', () => {
+    expect(
+      run({ type: 'handoff', handoff: { status: 'queued', reason: 'asked_for_human', case_id: 'H-3', agent: null, wait_seconds: 120 } })
+        .handoff,
+    ).toEqual({ status: 'queued', reason: 'asked_for_human', case_id: 'H-3', wait_seconds: 120 });
+    const h = run({ type: 'handoff', handoff: { status: 'queued', case_id: 7, wait_seconds: -1 } }).handoff;
+    expect(h.case_id).toBeUndefined();
+    expect(h.wait_seconds).toBeUndefined();
+  });
+
+  it('never keeps an internal note, and takes system messages', () => {
+    const s = run({
+      type: 'messages',
+      messages: [{ ...msg(2, 'bot', 'private'), role: 'note' }, msg(3, 'system', 'Alice joined')],
+    });
+    expect(s.messages.map((m) => [m.id, m.role])).toEqual([['3', 'system']]);
+  });
+});
+
+describe('How did we do?', () => {
+  it('is asked once a person resolved the case, until answered; a new conversation asks afresh', () => {
+    let s = run({ type: 'conversation', id: 'c1', fresh: true });
+    expect(shouldAskCsat(s)).toBe(false);
+    s = reducer(s, { type: 'handoff', handoff: { status: 'resolved' } });
+    expect(shouldAskCsat(s)).toBe(true);
+    s = reducer(s, { type: 'csat', state: 'thanked' });
+    expect(shouldAskCsat(s)).toBe(false);
+    // Told later that it was answered (the resync): the thank-you stays.
+    expect(reducer(s, { type: 'csat', state: 'answered' })).toBe(s);
+    s = reducer(s, { type: 'conversation', id: 'c2', fresh: true });
+    expect(s.csat).toBeNull();
+    expect(s.handoff.status).toBe('none');
   });
 });

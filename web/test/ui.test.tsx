@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readConfig, textOn } from '../src/config';
 import { mount, type Mounted } from '../src/mount';
 import type { WidgetConfig } from '../src/config';
-import { GREETING, MemoryStorage, Sockets, msg, server, settle } from './helpers';
+import { CSAT_KEY, STORAGE_KEY } from '../src/client';
+import { GREETING, MemoryStorage, Sockets, msg, server, settle, type Call } from './helpers';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -16,10 +17,13 @@ afterEach(() => {
   if (m) act(() => m.unmount());
 });
 
-async function setup(config: Partial<WidgetConfig> = {}) {
+async function setup(
+  config: Partial<WidgetConfig> = {},
+  opts: { srv?: ReturnType<typeof server>; storage?: MemoryStorage } = {},
+) {
   const sockets = new Sockets();
-  const srv = server();
-  const storage = new MemoryStorage();
+  const srv = opts.srv ?? server();
+  const storage = opts.storage ?? new MemoryStorage();
   let n = 0;
   await act(async () => {
     mounted = mount({ ...CONFIG, ...config }, {
@@ -159,9 +163,9 @@ describe('the widget on a page', () => {
     await frame({ type: 'handoff', handoff: { status: 'queued', reason: 'asked for a person' } });
     expect($('.wismo-handoff')?.textContent).toContain("You're waiting for a person");
     await frame({ type: 'handoff', handoff: { status: 'assigned', reason: null } });
-    expect($('.wismo-handoff')?.textContent).toBe('An agent has joined the conversation');
+    expect($('.wismo-handoff')?.textContent).toBe('Someone from our team has joined');
     await frame({ type: 'message', message: msg(3, 'agent', 'Hi, I am Sam.', { author: 'Sam' }) });
-    expect($('.wismo-handoff')?.textContent).toBe('Sam has joined the conversation');
+    expect($('.wismo-handoff')?.textContent).toBe('Sam from our team has joined');
     const agentMsg = $('[data-message-id="3"]')!;
     expect(agentMsg.classList.contains('wismo-msg-agent')).toBe(true);
     expect(agentMsg.querySelector('.wismo-msg-label')?.textContent).toBe('Agent · Sam');
@@ -246,6 +250,162 @@ describe('the widget on a page', () => {
     expect(panel.hidden).toBe(false);
     await act(async () => m.widget.api().close());
     expect(panel.hidden).toBe(true);
+  });
+});
+
+describe('a person takes over', () => {
+  it('shows the case number and expected wait while queued, who joined, who is typing, and system notices', async () => {
+    const { openOnline, frame, $, $$ } = await setup();
+    await openOnline();
+    await frame({
+      type: 'handoff',
+      handoff: { status: 'queued', reason: 'asked_for_human', case_id: 'H-3', agent: null, wait_seconds: 120 },
+    });
+    const banner = $('.wismo-handoff')!;
+    expect(banner.getAttribute('role')).toBe('status');
+    expect(banner.dataset.status).toBe('queued');
+    expect(banner.textContent).toContain("You're waiting for a person");
+    expect($('.wismo-handoff-meta')?.textContent).toBe('Case H-3 · Expected wait: about 2 minutes');
+    await frame({ type: 'handoff', handoff: { status: 'queued', reason: null, case_id: 'H-3', wait_seconds: 20 } });
+    expect($('.wismo-handoff-meta')?.textContent).toBe('Case H-3 · Expected wait: less than a minute');
+
+    await frame({ type: 'message', message: msg(2, 'system', 'Alice joined') });
+    await frame({ type: 'handoff', handoff: { status: 'assigned', reason: null, case_id: 'H-3', agent: 'Alice' } });
+    expect($('.wismo-handoff')?.textContent).toBe('Alice from our team has joined');
+    const notice = $('[data-message-id="2"]')!;
+    expect(notice.classList.contains('wismo-msg-system')).toBe(true);
+    expect(notice.textContent).toBe('Notice: Alice joined');
+
+    await frame({ type: 'typing', role: 'agent', on: true });
+    expect($('.wismo-typing')?.textContent).toBe('Alice is typing…');
+    await frame({ type: 'message', message: msg(3, 'agent', 'Hi, Alice here.', { agent: 'Alice' } as never) });
+    expect($('.wismo-typing')).toBeNull();
+    expect($('[data-message-id="3"] .wismo-msg-label')?.textContent).toBe('Agent · Alice');
+
+    // An internal note must never show, even if one slipped through.
+    await frame({ type: 'message', message: { ...msg(4, 'bot', 'secret: customer is rude'), role: 'note' } });
+    expect($('[data-message-id="4"]')).toBeNull();
+
+    await frame({ type: 'message', message: msg(5, 'system', 'Back to the bot') });
+    await frame({ type: 'handoff', handoff: { status: 'none', reason: null, case_id: null, agent: null } });
+    expect($('.wismo-handoff')).toBeNull();
+    expect($$('.wismo-msg-system').map((e) => e.textContent)).toEqual(['Notice: Alice joined', 'Notice: Back to the bot']);
+  });
+
+  it('speaks Spanish in the banner and the typing line', async () => {
+    const { openOnline, frame, $ } = await setup({ locale: 'es' });
+    await openOnline();
+    await frame({ type: 'handoff', handoff: { status: 'queued', case_id: 'H-9', wait_seconds: 300 } });
+    expect($('.wismo-handoff-meta')?.textContent).toBe('Caso H-9 · Espera estimada: unos 5 minutos');
+    await frame({ type: 'handoff', handoff: { status: 'assigned', agent: 'Lucía' } });
+    expect($('.wismo-handoff')?.textContent).toBe('Lucía, de nuestro equipo, se ha unido');
+    await frame({ type: 'typing', role: 'agent', on: true });
+    expect($('.wismo-typing')?.textContent).toBe('Lucía está escribiendo…');
+  });
+});
+
+describe('How did we do?', () => {
+  function csatServer(answer: (call: Call) => { status: number; body?: unknown }, extra?: Record<string, unknown>) {
+    return server({
+      handle: (call) => (call.url.endsWith('/csat') ? answer(call) : undefined),
+      extra,
+    });
+  }
+
+  async function resolved(opts: Parameters<typeof setup>[1] = {}, config: Partial<WidgetConfig> = {}) {
+    const w = await setup(config, opts);
+    await w.openOnline();
+    await w.frame({ type: 'message', message: msg(2, 'system', 'Resolved: refunded') });
+    await w.frame({ type: 'handoff', handoff: { status: 'resolved', reason: null, case_id: 'H-3', agent: 'Alice' } });
+    return w;
+  }
+
+  it('asks once the case is resolved: a labelled group of five scores, an optional comment, then thanks', async () => {
+    const srv = csatServer((call) => ({
+      status: 201,
+      body: { csat: { score: call.body.score, comment: call.body.comment ?? null, created_at: '2026-01-01T00:00:00.000Z' } },
+    }));
+    const { $, $$, m, storage } = await resolved({ srv });
+    const form = $('[data-testid="csat"]')!;
+    expect(form.querySelector('legend')?.textContent).toBe('How did we do?');
+    const radios = $$('input[type="radio"][name="wismo-csat"]');
+    expect(radios.map((r) => r.getAttribute('aria-label'))).toEqual([
+      '1 of 5: Very bad',
+      '2 of 5: Bad',
+      '3 of 5: Okay',
+      '4 of 5: Good',
+      '5 of 5: Excellent',
+    ]);
+    // No score yet: told what to do, nothing sent.
+    await act(async () => $<HTMLButtonElement>('[data-testid="csat-submit"]')!.click());
+    expect($('.wismo-csat-error')?.textContent).toBe('Choose a score from 1 to 5.');
+    expect(srv.calls.filter((c) => c.url.endsWith('/csat'))).toHaveLength(0);
+
+    await act(async () => $<HTMLInputElement>('[data-testid="csat-score-4"]')!.click());
+    expect($('.wismo-csat-error')).toBeNull();
+    await act(async () => typeText($<HTMLTextAreaElement>('.wismo-csat-comment')!, '  Quick and kind.  '));
+    await act(async () => {
+      $<HTMLButtonElement>('[data-testid="csat-submit"]')!.click();
+      await settle();
+    });
+    const call = srv.calls.find((c) => c.url.endsWith('/csat'))!;
+    expect(call).toMatchObject({
+      method: 'POST',
+      url: 'http://shop.test/v1/conversations/c1/csat',
+      body: { score: 4, comment: 'Quick and kind.' },
+    });
+    expect(call.headers.Authorization).toBe('Bearer t1');
+    expect($('[data-testid="csat"]')).toBeNull();
+    const thanks = $('[data-testid="csat-thanks"]')!;
+    expect(thanks.textContent).toBe('Thank you for your feedback!');
+    expect(m.shadow.activeElement).toBe(thanks);
+    expect(storage.getItem(CSAT_KEY)).toBe('c1');
+  });
+
+  it('takes 409 csat_already_given as answered, and shows an error it can retry on a server failure', async () => {
+    let fail = true;
+    const srv = csatServer(() =>
+      fail ? { status: 500, body: { code: 'internal' } } : { status: 409, body: { code: 'csat_already_given' } },
+    );
+    const { $ } = await resolved({ srv });
+    await act(async () => $<HTMLInputElement>('[data-testid="csat-score-2"]')!.click());
+    await act(async () => {
+      $<HTMLButtonElement>('[data-testid="csat-submit"]')!.click();
+      await settle();
+    });
+    expect($('.wismo-csat-error')?.textContent).toBe("We couldn't send that. Please try again.");
+    expect($('.wismo-csat-error')?.getAttribute('role')).toBe('alert');
+    fail = false;
+    await act(async () => {
+      $<HTMLButtonElement>('[data-testid="csat-submit"]')!.click();
+      await settle();
+    });
+    expect($('[data-testid="csat-thanks"]')?.textContent).toBe('Thank you for your feedback!');
+  });
+
+  it('is not asked again after a reload once answered (remembered in localStorage)', async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(STORAGE_KEY, JSON.stringify({ id: 'c1', token: 't1' }));
+    storage.setItem(CSAT_KEY, 'c1');
+    const { $ } = await resolved({ storage });
+    expect($('[data-message-id="2"]')).not.toBeNull();
+    expect($('[data-testid="csat"]')).toBeNull();
+    expect($('[data-testid="csat-thanks"]')).toBeNull();
+  });
+
+  it('is not asked when the server says it was answered (from another device)', async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(STORAGE_KEY, JSON.stringify({ id: 'c1', token: 't1' }));
+    const srv = server({ extra: { csat: { score: 5, comment: null, created_at: '2026-01-01T00:00:00.000Z' } } });
+    const { $ } = await resolved({ storage, srv });
+    expect($('[data-testid="csat"]')).toBeNull();
+  });
+
+  it('asks in Spanish', async () => {
+    const { $, $$ } = await resolved({}, { locale: 'es' });
+    expect($('[data-testid="csat"] legend')?.textContent).toBe('¿Qué tal lo hemos hecho?');
+    expect($$('input[name="wismo-csat"]')[4].getAttribute('aria-label')).toBe('5 de 5: Excelente');
+    expect($('[data-testid="csat-submit"]')?.textContent).toBe('Enviar valoración');
   });
 });
 

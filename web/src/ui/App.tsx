@@ -1,9 +1,10 @@
 import { useEffect, useRef, useSyncExternalStore, type CSSProperties } from 'react';
 import { textOn } from '../config';
 import { strings } from '../i18n';
-import { agentName, currentQuickReplies } from '../store';
+import { agentName, currentQuickReplies, shouldAskCsat } from '../store';
 import type { Widget } from '../widget';
 import { Composer } from './Composer';
+import { Csat } from './Csat';
 import { HandoffBanner } from './HandoffBanner';
 import { ChatIcon, CloseIcon } from './icons';
 import { MessageList } from './MessageList';
@@ -48,6 +49,11 @@ export function App({ widget }: { widget: Widget }) {
   const quickReplies = currentQuickReplies(chat);
   const status =
     chat.connection === 'reconnecting' ? t.reconnecting : null;
+  const name = agentName(chat);
+  const csat =
+    shouldAskCsat(chat) || (chat.csat === 'thanked' && chat.handoff.status === 'resolved') ? (
+      <Csat t={t} state={chat.csat} onSubmit={widget.submitCsat} />
+    ) : null;
   const emptyText = chat.connection === 'connecting' || chat.connection === 'reconnecting' ? t.connecting : null;
 
   return (
@@ -89,14 +95,16 @@ export function App({ widget }: { widget: Widget }) {
             {status}
           </div>
         )}
-        <HandoffBanner handoff={chat.handoff} agent={agentName(chat)} t={t} />
+        <HandoffBanner handoff={chat.handoff} agent={name} t={t} />
         <MessageList
           t={t}
           messages={chat.messages}
           pending={chat.pending}
           quickReplies={quickReplies}
           typing={chat.typing}
+          agentName={name}
           open={view.open}
+          footer={csat}
           emptyText={emptyText}
           onQuickReply={(text) => {
             widget.send(text);

@@ -1,7 +1,8 @@
 import type { Strings } from '../i18n';
 import type { Handoff } from '../types';
 
-/** Tells the shopper a person is on the way, or has joined. */
+/** Tells the shopper a person is on the way (with the case number and the
+ * expected wait, when the server gives them), or who has joined. */
 export function HandoffBanner({
   handoff,
   agent,
@@ -11,19 +12,19 @@ export function HandoffBanner({
   agent: string | null;
   t: Strings;
 }) {
-  let text: string | null = null;
-  let kind = '';
+  let text: string;
+  let kind: string;
+  const details: string[] = [];
   switch (handoff.status) {
     case 'requested':
-      text = t.personRequested;
-      kind = 'waiting';
-      break;
     case 'queued':
-      text = t.waitingForPerson;
+      text = handoff.status === 'queued' ? t.waitingForPerson : t.personRequested;
       kind = 'waiting';
+      if (handoff.case_id) details.push(t.caseNumber(handoff.case_id));
+      if (typeof handoff.wait_seconds === 'number') details.push(t.expectedWait(handoff.wait_seconds));
       break;
     case 'assigned':
-      text = t.agentJoined(agent ?? t.someone);
+      text = t.agentJoined(agent);
       kind = 'assigned';
       break;
     default:
@@ -31,7 +32,8 @@ export function HandoffBanner({
   }
   return (
     <div className={`wismo-handoff wismo-handoff-${kind}`} role="status" data-status={handoff.status}>
-      {text}
+      <div className="wismo-handoff-text">{text}</div>
+      {details.length > 0 && <div className="wismo-handoff-meta">{details.join(' · ')}</div>}
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useRef, type ReactNode } from 'react';
 import type { Strings } from '../i18n';
 import type { PendingMessage } from '../store';
 import type { Message } from '../types';
@@ -77,7 +77,11 @@ export interface MessageListProps {
   pending: PendingMessage[];
   quickReplies: string[];
   typing: 'bot' | 'agent' | null;
+  /** The agent's name, for "Alice is typing…". */
+  agentName?: string | null;
   open: boolean;
+  /** Shown under the messages (the "How did we do?" card). */
+  footer?: ReactNode;
   emptyText: string | null;
   onQuickReply: (text: string) => void;
   onRetry: (clientId: string) => void;
@@ -92,7 +96,7 @@ export function MessageList(props: MessageListProps) {
   useLayoutEffect(() => {
     const el = scroller.current;
     if (el && open && atBottom.current) el.scrollTop = el.scrollHeight;
-  }, [messages, pending, quickReplies, typing, open]);
+  }, [messages, pending, quickReplies, typing, open, props.footer]);
 
   // …also when the list's box shrinks (a banner appears, the keyboard opens).
   useEffect(() => {
@@ -141,9 +145,14 @@ export function MessageList(props: MessageListProps) {
             <span />
             <span />
           </span>
-          <span className="wismo-sr">{typing === 'agent' ? t.agentTyping : t.botTyping}</span>
+          {typing === 'agent' && props.agentName ? (
+            <span className="wismo-typing-name">{t.agentTypingName(props.agentName)}</span>
+          ) : (
+            <span className="wismo-sr">{typing === 'agent' ? t.agentTyping : t.botTyping}</span>
+          )}
         </div>
       )}
+      {props.footer}
     </div>
   );
 }
