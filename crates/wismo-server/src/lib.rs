@@ -347,6 +347,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/widget.js", get(widget))
+        .route("/console", get(console_page))
+        .route("/console.js", get(console_js))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/openapi.json", get(openapi::document))
@@ -498,3 +500,27 @@ async fn widget() -> impl IntoResponse {
 
 const DEMO_PAGE: &str = include_str!("../../../web/demo.html");
 const WIDGET_JS: &str = include_str!("../../../web/dist/widget.js");
+const CONSOLE_PAGE: &str = include_str!("../../../web/console.html");
+const CONSOLE_JS: &str = include_str!("../../../web/dist/console.js");
+
+/// The agent console (`web/console.html`).
+async fn console_page() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        Html(CONSOLE_PAGE),
+    )
+}
+
+/// The agent console's script (`web/dist/console.js`, committed like the widget).
+async fn console_js() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        CONSOLE_JS,
+    )
+}

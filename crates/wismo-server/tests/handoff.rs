@@ -1,0 +1,768 @@
+//! The hand-off story through the real server, on SQLite and PostgreSQL:
+//! the queue, agents signing in, live chat both ways, notes, transfer,
+//! hand back, resolve, the shopper's rating and resolution tracking.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{replies, spawn_app, spawn_app_with, Conv, TestApp, ADMIN_TOKEN, BACKENDS};
+use serde_json::{json, Value};
+use wismo_store::NewAgent;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Creates an agent account and signs it in; returns (id, session token).
+async fn agent(
+    app: &TestApp,
+    email: &str,
+    name: &str,
+    max: u32,
+    langs: &[&str],
+) -> (String, String) {
+    let hash = wismo_server::agents::hash_password(PASSWORD).expect("hash");
+    let id = format!("a_{}", name.to_lowercase());
+    app.state
+        .sessions
+        .db
+        .create_agent(&NewAgent {
+            id: id.clone(),
+            email: email.into(),
+            name: name.into(),
+            password_hash: hash,
+            role: "agent".into(),
+            max_chats: max,
+            languages: langs.iter().map(|s| s.to_string()).collect(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("create agent");
+    let res = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 200);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("wismo_agent="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["agent"]["name"], name);
+    assert!(v["agent"].get("password_hash").is_none());
+    (id, v["token"].as_str().expect("token").to_string())
+}
+
+/// An agent API call: (status, body).
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = app.url(path);
+    let req = match method {
+        "GET" => app.client.get(url),
+        "DELETE" => app.client.delete(url),
+        _ => app.client.post(url),
+    };
+    let req = req.bearer_auth(token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn act(
+    app: &TestApp,
+    token: &str,
+    conv: &Conv,
+    action: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call(
+        app,
+        token,
+        "POST",
+        &format!("/v1/agent/conversations/{}/{action}", conv.id),
+        body.or(Some(json!({}))),
+    )
+    .await
+}
+
+/// An open Server-Sent Events stream.
+struct Sse {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl Sse {
+    async fn open(app: &TestApp, token: &str) -> Sse {
+        let res = app
+            .client
+            .get(app.url("/v1/agent/stream"))
+            .header("cookie", format!("wismo_agent={token}"))
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(res.status(), 200);
+        assert!(res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream")));
+        Sse {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event named `name` (others are skipped), within 10 s.
+    async fn next(&mut self, name: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "message";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim();
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim_start());
+                    }
+                }
+                if event == name {
+                    return serde_json::from_str(&data).expect("event json");
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
+                .expect("stream chunk")
+                .expect("stream still open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Waits for a queue snapshot that satisfies `ok`.
+    async fn queue_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let q = self.next("queue").await;
+            if ok(&q) {
+                return q;
+            }
+        }
+    }
+}
+
+fn texts(v: &Value) -> Vec<String> {
+    v["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m["text"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn roles(v: &Value) -> Vec<String> {
+    v["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m["role"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_whole_hand_off_story() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (alice_id, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+        let (bob_id, bob) = agent(&app, "bob@example.com", "Bob", 3, &["en"]).await;
+
+        // Nobody online: the bot says so and offers email.
+        let offline = app.create().await;
+        let r = app.say(&offline, "I want to talk to a human").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{r}");
+        let case_offline = r["handoff"]["case_id"]
+            .as_str()
+            .expect("case id")
+            .to_string();
+        assert!(case_offline.starts_with("H-"));
+        assert!(
+            replies(&r).contains("No one from our team is online"),
+            "{r}"
+        );
+        let r = app.say(&offline, "please write to jo@example.com").await;
+        assert!(replies(&r).contains("jo@example.com"), "{r}");
+
+        // Alice opens the console: she is online and sees the queue.
+        let mut sse = Sse::open(&app, &alice).await;
+        let q = sse.next("queue").await;
+        let queued = q["queue"].as_array().expect("queue");
+        assert_eq!(queued.len(), 1, "{q}");
+        assert_eq!(queued[0]["case_id"], case_offline.as_str());
+        assert_eq!(queued[0]["contact_email"], "jo@example.com");
+        assert_eq!(queued[0]["offline"], true);
+        assert!(q["agents"]
+            .as_array()
+            .expect("roster")
+            .iter()
+            .any(|a| a["id"] == alice_id.as_str() && a["online"] == true));
+
+        // A shopper who verified an order asks for a person: an honest wait.
+        let shopper = app.create().await;
+        app.say(&shopper, "where is my order #1001?").await;
+        app.say(&shopper, "jane.doe@example.com").await;
+        let r = app.say(&shopper, "I want to talk to a human").await;
+        assert_eq!(r["handoff"]["status"], "queued");
+        assert!(replies(&r).contains("about a minute"), "{r}");
+        let case_id = r["handoff"]["case_id"].as_str().expect("case").to_string();
+        let new = sse.next("handoff").await;
+        assert_eq!(new["conversation_id"], shopper.id.as_str());
+        assert_eq!(new["case_id"], case_id.as_str());
+        let q = sse
+            .queue_until(|q| q["queue"].as_array().is_some_and(|a| a.len() == 2))
+            .await;
+        let case = q["queue"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|c| c["conversation_id"] == shopper.id.as_str())
+            })
+            .expect("the shopper's case")
+            .clone();
+        assert_eq!(case["reason"], "asked_for_human");
+        assert_eq!(case["order"]["order_number"], "1001", "{case}");
+        assert!(case["sentiment"]["trend"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()));
+        assert!(case["intent"].is_string());
+
+        // Alice accepts; the shopper sees her join, Bob cannot take it.
+        let (s, v) = act(&app, &alice, &shopper, "accept", None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["case"]["status"], "assigned");
+        assert_eq!(v["case"]["agent"]["name"], "Alice");
+        let (s, v) = act(&app, &bob, &shopper, "accept", None).await;
+        assert_eq!((s, v["code"].as_str()), (409, Some("already_assigned")));
+        let t = app.transcript(&shopper).await;
+        assert_eq!(t["handoff"]["status"], "assigned");
+        assert_eq!(t["handoff"]["agent"], "Alice");
+        assert!(texts(&t)
+            .iter()
+            .any(|x| x == "Alice joined the conversation"));
+
+        // The bot stays silent; the agent sees the message live.
+        let r = app.say(&shopper, "hello? is anyone there").await;
+        assert!(
+            r["messages"].as_array().is_some_and(Vec::is_empty),
+            "bot silent: {r}"
+        );
+        let act_ev = sse.next("activity").await;
+        assert_eq!(act_ev["conversation_id"], shopper.id.as_str());
+
+        // Both ways: Alice replies, the shopper reads it.
+        let (s, v) = act(
+            &app,
+            &alice,
+            &shopper,
+            "messages",
+            Some(json!({"text": "Hi, I'm Alice. Let me check order 1001."})),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["message"]["role"], "agent");
+        let t = app.transcript(&shopper).await;
+        let last = t["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .expect("a message")
+            .clone();
+        assert_eq!(last["role"], "agent");
+        assert_eq!(last["agent"], "Alice");
+        assert_eq!(last["text"], "Hi, I'm Alice. Let me check order 1001.");
+
+        // Notes: agents only.
+        let (s, _) = act(
+            &app,
+            &bob,
+            &shopper,
+            "notes",
+            Some(json!({"text": "VIP customer, be generous"})),
+        )
+        .await;
+        assert_eq!(s, 201);
+        let t = app.transcript(&shopper).await;
+        assert!(
+            !t.to_string().contains("VIP customer"),
+            "a note leaked to the shopper"
+        );
+        let (s, view) = call(
+            &app,
+            &alice,
+            "GET",
+            &format!("/v1/agent/conversations/{}", shopper.id),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert!(roles(&view).iter().any(|r| r == "note"));
+        assert!(texts(&view).iter().any(|t| t == "hello? is anyone there"));
+        assert_eq!(view["order"]["order_number"], "1001");
+        assert!(view["order"]["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty()));
+        let last_id = view["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["id"].as_str())
+            .expect("id")
+            .to_string();
+        let (_, newer) = call(
+            &app,
+            &alice,
+            "GET",
+            &format!("/v1/agent/conversations/{}?after={last_id}", shopper.id),
+            None,
+        )
+        .await;
+        assert_eq!(newer["messages"], json!([]));
+
+        // Only the owner speaks; a transfer moves ownership.
+        let (s, v) = act(
+            &app,
+            &bob,
+            &shopper,
+            "messages",
+            Some(json!({"text": "hi"})),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (403, Some("not_assigned")));
+        let (s, v) = act(
+            &app,
+            &alice,
+            &shopper,
+            "transfer",
+            Some(json!({"agent_id": "a_nobody"})),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (404, Some("agent_not_found")));
+        let (s, v) = act(
+            &app,
+            &alice,
+            &shopper,
+            "transfer",
+            Some(json!({"agent_id": bob_id})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["case"]["agent"]["name"], "Bob");
+        let (s, _) = act(
+            &app,
+            &alice,
+            &shopper,
+            "messages",
+            Some(json!({"text": "still me?"})),
+        )
+        .await;
+        assert_eq!(s, 403);
+        let (s, _) = act(
+            &app,
+            &bob,
+            &shopper,
+            "messages",
+            Some(json!({"text": "Bob here, I've refunded the order."})),
+        )
+        .await;
+        assert_eq!(s, 201);
+
+        // Resolve: bad outcomes are refused; then the shopper rates it.
+        let (s, v) = act(
+            &app,
+            &bob,
+            &shopper,
+            "resolve",
+            Some(json!({"outcome": "magic"})),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (422, Some("invalid_field")));
+        let (s, v) = act(
+            &app,
+            &bob,
+            &shopper,
+            "resolve",
+            Some(json!({"outcome": "refunded", "tags": ["late", "late", "vip"]})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["case"]["status"], "resolved");
+        assert_eq!(v["case"]["tags"], json!(["late", "vip"]));
+        let t = app.transcript(&shopper).await;
+        assert_eq!(t["handoff"]["status"], "resolved");
+        assert_eq!(t["csat"], Value::Null);
+        let csat = |score: Value| {
+            let app = &app;
+            let shopper = &shopper;
+            async move {
+                let res = app
+                    .client
+                    .post(app.url(&format!("/v1/conversations/{}/csat", shopper.id)))
+                    .bearer_auth(&shopper.token)
+                    .json(&json!({"score": score, "comment": "Quick and kind"}))
+                    .send()
+                    .await
+                    .expect("csat");
+                (
+                    res.status().as_u16(),
+                    res.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        };
+        for bad in [json!(0), json!(6), json!(4.5), json!("5"), Value::Null] {
+            let (s, v) = csat(bad.clone()).await;
+            assert_eq!(
+                (s, v["code"].as_str()),
+                (422, Some("invalid_score")),
+                "{bad}"
+            );
+        }
+        let (s, v) = csat(json!(5)).await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["csat"]["score"], 5);
+        let (s, v) = csat(json!(1)).await;
+        assert_eq!((s, v["code"].as_str()), (409, Some("csat_already_given")));
+        let res = app
+            .client
+            .post(app.url(&format!("/v1/conversations/{}/csat", shopper.id)))
+            .bearer_auth("wrong")
+            .json(&json!({"score": 5}))
+            .send()
+            .await
+            .expect("csat");
+        assert_eq!(res.status(), 401);
+        assert_eq!(app.transcript(&shopper).await["csat"]["score"], 5);
+
+        // Resolution tracking.
+        let (s, res) = call(
+            &app,
+            ADMIN_TOKEN,
+            "GET",
+            &format!("/v1/conversations/{}/resolution", shopper.id),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{res}");
+        assert_eq!(res["contained"], false);
+        assert_eq!(res["status"], "resolved");
+        assert_eq!(res["outcome"], "refunded");
+        assert!(res["first_agent_response_seconds"].is_i64(), "{res}");
+        assert!(res["resolution_seconds"].is_i64());
+        assert_eq!(res["csat"]["score"], 5);
+        let contained = app.create().await;
+        app.say(&contained, "where is my order #1001?").await;
+        let (_, res) = call(
+            &app,
+            &alice,
+            "GET",
+            &format!("/v1/conversations/{}/resolution", contained.id),
+            None,
+        )
+        .await;
+        assert_eq!(res["contained"], true);
+        let (s, _) = call(
+            &app,
+            "nobody",
+            "GET",
+            &format!("/v1/conversations/{}/resolution", contained.id),
+            None,
+        )
+        .await;
+        assert_eq!(s, 401);
+        let (s, sum) = call(
+            &app,
+            ADMIN_TOKEN,
+            "GET",
+            "/v1/admin/resolutions?since=2026-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{sum}");
+        assert_eq!(sum["conversations"], 3);
+        assert_eq!(sum["contained"], 1);
+        assert_eq!(sum["resolved"], 1);
+        assert_eq!(sum["csat_count"], 1);
+        assert_eq!(sum["csat_average"], 5.0);
+        let (s, _) = call(
+            &app,
+            ADMIN_TOKEN,
+            "GET",
+            "/v1/admin/resolutions?since=yesterday",
+            None,
+        )
+        .await;
+        assert_eq!(s, 422);
+
+        // Hand back to the bot: it answers again.
+        let (s, _) = act(&app, &alice, &offline, "accept", None).await;
+        assert_eq!(s, 200);
+        let (s, v) = act(&app, &alice, &offline, "release", None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["case"]["status"], "released");
+        let t = app.transcript(&offline).await;
+        assert_eq!(t["handoff"]["status"], "none");
+        let r = app.say(&offline, "where is my order #1001?").await;
+        assert!(
+            !r["messages"].as_array().is_some_and(Vec::is_empty),
+            "the bot is back: {r}"
+        );
+        let (s, v) = act(
+            &app,
+            &alice,
+            &offline,
+            "resolve",
+            Some(json!({"outcome": "resolved"})),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (409, Some("not_open")));
+        drop(sse);
+        app.stop().await.expect("stop");
+    }
+}
+
+#[tokio::test]
+async fn agents_must_sign_in_and_bad_requests_are_refused() {
+    let app = spawn_app(common::Backend::Sqlite).await;
+    let (_, alice) = agent(&app, "alice@example.com", "Alice", 2, &[]).await;
+    // Wrong password and unknown email: the same answer.
+    for (email, pw) in [
+        ("alice@example.com", "wrong password!"),
+        ("nobody@example.com", PASSWORD),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/v1/agent/session"))
+            .json(&json!({"email": email, "password": pw}))
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(res.status(), 401);
+        let v: Value = res.json().await.expect("json");
+        assert_eq!(v["code"], "invalid_credentials");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": "alice@example.com"}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 400);
+    // Every agent endpoint needs a session.
+    for (method, path) in [
+        ("GET", "/v1/agent/me"),
+        ("GET", "/v1/agent/queue"),
+        ("GET", "/v1/agent/stream"),
+        ("GET", "/v1/agent/canned-replies"),
+        ("GET", "/v1/agent/conversations/c_x"),
+        ("POST", "/v1/agent/conversations/c_x/accept"),
+        ("POST", "/v1/agent/conversations/c_x/messages"),
+    ] {
+        let (s, v) = call(&app, "forged-token", method, path, Some(json!({}))).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (401, Some("agent_unauthorized")),
+            "{method} {path}"
+        );
+    }
+    // The cookie works like the bearer token.
+    let res = app
+        .client
+        .get(app.url("/v1/agent/me"))
+        .header("cookie", format!("theme=dark; wismo_agent={alice}"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(res.status(), 200);
+    // Conversations that were never handed off are not in the console.
+    let conv = app.create().await;
+    let (s, v) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/agent/conversations/{}", conv.id),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (404, Some("conversation_not_found"))
+    );
+    let (s, v) = act(&app, &alice, &conv, "accept", None).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("not_open")));
+    // Bodies are checked.
+    app.say(&conv, "I want to talk to a human").await;
+    act(&app, &alice, &conv, "accept", None).await;
+    for body in [
+        json!({"text": ""}),
+        json!({"text": "x".repeat(3000)}),
+        json!({"txt": "hi"}),
+        json!({"text": 5}),
+    ] {
+        let (s, _) = act(&app, &alice, &conv, "messages", Some(body.clone())).await;
+        assert!(s == 400 || s == 422, "{body} -> {s}");
+    }
+    let (s, _) = act(
+        &app,
+        &alice,
+        &conv,
+        "resolve",
+        Some(json!({"outcome": "resolved", "tags": vec!["t"; 11]})),
+    )
+    .await;
+    assert_eq!(s, 422);
+    // Canned replies: list, add, duplicate, delete.
+    let (s, v) = call(&app, &alice, "GET", "/v1/agent/canned-replies", None).await;
+    assert_eq!(s, 200);
+    assert!(v["replies"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|c| c["shortcut"] == "/thanks")));
+    let new =
+        json!({"shortcut": "/eta", "title": "ETA", "text": "It should arrive within 2 days."});
+    let (s, v) = call(
+        &app,
+        &alice,
+        "POST",
+        "/v1/agent/canned-replies",
+        Some(new.clone()),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["reply"]["id"].as_str().expect("id").to_string();
+    let (s, v) = call(&app, &alice, "POST", "/v1/agent/canned-replies", Some(new)).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("duplicate")));
+    let (s, _) = call(
+        &app,
+        &alice,
+        "POST",
+        "/v1/agent/canned-replies",
+        Some(json!({"shortcut": "no slash", "title": "x", "text": "y"})),
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, _) = call(
+        &app,
+        &alice,
+        "DELETE",
+        &format!("/v1/agent/canned-replies/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, v) = call(
+        &app,
+        &alice,
+        "DELETE",
+        &format!("/v1/agent/canned-replies/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (404, Some("canned_reply_not_found"))
+    );
+    // Sign out ends the session.
+    let (s, _) = call(&app, &alice, "DELETE", "/v1/agent/session", None).await;
+    assert_eq!(s, 204);
+    let (s, _) = call(&app, &alice, "GET", "/v1/agent/me", None).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn hand_offs_are_assigned_to_the_least_loaded_agent_who_speaks_the_language() {
+    let app = spawn_app_with(common::Backend::Sqlite, &[("auto_assign", "true")]).await;
+    let (ana_id, ana) = agent(&app, "ana@example.com", "Ana", 1, &["es"]).await;
+    let (ben_id, ben) = agent(&app, "ben@example.com", "Ben", 2, &["en"]).await;
+    let (cy_id, cy) = agent(&app, "cy@example.com", "Cy", 2, &["en"]).await;
+    let _s1 = Sse::open(&app, &ana).await;
+    let _s2 = Sse::open(&app, &ben).await;
+    let _s3 = Sse::open(&app, &cy).await;
+    let owner = |conv: Conv| {
+        let app = &app;
+        async move {
+            for _ in 0..100 {
+                let h = app
+                    .state
+                    .sessions
+                    .db
+                    .open_handoff(&conv.id)
+                    .await
+                    .expect("db");
+                if let Some(id) = h.and_then(|h| h.agent_id) {
+                    return id;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("not assigned");
+        }
+    };
+    let mut english = Vec::new();
+    for _ in 0..3 {
+        let c = app.create_with(json!({"locale": "en"})).await;
+        app.say(&c, "I want to talk to a human").await;
+        english.push(owner(c).await);
+    }
+    // Least-loaded first: Ben and Cy take turns; never Ana (Spanish only).
+    assert!(!english.contains(&ana_id), "{english:?}");
+    assert!(
+        english.contains(&ben_id) && english.contains(&cy_id),
+        "{english:?}"
+    );
+    let es = app.create_with(json!({"locale": "es"})).await;
+    app.say(&es, "quiero hablar con una persona").await;
+    assert_eq!(owner(es.clone()).await, ana_id);
+    let t = app.transcript(&es).await;
+    assert_eq!(t["handoff"]["agent"], "Ana");
+    // Ana is full (max 1): the next Spanish one waits in the queue.
+    let es2 = app.create_with(json!({"locale": "es"})).await;
+    app.say(&es2, "quiero hablar con una persona").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let h = app
+        .state
+        .sessions
+        .db
+        .open_handoff(&es2.id)
+        .await
+        .expect("db")
+        .expect("open");
+    assert_eq!(h.status, "queued");
+    // Ana's conversation ends: the waiting one is hers now.
+    let (s, _) = act(
+        &app,
+        &ana,
+        &es,
+        "resolve",
+        Some(json!({"outcome": "resolved"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(owner(es2).await, ana_id);
+}
