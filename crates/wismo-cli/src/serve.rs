@@ -8,8 +8,8 @@ use wismo_server::Server;
 
 /// Settings for the server. Each flag overrides `WISMO_<NAME>`, which
 /// overrides the config file, which overrides the built-in default. The admin
-/// token has no flag (it would show in process lists): set it in the file or
-/// as `WISMO_ADMIN_TOKEN`.
+/// token and the webhook secret have no flag (they would show in process
+/// lists): set them in the file or as `WISMO_ADMIN_TOKEN` / `WISMO_WEBHOOK_SECRET`.
 #[derive(Args, Default)]
 pub struct ServeArgs {
     /// Config file (TOML). Default: ./wismo.toml when it exists.
@@ -48,6 +48,15 @@ pub struct ServeArgs {
     /// A trained model file (`wismo nlu train`) [default: built-in data, cached].
     #[arg(long)]
     pub model: Option<String>,
+    /// http(s) URLs that receive signed event webhooks, comma-separated (needs WISMO_WEBHOOK_SECRET).
+    #[arg(long)]
+    pub webhook_urls: Option<String>,
+    /// Wait after a webhook's first failed attempt; doubles per attempt [default: 1s].
+    #[arg(long)]
+    pub webhook_retry_base: Option<String>,
+    /// Attempts per event and URL before it is given up on [default: 20].
+    #[arg(long)]
+    pub webhook_max_attempts: Option<String>,
 }
 
 impl ServeArgs {
@@ -78,6 +87,9 @@ impl ServeArgs {
             ("now", &self.now),
             ("demo_data", &self.demo_data),
             ("model", &self.model),
+            ("webhook_urls", &self.webhook_urls),
+            ("webhook_retry_base", &self.webhook_retry_base),
+            ("webhook_max_attempts", &self.webhook_max_attempts),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

@@ -709,8 +709,20 @@ fn config_shows_each_setting_with_its_source_and_never_a_secret() {
     let secrets = [
         ("WISMO_DATABASE_URL", "postgres://shop:hunter2@db/wismo"),
         ("WISMO_ADMIN_TOKEN", "supersecret-admin-token"),
+        ("WISMO_WEBHOOK_SECRET", "whsec-supersecret-0123"),
+        ("WISMO_WEBHOOK_URLS", "https://crm.example/in"),
     ];
-    let o = wismo_env(&dir, &["config", "--listen", "0.0.0.0:9999"], &secrets);
+    let o = wismo_env(
+        &dir,
+        &[
+            "config",
+            "--listen",
+            "0.0.0.0:9999",
+            "--webhook-max-attempts",
+            "5",
+        ],
+        &secrets,
+    );
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
     let listen = setting(&out, "listen");
@@ -739,6 +751,21 @@ fn config_shows_each_setting_with_its_source_and_never_a_secret() {
         "untouched settings show their default: {out}"
     );
     let all = format!("{out}{}", stderr(&o));
+    let urls = setting(&out, "webhook_urls");
+    assert!(
+        urls.starts_with("webhook_urls = \"https://crm.example/in\"")
+            && urls.contains("# WISMO_WEBHOOK_URLS"),
+        "{urls}"
+    );
+    let hook_secret = setting(&out, "webhook_secret");
+    assert!(
+        hook_secret.starts_with("webhook_secret = \"****\""),
+        "{hook_secret}"
+    );
+    assert!(
+        setting(&out, "webhook_max_attempts").contains("# --webhook-max-attempts"),
+        "{out}"
+    );
     for secret in ["hunter2", "supersecret"] {
         assert!(!all.contains(secret), "{secret} printed: {all}");
     }

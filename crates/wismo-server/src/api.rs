@@ -1,5 +1,5 @@
 //! REST endpoints: conversations, messages, transcript, the Rasa REST
-//! channel, admin import, health. Request bodies go through [`parse_json`],
+//! channel, admin import and webhook status, health. Request bodies go through [`parse_json`],
 //! so every malformed or unexpected body gets a precise [`ApiError`].
 
 use axum::body::Bytes;
@@ -414,6 +414,16 @@ pub async fn import_shopify(
         "updated": report.updated,
         "unchanged": report.unchanged,
     })))
+}
+
+/// `GET /v1/admin/webhooks`: the configured URLs and the outbox counts,
+/// with the 20 most recent failures.
+pub async fn webhooks_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(state.webhooks.status(20).await?))
 }
 
 pub async fn healthz() -> Json<Value> {

@@ -6,7 +6,10 @@
 //! command line as `--key-with-dashes`. Each layer is read as text and every
 //! value is checked once, at the end, so an error names the layer it came
 //! from (`WISMO_LISTEN: …`). Secrets (`database_url`'s password,
-//! `admin_token`) are [`Secret`]s: they never print.
+//! `admin_token`, `webhook_secret`) are [`Secret`]s: they never print.
+//!
+//! A list (`webhook_urls`) is comma-separated text in the environment and on
+//! the command line, and a string or an array of strings in the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,6 +96,15 @@ pub struct Config {
     pub auto_assign: bool,
     /// How long an agent's sign-in lasts.
     pub agent_session_ttl: Duration,
+    /// Where events are POSTed (http/https URLs, normalised); empty: none.
+    pub webhook_urls: Vec<String>,
+    /// The key of the webhooks' HMAC signatures; set whenever a URL is.
+    pub webhook_secret: Option<Secret>,
+    /// Wait after a webhook's first failed attempt (doubling after each
+    /// further one, capped at 10 minutes).
+    pub webhook_retry_base: Duration,
+    /// Attempts per event and URL before the event is given up on (dead).
+    pub webhook_max_attempts: u32,
 }
 
 impl Config {
@@ -232,7 +244,34 @@ const KEYS: &[Key] = &[
         secret: false,
         help: "how long an agent's sign-in lasts",
     },
+    Key {
+        name: "webhook_urls",
+        default: None,
+        secret: false,
+        help: "http(s) URLs that receive the signed event webhooks (comma-separated; unset: none)",
+    },
+    Key {
+        name: "webhook_secret",
+        default: None,
+        secret: true,
+        help: "HMAC-SHA256 key of the Wismo-Signature header (required with webhook_urls)",
+    },
+    Key {
+        name: "webhook_retry_base",
+        default: Some("1s"),
+        secret: false,
+        help: "wait after a webhook's first failure; doubles per attempt, capped at 10m",
+    },
+    Key {
+        name: "webhook_max_attempts",
+        default: Some("20"),
+        secret: false,
+        help: "attempts per event and URL before it is given up on (dead)",
+    },
 ];
+
+/// Settings that take a list (comma-separated text, or a TOML array).
+const LIST_KEYS: &[&str] = &["webhook_urls"];
 
 /// Why the configuration is unusable. The message names the source.
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +345,24 @@ impl Layers {
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Datetime(d) => d.to_string(),
+                toml::Value::Array(items) if LIST_KEYS.contains(&k.name) => {
+                    let mut parts = Vec::new();
+                    for item in items {
+                        match item {
+                            toml::Value::String(s) => parts.push(s),
+                            other => {
+                                return Err(ConfigError::Invalid {
+                                    origin: format!("{}: {name}", path.display()),
+                                    message: format!(
+                                        "expected a list of strings, found a {} in it",
+                                        other.type_str()
+                                    ),
+                                })
+                            }
+                        }
+                    }
+                    parts.join(",")
+                }
                 other => {
                     return Err(ConfigError::Invalid {
                         origin: format!("{}: {name}", path.display()),
@@ -468,6 +525,38 @@ impl Layers {
             }
         };
         let demo_data = boolean("demo_data")?;
+        let webhook_urls = match text("webhook_urls") {
+            Some(list) => parse_webhook_urls(list).map_err(|m| invalid("webhook_urls", m))?,
+            None => Vec::new(),
+        };
+        let webhook_secret = text("webhook_secret").map(Secret::new);
+        match &webhook_secret {
+            Some(s) if s.expose().len() < 16 => {
+                return Err(invalid(
+                    "webhook_secret",
+                    "must be at least 16 characters long".into(),
+                ))
+            }
+            None if !webhook_urls.is_empty() => {
+                return Err(invalid(
+                    "webhook_secret",
+                    "must be set when webhook_urls is (it signs every webhook)".into(),
+                ))
+            }
+            _ => {}
+        }
+        let max_attempts = required("webhook_max_attempts")?;
+        let webhook_max_attempts: u32 = max_attempts
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "webhook_max_attempts",
+                    format!("{max_attempts:?} is not a number from 1 to 1000"),
+                )
+            })?;
         Ok(Config {
             listen,
             data_dir: PathBuf::from(required("data_dir")?),
@@ -485,6 +574,10 @@ impl Layers {
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
             agent_session_ttl: duration("agent_session_ttl")?,
+            webhook_urls,
+            webhook_secret,
+            webhook_retry_base: duration("webhook_retry_base")?,
+            webhook_max_attempts,
         })
     }
 
@@ -501,6 +594,9 @@ impl Layers {
                 "(unset)".to_string()
             } else if k.name == "database_url" {
                 format!("{:?}", masked_url(value))
+            } else if k.name == "webhook_urls" {
+                let urls: Vec<String> = value.split(',').map(|u| masked_url(u.trim())).collect();
+                format!("{:?}", urls.join(","))
             } else if k.secret {
                 "\"****\"".to_string()
             } else {
@@ -510,6 +606,31 @@ impl Layers {
         }
         out
     }
+}
+
+/// A comma-separated list of http/https URLs, each normalised (as
+/// `reqwest::Url` prints it); duplicates are dropped. A comma inside a URL
+/// must be written `%2C`.
+pub fn parse_webhook_urls(list: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let shown = masked_url(part);
+        let url = reqwest::Url::parse(part).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
+        if !["http", "https"].contains(&url.scheme()) {
+            return Err(format!("{shown:?} is not an http:// or https:// URL"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{shown:?} has no host"));
+        }
+        if url.fragment().is_some() {
+            return Err(format!("{shown:?} has a #fragment, which is never sent"));
+        }
+        let url = url.to_string();
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    Ok(out)
 }
 
 /// `250ms`, `10s`, `30m`, `2h`, `1d`, or a plain number of seconds.
@@ -642,6 +763,17 @@ mod tests {
             ("WISMO_DEMO_DATA", "maybe", "not true or false"),
             ("WISMO_NOW", "yesterday", "RFC 3339"),
             ("WISMO_LISTN", "1", "unknown setting"),
+            ("WISMO_WEBHOOK_URLS", "ftp://crm.example/in", "not an http"),
+            ("WISMO_WEBHOOK_URLS", "crm.example/in", "not a URL"),
+            (
+                "WISMO_WEBHOOK_URLS",
+                "https://crm.example/in",
+                "must be set",
+            ),
+            ("WISMO_WEBHOOK_SECRET", "short", "at least 16"),
+            ("WISMO_WEBHOOK_RETRY_BASE", "soon", "not a duration"),
+            ("WISMO_WEBHOOK_MAX_ATTEMPTS", "0", "from 1 to 1000"),
+            ("WISMO_WEBHOOK_MAX_ATTEMPTS", "many", "from 1 to 1000"),
         ];
         for (var, value, want) in cases {
             let mut l = Layers::defaults();
@@ -664,6 +796,69 @@ mod tests {
             .toml("listen = ", Path::new("w.toml"))
             .expect_err("syntax");
         assert!(err.to_string().contains("w.toml"), "{err}");
+    }
+
+    #[test]
+    fn webhook_settings_layer_and_never_print_the_secret() {
+        let c = Layers::defaults().build().expect("defaults");
+        assert!(c.webhook_urls.is_empty());
+        assert!(c.webhook_secret.is_none());
+        assert_eq!(c.webhook_retry_base, Duration::from_secs(1));
+        assert_eq!(c.webhook_max_attempts, 20);
+
+        let mut l = Layers::defaults();
+        l.toml(
+            "webhook_urls = [\"https://crm.example/in\", \"http://127.0.0.1:9000/hook?x=1\"]\n\
+             webhook_secret = \"whsec-0123456789abcdef\"\n\
+             webhook_max_attempts = 5\n",
+            Path::new("wismo.toml"),
+        )
+        .expect("toml");
+        let c = l.build().expect("valid");
+        assert_eq!(
+            c.webhook_urls,
+            ["https://crm.example/in", "http://127.0.0.1:9000/hook?x=1"]
+        );
+        assert_eq!(c.webhook_max_attempts, 5);
+        let d = l.describe();
+        assert!(!d.contains("whsec-0123456789abcdef"), "{d}");
+        assert!(d.contains("webhook_secret = \"****\"  # wismo.toml"), "{d}");
+        assert!(!format!("{c:?}").contains("whsec-0123456789abcdef"));
+
+        // The environment (comma-separated) overrides the file; flags override both.
+        l.env(env(&[
+            (
+                "WISMO_WEBHOOK_URLS",
+                " https://a.example/h , https://user:pw-123@b.example/h,https://a.example/h",
+            ),
+            ("WISMO_WEBHOOK_RETRY_BASE", "250ms"),
+        ]))
+        .expect("env");
+        l.flag("webhook_max_attempts", "3").expect("flag");
+        let c = l.build().expect("valid");
+        assert_eq!(
+            c.webhook_urls,
+            ["https://a.example/h", "https://user:pw-123@b.example/h"],
+            "trimmed, duplicates dropped"
+        );
+        assert_eq!(c.webhook_retry_base, Duration::from_millis(250));
+        assert_eq!(c.webhook_max_attempts, 3);
+        let d = l.describe();
+        assert!(!d.contains("pw-123"), "{d}");
+        assert!(d.contains("# WISMO_WEBHOOK_URLS"), "{d}");
+        assert!(
+            d.contains("webhook_max_attempts = \"3\"  # --webhook-max-attempts"),
+            "{d}"
+        );
+
+        let err = Layers::defaults()
+            .toml("webhook_urls = [1]", Path::new("w.toml"))
+            .expect_err("not strings");
+        assert!(err.to_string().contains("w.toml: webhook_urls"), "{err}");
+        let err = Layers::defaults()
+            .toml("listen = [\"a\"]", Path::new("w.toml"))
+            .expect_err("not a list setting");
+        assert!(err.to_string().contains("w.toml: listen"), "{err}");
     }
 
     #[test]

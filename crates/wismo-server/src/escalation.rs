@@ -488,9 +488,10 @@ impl Sessions {
         data: Value,
         at: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        // WIRE-WEBHOOKS: replaced when the outbox lands.
-        let _ = (kind, conversation_id, data, at);
-        Ok(())
+        self.webhooks
+            .emit(kind, conversation_id, data, at)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -6,11 +6,15 @@
 //!   event logs through `wismo-store`.
 //! * [`api`], [`ws`]: the HTTP endpoints and the WebSocket.
 //! * [`error`]: the one error type, `application/problem+json` with stable codes.
+//! * [`webhooks`]: signed event webhooks (hand-offs, agent messages, …)
+//!   delivered from a durable outbox; handlers emit with
+//!   `state.webhooks.emit(…)`.
 //!
 //! [`Server::start`] connects and migrates the database, loads the demo store
 //! into an empty one, loads (or trains once and caches) the NLU model and
-//! binds the listener; [`Server::run`] serves until the shutdown future
-//! completes, then drains requests in flight and closes WebSockets.
+//! binds the listener and starts the webhook worker; [`Server::run`] serves
+//! until the shutdown future completes, then drains requests in flight,
+//! closes WebSockets and stops the webhook worker.
 
 pub mod agents;
 pub mod api;
@@ -19,6 +23,7 @@ pub mod error;
 pub mod escalation;
 pub mod openapi;
 pub mod sessions;
+pub mod webhooks;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -36,6 +41,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use wismo_core::dialogue::{Engine, EngineConfig};
 use wismo_core::knowledge::KnowledgeBase;
 use wismo_core::nlu::entities::EntityConfig;
@@ -46,6 +52,7 @@ use wismo_store::{Db, SqlOrderService};
 use crate::config::{masked_url, Config};
 use crate::error::ApiError;
 use crate::sessions::Sessions;
+use crate::webhooks::Webhooks;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -54,6 +61,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub sessions: Sessions,
+    /// Event webhooks: `state.webhooks.emit(kind, conversation_id, data, at)`.
+    pub webhooks: Webhooks,
     shutdown: watch::Sender<bool>,
     websockets: AtomicUsize,
 }
@@ -97,6 +106,8 @@ pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
     started: Instant,
+    /// The webhook delivery worker (when webhooks are configured).
+    webhook_worker: Option<JoinHandle<()>>,
 }
 
 /// Name of the cached model for the built-in training data: it changes
@@ -195,17 +206,23 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("no local address")?;
+        let webhooks = Webhooks::new(db.clone(), &config)?;
         let state = AppState(Arc::new(Inner {
-            sessions: Sessions::new(db, Arc::new(engine), &config),
+            sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
+            webhooks,
             config,
             shutdown: watch::channel(false).0,
             websockets: AtomicUsize::new(0),
         }));
+        // It stops when shutdown starts, or when the state is dropped (a
+        // server that is never run).
+        let webhook_worker = state.webhooks.start(state.shutdown_signal());
         Ok(Server {
             state,
             listener,
             addr,
             started,
+            webhook_worker,
         })
     }
 
@@ -225,12 +242,14 @@ impl Server {
 
     /// Serves until `shutdown` completes; then stops accepting, lets
     /// requests in flight finish (up to `shutdown_grace`), closes every
-    /// WebSocket with 1001 "going away" and closes the database.
+    /// WebSocket with 1001 "going away", stops the webhook worker (rows it
+    /// was sending are given back to the outbox) and closes the database.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
+        let webhook_worker = self.webhook_worker.take();
         let app = router(state.clone());
         let grace = state.config.shutdown_grace;
         let notify = state.shutdown.clone();
@@ -284,6 +303,10 @@ impl Server {
         if let Some(r) = ended_early {
             evictor.abort();
             assigner.abort();
+            let _ = notify.send(true);
+            if let Some(w) = webhook_worker {
+                let _ = tokio::time::timeout(grace, w).await;
+            }
             r.context("the server task failed")?
                 .context("the server stopped")?;
             return Ok(());
@@ -304,6 +327,13 @@ impl Server {
         }
         evictor.abort();
         assigner.abort();
+        if let Some(mut w) = webhook_worker {
+            // In-flight attempts end at once (their rows are given back).
+            if tokio::time::timeout(grace, &mut w).await.is_err() {
+                tracing::warn!("the webhook worker did not stop in time");
+                w.abort();
+            }
+        }
         state.sessions.db.close().await;
         Ok(())
     }
@@ -336,6 +366,9 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
         }
     }
 }
+
+/// The admin route with the webhooks' targets and outbox status.
+pub const WEBHOOKS_PATH: &str = "/v1/admin/webhooks";
 
 /// The admin import route (it has its own body limit).
 const IMPORT_PATH: &str = "/v1/admin/import/shopify";
@@ -397,6 +430,7 @@ pub fn router(state: AppState) -> Router {
             IMPORT_PATH,
             post(api::import_shopify).layer(DefaultBodyLimit::max(import_limit)),
         )
+        .route(WEBHOOKS_PATH, get(api::webhooks_status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

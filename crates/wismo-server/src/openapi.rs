@@ -619,6 +619,7 @@ mod tests {
         ("/v1/conversations/{id}/ws", &["get"]),
         ("/webhooks/rest/webhook", &["post"]),
         ("/v1/admin/import/shopify", &["post"]),
+        ("/v1/admin/webhooks", &["get"]),
     ];
 
     const CODES: [(&str, u64); 19] = [

@@ -25,6 +25,7 @@ use wismo_store::{Db, NewConversation};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::escalation::Escalation;
+use crate::webhooks::Webhooks;
 
 /// A secret that proves the right to a conversation: 32 random bytes, hex.
 pub fn new_secret() -> Result<String, ApiError> {
@@ -360,13 +361,16 @@ pub struct Sessions {
     pub engine: Arc<Engine>,
     pub clock: Clock,
     pub escalation: Arc<Escalation>,
+    /// CRM events: hand-offs, agent messages, resolutions, ratings.
+    pub webhooks: Webhooks,
     idle: Duration,
     map: Mutex<HashMap<String, Arc<Session>>>,
 }
 
 impl Sessions {
-    pub fn new(db: Db, engine: Arc<Engine>, config: &Config) -> Self {
+    pub fn new(db: Db, engine: Arc<Engine>, webhooks: Webhooks, config: &Config) -> Self {
         Self {
+            webhooks,
             db,
             engine,
             clock: Clock::new(config.now),

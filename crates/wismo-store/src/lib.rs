@@ -15,6 +15,10 @@
 //!   [`wismo_core::store::OrderService`] the dialogue engine uses.
 //! * Conversations: an append-only event log per conversation with a gapless
 //!   sequence number, plus client message ids for idempotent retries.
+//! * Webhook outbox: events waiting for delivery, one row per (event,
+//!   target), claimed with a lease so several servers can share the work
+//!   without ever sending the same row at the same time ([`Db::outbox_push`],
+//!   [`Db::outbox_claim`], …).
 //!
 //! Timestamps are stored to the microsecond on both dialects (values are
 //! truncated before they are written, so what an action returns is what a
@@ -39,6 +43,7 @@
 mod backend;
 mod conversations;
 mod orders;
+mod outbox;
 mod people;
 mod service;
 
@@ -54,6 +59,7 @@ use wismo_core::store::StoreError;
 
 pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
 pub use orders::ImportReport;
+pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use service::SqlOrderService;
 

@@ -179,6 +179,12 @@ impl TestApp {
 
     /// Stops the server the way SIGTERM does and waits for it.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_server().await
+    }
+
+    /// Stops the server like [`TestApp::stop`] but keeps its database until
+    /// this is dropped, so another app can start on it (`database_url`).
+    pub async fn stop_server(&mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -186,6 +192,19 @@ impl TestApp {
             Some(t) => t.await.expect("server task"),
             None => Ok(()),
         }
+    }
+
+    /// `GET` an admin endpoint with the admin token; (status, body).
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn create(&self) -> Conv {
