@@ -5,7 +5,7 @@
 //
 // Chromium: /usr/bin/chromium (Debian's package) or WISMO_TEST_CHROMIUM.
 // Screenshots go to e2e/artifacts/. Exits non-zero on the first failure.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -68,7 +68,18 @@ async function transcript(base, page) {
   return res.json();
 }
 
+/** Creates an agent account with `wismo agents add` (password on stdin). */
+function addAgent(dataDir, email, name) {
+  const r = spawnSync(binary, ['agents', 'add', '--email', email, '--name', name, '--data-dir', dataDir], {
+    input: `${AGENT_PASSWORD}\n`,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) fail(`wismo agents add failed: ${r.stderr}`);
+}
+
+const AGENT_PASSWORD = 'e2e-agent-password';
 const dataDir = mkdtempSync(join(tmpdir(), 'wismo-e2e-'));
+addAgent(dataDir, 'alice@example.com', 'Alice');
 const { child, base } = await startServer(dataDir);
 const browser = await chromium.launch({
   executablePath: process.env.WISMO_TEST_CHROMIUM ?? '/usr/bin/chromium',
@@ -138,6 +149,126 @@ test('a message sent while the connection is down arrives once when it is back',
   if (count(again, 'do you ship to canada') !== 1) fail('duplicates after a reload');
   await page.screenshot({ path: join(artifacts, 'widget-phone-after-reload.png') });
   await ctx.close();
+});
+
+test('a shopper asks for a person, an agent takes over in a second browser, they talk both ways through a dropped connection, the agent resolves and the shopper rates', async () => {
+  // The agent signs in to the console.
+  const agentCtx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const agent = await agentCtx.newPage();
+  const errors = [];
+  agent.on('pageerror', (e) => errors.push(`console: ${e.message}`));
+  await agent.goto(`${base}/console`);
+  await agent.getByTestId('signin-email').fill('alice@example.com');
+  await agent.getByTestId('signin-password').fill('not the password');
+  await agent.getByTestId('signin-submit').click();
+  await agent.getByTestId('signin-error').waitFor({ timeout: 15_000 });
+  await agent.getByTestId('signin-password').fill(AGENT_PASSWORD);
+  await agent.getByTestId('signin-submit').click();
+  await agent.getByTestId('roster').waitFor({ timeout: 15_000 });
+  await agent.waitForFunction(
+    () => document.querySelector('[data-testid="roster"]')?.textContent?.includes('Alice'),
+    null,
+    { timeout: 15_000 },
+  );
+
+  // The shopper asks for a person; someone is online, so the wait is short.
+  const shopCtx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const shop = await shopCtx.newPage();
+  shop.on('pageerror', (e) => errors.push(`shop: ${e.message}`));
+  await shop.goto(`${base}/`);
+  await shop.getByRole('button', { name: /open chat/i }).click();
+  await waitForText(shop, 'How can I help?');
+  const box = shop.locator('wismo-widget textarea');
+  await box.fill('I want to talk to a human');
+  await box.press('Enter');
+  await waitForText(shop, 'about a minute');
+  const stored = await shop.evaluate(() => JSON.parse(localStorage.getItem('wismo.conversation') ?? 'null'));
+  if (!stored?.id) fail('no conversation in localStorage');
+
+  // It appears in the agent's queue live; the agent accepts.
+  const item = agent.locator(`[data-testid="queue-item"][data-conversation-id="${stored.id}"]`);
+  await item.waitFor({ timeout: 15_000 });
+  await agent.screenshot({ path: join(artifacts, 'console-queue.png') });
+  await item.locator('button').first().click();
+  await agent.getByTestId('accept').click();
+  await waitForText(shop, 'Alice');
+  await agent.getByTestId('composer-text').waitFor();
+
+  // Both ways, in real time.
+  await box.fill('Hi Alice, my parcel is late');
+  await box.press('Enter');
+  await agent.waitForFunction(
+    () => document.querySelector('[data-testid="transcript"]')?.textContent?.includes('my parcel is late'),
+    null,
+    { timeout: 15_000 },
+  );
+  await agent.getByTestId('composer-text').fill("Sorry about that! I'm sending a replacement today.");
+  await agent.getByTestId('composer-send').click();
+  await waitForText(shop, "I'm sending a replacement today.");
+
+  // An internal note never reaches the shopper.
+  await agent.getByTestId('mode-note').check();
+  await agent.getByTestId('composer-text').fill('Customer is a regular, upgrade shipping');
+  await agent.getByTestId('composer-send').click();
+  await agent.waitForFunction(
+    () => document.querySelector('[data-testid="transcript"]')?.textContent?.includes('upgrade shipping'),
+    null,
+    { timeout: 15_000 },
+  );
+  await agent.getByTestId('mode-reply').check();
+
+  // The shopper's connection drops: messages both ways while it is down.
+  await shopCtx.setOffline(true);
+  await shop.waitForTimeout(500);
+  await box.fill('thank you so much');
+  await box.press('Enter');
+  await agent.getByTestId('composer-text').fill('The tracking number will follow by email.');
+  await agent.getByTestId('composer-send').click();
+  await shop.waitForTimeout(1000);
+  await shopCtx.setOffline(false);
+  await waitForText(shop, 'The tracking number will follow by email.', 30_000);
+  await agent.waitForFunction(
+    () => document.querySelector('[data-testid="transcript"]')?.textContent?.includes('thank you so much'),
+    null,
+    { timeout: 30_000 },
+  );
+  await shop.waitForTimeout(1000);
+  const widget = await widgetText(shop);
+  for (const m of ['thank you so much', 'The tracking number will follow by email.', "I'm sending a replacement today.", 'my parcel is late']) {
+    if (count(widget, m) !== 1) fail(`"${m}" is shown ${count(widget, m)} times in the widget`);
+  }
+  if (widget.includes('upgrade shipping')) fail('the internal note reached the shopper');
+  const agentText = await agent.locator('[data-testid="transcript"]').textContent();
+  if (count(agentText, 'thank you so much') !== 1) fail('the agent sees the offline message other than once');
+  await shop.screenshot({ path: join(artifacts, 'widget-agent-chat.png') });
+  await agent.screenshot({ path: join(artifacts, 'console-conversation.png') });
+
+  // The bot said nothing while Alice owned the conversation.
+  let t = await transcript(base, shop);
+  const joined = t.messages.findIndex((m) => m.role === 'system' && m.text.includes('Alice joined'));
+  if (joined < 0) fail('no "Alice joined" in the transcript');
+  const since = t.messages.slice(joined + 1);
+  if (since.some((m) => m.role === 'bot')) fail(`the bot spoke over the agent: ${JSON.stringify(since.filter((m) => m.role === 'bot'))}`);
+  const users = since.filter((m) => m.role === 'user').map((m) => m.text);
+  if (JSON.stringify(users) !== JSON.stringify(['Hi Alice, my parcel is late', 'thank you so much'])) fail(`user messages: ${JSON.stringify(users)}`);
+  const agents = since.filter((m) => m.role === 'agent').length;
+  if (agents !== 2) fail(`${agents} agent messages stored, expected 2`);
+
+  // Resolve; the shopper rates it.
+  await agent.getByTestId('resolve').click();
+  await agent.getByTestId('resolve-outcome').selectOption('replaced');
+  await agent.getByTestId('resolve-submit').click();
+  await shop.locator('[data-testid="csat"]').waitFor({ timeout: 15_000 });
+  await shop.screenshot({ path: join(artifacts, 'widget-csat.png') });
+  await shop.locator('[data-testid="csat-score-5"]').click();
+  await shop.locator('[data-testid="csat-submit"]').click();
+  await shop.locator('[data-testid="csat-thanks"]').waitFor({ timeout: 15_000 });
+  t = await transcript(base, shop);
+  if (t.csat?.score !== 5) fail(`stored rating: ${JSON.stringify(t.csat)}`);
+  if (t.handoff?.status !== 'resolved') fail(`hand-off status ${t.handoff?.status}`);
+  if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+  await agentCtx.close();
+  await shopCtx.close();
 });
 
 try {

@@ -231,7 +231,7 @@ async fn the_whole_hand_off_story() {
         // A shopper who verified an order asks for a person: an honest wait.
         let shopper = app.create().await;
         app.say(&shopper, "where is my order #1001?").await;
-        app.say(&shopper, "jane.doe@example.com").await;
+        app.say(&shopper, "emma.johnson@example.com").await;
         let r = app.say(&shopper, "I want to talk to a human").await;
         assert_eq!(r["handoff"]["status"], "queued");
         assert!(replies(&r).contains("about a minute"), "{r}");

@@ -642,3 +642,127 @@ async fn urls_without_a_secret_do_not_start() {
     let err = layers.build().expect_err("a secret is required");
     assert!(err.to_string().contains("webhook_secret"), "{err}");
 }
+
+/// A real hand-off through the API produces the documented CRM events, each
+/// delivered once, signed, despite a failing first attempt.
+#[tokio::test]
+async fn a_hand_off_story_reaches_the_crm() {
+    let receiver = Receiver::start(0, Mode::FailFirst(1), Duration::ZERO).await;
+    let app = app_with_hooks(Backend::Sqlite, &receiver.url(), &[]).await;
+    let hash = wismo_server::agents::hash_password("a long password").expect("hash");
+    for (id, email, name) in [("a_sam", "sam@example.com", "Sam"), ("a_kim", "kim@example.com", "Kim")] {
+        app.state
+            .sessions
+            .db
+            .create_agent(&wismo_store::NewAgent {
+                id: id.into(),
+                email: email.into(),
+                name: name.into(),
+                password_hash: hash.clone(),
+                role: "agent".into(),
+                max_chats: 3,
+                languages: vec![],
+                created_at: Utc::now(),
+            })
+            .await
+            .expect("agent");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": "sam@example.com", "password": "a long password"}))
+        .send()
+        .await
+        .expect("sign in");
+    let token = res.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let conv = app.create().await;
+    app.say(&conv, "I want to talk to a human").await;
+    app.say(&conv, "you can email me at lee@example.com").await;
+    let post = |path: &str, body: Value| {
+        let req = app
+            .client
+            .post(app.url(&format!("/v1/agent/conversations/{}/{path}", conv.id)))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let res = req.send().await.expect("request");
+            assert!(res.status().is_success(), "{}", res.status());
+        }
+    };
+    post("accept", json!({})).await;
+    post("messages", json!({"text": "Hello from Sam"})).await;
+    post("notes", json!({"text": "internal only"})).await;
+    post("transfer", json!({"agent_id": "a_kim"})).await;
+    // Kim resolves it (Sam no longer can).
+    let kim = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": "kim@example.com", "password": "a long password"}))
+        .send()
+        .await
+        .expect("sign in")
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/agent/conversations/{}/resolve", conv.id)))
+        .bearer_auth(&kim)
+        .json(&json!({"outcome": "reshipped", "tags": ["lost"]}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{}/csat", conv.id)))
+        .bearer_auth(&conv.token)
+        .json(&json!({"score": 4}))
+        .send()
+        .await
+        .expect("csat");
+    assert_eq!(res.status(), 201);
+    let want = [
+        "handoff.requested",
+        "case.contact",
+        "handoff.assigned",
+        "agent.message",
+        "handoff.transferred",
+        "conversation.resolved",
+        "csat.submitted",
+    ];
+    wait_until("every event delivered", Duration::from_secs(20), async || {
+        receiver.with(|l| l.accepted.len()) == want.len()
+    })
+    .await;
+    let (accepted, bad, hits) = receiver.with(|l| (l.accepted.clone(), l.bad_signatures, l.hits.clone()));
+    assert_eq!(bad, 0);
+    assert!(hits.values().all(|n| *n >= 2), "each event was retried once: {hits:?}");
+    let mut kinds = Vec::new();
+    for bodies in accepted.values() {
+        assert_eq!(bodies.len(), 1, "accepted exactly once");
+        let v: Value = serde_json::from_str(&bodies[0]).expect("json body");
+        assert_eq!(v["conversation_id"], conv.id.as_str());
+        assert!(!bodies[0].contains("internal only"), "notes never leave wismo");
+        kinds.push((v["created_at"].as_str().unwrap_or("").to_string(), v["type"].as_str().unwrap_or("").to_string(), v["data"].clone()));
+    }
+    let types: BTreeSet<String> = kinds.iter().map(|(_, k, _)| k.clone()).collect();
+    assert_eq!(types, want.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
+    let data = |kind: &str| kinds.iter().find(|(_, k, _)| k == kind).map(|(_, _, d)| d.clone()).expect("event");
+    assert_eq!(data("handoff.requested")["reason"], "asked_for_human");
+    assert_eq!(data("case.contact")["contact_email"], "lee@example.com");
+    assert_eq!(data("handoff.assigned")["agent"]["name"], "Sam");
+    assert_eq!(data("agent.message")["message"]["text"], "Hello from Sam");
+    assert_eq!(data("handoff.transferred")["to"]["name"], "Kim");
+    let resolved = data("conversation.resolved");
+    assert_eq!(resolved["outcome"], "reshipped");
+    assert_eq!(resolved["tags"], json!(["lost"]));
+    assert_eq!(resolved["agent"]["name"], "Kim");
+    assert_eq!(data("csat.submitted")["score"], 4);
+}
