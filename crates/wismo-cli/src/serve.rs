@@ -130,6 +130,14 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             env!("CARGO_PKG_VERSION"),
             server.startup_time().as_millis()
         ));
+        crate::say(format!("  demo shop:     {base}/"));
+        crate::say(format!("  agent console: {base}/console"));
+        match server.demo_agent() {
+            Some((email, password)) => crate::say(format!(
+                "  demo agent:    {email} / {password}  (shown once; change it with: wismo agents passwd {email})"
+            )),
+            None => crate::say("  agents:        wismo agents add --email … --name …"),
+        }
         crate::say(format!("  API page:      {base}/docs"));
         crate::say(format!("  OpenAPI:       {base}/openapi.json"));
         crate::say(format!("  health:        {base}/healthz  {base}/readyz"));

@@ -1024,3 +1024,125 @@ fn serve_prints_its_port_answers_and_stops_cleanly_on_sigterm() {
         "the cached model was used, not trained again"
     );
 }
+
+/// `wismo agents`: accounts for the console, passwords from stdin only,
+/// stored as argon2 hashes; bad input gets a precise message.
+#[test]
+fn agents_add_list_passwd_remove() {
+    let dir = TempDir::new("agents");
+    let data = dir.path("data");
+    let data = data.display().to_string();
+    let add = |args: &[&str], pw: &str| {
+        let mut all = vec!["agents", "add", "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        wismo(&all, Some(pw))
+    };
+    let o = add(
+        &[
+            "--email",
+            "Alice@Example.com",
+            "--name",
+            "Alice",
+            "--languages",
+            "en,es",
+            "--max-chats",
+            "4",
+        ],
+        "a very good password\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("added agent Alice <alice@example.com>"),
+        "{}",
+        stdout(&o)
+    );
+    for (args, pw, needle) in [
+        (
+            vec!["--email", "alice@example.com", "--name", "Again"],
+            "another password\n",
+            "already exists",
+        ),
+        (
+            vec!["--email", "bob@example.com", "--name", "Bob"],
+            "short\n",
+            "at least 10 characters",
+        ),
+        (
+            vec!["--email", "not-an-email", "--name", "Bob"],
+            "a very good password\n",
+            "is not an email address",
+        ),
+        (
+            vec![
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob",
+                "--role",
+                "boss",
+            ],
+            "a very good password\n",
+            "--role",
+        ),
+        (
+            vec![
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob",
+                "--languages",
+                "fr",
+            ],
+            "a very good password\n",
+            "\"fr\" is not supported",
+        ),
+        (
+            vec![
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob",
+                "--max-chats",
+                "0",
+            ],
+            "a very good password\n",
+            "--max-chats",
+        ),
+    ] {
+        let o = add(&args, pw);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    let o = wismo(&["agents", "list", "--data-dir", &data], None);
+    assert!(o.status.success());
+    let list = stdout(&o);
+    assert!(
+        list.contains("alice@example.com") && list.contains("en,es") && list.contains("max 4"),
+        "{list}"
+    );
+    assert!(!list.contains("argon2"), "hashes never print");
+    assert_eq!(list.lines().count(), 1, "{list}");
+    // The database holds a hash, never the password.
+    let db = std::fs::read(dir.path("data/wismo.db")).expect("db file");
+    let db = String::from_utf8_lossy(&db);
+    assert!(db.contains("$argon2id$"), "an argon2id hash is stored");
+    assert!(
+        !db.contains("a very good password"),
+        "the password is not stored"
+    );
+    let o = wismo(
+        &["agents", "passwd", "alice@example.com", "--data-dir", &data],
+        Some("a newer password!\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = wismo(
+        &["agents", "remove", "alice@example.com", "--data-dir", &data],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = wismo(
+        &["agents", "remove", "alice@example.com", "--data-dir", &data],
+        None,
+    );
+    assert!(stderr(&o).contains("no agent"), "{}", stderr(&o));
+}

@@ -108,6 +108,35 @@ pub struct Server {
     started: Instant,
     /// The webhook delivery worker (when webhooks are configured).
     webhook_worker: Option<JoinHandle<()>>,
+    demo_agent: Option<(String, String)>,
+}
+
+/// The demo agent's email (created with the demo store).
+pub const DEMO_AGENT_EMAIL: &str = "agent@demo.wismo.dev";
+
+/// Creates the demo agent account with a random password (returned once).
+async fn create_demo_agent(db: &Db) -> anyhow::Result<(String, String)> {
+    let password = sessions::new_secret()?[..16].to_string();
+    let hash = tokio::task::spawn_blocking({
+        let password = password.clone();
+        move || agents::hash_password(&password)
+    })
+    .await
+    .context("hashing stopped")??;
+    let id = format!("a_{}", &sessions::new_secret()?[..16]);
+    db.create_agent(&wismo_store::NewAgent {
+        id,
+        email: DEMO_AGENT_EMAIL.into(),
+        name: "Sam (demo)".into(),
+        password_hash: hash,
+        role: "supervisor".into(),
+        max_chats: 5,
+        languages: Vec::new(),
+        created_at: chrono::Utc::now(),
+    })
+    .await
+    .context("cannot create the demo agent")?;
+    Ok((DEMO_AGENT_EMAIL.to_string(), password))
 }
 
 /// Name of the cached model for the built-in training data: it changes
@@ -170,6 +199,7 @@ impl Server {
         let db = Db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
+        let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db
                 .load_demo_if_empty()
@@ -177,6 +207,9 @@ impl Server {
                 .context("cannot load the demo store")?
             {
                 tracing::info!(orders = r.inserted, "demo store loaded");
+                if db.agents().await?.is_empty() {
+                    demo_agent = Some(create_demo_agent(&db).await?);
+                }
             }
         }
         let model_config = config.clone();
@@ -223,7 +256,14 @@ impl Server {
             addr,
             started,
             webhook_worker,
+            demo_agent,
         })
+    }
+
+    /// The demo agent's email and password, when this start created it
+    /// (the first start on an empty database with the demo store).
+    pub fn demo_agent(&self) -> Option<&(String, String)> {
+        self.demo_agent.as_ref()
     }
 
     /// The address actually bound (the port when 0 was asked for).

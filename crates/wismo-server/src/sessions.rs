@@ -363,6 +363,10 @@ pub struct Sessions {
     pub escalation: Arc<Escalation>,
     /// CRM events: hand-offs, agent messages, resolutions, ratings.
     pub webhooks: Webhooks,
+    /// Makes the next turn's engine call fail (tests of the failure path:
+    /// the shopper's message is kept and the conversation goes to a person).
+    #[doc(hidden)]
+    pub fail_next_turn: std::sync::atomic::AtomicBool,
     idle: Duration,
     map: Mutex<HashMap<String, Arc<Session>>>,
 }
@@ -371,6 +375,7 @@ impl Sessions {
     pub fn new(db: Db, engine: Arc<Engine>, webhooks: Webhooks, config: &Config) -> Self {
         Self {
             webhooks,
+            fail_next_turn: std::sync::atomic::AtomicBool::new(false),
             db,
             engine,
             clock: Clock::new(config.now),
@@ -551,7 +556,11 @@ impl Sessions {
         let engine = self.engine.clone();
         let mut conv = std::mem::take(&mut live.conv);
         let owned = text.to_string();
+        let fail = self.fail_next_turn.swap(false, Ordering::Relaxed);
         let outcome = tokio::task::spawn_blocking(move || {
+            if fail {
+                panic!("injected engine failure");
+            }
             let out = engine.turn(&mut conv, &owned, now);
             (conv, out)
         })

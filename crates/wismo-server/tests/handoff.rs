@@ -766,3 +766,51 @@ async fn hand_offs_are_assigned_to_the_least_loaded_agent_who_speaks_the_languag
     assert_eq!(s, 200);
     assert_eq!(owner(es2).await, ana_id);
 }
+
+/// If the bot fails mid-conversation, the shopper's message is kept, they
+/// get an apology and the conversation waits in the queue for a person.
+#[tokio::test]
+async fn a_bot_failure_sends_the_conversation_to_the_queue() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let conv = app.create().await;
+        app.say(&conv, "hi").await;
+        app.state
+            .sessions
+            .fail_next_turn
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let r = app.say(&conv, "where is my order #1001?").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{r}");
+        assert_eq!(r["handoff"]["reason"], "bot_error");
+        assert!(replies(&r).contains("something went wrong"), "{r}");
+        assert!(
+            replies(&r).contains(r["handoff"]["case_id"].as_str().unwrap_or("?")),
+            "{r}"
+        );
+        let t = app.transcript(&conv).await;
+        assert!(
+            texts(&t).iter().any(|x| x == "where is my order #1001?"),
+            "the message is kept"
+        );
+        let h = app
+            .state
+            .sessions
+            .db
+            .open_handoff(&conv.id)
+            .await
+            .expect("db")
+            .expect("queued");
+        assert_eq!(
+            (h.status.as_str(), h.reason.as_str()),
+            ("queued", "bot_error")
+        );
+        assert_eq!(
+            wismo_server::escalation::priority_label(h.priority),
+            "normal"
+        );
+        // The next message is answered honestly from the rebuilt state.
+        let r = app.say(&conv, "hello?").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{r}");
+        assert!(replies(&r).contains("asked to join"), "{r}");
+    }
+}

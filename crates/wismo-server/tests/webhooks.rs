@@ -650,7 +650,10 @@ async fn a_hand_off_story_reaches_the_crm() {
     let receiver = Receiver::start(0, Mode::FailFirst(1), Duration::ZERO).await;
     let app = app_with_hooks(Backend::Sqlite, &receiver.url(), &[]).await;
     let hash = wismo_server::agents::hash_password("a long password").expect("hash");
-    for (id, email, name) in [("a_sam", "sam@example.com", "Sam"), ("a_kim", "kim@example.com", "Kim")] {
+    for (id, email, name) in [
+        ("a_sam", "sam@example.com", "Sam"),
+        ("a_kim", "kim@example.com", "Kim"),
+    ] {
         app.state
             .sessions
             .db
@@ -737,24 +740,46 @@ async fn a_hand_off_story_reaches_the_crm() {
         "conversation.resolved",
         "csat.submitted",
     ];
-    wait_until("every event delivered", Duration::from_secs(20), async || {
-        receiver.with(|l| l.accepted.len()) == want.len()
-    })
+    wait_until(
+        "every event delivered",
+        Duration::from_secs(20),
+        async || receiver.with(|l| l.accepted.len()) == want.len(),
+    )
     .await;
-    let (accepted, bad, hits) = receiver.with(|l| (l.accepted.clone(), l.bad_signatures, l.hits.clone()));
+    let (accepted, bad, hits) =
+        receiver.with(|l| (l.accepted.clone(), l.bad_signatures, l.hits.clone()));
     assert_eq!(bad, 0);
-    assert!(hits.values().all(|n| *n >= 2), "each event was retried once: {hits:?}");
+    assert!(
+        hits.values().all(|n| *n >= 2),
+        "each event was retried once: {hits:?}"
+    );
     let mut kinds = Vec::new();
     for bodies in accepted.values() {
         assert_eq!(bodies.len(), 1, "accepted exactly once");
         let v: Value = serde_json::from_str(&bodies[0]).expect("json body");
         assert_eq!(v["conversation_id"], conv.id.as_str());
-        assert!(!bodies[0].contains("internal only"), "notes never leave wismo");
-        kinds.push((v["created_at"].as_str().unwrap_or("").to_string(), v["type"].as_str().unwrap_or("").to_string(), v["data"].clone()));
+        assert!(
+            !bodies[0].contains("internal only"),
+            "notes never leave wismo"
+        );
+        kinds.push((
+            v["created_at"].as_str().unwrap_or("").to_string(),
+            v["type"].as_str().unwrap_or("").to_string(),
+            v["data"].clone(),
+        ));
     }
     let types: BTreeSet<String> = kinds.iter().map(|(_, k, _)| k.clone()).collect();
-    assert_eq!(types, want.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
-    let data = |kind: &str| kinds.iter().find(|(_, k, _)| k == kind).map(|(_, _, d)| d.clone()).expect("event");
+    assert_eq!(
+        types,
+        want.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()
+    );
+    let data = |kind: &str| {
+        kinds
+            .iter()
+            .find(|(_, k, _)| k == kind)
+            .map(|(_, _, d)| d.clone())
+            .expect("event")
+    };
     assert_eq!(data("handoff.requested")["reason"], "asked_for_human");
     assert_eq!(data("case.contact")["contact_email"], "lee@example.com");
     assert_eq!(data("handoff.assigned")["agent"]["name"], "Sam");
