@@ -404,11 +404,7 @@ pub async fn reply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let me = signed_in(&state, &headers).await?;
-    let body: TextBody = parse_json(&headers, &body)?;
-    check_text(&body.text, state.config.max_message_chars)?;
-    let (seq, e) = escalation::say(&state, &me, &id, &body.text).await?;
-    message_created(seq, &e)
+    post_text(&state, &id, &headers, &body, false).await
 }
 
 pub async fn add_note(
@@ -417,10 +413,25 @@ pub async fn add_note(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let me = signed_in(&state, &headers).await?;
-    let body: TextBody = parse_json(&headers, &body)?;
+    post_text(&state, &id, &headers, &body, true).await
+}
+
+/// A reply to the shopper, or an internal note.
+async fn post_text(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    note: bool,
+) -> Result<Response, ApiError> {
+    let me = signed_in(state, headers).await?;
+    let body: TextBody = parse_json(headers, body)?;
     check_text(&body.text, state.config.max_message_chars)?;
-    let (seq, e) = escalation::note(&state, &me, &id, &body.text).await?;
+    let (seq, e) = if note {
+        escalation::note(state, &me, id, &body.text).await?
+    } else {
+        escalation::say(state, &me, id, &body.text).await?
+    };
     message_created(seq, &e)
 }
 

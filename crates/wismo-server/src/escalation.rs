@@ -596,6 +596,20 @@ async fn refreshed(db: &Db, id: i64) -> Result<Handoff, ApiError> {
         .ok_or_else(|| ApiError::Internal(format!("hand-off {id} vanished")))
 }
 
+/// Records one event made at the current time; returns it with its seq.
+async fn record_one(
+    s: &Sessions,
+    session: &Arc<Session>,
+    make: impl FnOnce(DateTime<Utc>) -> Event,
+) -> Result<(i64, Event), ApiError> {
+    let (mut numbered, _) = s
+        .staff(session, move |_, conv, now| vec![conv.record(make(now))])
+        .await?;
+    numbered
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no event appended".into()))
+}
+
 /// An agent's message to the shopper. Returns its seq and event.
 pub async fn say(
     state: &AppState,
@@ -608,18 +622,12 @@ pub async fn say(
     let h = open_case(s.db.open_handoff(conversation_id).await?, conversation_id)?;
     owned(&h, me)?;
     let (name, owned_text) = (me.name.clone(), text.to_string());
-    let (mut numbered, _) = s
-        .staff(&session, move |_, conv, now| {
-            vec![conv.record(Event::AgentSaid {
-                agent: name,
-                text: owned_text,
-                at: now,
-            })]
-        })
-        .await?;
-    let (seq, event) = numbered
-        .pop()
-        .ok_or_else(|| ApiError::Internal("no event appended".into()))?;
+    let (seq, event) = record_one(s, &session, move |at| Event::AgentSaid {
+        agent: name,
+        text: owned_text,
+        at,
+    })
+    .await?;
     let now = s.clock.now();
     s.db.handoff_activity(h.id, "agent", text, now, None)
         .await?;
@@ -662,18 +670,12 @@ pub async fn note(
                 )
             })?;
     let (name, owned_text) = (me.name.clone(), text.to_string());
-    let (mut numbered, _) = s
-        .staff(&session, move |_, conv, now| {
-            vec![conv.record(Event::NoteAdded {
-                agent: name,
-                text: owned_text,
-                at: now,
-            })]
-        })
-        .await?;
-    let (seq, event) = numbered
-        .pop()
-        .ok_or_else(|| ApiError::Internal("no event appended".into()))?;
+    let (seq, event) = record_one(s, &session, move |at| Event::NoteAdded {
+        agent: name,
+        text: owned_text,
+        at,
+    })
+    .await?;
     s.escalation.signal(Signal::Activity {
         conversation_id: conversation_id.to_string(),
         seq,
