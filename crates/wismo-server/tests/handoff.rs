@@ -739,8 +739,17 @@ async fn hand_offs_are_assigned_to_the_least_loaded_agent_who_speaks_the_languag
     let es = app.create_with(json!({"locale": "es"})).await;
     app.say(&es, "quiero hablar con una persona").await;
     assert_eq!(owner(es.clone()).await, ana_id);
-    let t = app.transcript(&es).await;
-    assert_eq!(t["handoff"]["agent"], "Ana");
+    // The shopper sees her join (the assignment is written first, then the
+    // join event: wait for it).
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = app.transcript(&es).await["handoff"].clone();
+        if seen["status"] == "assigned" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["agent"], "Ana", "{seen}");
     // Ana is full (max 1): the next Spanish one waits in the queue.
     let es2 = app.create_with(json!({"locale": "es"})).await;
     app.say(&es2, "quiero hablar con una persona").await;
