@@ -43,6 +43,8 @@ export interface Strings {
   csatPick: string;
   csatThanks: string;
   csatError: string;
+  /** A notice about people in the widget's language; null for an unknown kind. */
+  notice: (kind: string, agent: string, to: string | null) => string | null;
   order: (number: string) => string;
   status: string;
   items: string;
@@ -93,6 +95,13 @@ const en: Strings = {
   csatPick: 'Choose a score from 1 to 5.',
   csatThanks: 'Thank you for your feedback!',
   csatError: "We couldn't send that. Please try again.",
+  notice: (kind, agent, to) =>
+    ({
+      agent_joined: `${agent} joined the conversation`,
+      agent_transferred: `${agent} passed the conversation to ${to ?? 'a colleague'}`,
+      resolved: `${agent} marked this as resolved`,
+      back_to_bot: `${agent} handed the conversation back to the assistant`,
+    })[kind] ?? null,
   order: (n) => `Order #${n}`,
   status: 'Status',
   items: 'Items',
@@ -158,6 +167,13 @@ const es: Strings = {
   csatPick: 'Elige una puntuación del 1 al 5.',
   csatThanks: '¡Gracias por tu valoración!',
   csatError: 'No hemos podido enviarlo. Inténtalo de nuevo.',
+  notice: (kind, agent, to) =>
+    ({
+      agent_joined: `${agent} se ha unido a la conversación`,
+      agent_transferred: `${agent} ha pasado la conversación a ${to ?? 'un compañero'}`,
+      resolved: `${agent} ha marcado esto como resuelto`,
+      back_to_bot: `${agent} ha devuelto la conversación al asistente`,
+    })[kind] ?? null,
   order: (n) => `Pedido #${n}`,
   status: 'Estado',
   items: 'Artículos',

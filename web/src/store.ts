@@ -83,6 +83,8 @@ export function normalizeMessage(raw: unknown): Message | null {
   }
   const author = str(m.agent) ?? str(m.author) ?? str(m.agent_name);
   if (author) out.author = author;
+  if (role === 'system' && typeof m.kind === 'string') out.kind = m.kind;
+  if (role === 'system' && typeof m.to === 'string') out.to = m.to;
   const c = m.order_card as Record<string, unknown> | null | undefined;
   if (c && typeof c === 'object' && (typeof c.order_number === 'string' || typeof c.order_number === 'number')) {
     out.order_card = {

@@ -23,6 +23,11 @@ export interface Message {
   order_card?: OrderCard | null;
   /** The agent's display name, when the server knows it. */
   author?: string | null;
+  /** For `system` notices: what happened (`agent_joined`, `agent_transferred`,
+   * `resolved`, `back_to_bot`), so it can be said in the widget's language. */
+  kind?: string;
+  /** For a transfer: who took over. */
+  to?: string | null;
 }
 
 export type HandoffStatus = 'none' | 'requested' | 'queued' | 'assigned' | 'resolved';

@@ -301,6 +301,18 @@ describe('a person takes over', () => {
     expect($('.wismo-handoff')?.textContent).toBe('Lucía, de nuestro equipo, se ha unido');
     await frame({ type: 'typing', role: 'agent', on: true });
     expect($('.wismo-typing')?.textContent).toBe('Lucía está escribiendo…');
+    // Notices about people are said in the widget's language (the server's
+    // `text` is English; `kind` and the names come with it).
+    await frame({
+      type: 'message',
+      message: { ...msg(7, 'system', 'Lucía passed the conversation to Marta'), kind: 'agent_transferred', agent: 'Lucía', to: 'Marta' } as never,
+    });
+    expect($('[data-message-id="7"] .wismo-msg-text')?.textContent).toBe('Lucía ha pasado la conversación a Marta');
+    await frame({
+      type: 'message',
+      message: { ...msg(8, 'system', 'Something new happened'), kind: 'unknown_kind', agent: 'Marta' } as never,
+    });
+    expect($('[data-message-id="8"] .wismo-msg-text')?.textContent).toBe('Something new happened');
   });
 });
 

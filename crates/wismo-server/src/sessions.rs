@@ -229,45 +229,52 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
             "agent_joined",
             format!("{agent} joined the conversation"),
             at,
+            json!({"agent": agent}),
         )),
         Event::AgentTransferred { from, to, at } => Some(system(
             seq,
             "agent_transferred",
             format!("{from} passed the conversation to {to}"),
             at,
+            json!({"agent": from, "to": to}),
         )),
         Event::AgentLeft {
             agent,
             at,
-            resolved,
+            resolved: true,
             ..
-        } => Some(if *resolved {
-            system(
-                seq,
-                "resolved",
-                format!("{agent} marked this as resolved"),
-                at,
-            )
-        } else {
-            system(
-                seq,
-                "back_to_bot",
-                format!("{agent} handed the conversation back to the assistant"),
-                at,
-            )
-        }),
+        } => Some(system(
+            seq,
+            "resolved",
+            format!("{agent} marked this as resolved"),
+            at,
+            json!({"agent": agent}),
+        )),
+        Event::AgentLeft { agent, at, .. } => Some(system(
+            seq,
+            "back_to_bot",
+            format!("{agent} handed the conversation back to the assistant"),
+            at,
+            json!({"agent": agent}),
+        )),
         _ => None,
     }
 }
 
-fn system(seq: i64, kind: &str, text: String, at: &DateTime<Utc>) -> Value {
-    json!({
+/// A notice about people: `kind` and the names let clients say it in their
+/// own language; `text` is English.
+fn system(seq: i64, kind: &str, text: String, at: &DateTime<Utc>, names: Value) -> Value {
+    let mut m = json!({
         "id": seq.to_string(),
         "role": "system",
         "kind": kind,
         "text": text,
         "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
+    });
+    if let (Some(m), Value::Object(names)) = (m.as_object_mut(), names) {
+        m.extend(names);
+    }
+    m
 }
 
 /// A message as agents see it: the shopper's view plus internal notes.

@@ -19,6 +19,10 @@ function speaker(t: Strings, m: Message): string {
 
 export function MessageBubble({ message, t }: { message: Message; t: Strings }) {
   const label = speaker(t, message);
+  const text =
+    (message.role === 'system' && message.kind && message.author
+      ? t.notice(message.kind, message.author, message.to ?? null)
+      : null) ?? message.text;
   return (
     <div
       className={`wismo-msg wismo-msg-${message.role}`}
@@ -30,7 +34,7 @@ export function MessageBubble({ message, t }: { message: Message; t: Strings }) 
       ) : (
         <span className="wismo-sr">{label}: </span>
       )}
-      {message.text && <div className="wismo-msg-text">{message.text}</div>}
+      {text && <div className="wismo-msg-text">{text}</div>}
       {message.order_card && <OrderCard card={message.order_card} t={t} />}
     </div>
   );
