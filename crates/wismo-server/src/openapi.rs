@@ -599,30 +599,50 @@ TOKEN=$(jq -r .token conversation.json)</code></pre>
 mod tests {
     use super::*;
     use serde_json::Value;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     const METHODS: [&str; 8] = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
     ];
 
-    /// Every path of the API and its methods.
+    /// Every path of the API and its methods: exactly the routes of
+    /// `crate::router` (checked by `the_list_is_the_router`).
     const API: &[(&str, &[&str])] = &[
         ("/", &["get"]),
+        ("/widget.js", &["get"]),
+        ("/console", &["get"]),
+        ("/console.js", &["get"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/openapi.json", &["get"]),
         ("/docs", &["get"]),
-        ("/widget.js", &["get"]),
         ("/v1/conversations", &["post"]),
         ("/v1/conversations/{id}", &["get"]),
         ("/v1/conversations/{id}/messages", &["post"]),
         ("/v1/conversations/{id}/ws", &["get"]),
+        ("/v1/conversations/{id}/csat", &["post"]),
+        ("/v1/conversations/{id}/resolution", &["get"]),
+        ("/v1/admin/resolutions", &["get"]),
+        ("/v1/agent/session", &["post", "delete"]),
+        ("/v1/agent/me", &["get"]),
+        ("/v1/agent/queue", &["get"]),
+        ("/v1/agent/stream", &["get"]),
+        ("/v1/agent/canned-replies", &["get", "post"]),
+        ("/v1/agent/canned-replies/{id}", &["delete"]),
+        ("/v1/agent/conversations/{id}", &["get"]),
+        ("/v1/agent/conversations/{id}/accept", &["post"]),
+        ("/v1/agent/conversations/{id}/messages", &["post"]),
+        ("/v1/agent/conversations/{id}/notes", &["post"]),
+        ("/v1/agent/conversations/{id}/typing", &["post"]),
+        ("/v1/agent/conversations/{id}/transfer", &["post"]),
+        ("/v1/agent/conversations/{id}/release", &["post"]),
+        ("/v1/agent/conversations/{id}/resolve", &["post"]),
         ("/webhooks/rest/webhook", &["post"]),
         ("/v1/admin/import/shopify", &["post"]),
         ("/v1/admin/webhooks", &["get"]),
     ];
 
-    const CODES: [(&str, u64); 19] = [
+    const CODES: [(&str, u64); 32] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -642,6 +662,19 @@ mod tests {
         ("shutting_down", 503),
         ("internal", 500),
         ("websocket_required", 426),
+        ("agent_unauthorized", 401),
+        ("invalid_credentials", 401),
+        ("not_assigned", 403),
+        ("forbidden", 403),
+        ("conversation_not_found", 404),
+        ("agent_not_found", 404),
+        ("canned_reply_not_found", 404),
+        ("already_assigned", 409),
+        ("at_capacity", 409),
+        ("not_open", 409),
+        ("csat_already_given", 409),
+        ("duplicate", 409),
+        ("invalid_score", 422),
     ];
 
     fn doc() -> Value {
@@ -701,10 +734,184 @@ mod tests {
             .as_str()
             .is_some_and(|d| d.contains("Authorization: Bearer")));
         let schemes = &doc["components"]["securitySchemes"];
-        for name in ["conversationToken", "adminToken"] {
+        for name in ["conversationToken", "adminToken", "agentSession"] {
             assert_eq!(schemes[name]["type"], "http", "{name}");
             assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
         }
+        assert_eq!(schemes["agentCookie"]["type"], "apiKey");
+        assert_eq!(schemes["agentCookie"]["in"], "cookie");
+        assert_eq!(schemes["agentCookie"]["name"], crate::agents::COOKIE);
+    }
+
+    /// The routes of `crate::router`, read from its source: each
+    /// `.route(path, method_router)` with the methods it names.
+    fn router_routes() -> BTreeMap<String, BTreeSet<String>> {
+        const LIB: &str = include_str!("lib.rs");
+        let start = LIB.find("pub fn router(").expect("lib.rs has fn router");
+        let body = &LIB[start..];
+        let end = body.find(".fallback(").expect("the router has a fallback");
+        let mut routes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for call in body[..end].split(".route(").skip(1) {
+            let (path, handlers) = call.split_once(',').expect("route(path, handler)");
+            let path = path.trim();
+            let path = match path.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                Some(p) => p.to_string(),
+                None => const_str(LIB, path),
+            };
+            let methods: BTreeSet<String> = METHODS
+                .iter()
+                .filter(|m| names_call(handlers, m))
+                .map(|m| m.to_string())
+                .collect();
+            assert!(
+                !methods.is_empty(),
+                "no method found for {path}: {handlers}"
+            );
+            routes.entry(path).or_default().extend(methods);
+        }
+        routes
+    }
+
+    /// The value of `const NAME: &str = "…";` in `source`.
+    fn const_str(source: &str, name: &str) -> String {
+        let decl = format!("const {name}: &str = \"");
+        let at = source
+            .find(&decl)
+            .unwrap_or_else(|| panic!("no string constant {name} in lib.rs"))
+            + decl.len();
+        let len = source[at..].find('"').expect("closing quote");
+        source[at..at + len].to_string()
+    }
+
+    /// Whether `code` calls the function `name` (`get(`, `.post(`,
+    /// `axum::routing::delete(`), not one that only ends with it.
+    fn names_call(code: &str, name: &str) -> bool {
+        let call = format!("{name}(");
+        code.match_indices(&call).any(|(i, _)| {
+            !code[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    }
+
+    #[test]
+    fn the_list_is_the_router() {
+        let router = router_routes();
+        assert!(router.len() >= 30, "parsed only {router:?}");
+        let listed: BTreeMap<String, BTreeSet<String>> = API
+            .iter()
+            .map(|(p, ms)| (p.to_string(), ms.iter().map(|m| m.to_string()).collect()))
+            .collect();
+        assert_eq!(listed.len(), API.len(), "a path is listed twice in API");
+        assert_eq!(
+            listed, router,
+            "API (and so openapi.json) must list exactly the routes of crate::router"
+        );
+    }
+
+    /// The names of the security requirements of an operation (none: `[]`).
+    fn security_names(op: &Value) -> BTreeSet<String> {
+        op["security"]
+            .as_array()
+            .map(|reqs| {
+                reqs.iter()
+                    .filter_map(Value::as_object)
+                    .flat_map(|r| r.keys().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn agent_and_resolution_endpoints_declare_their_auth() {
+        let doc = doc();
+        let agent: BTreeSet<String> = ["agentSession", "agentCookie"].map(String::from).into();
+        let staff: BTreeSet<String> = ["adminToken", "agentSession", "agentCookie"]
+            .map(String::from)
+            .into();
+        let mut checked = 0;
+        for (path, method, op) in operations(&doc) {
+            let want = if path == "/v1/agent/session" {
+                continue;
+            } else if path.starts_with("/v1/agent/") {
+                &agent
+            } else if path.ends_with("/resolution") || path == "/v1/admin/resolutions" {
+                &staff
+            } else {
+                continue;
+            };
+            assert_eq!(&security_names(&op), want, "{method} {path}");
+            assert!(
+                op["responses"].get("401").is_some(),
+                "{method} {path} documents no 401"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 16);
+        let csat = &doc["paths"]["/v1/conversations/{id}/csat"]["post"];
+        assert_eq!(
+            security_names(csat),
+            BTreeSet::from(["conversationToken".to_string()])
+        );
+        let sign_in = &doc["paths"]["/v1/agent/session"]["post"];
+        assert!(
+            sign_in.get("security").is_none(),
+            "signing in needs no session"
+        );
+    }
+
+    #[test]
+    fn codes_have_the_status_of_the_error_type() {
+        use crate::error::ApiError;
+        let errors = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::InvalidBody(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::BodyTooLarge(1),
+            ApiError::MessageTooLong { chars: 2, limit: 1 },
+            ApiError::EmptyMessage,
+            ApiError::InvalidField {
+                field: "f",
+                reason: String::new(),
+            },
+            ApiError::Unauthorized,
+            ApiError::AdminUnauthorized,
+            ApiError::AdminDisabled,
+            ApiError::NoRoute {
+                method: String::new(),
+                path: String::new(),
+            },
+            ApiError::MethodNotAllowed {
+                method: String::new(),
+            },
+            ApiError::ClientMessageIdReused(String::new()),
+            ApiError::InvalidOrders(String::new()),
+            ApiError::Timeout(1),
+            ApiError::Unavailable(String::new()),
+            ApiError::ShuttingDown,
+            ApiError::Internal(String::new()),
+            ApiError::WebSocketRequired,
+            ApiError::AgentUnauthorized,
+            ApiError::InvalidCredentials,
+            ApiError::NotAssigned,
+            ApiError::Forbidden(String::new()),
+            ApiError::not_found("conversation_not_found", ""),
+            ApiError::not_found("agent_not_found", ""),
+            ApiError::not_found("canned_reply_not_found", ""),
+            ApiError::conflict("already_assigned", ""),
+            ApiError::conflict("at_capacity", ""),
+            ApiError::conflict("not_open", ""),
+            ApiError::conflict("csat_already_given", ""),
+            ApiError::conflict("duplicate", ""),
+            ApiError::InvalidScore,
+        ];
+        let actual: BTreeMap<&str, u64> = errors
+            .iter()
+            .map(|e| (e.code(), u64::from(e.status().as_u16())))
+            .collect();
+        let listed: BTreeMap<&str, u64> = CODES.iter().copied().collect();
+        assert_eq!(listed, actual);
     }
 
     #[test]
