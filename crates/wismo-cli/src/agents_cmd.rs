@@ -150,6 +150,7 @@ pub fn run(cmd: &AgentsCommand) -> Result<()> {
         AgentsCommand::Remove { who, db } => runtime()?.block_on(async {
             let db = connect(db).await?;
             if db.remove_agent(who).await? {
+                crate::audit_cmd::record(&db, "agent.remove", who, serde_json::json!({})).await?;
                 say(format!("removed {who}"));
                 Ok(())
             } else {
@@ -166,6 +167,13 @@ pub fn run(cmd: &AgentsCommand) -> Result<()> {
                     bail!("no agent with email {email:?}");
                 };
                 db.set_agent_password(&agent.id, &hash).await?;
+                crate::audit_cmd::record(
+                    &db,
+                    "agent.password_change",
+                    &agent.id,
+                    serde_json::json!({}),
+                )
+                .await?;
                 say(format!("password changed for {}", agent.email));
                 Ok(())
             })
@@ -223,6 +231,13 @@ fn add(a: &AddArgs) -> Result<()> {
                 created_at: chrono::Utc::now(),
             })
             .await?;
+        crate::audit_cmd::record(
+            &db,
+            "agent.create",
+            &agent.id,
+            serde_json::json!({"role": agent.role, "max_chats": agent.max_chats, "languages": agent.languages}),
+        )
+        .await?;
         say(format!(
             "added agent {} <{}> ({})",
             agent.name, agent.email, agent.id

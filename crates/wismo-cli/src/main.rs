@@ -1,6 +1,7 @@
 //! The `wismo` command.
 
 mod agents_cmd;
+mod audit_cmd;
 mod bench;
 mod chat;
 mod db_cmd;
@@ -55,6 +56,9 @@ enum Command {
     /// Agent accounts for the console: add, list, remove, passwd.
     #[command(subcommand)]
     Agents(agents_cmd::AgentsCommand),
+    /// The audit trail: verify the hash chain, list entries.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Import(cmd) => db_cmd::import(&cmd),
         Command::Loadgen(args) => loadgen::run(&args),
         Command::Agents(cmd) => agents_cmd::run(&cmd),
+        Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -53,7 +53,10 @@ fn wismo(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = cmd.spawn().expect("wismo starts");
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(input.as_bytes()).expect("write stdin");
+        // A command that refuses its arguments exits before reading stdin.
+        if let Err(e) = pipe.write_all(input.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
     }
     child.wait_with_output().expect("wismo runs")
 }
@@ -1145,4 +1148,46 @@ fn agents_add_list_passwd_remove() {
         None,
     );
     assert!(stderr(&o).contains("no agent"), "{}", stderr(&o));
+
+    // Each change is in the audit trail, and the chain verifies.
+    let o = wismo(&["audit", "verify", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("audit trail intact: 3 entries"),
+        "{}",
+        stdout(&o)
+    );
+    let o = wismo(&["audit", "list", "--data-dir", &data], None);
+    let actions: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON line")["action"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        ["agent.create", "agent.password_change", "agent.remove"]
+    );
+    // Someone with database access edits an entry (after removing the
+    // append-only trigger): verify names it and fails.
+    let url = format!("sqlite://{}", dir.path("data/wismo.db").display());
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("open");
+            for sql in [
+                "DROP TRIGGER audit_log_no_update",
+                "UPDATE audit_log SET details = '{\"by\":\"someone else\"}' WHERE seq = 2",
+            ] {
+                sqlx::query(sql).execute(&pool).await.expect(sql);
+            }
+            pool.close().await;
+        });
+    fails(
+        &["audit", "verify", "--data-dir", &data],
+        &["audit trail broken at entry 2", "edited"],
+    );
 }

@@ -88,6 +88,26 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
     bearer(headers).or_else(|| cookie_token(headers))
 }
 
+/// An agent as the audit trail names them.
+fn who(a: &Agent) -> (&str, &str) {
+    (a.id.as_str(), "agent")
+}
+
+/// An email with most of its local part hidden (`j***@example.com`), for
+/// records that must say which account without holding the address.
+pub fn mask_email(email: &str) -> String {
+    match email.trim().split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!(
+                "{first}***@{}",
+                domain.chars().take(100).collect::<String>()
+            )
+        }
+        None => "***".to_string(),
+    }
+}
+
 /// The signed-in agent of a request (bearer token or the console cookie).
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Agent, ApiError> {
     let token = session_token(headers).ok_or(ApiError::AgentUnauthorized)?;
@@ -132,6 +152,14 @@ pub async fn sign_in(
         Some(a) if ok => a,
         _ => {
             tracing::info!(target: "wismo::security", event = "agent_sign_in_failed", "agent sign-in failed");
+            state
+                .audit(
+                    ("anonymous", "agent"),
+                    "agent.sign_in_failed",
+                    Some(&mask_email(&body.email)),
+                    json!({}),
+                )
+                .await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -145,6 +173,9 @@ pub async fn sign_in(
         .create_agent_session(&token_hash(&token), &agent.id, now, expires)
         .await?;
     tracing::info!(agent = %agent.id, "agent signed in");
+    state
+        .audit(who(&agent), "agent.sign_in", Some(&agent.id), json!({}))
+        .await?;
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         ttl.as_secs()
@@ -161,6 +192,11 @@ pub async fn sign_out(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
+        if let Ok(agent) = signed_in(&state, &headers).await {
+            state
+                .audit(who(&agent), "agent.sign_out", Some(&agent.id), json!({}))
+                .await?;
+        }
         state
             .sessions
             .db
@@ -323,7 +359,7 @@ pub async fn conversation(
     headers: HeaderMap,
     query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    signed_in(&state, &headers).await?;
+    let me = signed_in(&state, &headers).await?;
     let after = after_of(query)?;
     let s = &state.sessions;
     let not_found =
@@ -339,6 +375,13 @@ pub async fn conversation(
             format!("conversation {id} was never handed off"),
         ));
     };
+    if after == 0 {
+        // Opening a transcript is audited; the console's incremental
+        // fetches (`?after=`) continue that view.
+        state
+            .audit(who(&me), "transcript.view", Some(&id), json!({}))
+            .await?;
+    }
     let agents = s.db.agents().await?;
     let now = s.clock.now();
     let messages: Vec<Value> =
@@ -383,6 +426,14 @@ pub async fn accept(
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
     let h = escalation::accept(&state, &me, &id, "accept").await?;
+    state
+        .audit(
+            who(&me),
+            "handoff.accept",
+            Some(&id),
+            json!({"case_id": h.case_id()}),
+        )
+        .await?;
     case_response(&state, &h).await
 }
 
@@ -477,6 +528,14 @@ pub async fn transfer(
     let me = signed_in(&state, &headers).await?;
     let body: TransferBody = parse_json(&headers, &body)?;
     let h = escalation::transfer(&state, &me, &id, &body.agent_id).await?;
+    state
+        .audit(
+            who(&me),
+            "handoff.transfer",
+            Some(&id),
+            json!({"case_id": h.case_id(), "to": body.agent_id}),
+        )
+        .await?;
     case_response(&state, &h).await
 }
 
@@ -487,6 +546,14 @@ pub async fn release(
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
     let h = escalation::close(&state, &me, &id, None).await?;
+    state
+        .audit(
+            who(&me),
+            "handoff.release",
+            Some(&id),
+            json!({"case_id": h.case_id()}),
+        )
+        .await?;
     case_response(&state, &h).await
 }
 
@@ -543,6 +610,14 @@ pub async fn resolve(
         }
     }
     let h = escalation::close(&state, &me, &id, Some((body.outcome, tags))).await?;
+    state
+        .audit(
+            who(&me),
+            "handoff.resolve",
+            Some(&id),
+            json!({"case_id": h.case_id(), "outcome": h.outcome}),
+        )
+        .await?;
     case_response(&state, &h).await
 }
 
@@ -574,7 +649,7 @@ pub async fn add_canned_reply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    signed_in(&state, &headers).await?;
+    let me = signed_in(&state, &headers).await?;
     let body: CannedBody = parse_json(&headers, &body)?;
     let shortcut = body.shortcut.trim();
     let ok_shortcut = shortcut.len() >= 2
@@ -602,6 +677,14 @@ pub async fn add_canned_reply(
         .db
         .add_canned_reply(shortcut, title, &body.text)
         .await?;
+    state
+        .audit(
+            who(&me),
+            "canned_reply.add",
+            Some(&c.id.to_string()),
+            json!({"shortcut": c.shortcut}),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"reply": canned_json(&c)}))).into_response())
 }
 
@@ -610,11 +693,14 @@ pub async fn delete_canned_reply(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    signed_in(&state, &headers).await?;
+    let me = signed_in(&state, &headers).await?;
     let not_found =
         || ApiError::not_found("canned_reply_not_found", format!("no canned reply {id}"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
     if state.sessions.db.delete_canned_reply(n).await? {
+        state
+            .audit(who(&me), "canned_reply.delete", Some(&id), json!({}))
+            .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())
@@ -706,14 +792,17 @@ pub async fn post_csat(
         .into_response())
 }
 
-/// Admin token or a signed-in agent.
-async fn staff_only(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Admin token or a signed-in agent; returns who, for the audit trail.
+async fn staff_only(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, &'static str), ApiError> {
     if let (Some(want), Some(got)) = (&state.config.admin_token, bearer(headers)) {
         if crate::sessions::constant_time_eq(got.as_bytes(), want.expose().as_bytes()) {
-            return Ok(());
+            return Ok(("admin".to_string(), "admin"));
         }
     }
-    signed_in(state, headers).await.map(|_| ())
+    signed_in(state, headers).await.map(|a| (a.id, "agent"))
 }
 
 fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
@@ -755,7 +844,7 @@ pub async fn resolution(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    staff_only(&state, &headers).await?;
+    let (actor, kind) = staff_only(&state, &headers).await?;
     let db = &state.sessions.db;
     if db.conversation(&id).await?.is_none() {
         return Err(ApiError::not_found(
@@ -763,6 +852,9 @@ pub async fn resolution(
             format!("no conversation {id}"),
         ));
     }
+    state
+        .audit((&actor, kind), "resolution.view", Some(&id), json!({}))
+        .await?;
     let handoffs = db.handoffs_of(&id).await?;
     let csat = db.csat(&id).await?;
     let refs: Vec<&Handoff> = handoffs.iter().collect();
@@ -789,7 +881,7 @@ pub async fn resolutions(
     headers: HeaderMap,
     query: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    staff_only(&state, &headers).await?;
+    let (actor, kind) = staff_only(&state, &headers).await?;
     let Query(q) = query.map_err(|e| ApiError::InvalidField {
         field: "query",
         reason: e.body_text(),
@@ -805,6 +897,14 @@ pub async fn resolutions(
             .with_timezone(&Utc),
     };
     let db = &state.sessions.db;
+    state
+        .audit(
+            (&actor, kind),
+            "resolutions.view",
+            None,
+            json!({"since": since.to_rfc3339()}),
+        )
+        .await?;
     let conversations = db.conversations_since(since).await?;
     let handoffs = db.handoffs_since(since).await?;
     let ratings = db.csat_since(since).await?;

@@ -84,6 +84,30 @@ impl Drop for WsGuard {
 }
 
 impl AppState {
+    /// Writes an entry to the audit trail (who did what to personal data
+    /// or configuration). A failure fails the action: nothing goes unaudited.
+    pub async fn audit(
+        &self,
+        actor: (&str, &str),
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.sessions
+            .db
+            .audit(&wismo_store::AuditEntry {
+                actor: actor.0.to_string(),
+                actor_kind: actor.1.to_string(),
+                action: action.to_string(),
+                target: target.map(str::to_string),
+                ip: None,
+                details,
+                at: chrono::Utc::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
     pub fn ws_open(&self) -> WsGuard {
         self.websockets.fetch_add(1, Ordering::Relaxed);
         WsGuard(self.clone())

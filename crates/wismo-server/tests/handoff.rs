@@ -694,6 +694,58 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     assert_eq!(s, 204);
     let (s, _) = call(&app, &alice, "GET", "/v1/agent/me", None).await;
     assert_eq!(s, 401);
+
+    // All of it is in the audit trail, chained and intact; failed sign-ins
+    // name the account without holding the address.
+    let db = &app.state.sessions.db;
+    let entries = db.audit_entries(0, 1000).await.expect("audit");
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    for want in [
+        "agent.sign_in",
+        "agent.sign_in_failed",
+        "handoff.accept",
+        "canned_reply.add",
+        "canned_reply.delete",
+        "agent.sign_out",
+    ] {
+        assert!(actions.contains(&want), "{want} not audited: {actions:?}");
+    }
+    let failed: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.action == "agent.sign_in_failed")
+        .filter_map(|e| e.target.as_deref())
+        .collect();
+    assert_eq!(failed, vec!["a***@example.com", "n***@example.com"]);
+    let accept = entries
+        .iter()
+        .find(|e| e.action == "handoff.accept")
+        .expect("accept");
+    assert_eq!(accept.actor, "a_alice");
+    assert_eq!(accept.target.as_deref(), Some(conv.id.as_str()));
+    let report = db.audit_verify().await.expect("verify");
+    assert_eq!(report.broken, None);
+    assert_eq!(report.entries, entries.len() as i64);
+    // Opening a transcript (not its incremental fetches) and admin reads are audited.
+    let (bob_id, bob) = agent(&app, "bob@example.com", "Bob", 2, &[]).await;
+    let path = format!("/v1/agent/conversations/{}", conv.id);
+    call(&app, &bob, "GET", &path, None).await;
+    call(&app, &bob, "GET", &format!("{path}?after=1"), None).await;
+    call(&app, ADMIN_TOKEN, "GET", "/v1/admin/webhooks", None).await;
+    let views: Vec<_> = db
+        .audit_entries(report.entries, 100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "transcript.view" || e.action == "webhooks.view")
+        .map(|e| (e.action, e.actor))
+        .collect();
+    assert_eq!(
+        views,
+        vec![
+            ("transcript.view".to_string(), bob_id),
+            ("webhooks.view".to_string(), "admin".to_string())
+        ]
+    );
 }
 
 #[tokio::test]

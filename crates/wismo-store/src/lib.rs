@@ -40,6 +40,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod backend;
 mod conversations;
 mod orders;
@@ -57,6 +58,7 @@ use sqlx::sqlite::{
 use wismo_core::store::shopify::ParseError;
 use wismo_core::store::StoreError;
 
+pub use audit::{AuditEntry, AuditRecord, AuditReport};
 pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
 pub use orders::ImportReport;
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
