@@ -5,6 +5,7 @@ mod audit_cmd;
 mod bench;
 mod chat;
 mod db_cmd;
+mod keys_cmd;
 mod loadgen;
 mod nlu_cmd;
 mod serve;
@@ -59,6 +60,9 @@ enum Command {
     /// The audit trail: verify the hash chain, list entries.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// API keys for admin and server-to-server calls: create, list, revoke.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Loadgen(args) => loadgen::run(&args),
         Command::Agents(cmd) => agents_cmd::run(&cmd),
         Command::Audit(cmd) => audit_cmd::run(&cmd),
+        Command::Keys(cmd) => keys_cmd::run(&cmd),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -1191,3 +1191,71 @@ fn agents_add_list_passwd_remove() {
         &["audit trail broken at entry 2", "edited"],
     );
 }
+
+/// `wismo keys`: a key is shown once, listed without the key, and revoked.
+#[test]
+fn keys_create_list_revoke() {
+    let dir = TempDir::new("keys");
+    let data = dir.path("data").display().to_string();
+    let o = wismo(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "nightly import",
+            "--scope",
+            "import",
+            "--scope",
+            "analytics",
+            "--data-dir",
+            &data,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key (shown once, keep it secret): "))
+        .expect("the key is printed")
+        .to_string();
+    assert!(key.starts_with("wsk_") && key.len() == 68, "{key}");
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("k_"))
+        .expect("an id")
+        .to_string();
+    let o = wismo(&["keys", "list", "--data-dir", &data], None);
+    let list = stdout(&o);
+    assert!(
+        list.contains(&id) && list.contains("import,analytics") && list.contains("active"),
+        "{list}"
+    );
+    assert!(!list.contains(&key[4..]), "the key is never shown again");
+    let db = std::fs::read(dir.path("data/wismo.db")).expect("db");
+    assert!(
+        !String::from_utf8_lossy(&db).contains(&key[4..]),
+        "the key is not stored"
+    );
+    fails(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "root",
+            "--data-dir",
+            &data,
+        ],
+        &["\"root\" is not a scope"],
+    );
+    let o = wismo(&["keys", "revoke", &id, "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = wismo(&["keys", "list", "--data-dir", &data], None);
+    assert!(stdout(&o).contains("revoked"), "{}", stdout(&o));
+    fails(
+        &["keys", "revoke", &id, "--data-dir", &data],
+        &["no active API key"],
+    );
+}

@@ -792,15 +792,21 @@ pub async fn post_csat(
         .into_response())
 }
 
-/// Admin token or a signed-in agent; returns who, for the audit trail.
+/// The admin token, an API key with the `analytics` scope, or a signed-in
+/// agent; returns who, for the audit trail.
 async fn staff_only(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(String, &'static str), ApiError> {
-    if let (Some(want), Some(got)) = (&state.config.admin_token, bearer(headers)) {
-        if crate::sessions::constant_time_eq(got.as_bytes(), want.expose().as_bytes()) {
-            return Ok(("admin".to_string(), "admin"));
-        }
+    let is_key_or_admin = bearer(headers).is_some_and(|t| {
+        t.starts_with(crate::api::KEY_PREFIX)
+            || state.config.admin_token.as_ref().is_some_and(|w| {
+                crate::sessions::constant_time_eq(t.as_bytes(), w.expose().as_bytes())
+            })
+    });
+    if is_key_or_admin {
+        let c = crate::api::require_scope(state, headers, "analytics").await?;
+        return Ok((c.actor, c.kind));
     }
     signed_in(state, headers).await.map(|a| (a.id, "agent"))
 }

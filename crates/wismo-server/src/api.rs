@@ -17,9 +17,6 @@ use crate::error::ApiError;
 use crate::sessions::{constant_time_eq, CreateRequest};
 use crate::AppState;
 
-/// The audit trail's name for the admin token's holder.
-pub const ADMIN: (&str, &str) = ("admin", "admin");
-
 /// Locales with shipped templates.
 pub const LOCALES: [&str; 2] = ["en", "es"];
 
@@ -50,25 +47,66 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Whether the request carries the configured admin token.
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(want) = &state.config.admin_token else {
-        return Ok(false);
-    };
-    match bearer(headers) {
-        Some(t) if constant_time_eq(t.as_bytes(), want.expose().as_bytes()) => Ok(true),
-        _ => Ok(false),
+/// What an API key may do. The admin token may do everything.
+pub const SCOPES: [&str; 4] = ["import", "webhooks", "analytics", "conversations"];
+
+/// Every API key starts with this (`wsk_` + 64 hex digits).
+pub const KEY_PREFIX: &str = "wsk_";
+
+/// A new API key: (the key, shown once; its id). Only the key's SHA-256 is stored.
+pub fn new_api_key() -> Result<(String, String), ApiError> {
+    let key = format!("{KEY_PREFIX}{}", crate::sessions::new_secret()?);
+    let id = format!("k_{}", &crate::sessions::new_secret()?[..12]);
+    Ok((key, id))
+}
+
+/// Who called an admin endpoint, for the audit trail: the admin token's
+/// holder, or an API key (by id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub actor: String,
+    pub kind: &'static str,
+}
+
+impl Caller {
+    pub fn audit_name(&self) -> (&str, &str) {
+        (self.actor.as_str(), self.kind)
     }
 }
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if state.config.admin_token.is_none() {
-        return Err(ApiError::AdminDisabled);
+/// The admin token, or an API key holding `scope`. A key without the scope
+/// gets 403 `insufficient_scope`; a wrong or revoked one 401.
+pub async fn require_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: &'static str,
+) -> Result<Caller, ApiError> {
+    let token = bearer(headers);
+    if let Some(t) = token.filter(|t| t.starts_with(KEY_PREFIX) && t.len() <= 128) {
+        let now = state.sessions.clock.now();
+        return match state
+            .sessions
+            .db
+            .api_key_by_hash(&crate::sessions::token_hash(t), now)
+            .await?
+        {
+            Some(k) if k.scopes.iter().any(|s| s == scope) => Ok(Caller {
+                actor: k.id,
+                kind: "api_key",
+            }),
+            Some(_) => Err(ApiError::InsufficientScope(scope)),
+            None => Err(ApiError::AdminUnauthorized),
+        };
     }
-    if admin(state, headers)? {
-        Ok(())
-    } else {
-        Err(ApiError::AdminUnauthorized)
+    let Some(want) = &state.config.admin_token else {
+        return Err(ApiError::AdminDisabled);
+    };
+    match token {
+        Some(t) if constant_time_eq(t.as_bytes(), want.expose().as_bytes()) => Ok(Caller {
+            actor: "admin".into(),
+            kind: "admin",
+        }),
+        _ => Err(ApiError::AdminUnauthorized),
     }
 }
 
@@ -184,10 +222,13 @@ pub async fn create_conversation(
     let customer = match body.customer {
         None => None,
         Some(c) => {
-            if !admin(&state, &headers)? {
+            if require_scope(&state, &headers, "conversations")
+                .await
+                .is_err()
+            {
                 return Err(ApiError::InvalidField {
                     field: "customer",
-                    reason: "only a server holding the admin token may name a signed-in customer"
+                    reason: "only a server holding the admin token (or an API key with the conversations scope) may name a signed-in customer"
                         .into(),
                 });
             }
@@ -388,7 +429,7 @@ pub async fn import_shopify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
+    let caller = require_scope(&state, &headers, "import").await?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::MalformedJson(format!("the body is not UTF-8: {e}")))?;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
@@ -414,7 +455,7 @@ pub async fn import_shopify(
     );
     state
         .audit(
-            ADMIN,
+            caller.audit_name(),
             "orders.import",
             None,
             json!({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged, "bytes": body.len()}),
@@ -433,8 +474,10 @@ pub async fn webhooks_status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
-    state.audit(ADMIN, "webhooks.view", None, json!({})).await?;
+    let caller = require_scope(&state, &headers, "webhooks").await?;
+    state
+        .audit(caller.audit_name(), "webhooks.view", None, json!({}))
+        .await?;
     Ok(Json(state.webhooks.status(20).await?))
 }
 

@@ -82,6 +82,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("score must be a whole number from 1 to 5")]
     InvalidScore,
+    /// An API key without the scope this endpoint needs.
+    #[error("this API key lacks the {0:?} scope")]
+    InsufficientScope(&'static str),
 }
 
 impl ApiError {
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::InvalidScore => "invalid_score",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
         }
     }
 
@@ -134,7 +138,9 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::WebSocketRequired => StatusCode::UPGRADE_REQUIRED,
             ApiError::AgentUnauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::NotAssigned | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotAssigned | ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,6 +169,7 @@ impl ApiError {
             ApiError::WebSocketRequired => "WebSocket required",
             ApiError::AgentUnauthorized | ApiError::InvalidCredentials => "Unauthorized",
             ApiError::NotAssigned | ApiError::Forbidden(_) => "Forbidden",
+            ApiError::InsufficientScope(_) => "Insufficient scope",
             ApiError::NotFound { .. } => "Not found",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::InvalidScore => "Invalid score",

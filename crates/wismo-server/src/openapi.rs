@@ -642,7 +642,7 @@ mod tests {
         ("/v1/admin/webhooks", &["get"]),
     ];
 
-    const CODES: [(&str, u64); 32] = [
+    const CODES: [(&str, u64); 33] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -675,6 +675,7 @@ mod tests {
         ("csat_already_given", 409),
         ("duplicate", 409),
         ("invalid_score", 422),
+        ("insufficient_scope", 403),
     ];
 
     fn doc() -> Value {

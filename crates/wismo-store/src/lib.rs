@@ -43,6 +43,7 @@
 mod audit;
 mod backend;
 mod conversations;
+mod keys;
 mod orders;
 mod outbox;
 mod people;
@@ -60,6 +61,7 @@ use wismo_core::store::StoreError;
 
 pub use audit::{AuditEntry, AuditRecord, AuditReport};
 pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
+pub use keys::ApiKey;
 pub use orders::ImportReport;
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
