@@ -906,6 +906,7 @@ mod tests {
             ApiError::conflict("csat_already_given", ""),
             ApiError::conflict("duplicate", ""),
             ApiError::InvalidScore,
+            ApiError::InsufficientScope("import"),
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()
