@@ -5,6 +5,7 @@ mod audit_cmd;
 mod bench;
 mod chat;
 mod db_cmd;
+mod gdpr_cmd;
 mod keys_cmd;
 mod loadgen;
 mod nlu_cmd;
@@ -63,6 +64,9 @@ enum Command {
     /// API keys for admin and server-to-server calls: create, list, revoke.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// GDPR: export or erase a shopper's data; delete old conversations.
+    #[command(subcommand)]
+    Gdpr(gdpr_cmd::GdprCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Agents(cmd) => agents_cmd::run(&cmd),
         Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Keys(cmd) => keys_cmd::run(&cmd),
+        Command::Gdpr(cmd) => gdpr_cmd::run(&cmd),
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -1259,3 +1259,108 @@ fn keys_create_list_revoke() {
         &["no active API key"],
     );
 }
+
+/// `wismo gdpr`: export as JSON, erase, purge; bad arguments are refused.
+#[test]
+fn gdpr_export_erase_purge() {
+    let dir = TempDir::new("gdpr");
+    let data = dir.path("data").display().to_string();
+    let o = wismo(
+        &[
+            "import",
+            "shopify",
+            &fixture("../../../wismo-core/data/store/demo_orders.json"),
+            "--data-dir",
+            &data,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json(&[
+        "gdpr",
+        "export",
+        "--email",
+        "emma.johnson@example.com",
+        "--data-dir",
+        &data,
+    ]);
+    assert!(
+        doc["orders"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o["number"] == "1001")),
+        "{doc}"
+    );
+    let o = wismo(
+        &[
+            "gdpr",
+            "erase",
+            "--email",
+            "emma.johnson@example.com",
+            "--data-dir",
+            &data,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("orders anonymised"), "{}", stdout(&o));
+    let doc = json(&[
+        "gdpr",
+        "export",
+        "--email",
+        "emma.johnson@example.com",
+        "--data-dir",
+        &data,
+    ]);
+    assert_eq!(
+        doc["orders"],
+        serde_json::json!([]),
+        "nothing left to export"
+    );
+    let o = wismo(
+        &[
+            "gdpr",
+            "purge",
+            "--older-than-days",
+            "30",
+            "--data-dir",
+            &data,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    fails(
+        &["gdpr", "erase", "--data-dir", &data],
+        &["--email or --customer-id"],
+    );
+    fails(
+        &[
+            "gdpr",
+            "erase",
+            "--email",
+            "not an email",
+            "--data-dir",
+            &data,
+        ],
+        &["is not an email address"],
+    );
+    fails(
+        &[
+            "gdpr",
+            "purge",
+            "--older-than-days",
+            "0",
+            "--data-dir",
+            &data,
+        ],
+        &["at least 1"],
+    );
+    let audit = stdout(&wismo(&["audit", "list", "--data-dir", &data], None));
+    assert!(
+        audit.contains("gdpr.erase") && audit.contains("e***@example.com"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("emma.johnson"),
+        "the audit trail does not hold the address"
+    );
+}

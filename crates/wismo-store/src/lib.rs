@@ -47,6 +47,7 @@ mod keys;
 mod orders;
 mod outbox;
 mod people;
+mod privacy;
 mod service;
 
 use std::str::FromStr;
@@ -65,6 +66,7 @@ pub use keys::ApiKey;
 pub use orders::ImportReport;
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
+pub use privacy::{Erased, Shopper};
 pub use service::SqlOrderService;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -212,7 +214,10 @@ impl Db {
             let mut opts = SqliteConnectOptions::from_str(url.trim())?
                 .create_if_missing(true)
                 .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(10));
+                .busy_timeout(std::time::Duration::from_secs(10))
+                // Deleted content is overwritten, not left in free pages
+                // (erasure must leave nothing in the file).
+                .pragma("secure_delete", "on");
             if !in_memory {
                 // Readers never wait for the writer; one fsync per commit batch.
                 opts = opts
