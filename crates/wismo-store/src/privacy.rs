@@ -21,6 +21,9 @@ use wismo_core::dialogue::Event;
 use crate::orders::micros;
 use crate::{with_pool, Db, Pool, StoreDbError};
 
+/// id, email, first name, last name.
+type CustomerRow = (String, Option<String>, Option<String>, Option<String>);
+
 /// Who to export or erase.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shopper {
@@ -181,7 +184,7 @@ impl Db {
             .into_iter()
             .flatten()
         {
-            let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = with_pool!(self, p => {
+            let rows: Vec<CustomerRow> = with_pool!(self, p => {
                 sqlx::query_as(
                     "SELECT id, email, first_name, last_name FROM customers WHERE id = $1 OR email = $1",
                 )
