@@ -124,7 +124,7 @@ pub fn run(cmd: &GdprCommand) -> Result<()> {
                 let db = connect(db).await?;
                 let cutoff =
                     chrono::Utc::now() - chrono::Duration::days(i64::from(*older_than_days));
-                let n = db.purge_before(cutoff).await?;
+                let n = db.purge_before(cutoff).await?.len();
                 crate::audit_cmd::record(
                     &db,
                     "gdpr.purge",

@@ -14,7 +14,7 @@ pub enum KeysCommand {
         /// What the key is for (e.g. "nightly import").
         #[arg(long)]
         name: String,
-        /// import, webhooks, analytics or conversations; repeat for several.
+        /// import, webhooks, analytics, conversations or privacy; repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         #[command(flatten)]

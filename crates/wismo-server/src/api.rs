@@ -48,7 +48,13 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// What an API key may do. The admin token may do everything.
-pub const SCOPES: [&str; 4] = ["import", "webhooks", "analytics", "conversations"];
+pub const SCOPES: [&str; 5] = [
+    "import",
+    "webhooks",
+    "analytics",
+    "conversations",
+    "privacy",
+];
 
 /// Every API key starts with this (`wsk_` + 64 hex digits).
 pub const KEY_PREFIX: &str = "wsk_";
@@ -506,4 +512,140 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShopperBody {
+    email: Option<String>,
+    customer_id: Option<String>,
+}
+
+fn shopper_of(headers: &HeaderMap, body: &[u8]) -> Result<wismo_store::Shopper, ApiError> {
+    let b: ShopperBody = parse_json(headers, body)?;
+    let email = b
+        .email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
+    let customer_id = b
+        .customer_id
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if let Some(e) = &email {
+        if !e.contains('@')
+            || e.len() > 254
+            || e.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ApiError::InvalidField {
+                field: "email",
+                reason: "is not an email address".into(),
+            });
+        }
+    }
+    if customer_id
+        .as_ref()
+        .is_some_and(|c| c.len() > 128 || c.contains('\0'))
+    {
+        return Err(ApiError::InvalidField {
+            field: "customer_id",
+            reason: "must be 1 to 128 characters".into(),
+        });
+    }
+    if email.is_none() && customer_id.is_none() {
+        return Err(ApiError::InvalidField {
+            field: "email",
+            reason: "name the shopper with email or customer_id".into(),
+        });
+    }
+    Ok(wismo_store::Shopper { email, customer_id })
+}
+
+/// The shopper as the audit trail names them (never the full address).
+fn subject(s: &wismo_store::Shopper) -> String {
+    match (&s.email, &s.customer_id) {
+        (_, Some(c)) => format!("customer:{c}"),
+        (Some(e), None) => crate::agents::mask_email(e),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// `POST /v1/admin/gdpr/export`: everything about a shopper.
+pub async fn gdpr_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = require_scope(&state, &headers, "privacy").await?;
+    let who = shopper_of(&headers, &body)?;
+    state
+        .audit(
+            caller.audit_name(),
+            "gdpr.export",
+            Some(&subject(&who)),
+            json!({}),
+        )
+        .await?;
+    Ok(Json(state.sessions.db.export_shopper(&who).await?))
+}
+
+/// `POST /v1/admin/gdpr/erase`: erases a shopper.
+pub async fn gdpr_erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = require_scope(&state, &headers, "privacy").await?;
+    let who = shopper_of(&headers, &body)?;
+    let ids = state.sessions.db.shopper_conversations(&who).await?;
+    let r = state.sessions.db.erase_shopper(&who).await?;
+    state.sessions.forget(&ids);
+    let counts = json!({
+        "conversations": r.conversations,
+        "customers": r.customers,
+        "orders_anonymised": r.orders_anonymised,
+        "outbox_rows": r.outbox_rows,
+    });
+    state
+        .audit(
+            caller.audit_name(),
+            "gdpr.erase",
+            Some(&subject(&who)),
+            counts.clone(),
+        )
+        .await?;
+    Ok(Json(json!({"erased": counts})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    older_than_days: u32,
+}
+
+/// `POST /v1/admin/gdpr/purge`: deletes conversations idle for longer than N days.
+pub async fn gdpr_purge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = require_scope(&state, &headers, "privacy").await?;
+    let b: PurgeBody = parse_json(&headers, &body)?;
+    if b.older_than_days == 0 || b.older_than_days > 36_500 {
+        return Err(ApiError::InvalidField {
+            field: "older_than_days",
+            reason: "must be from 1 to 36500".into(),
+        });
+    }
+    let cutoff = state.sessions.clock.now() - chrono::Duration::days(i64::from(b.older_than_days));
+    let ids = state.sessions.db.purge_before(cutoff).await?;
+    state.sessions.forget(&ids);
+    state
+        .audit(
+            caller.audit_name(),
+            "gdpr.purge",
+            None,
+            json!({"older_than_days": b.older_than_days, "conversations": ids.len()}),
+        )
+        .await?;
+    Ok(Json(json!({"deleted_conversations": ids.len()})))
 }

@@ -457,6 +457,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversations/{id}/csat", post(agents::post_csat))
         .route("/v1/conversations/{id}/resolution", get(agents::resolution))
         .route("/v1/admin/resolutions", get(agents::resolutions))
+        .route("/v1/admin/gdpr/export", post(api::gdpr_export))
+        .route("/v1/admin/gdpr/erase", post(api::gdpr_erase))
+        .route("/v1/admin/gdpr/purge", post(api::gdpr_purge))
         .route(
             "/v1/agent/session",
             post(agents::sign_in).delete(agents::sign_out),

@@ -640,6 +640,9 @@ mod tests {
         ("/webhooks/rest/webhook", &["post"]),
         ("/v1/admin/import/shopify", &["post"]),
         ("/v1/admin/webhooks", &["get"]),
+        ("/v1/admin/gdpr/export", &["post"]),
+        ("/v1/admin/gdpr/erase", &["post"]),
+        ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
     const CODES: [(&str, u64); 33] = [

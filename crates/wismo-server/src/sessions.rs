@@ -852,6 +852,14 @@ impl Sessions {
         before - map.len()
     }
 
+    /// Drops conversations from memory (after they were erased or purged).
+    pub fn forget(&self, ids: &[String]) {
+        let mut map = self.map();
+        for id in ids {
+            map.remove(id);
+        }
+    }
+
     /// The first order the shopper verified in this conversation, if any.
     pub async fn verified_order(&self, session: &Session) -> Option<String> {
         let live = session.live.lock().await;

@@ -111,3 +111,91 @@ async fn api_keys_open_only_their_scopes_and_stop_when_revoked() {
         );
     }
 }
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// GDPR through the admin API: export, erase (the live conversation is
+/// gone too), retention; only with the `privacy` scope.
+#[tokio::test]
+async fn gdpr_endpoints_export_and_erase_a_shopper() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (privacy, _) = key(&app, &["privacy"]).await;
+        let (importer, _) = key(&app, &["import"]).await;
+        let conv = app.create().await;
+        app.say(&conv, "where is my order #1001?").await;
+        app.say(&conv, "emma.johnson@example.com").await;
+        let who = json!({"email": "emma.johnson@example.com"});
+        let (s, v) = post(&app, &importer, "/v1/admin/gdpr/export", who.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (403, Some("insufficient_scope")));
+        let (s, doc) = post(&app, &privacy, "/v1/admin/gdpr/export", who.clone()).await;
+        assert_eq!(s, 200, "{doc}");
+        let convs = doc["conversations"].as_array().expect("conversations");
+        assert_eq!(convs.len(), 1);
+        assert_eq!(convs[0]["id"], conv.id.as_str());
+        for bad in [
+            json!({}),
+            json!({"email": "nope"}),
+            json!({"email": "a@b.c", "x": 1}),
+        ] {
+            let (s, _) = post(&app, &privacy, "/v1/admin/gdpr/erase", bad.clone()).await;
+            assert!(s == 400 || s == 422, "{bad} -> {s}");
+        }
+        let (s, v) = post(&app, ADMIN_TOKEN, "/v1/admin/gdpr/erase", who.clone()).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["erased"]["conversations"], 1);
+        // The conversation is gone, also from the server's memory.
+        let res = app
+            .client
+            .get(app.url(&format!("/v1/conversations/{}", conv.id)))
+            .bearer_auth(&conv.token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 401);
+        let (_, doc) = post(&app, &privacy, "/v1/admin/gdpr/export", who).await;
+        assert_eq!(doc["conversations"], json!([]));
+        let (s, v) = post(
+            &app,
+            &privacy,
+            "/v1/admin/gdpr/purge",
+            json!({"older_than_days": 0}),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (422, Some("invalid_field")));
+        let (s, v) = post(
+            &app,
+            &privacy,
+            "/v1/admin/gdpr/purge",
+            json!({"older_than_days": 30}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let audit = app
+            .state
+            .sessions
+            .db
+            .audit_entries(0, 100)
+            .await
+            .expect("audit");
+        let erase = audit
+            .iter()
+            .find(|e| e.action == "gdpr.erase")
+            .expect("audited");
+        assert_eq!(erase.actor, "admin");
+        assert_eq!(erase.target.as_deref(), Some("e***@example.com"));
+    }
+}

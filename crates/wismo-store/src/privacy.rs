@@ -261,27 +261,26 @@ impl Db {
 
     /// Deletes conversations idle since before `cutoff` (with everything
     /// that hangs off them) and outbox rows created before it. Returns how
-    /// many conversations went.
-    pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreDbError> {
+    /// their ids.
+    pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>, StoreDbError> {
         let cutoff = micros(cutoff);
-        let n = with_pool!(self, p => {
+        let ids: Vec<(String,)> = with_pool!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM outbox WHERE created_at < $1")
                 .bind(cutoff)
                 .execute(&mut *tx)
                 .await?;
-            let n = sqlx::query("DELETE FROM conversations WHERE last_active_at < $1")
+            let ids = sqlx::query_as("DELETE FROM conversations WHERE last_active_at < $1 RETURNING id")
                 .bind(cutoff)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
-            n
+            ids
         });
-        if n > 0 {
+        if !ids.is_empty() {
             self.scrub_files().await?;
         }
-        Ok(n)
+        Ok(ids.into_iter().map(|(i,)| i).collect())
     }
 
     /// On SQLite, moves everything from the write-ahead log into the

@@ -207,8 +207,8 @@ async fn retention_deletes_only_old_conversations() {
         db.touch("c_new", Utc::now() + chrono::Duration::hours(1))
             .await
             .expect("touch");
-        let n = db.purge_before(cutoff).await.expect("purge");
-        assert_eq!(n, 1, "{name}");
+        let gone = db.purge_before(cutoff).await.expect("purge");
+        assert_eq!(gone, ["c_old"], "{name}");
         assert!(
             db.conversation("c_old").await.expect("read").is_none(),
             "{name}"
