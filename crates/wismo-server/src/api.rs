@@ -636,7 +636,8 @@ pub async fn gdpr_purge(
             reason: "must be from 1 to 36500".into(),
         });
     }
-    let cutoff = state.sessions.clock.now() - chrono::Duration::days(i64::from(b.older_than_days));
+    // Real time, like the `last_active_at` the store writes.
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(b.older_than_days));
     let ids = state.sessions.db.purge_before(cutoff).await?;
     state.sessions.forget(&ids);
     state

@@ -96,6 +96,8 @@ pub struct Config {
     pub auto_assign: bool,
     /// How long an agent's sign-in lasts.
     pub agent_session_ttl: Duration,
+    /// Conversations idle for more days than this are deleted (0: kept).
+    pub retention_days: u32,
     /// Where events are POSTed (http/https URLs, normalised); empty: none.
     pub webhook_urls: Vec<String>,
     /// The key of the webhooks' HMAC signatures; set whenever a URL is.
@@ -243,6 +245,12 @@ const KEYS: &[Key] = &[
         default: Some("12h"),
         secret: false,
         help: "how long an agent's sign-in lasts",
+    },
+    Key {
+        name: "retention_days",
+        default: Some("0"),
+        secret: false,
+        help: "delete conversations idle for more than this many days (0: keep them)",
     },
     Key {
         name: "webhook_urls",
@@ -574,6 +582,19 @@ impl Layers {
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
             agent_session_ttl: duration("agent_session_ttl")?,
+            retention_days: {
+                let v = required("retention_days")?;
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|d| *d <= 36_500)
+                    .ok_or_else(|| {
+                        invalid(
+                            "retention_days",
+                            format!("{v:?} is not a number of days from 0 to 36500"),
+                        )
+                    })?
+            },
             webhook_urls,
             webhook_secret,
             webhook_retry_base: duration("webhook_retry_base")?,

@@ -108,6 +108,30 @@ impl AppState {
         Ok(())
     }
 
+    /// Applies the retention policy once: deletes conversations idle for
+    /// more than `retention_days` (a no-op when it is 0). Returns how many.
+    pub async fn apply_retention(&self) -> Result<usize, ApiError> {
+        let days = self.config.retention_days;
+        if days == 0 {
+            return Ok(0);
+        }
+        // Real time, like the `last_active_at` the store writes.
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        let ids = self.sessions.db.purge_before(cutoff).await?;
+        self.sessions.forget(&ids);
+        if !ids.is_empty() {
+            self.audit(
+                ("system", "system"),
+                "gdpr.purge",
+                None,
+                serde_json::json!({"older_than_days": days, "conversations": ids.len()}),
+            )
+            .await?;
+            tracing::info!(deleted = ids.len(), days, "retention policy applied");
+        }
+        Ok(ids.len())
+    }
+
     pub fn ws_open(&self) -> WsGuard {
         self.websockets.fetch_add(1, Ordering::Relaxed);
         WsGuard(self.clone())
@@ -321,8 +345,16 @@ impl Server {
             let state = state.clone();
             async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
+                let mut minutes = 0u64;
                 loop {
                     tick.tick().await;
+                    // The retention policy: at start, then hourly.
+                    if minutes % 60 == 0 {
+                        if let Err(e) = state.apply_retention().await {
+                            tracing::warn!(error = %e, "retention policy failed");
+                        }
+                    }
+                    minutes += 1;
                     let n = state.sessions.evict_idle(Duration::from_secs(300));
                     if n > 0 {
                         tracing::debug!(evicted = n, "idle sessions dropped from memory");

@@ -199,3 +199,28 @@ async fn gdpr_endpoints_export_and_erase_a_shopper() {
         assert_eq!(erase.target.as_deref(), Some("e***@example.com"));
     }
 }
+
+/// `retention_days`: conversations idle for longer are deleted (also from
+/// memory); recent ones stay.
+#[tokio::test]
+async fn the_retention_policy_deletes_idle_conversations() {
+    let app = common::spawn_app_with(common::Backend::Sqlite, &[("retention_days", "7")]).await;
+    let old = app.create().await;
+    app.say(&old, "hello").await;
+    let recent = app.create().await;
+    app.say(&recent, "hello").await;
+    let db = &app.state.sessions.db;
+    let days_ago = |d: i64| chrono::Utc::now() - chrono::Duration::days(d);
+    assert!(db.touch(&old.id, days_ago(8)).await.expect("touch"));
+    assert!(db.touch(&recent.id, days_ago(6)).await.expect("touch"));
+    assert_eq!(app.state.apply_retention().await.expect("retention"), 1);
+    let status = |c: &common::Conv| {
+        let req = app
+            .client
+            .get(app.url(&format!("/v1/conversations/{}", c.id)))
+            .bearer_auth(&c.token);
+        async move { req.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(status(&old).await, 401, "deleted");
+    assert_eq!(status(&recent).await, 200, "kept");
+}
