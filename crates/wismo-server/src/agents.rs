@@ -375,6 +375,11 @@ pub async fn conversation(
             format!("conversation {id} was never handed off"),
         ));
     };
+    if !crate::rbac::may_see(&me, last) {
+        return Err(ApiError::Forbidden(
+            "this conversation is neither waiting in the queue nor assigned to you".into(),
+        ));
+    }
     if after == 0 {
         // Opening a transcript is audited; the console's incremental
         // fetches (`?after=`) continue that view.
@@ -476,6 +481,12 @@ async fn post_text(
     note: bool,
 ) -> Result<Response, ApiError> {
     let me = signed_in(state, headers).await?;
+    let access = if note {
+        escalation::Access::See
+    } else {
+        escalation::Access::Own
+    };
+    escalation::authorize(state, &me, id, access).await?;
     let body: TextBody = parse_json(headers, body)?;
     check_text(&body.text, state.config.max_message_chars)?;
     let (seq, e) = if note {
@@ -499,6 +510,7 @@ pub async fn typing(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    escalation::authorize(&state, &me, &id, escalation::Access::Own).await?;
     let body: TypingBody = parse_json(&headers, &body)?;
     let s = &state.sessions;
     let h = s.db.open_handoff(&id).await?.ok_or(ApiError::NotAssigned)?;
@@ -526,6 +538,7 @@ pub async fn transfer(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    escalation::authorize(&state, &me, &id, escalation::Access::Own).await?;
     let body: TransferBody = parse_json(&headers, &body)?;
     let h = escalation::transfer(&state, &me, &id, &body.agent_id).await?;
     state
@@ -545,6 +558,7 @@ pub async fn release(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    escalation::authorize(&state, &me, &id, escalation::Access::Own).await?;
     let h = escalation::close(&state, &me, &id, None).await?;
     state
         .audit(
@@ -583,6 +597,7 @@ pub async fn resolve(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    escalation::authorize(&state, &me, &id, escalation::Access::Close).await?;
     let body: ResolveBody = parse_json(&headers, &body)?;
     if !OUTCOMES.contains(&body.outcome.as_str()) {
         return Err(ApiError::InvalidField {
@@ -650,6 +665,7 @@ pub async fn add_canned_reply(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    crate::rbac::require(&me, crate::rbac::Permission::ManageCannedReplies)?;
     let body: CannedBody = parse_json(&headers, &body)?;
     let shortcut = body.shortcut.trim();
     let ok_shortcut = shortcut.len() >= 2
@@ -694,6 +710,7 @@ pub async fn delete_canned_reply(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    crate::rbac::require(&me, crate::rbac::Permission::ManageCannedReplies)?;
     let not_found =
         || ApiError::not_found("canned_reply_not_found", format!("no canned reply {id}"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
@@ -808,7 +825,9 @@ async fn staff_only(
         let c = crate::api::require_scope(state, headers, "analytics").await?;
         return Ok((c.actor, c.kind));
     }
-    signed_in(state, headers).await.map(|a| (a.id, "agent"))
+    let me = signed_in(state, headers).await?;
+    crate::rbac::require(&me, crate::rbac::Permission::ViewAnalytics)?;
+    Ok((me.id, "agent"))
 }
 
 fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {

@@ -511,11 +511,60 @@ async fn session_of(state: &AppState, id: &str) -> Result<Arc<Session>, ApiError
     })
 }
 
+/// The agent may act on this case: it is theirs, or they are a supervisor
+/// and someone has it.
 fn owned(h: &Handoff, me: &Agent) -> Result<(), ApiError> {
-    if h.status == "assigned" && h.agent_id.as_deref() == Some(me.id.as_str()) {
+    let mine = h.agent_id.as_deref() == Some(me.id.as_str());
+    let supervising = crate::rbac::allows(
+        crate::rbac::role_of(me),
+        crate::rbac::Permission::ManageOthersCases,
+    );
+    if h.status == "assigned" && (mine || supervising) {
         Ok(())
     } else {
         Err(ApiError::NotAssigned)
+    }
+}
+
+/// What an agent wants to do with a conversation, checked before anything
+/// else about the request (so a refusal never depends on the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read it or add a note: a queued case, one's own, or (supervisors) any.
+    See,
+    /// Reply, type, transfer, hand back: the owner (or a supervisor).
+    Own,
+    /// Resolve: as `Own`, or a queued case (settled outside the chat).
+    Close,
+}
+
+/// 403 / 404 / 409 when the agent may not do `access` on the conversation.
+pub async fn authorize(
+    state: &AppState,
+    me: &Agent,
+    conversation_id: &str,
+    access: Access,
+) -> Result<(), ApiError> {
+    let db = &state.sessions.db;
+    let Some(last) = db.handoffs_of(conversation_id).await?.pop() else {
+        return Err(ApiError::not_found(
+            "conversation_not_found",
+            format!("conversation {conversation_id} was never handed off"),
+        ));
+    };
+    if !crate::rbac::may_see(me, &last) {
+        tracing::info!(target: "wismo::security", event = "permission_denied", agent = %me.id, conversation = %conversation_id, "conversation not visible to this agent");
+        return Err(ApiError::Forbidden(
+            "this conversation is neither waiting in the queue nor assigned to you".into(),
+        ));
+    }
+    match access {
+        Access::See => Ok(()),
+        Access::Close if last.status == "queued" => Ok(()),
+        Access::Own | Access::Close => {
+            let h = open_case(Some(last).filter(Handoff::is_open), conversation_id)?;
+            owned(&h, me)
+        }
     }
 }
 
@@ -706,7 +755,7 @@ pub async fn transfer(
     let now = s.clock.now();
     if !s
         .db
-        .assign_handoff(h.id, &target.id, Some(&me.id), now)
+        .assign_handoff(h.id, &target.id, h.agent_id.as_deref(), now)
         .await?
     {
         return Err(ApiError::NotAssigned);

@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod escalation;
 pub mod openapi;
+pub mod rbac;
 pub mod sessions;
 pub mod webhooks;
 pub mod ws;

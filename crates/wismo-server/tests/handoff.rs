@@ -20,6 +20,22 @@ async fn agent(
     max: u32,
     langs: &[&str],
 ) -> (String, String) {
+    account(app, email, name, max, langs, "agent").await
+}
+
+/// A supervisor: sees and manages every case, canned replies, analytics.
+async fn supervisor(app: &TestApp, email: &str, name: &str) -> (String, String) {
+    account(app, email, name, 5, &[], "supervisor").await
+}
+
+async fn account(
+    app: &TestApp,
+    email: &str,
+    name: &str,
+    max: u32,
+    langs: &[&str],
+    role: &str,
+) -> (String, String) {
     let hash = wismo_server::agents::hash_password(PASSWORD).expect("hash");
     let id = format!("a_{}", name.to_lowercase());
     app.state
@@ -30,7 +46,7 @@ async fn agent(
             email: email.into(),
             name: name.into(),
             password_hash: hash,
-            role: "agent".into(),
+            role: role.into(),
             max_chats: max,
             languages: langs.iter().map(|s| s.to_string()).collect(),
             created_at: chrono::Utc::now(),
@@ -301,10 +317,28 @@ async fn the_whole_hand_off_story() {
         assert_eq!(last["agent"], "Alice");
         assert_eq!(last["text"], "Hi, I'm Alice. Let me check order 1001.");
 
-        // Notes: agents only.
-        let (s, _) = act(
+        // Notes: agents only; an agent sees only queued cases and their own.
+        let (s, v) = act(
             &app,
             &bob,
+            &shopper,
+            "notes",
+            Some(json!({"text": "VIP customer, be generous"})),
+        )
+        .await;
+        assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")));
+        let (s, _) = call(
+            &app,
+            &bob,
+            "GET",
+            &format!("/v1/agent/conversations/{}", shopper.id),
+            None,
+        )
+        .await;
+        assert_eq!(s, 403);
+        let (s, _) = act(
+            &app,
+            &alice,
             &shopper,
             "notes",
             Some(json!({"text": "VIP customer, be generous"})),
@@ -356,7 +390,7 @@ async fn the_whole_hand_off_story() {
             Some(json!({"text": "hi"})),
         )
         .await;
-        assert_eq!((s, v["code"].as_str()), (403, Some("not_assigned")));
+        assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")));
         let (s, v) = act(
             &app,
             &alice,
@@ -479,9 +513,19 @@ async fn the_whole_hand_off_story() {
         assert_eq!(res["csat"]["score"], 5);
         let contained = app.create().await;
         app.say(&contained, "where is my order #1001?").await;
-        let (_, res) = call(
+        let (s, _) = call(
             &app,
             &alice,
+            "GET",
+            &format!("/v1/conversations/{}/resolution", contained.id),
+            None,
+        )
+        .await;
+        assert_eq!(s, 403, "analytics are for supervisors");
+        let (_, sue) = supervisor(&app, "sue@example.com", "Sue").await;
+        let (_, res) = call(
+            &app,
+            &sue,
             "GET",
             &format!("/v1/conversations/{}/resolution", contained.id),
             None,
@@ -639,7 +683,17 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     )
     .await;
     assert_eq!(s, 422);
-    // Canned replies: list, add, duplicate, delete.
+    // Canned replies: agents use them, supervisors manage them.
+    let (_, sue) = supervisor(&app, "sue@example.com", "Sue").await;
+    let (s, v) = call(
+        &app,
+        &alice,
+        "POST",
+        "/v1/agent/canned-replies",
+        Some(json!({"shortcut": "/x", "title": "x", "text": "y"})),
+    )
+    .await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")));
     let (s, v) = call(&app, &alice, "GET", "/v1/agent/canned-replies", None).await;
     assert_eq!(s, 200);
     assert!(v["replies"]
@@ -649,7 +703,7 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
         json!({"shortcut": "/eta", "title": "ETA", "text": "It should arrive within 2 days."});
     let (s, v) = call(
         &app,
-        &alice,
+        &sue,
         "POST",
         "/v1/agent/canned-replies",
         Some(new.clone()),
@@ -657,11 +711,11 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     .await;
     assert_eq!(s, 201, "{v}");
     let id = v["reply"]["id"].as_str().expect("id").to_string();
-    let (s, v) = call(&app, &alice, "POST", "/v1/agent/canned-replies", Some(new)).await;
+    let (s, v) = call(&app, &sue, "POST", "/v1/agent/canned-replies", Some(new)).await;
     assert_eq!((s, v["code"].as_str()), (409, Some("duplicate")));
     let (s, _) = call(
         &app,
-        &alice,
+        &sue,
         "POST",
         "/v1/agent/canned-replies",
         Some(json!({"shortcut": "no slash", "title": "x", "text": "y"})),
@@ -670,7 +724,7 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     assert_eq!(s, 422);
     let (s, _) = call(
         &app,
-        &alice,
+        &sue,
         "DELETE",
         &format!("/v1/agent/canned-replies/{id}"),
         None,
@@ -679,7 +733,7 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     assert_eq!(s, 204);
     let (s, v) = call(
         &app,
-        &alice,
+        &sue,
         "DELETE",
         &format!("/v1/agent/canned-replies/{id}"),
         None,
@@ -726,7 +780,7 @@ async fn agents_must_sign_in_and_bad_requests_are_refused() {
     assert_eq!(report.broken, None);
     assert_eq!(report.entries, entries.len() as i64);
     // Opening a transcript (not its incremental fetches) and admin reads are audited.
-    let (bob_id, bob) = agent(&app, "bob@example.com", "Bob", 2, &[]).await;
+    let (bob_id, bob) = supervisor(&app, "bob@example.com", "Bob").await;
     let path = format!("/v1/agent/conversations/{}", conv.id);
     call(&app, &bob, "GET", &path, None).await;
     call(&app, &bob, "GET", &format!("{path}?after=1"), None).await;
