@@ -41,7 +41,7 @@ pub const DEFAULT_TEMPLATES: [(&str, &str); 2] = [
 ];
 
 /// Templates the engine itself says, whatever the flows are.
-pub const ENGINE_TEMPLATES: [&str; 23] = [
+pub const ENGINE_TEMPLATES: [&str; 22] = [
     "welcome",
     "fallback",
     "fallback.pending",
@@ -58,7 +58,6 @@ pub const ENGINE_TEMPLATES: [&str; 23] = [
     "knowledge.answer",
     "knowledge.none",
     "payment.card_warning",
-    "payment.bank_warning",
     "action.failed",
     "track_order_button",
     "return_button",
@@ -897,7 +896,20 @@ impl<'a> Turn<'a> {
         if found.card_data() {
             self.say("payment.card_warning", &self.base_vars(), &[]);
         } else if found.bank_account {
-            self.say("payment.bank_warning", &self.base_vars(), &[]);
+            // Optional (stores' own templates may predate it): the card
+            // warning stands in.
+            let locale = self.locale().to_string();
+            let id = if self
+                .engine
+                .templates
+                .contains(&locale, "payment.bank_warning")
+                || self.engine.templates.contains("en", "payment.bank_warning")
+            {
+                "payment.bank_warning"
+            } else {
+                "payment.card_warning"
+            };
+            self.say(id, &self.base_vars(), &[]);
         }
     }
 
