@@ -13,5 +13,6 @@
 pub mod dialogue;
 pub mod knowledge;
 pub mod nlu;
+pub mod redact;
 pub mod store;
 pub(crate) mod yaml;

@@ -385,6 +385,72 @@ fn card_numbers_never_reach_the_event_log() {
     assert!(log.contains("[card number removed]"));
 }
 
+/// Security codes, bank accounts and card numbers typed where an order
+/// number, an email or a free-text answer is expected: none reaches an event
+/// (text, slot, verification) and the shopper is warned each time.
+#[test]
+fn no_card_or_bank_data_reaches_any_event() {
+    let (engine, _) = demo_engine();
+    let mut conv = Conversation::new("pci-2");
+    let said = [
+        ("where is my order", None),
+        ("4111111111111111", Some("don't share card numbers")),
+        (
+            "order 5555-5555-5555-4444",
+            Some("don't share card numbers"),
+        ),
+        ("my cvv is 737", Some("don't share card numbers")),
+        ("IBAN DE89 3704 0044 0532 0130 00", Some("bank account")),
+        ("account number 000123456789", Some("bank account")),
+        ("routing number 011000015 order 1042", Some("bank account")),
+    ];
+    for (text, warning) in said {
+        let out = engine.turn(&mut conv, text, demo_now());
+        if let Some(w) = warning {
+            assert!(
+                out.messages.iter().any(|m| m.text.contains(w)),
+                "{text}: {:?}",
+                out.messages
+            );
+            assert!(
+                out.nlu.entities.iter().all(|e| !e.text.contains("5555")
+                    && !e.text.contains("4111")
+                    && !e.text.contains("0123456789")),
+                "{text}: {:?}",
+                out.nlu.entities
+            );
+        }
+    }
+    // With a person in charge the bot stays silent, but for this warning.
+    conv.record(Event::AgentJoined {
+        agent: "Alice".into(),
+        at: demo_now(),
+    });
+    let out = engine.turn(&mut conv, "card 4242 4242 4242 4242", demo_now());
+    assert_eq!(out.messages.len(), 1, "{:?}", out.messages);
+    assert!(out.messages[0].text.contains("don't share card numbers"));
+    let log = serde_json::to_string(&conv.events).expect("serialises");
+    for secret in [
+        "4242 4242 4242 4242",
+        "4111111111111111",
+        "5555-5555-5555-4444",
+        "5555555555554444",
+        "737",
+        "89370400440532013000",
+        "3704 0044",
+        "000123456789",
+        "011000015",
+    ] {
+        assert!(!log.contains(secret), "{secret} in {log}");
+    }
+    for slot in conv.state.slots.values() {
+        assert!(
+            slot.chars().filter(char::is_ascii_digit).count() <= 12,
+            "{slot}"
+        );
+    }
+}
+
 /// While a person owns the conversation the bot never answers; what the
 /// shopper says is still recorded with its meaning; when the person leaves,
 /// the bot takes over again.

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use wismo_core::dialogue::Event;
+use wismo_core::redact::redact_text;
 use wismo_store::{Agent, Handoff};
 
 use crate::api::{bearer, check_text, parse_after, parse_json};
@@ -613,7 +614,7 @@ pub async fn resolve(
     }
     let mut tags: Vec<String> = Vec::new();
     for t in body.tags {
-        let t = t.trim().to_string();
+        let t = redact_text(t.trim());
         if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
             return Err(ApiError::InvalidField {
                 field: "tags",
@@ -691,7 +692,7 @@ pub async fn add_canned_reply(
     let c = state
         .sessions
         .db
-        .add_canned_reply(shortcut, title, &body.text)
+        .add_canned_reply(shortcut, &redact_text(title), &redact_text(&body.text))
         .await?;
     state
         .audit(
@@ -759,6 +760,8 @@ pub async fn post_csat(
         .comment
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
+    // Card data (PCI DSS) is checked as typed, stored redacted.
+    let redacted_comment = comment.as_deref().map(redact_text);
     if let Some(c) = &comment {
         let chars = c.chars().count();
         if chars > 1000 {
@@ -776,6 +779,7 @@ pub async fn post_csat(
     }
     let s = &state.sessions;
     let now = s.clock.now();
+    let comment = redacted_comment;
     if !s.db.add_csat(&id, score, comment.as_deref(), now).await? {
         return Err(ApiError::conflict(
             "csat_already_given",

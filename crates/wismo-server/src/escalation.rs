@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use wismo_core::dialogue::{order_state, Conversation, Event, HandoffQueue};
+use wismo_core::redact::redact_text;
 use wismo_store::{Agent, Db, Handoff, NewHandoff};
 
 use crate::error::ApiError;
@@ -380,7 +381,7 @@ impl Sessions {
                 offline: wait.is_none(),
                 requested_at: now,
                 last_role: Some("user".into()),
-                last_text: Some(last_text.to_string()),
+                last_text: Some(redact_text(last_text)),
                 last_at: Some(now),
             })
             .await?;
@@ -454,7 +455,7 @@ impl Sessions {
         if let Some(text) = text {
             let trend: Vec<f32> = sentiments.iter().rev().take(10).rev().copied().collect();
             self.db
-                .handoff_activity(h.id, "user", text, now, Some(&trend))
+                .handoff_activity(h.id, "user", &redact_text(text), now, Some(&trend))
                 .await?;
         }
         for e in events {
@@ -670,6 +671,10 @@ pub async fn say(
     let session = session_of(state, conversation_id).await?;
     let h = open_case(s.db.open_handoff(conversation_id).await?, conversation_id)?;
     owned(&h, me)?;
+    // Card data (PCI DSS) never leaves here: not to the log, the hand-off
+    // row, the shopper or the webhooks.
+    let text = redact_text(text);
+    let text = text.as_str();
     let (name, owned_text) = (me.name.clone(), text.to_string());
     let (seq, event) = record_one(s, &session, move |at| Event::AgentSaid {
         agent: name,
@@ -718,7 +723,7 @@ pub async fn note(
                     format!("conversation {conversation_id} was never handed off"),
                 )
             })?;
-    let (name, owned_text) = (me.name.clone(), text.to_string());
+    let (name, owned_text) = (me.name.clone(), redact_text(text));
     let (seq, event) = record_one(s, &session, move |at| Event::NoteAdded {
         agent: name,
         text: owned_text,

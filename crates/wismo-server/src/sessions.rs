@@ -19,7 +19,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
-use wismo_core::dialogue::{redact_card_numbers, Conversation, Engine, Event, SignedIn};
+use wismo_core::dialogue::{Conversation, Engine, Event, SignedIn};
+use wismo_core::redact::redact_text;
 use wismo_store::{Db, NewConversation};
 
 use crate::config::Config;
@@ -528,7 +529,9 @@ impl Sessions {
     ) -> Result<Value, ApiError> {
         let mut live = session.live.lock().await;
         session.used_now();
-        let stored_text = redact_card_numbers(text);
+        // Card data (PCI DSS): what is stored, compared and sent on is the
+        // redacted text; only the engine reads the message as typed.
+        let stored_text = redact_text(text);
         if let Some(cmid) = client_message_id {
             if let Some(r) = self.db.recall_client_message(&session.id, cmid).await? {
                 let same = r.response["user_message"]["text"].as_str() == Some(&stored_text);

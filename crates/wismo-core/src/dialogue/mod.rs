@@ -20,6 +20,8 @@ pub mod templates;
 use crate::knowledge::KnowledgeBase;
 use crate::nlu::entities::{EntityValue, ExtractionContext};
 use crate::nlu::{Nlu, ParseResult};
+use crate::redact::{self, Kinds};
+pub use crate::redact::{contains_card_number, redact_card_numbers};
 use crate::store::{Order, OrderService, StoreError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -140,7 +142,9 @@ impl Conversation {
 impl Conversation {
     /// Folds and appends an event that happened outside a turn (a person's
     /// message, a note, a transfer, a rating). Returns it, for persisting.
-    pub fn record(&mut self, e: Event) -> Event {
+    /// Card data in its text is redacted first.
+    pub fn record(&mut self, mut e: Event) -> Event {
+        scrub_event(&mut e);
         self.state.apply(&e);
         self.events.push(e.clone());
         e
@@ -349,72 +353,40 @@ pub fn parse_address(text: &str) -> Option<crate::store::Address> {
     })
 }
 
-fn luhn_card(digits: &[u32]) -> bool {
-    (13..=19).contains(&digits.len()) && {
-        let sum: u32 = digits
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, &x)| {
-                if i % 2 == 1 {
-                    if x * 2 > 9 {
-                        x * 2 - 9
-                    } else {
-                        x * 2
-                    }
-                } else {
-                    x
-                }
-            })
-            .sum();
-        sum % 10 == 0
-    }
-}
-
-/// Byte ranges of payment card numbers in `text`: 13 to 19 digits (spaces and
-/// dashes allowed between them) that pass the Luhn check.
-fn card_number_spans(text: &str) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    let mut digits: Vec<u32> = Vec::new();
-    let (mut start, mut end) = (0usize, 0usize);
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), '.')))
-    {
-        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
-            if digits.is_empty() {
-                start = i;
-            }
-            digits.push(d);
-            end = i + 1;
-        } else if (c == ' ' || c == '-') && !digits.is_empty() {
-            continue;
-        } else {
-            if luhn_card(&digits) {
-                spans.push((start, end));
-            }
-            digits.clear();
+/// Card data never enters the log (PCI DSS): whatever text an event carries
+/// that came from people (what they said, slots, notes) is redacted again
+/// here, whichever path produced it.
+pub fn scrub_event(e: &mut Event) {
+    let fix = |t: &mut String| {
+        if redact::contains_sensitive(t) {
+            *t = redact::redact_text(t);
         }
+    };
+    match e {
+        Event::UserSaid { text, .. }
+        | Event::AgentSaid { text, .. }
+        | Event::NoteAdded { text, .. } => fix(text),
+        Event::SlotSet { value, .. } => fix(value),
+        Event::Verified {
+            order_number,
+            email,
+        } => {
+            if let Some(t) = order_number {
+                fix(t);
+            }
+            if let Some(t) = email {
+                fix(t);
+            }
+        }
+        Event::StoreAction {
+            order_number: Some(t),
+            ..
+        }
+        | Event::CsatGiven {
+            comment: Some(t), ..
+        } => fix(t),
+        _ => {}
     }
-    spans
-}
-
-/// Whether `text` holds a payment card number.
-pub fn contains_card_number(text: &str) -> bool {
-    !card_number_spans(text).is_empty()
-}
-
-/// `text` with every card number replaced, for anything that is stored.
-pub fn redact_card_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for (a, b) in card_number_spans(text) {
-        out.push_str(&text[last..a]);
-        out.push_str("[card number removed]");
-        last = b;
-    }
-    out.push_str(&text[last..]);
-    out
 }
 
 fn normalise_postal(s: &str) -> String {
@@ -641,13 +613,21 @@ impl Engine {
     )]
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
         let first_new = conv.events.len();
-        let nlu = self.nlu.parse(
+        let mut nlu = self.nlu.parse(
             text,
             &ExtractionContext {
                 now,
                 tz: self.config.tz,
             },
         );
+        // Card data (PCI DSS): the NLU read the message as typed, but no
+        // entity cut from a card number, security code or bank account
+        // goes on (into a slot, the log or the caller's hands).
+        let sensitive = redact::char_spans(text);
+        if !sensitive.is_empty() {
+            nlu.entities
+                .retain(|e| sensitive.iter().all(|&(a, b)| e.end <= a || e.start >= b));
+        }
         let mut t = Turn::new(self, conv, now, nlu, text.to_string());
         t.run();
         let span = tracing::Span::current();
@@ -697,7 +677,8 @@ impl<'a> Turn<'a> {
         }
     }
 
-    fn emit(&mut self, e: Event) {
+    fn emit(&mut self, mut e: Event) {
+        scrub_event(&mut e);
         self.state.apply(&e);
         self.conv.events.push(e);
     }
@@ -805,18 +786,29 @@ impl<'a> Turn<'a> {
             let understood = !self.nlu.out_of_scope
                 && self.nlu.intent.confidence >= self.engine.config.min_confidence;
             self.emit(Event::UserSaid {
-                text: redact_card_numbers(&self.text),
+                text: redact::redact_text(&self.text),
                 at: self.now,
                 intent: self.nlu.intent.name.clone(),
                 confidence: self.nlu.intent.confidence,
                 sentiment: self.nlu.sentiment.score,
                 understood,
             });
+            // The one thing the bot still says: card data has no place here.
+            self.warn_about_card_data();
             return;
         }
         // Language.
         if self.conv.locale.is_none() {
-            if let Some(l) = detect_locale(&self.text) {
+            // Card and bank data say nothing about the language ("DE89…").
+            let mut words = String::with_capacity(self.text.len());
+            let mut last = 0;
+            for sp in redact::spans(&self.text) {
+                words.push_str(&self.text[last..sp.start]);
+                words.push(' ');
+                last = sp.end;
+            }
+            words.push_str(&self.text[last..]);
+            if let Some(l) = detect_locale(&words) {
                 if self.state.locale.as_deref() != Some(l) {
                     self.emit(Event::LocaleSet {
                         locale: l.to_string(),
@@ -829,7 +821,7 @@ impl<'a> Turn<'a> {
             && self.nlu.intent.confidence >= self.engine.config.min_confidence;
         // Card numbers never enter the log (PCI DSS); the rest is kept as said.
         self.emit(Event::UserSaid {
-            text: redact_card_numbers(&self.text),
+            text: redact::redact_text(&self.text),
             at: self.now,
             intent: self.nlu.intent.name.clone(),
             confidence: self.nlu.intent.confidence,
@@ -842,9 +834,7 @@ impl<'a> Turn<'a> {
             });
         }
         self.fill_slots_from_entities();
-        if contains_card_number(&self.text) {
-            self.say("payment.card_warning", &self.base_vars(), &[]);
-        }
+        self.warn_about_card_data();
 
         if let Some(reason) = self.state.handoff.clone() {
             let mut v = self.base_vars();
@@ -898,6 +888,29 @@ impl<'a> Turn<'a> {
             return;
         }
         self.start_flow_for_intent();
+    }
+
+    /// Tells the shopper not to share card or bank data, when they did.
+    fn warn_about_card_data(&mut self) {
+        let found: Kinds = redact::find(&self.text);
+        if found.card_data() {
+            self.say("payment.card_warning", &self.base_vars(), &[]);
+        } else if found.bank_account {
+            // Optional (stores' own templates may predate it): the card
+            // warning stands in.
+            let locale = self.locale().to_string();
+            let id = if self
+                .engine
+                .templates
+                .contains(&locale, "payment.bank_warning")
+                || self.engine.templates.contains("en", "payment.bank_warning")
+            {
+                "payment.bank_warning"
+            } else {
+                "payment.card_warning"
+            };
+            self.say(id, &self.base_vars(), &[]);
+        }
     }
 
     fn sentiment_says_handoff(&self) -> bool {
@@ -956,6 +969,7 @@ impl<'a> Turn<'a> {
             if t.len() >= 4
                 && t.len() <= 10
                 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+                && !redact::contains_sensitive(t)
             {
                 sets.push(("postal_code", t.to_string()));
             }
@@ -1135,11 +1149,11 @@ impl<'a> Turn<'a> {
                         SlotKind::Email => self.entity_text("email"),
                         SlotKind::PostalCode => self.entity_text("postal_code"),
                         SlotKind::Address => {
-                            let t = self.text.trim();
-                            parse_address(t).map(|_| t.to_string())
+                            let t = redact::redact_text(self.text.trim());
+                            parse_address(&t).map(|_| t)
                         }
                         SlotKind::Text => {
-                            let t = redact_card_numbers(self.text.trim());
+                            let t = redact::redact_text(self.text.trim());
                             (!t.is_empty()).then_some(t)
                         }
                     };
@@ -1718,26 +1732,6 @@ mod tests {
         assert_eq!(parse_address("somewhere nice"), None);
         assert_eq!(parse_address("Main Street, Springfield"), None);
         assert_eq!(parse_address("12 Main St"), None);
-    }
-
-    #[test]
-    fn card_numbers_are_recognised_only_when_luhn_valid() {
-        assert!(contains_card_number(
-            "my card 4111 1111 1111 1111 was charged"
-        ));
-        assert!(contains_card_number("4242-4242-4242-4242"));
-        assert!(!contains_card_number("4111 1111 1111 1112"));
-        assert!(!contains_card_number("order 1042, zip 97214"));
-        assert!(!contains_card_number("tracking 9400111899210891816002x"));
-        assert_eq!(
-            redact_card_numbers("card 4111 1111 1111 1111, order 1042"),
-            "card [card number removed], order 1042"
-        );
-        assert_eq!(
-            redact_card_numbers("héllo 4242-4242-4242-4242"),
-            "héllo [card number removed]"
-        );
-        assert_eq!(redact_card_numbers("order 1042"), "order 1042");
     }
 
     #[test]
