@@ -166,7 +166,7 @@ async fn agent(app: &TestApp, email: &str, name: &str) -> String {
             email: email.into(),
             name: name.into(),
             password_hash: hash,
-            role: "agent".into(),
+            role: "supervisor".into(), // supervisors also manage canned replies
             max_chats: 3,
             languages: Vec::new(),
             created_at: chrono::Utc::now(),
