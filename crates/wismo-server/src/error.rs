@@ -82,6 +82,23 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("score must be a whole number from 1 to 5")]
     InvalidScore,
+    /// Too many requests (or failures) for one client IP, conversation,
+    /// sign-in email or admin token; `scope` says which limit
+    /// (`ip`, `blocked`, `conversation`, `sign_in`, `sign_in_locked`,
+    /// `admin`, `verification`). Answered 429 with `Retry-After`.
+    #[error("too many requests; try again in {retry_after} s")]
+    RateLimited {
+        scope: &'static str,
+        retry_after: u64,
+    },
+}
+
+/// Put on every error response, so middleware can see the stable code
+/// (and a rate limit's scope) without parsing the body.
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemInfo {
+    pub code: &'static str,
+    pub scope: Option<&'static str>,
 }
 
 impl ApiError {
@@ -112,6 +129,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::InvalidScore => "invalid_score",
+            ApiError::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -138,6 +156,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -166,6 +185,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "Not found",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::InvalidScore => "Invalid score",
+            ApiError::RateLimited { .. } => "Too many requests",
         }
     }
 
@@ -228,6 +248,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let info = ProblemInfo {
+            code: self.code(),
+            scope: match &self {
+                ApiError::RateLimited { scope, .. } => Some(*scope),
+                _ => None,
+            },
+        };
         match &self {
             ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
                 tracing::error!(code = self.code(), %cause, "request failed");
@@ -256,6 +283,13 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.max(&1).to_owned()),
+            );
+        }
+        res.extensions_mut().insert(info);
         res
     }
 }

@@ -30,7 +30,7 @@ pub async fn page() -> Html<&'static str> {
 
 /// The API page. Everything it needs is inline; its script fetches
 /// `/openapi.json` from the same server and renders it.
-const PAGE: &str = r#"<!doctype html>
+pub(crate) const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -642,7 +642,7 @@ mod tests {
         ("/v1/admin/webhooks", &["get"]),
     ];
 
-    const CODES: [(&str, u64); 32] = [
+    const CODES: [(&str, u64); 33] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -675,6 +675,7 @@ mod tests {
         ("csat_already_given", 409),
         ("duplicate", 409),
         ("invalid_score", 422),
+        ("rate_limited", 429),
     ];
 
     fn doc() -> Value {
@@ -905,6 +906,10 @@ mod tests {
             ApiError::conflict("csat_already_given", ""),
             ApiError::conflict("duplicate", ""),
             ApiError::InvalidScore,
+            ApiError::RateLimited {
+                scope: "ip",
+                retry_after: 1,
+            },
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()
