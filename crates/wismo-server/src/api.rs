@@ -23,10 +23,23 @@ use crate::AppState;
 pub async fn limited_turn(
     state: &AppState,
     ip: std::net::IpAddr,
+    path: &str,
     session: &std::sync::Arc<Session>,
     text: &str,
     client_message_id: Option<&str>,
 ) -> Result<Value, ApiError> {
+    // A retry of a message already answered is a replay, never limited.
+    if let Some(cmid) = client_message_id {
+        let answered = state
+            .sessions
+            .db
+            .recall_client_message(&session.id, cmid)
+            .await?
+            .is_some();
+        if answered {
+            return state.sessions.turn(session, text, client_message_id).await;
+        }
+    }
     let verifying =
         state.config.verification_failures.is_some() && state.sessions.verifying(session).await;
     state
@@ -39,7 +52,7 @@ pub async fn limited_turn(
     if failed > 0 {
         state
             .security
-            .after_turn(&state.config, ip, &session.id, failed);
+            .after_turn(&state.config, ip, &session.id, path, failed);
     }
     Ok(reply)
 }
@@ -281,9 +294,11 @@ pub async fn post_message(
     if let Some(c) = &body.client_message_id {
         check_client_message_id(c)?;
     }
+    let path = format!("/v1/conversations/{}/messages", session.id);
     let reply = limited_turn(
         &state,
         ip,
+        &path,
         &session,
         &body.text,
         body.client_message_id.as_deref(),
@@ -392,7 +407,15 @@ pub async fn rasa_webhook(
                 .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?
         }
     };
-    let reply = limited_turn(&state, ip, &session, &body.message, None).await?;
+    let reply = limited_turn(
+        &state,
+        ip,
+        "/webhooks/rest/webhook",
+        &session,
+        &body.message,
+        None,
+    )
+    .await?;
     let out: Vec<Value> = reply["messages"]
         .as_array()
         .map(|ms| {

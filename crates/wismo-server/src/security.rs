@@ -306,10 +306,23 @@ impl Limits {
     }
 
     /// After a turn: counts (and logs) its failed verifications.
-    pub fn after_turn(&self, config: &Config, ip: IpAddr, conversation: &str, failed: u32) {
+    pub fn after_turn(
+        &self,
+        config: &Config,
+        ip: IpAddr,
+        conversation: &str,
+        path: &str,
+        failed: u32,
+    ) {
         for _ in 0..failed {
             self.record(&format!("verify:{ip}"), config.verification_failures);
-            self.event("verification_failed", ip, conversation, "", "verification");
+            self.event(
+                "verification_failed",
+                ip,
+                conversation,
+                path,
+                "verification",
+            );
         }
     }
 }

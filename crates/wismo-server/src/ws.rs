@@ -100,14 +100,15 @@ impl Worker {
         let state = state.clone();
         let session = session.clone();
         tokio::spawn(async move {
+            let path = format!("/v1/conversations/{}/ws", session.id);
             while let Some((text, cmid)) = queue.recv().await {
-                let result = crate::api::limited_turn(&state, ip, &session, &text, cmid.as_deref())
-                    .await
-                    .map(|reply| reply["user_message"]["id"].clone());
+                let result =
+                    crate::api::limited_turn(&state, ip, &path, &session, &text, cmid.as_deref())
+                        .await
+                        .map(|reply| reply["user_message"]["id"].clone());
                 // Over WebSockets the refusal is a frame, not an HTTP answer:
                 // log and count it here.
                 if let Err(ApiError::RateLimited { scope, .. }) = &result {
-                    let path = format!("/v1/conversations/{}/ws", session.id);
                     state
                         .security
                         .event("rate_limited", ip, &session.id, &path, scope);

@@ -227,11 +227,19 @@ async fn too_many_requests_per_ip_and_per_conversation_get_429() {
     let app = spawn_app_with(Backend::Sqlite, &[("rate_limit_conversation", "3/1m")]).await;
     let conv = app.create().await;
     for i in 0..3 {
-        app.say(&conv, &format!("hello {i}")).await;
+        let body = json!({"text": format!("hello {i}"), "client_message_id": format!("m{i}")});
+        let (status, v) = app.say_raw(&conv, body).await;
+        assert_eq!(status, 200, "{v}");
     }
     let (status, v) = app.say_raw(&conv, json!({"text": "hello again"})).await;
     assert_eq!(status, 429, "{v}");
     assert_eq!(v["code"], "rate_limited");
+    // Retrying an answered message is a replay, not limited.
+    let (status, v) = app
+        .say_raw(&conv, json!({"text": "hello 0", "client_message_id": "m0"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["replayed"], true);
     let other = app.create().await;
     app.say(&other, "hello").await;
     let e = events(&app, "rate_limited");
@@ -338,6 +346,7 @@ async fn guessing_order_verifications_across_conversations_is_stopped_per_ip() {
     let failures = events(&app, "verification_failed");
     assert_eq!(failures.len(), 4);
     assert_eq!(failures[0].ip.to_string(), attacker);
+    assert!(failures[0].path.ends_with("/messages"), "{failures:?}");
     let limited = events(&app, "rate_limited");
     assert_eq!(limited[0].scope, "verification");
 
