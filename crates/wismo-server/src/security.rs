@@ -460,6 +460,18 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let exempt = path == "/healthz" || path == "/readyz";
+    // A 401 without any credentials is "not signed in" (the console asks
+    // /v1/agent/me on load), not a forged token: not an event.
+    let h = req.headers();
+    let has_credentials = h.contains_key(header::AUTHORIZATION)
+        || h.get_all(header::COOKIE)
+            .iter()
+            .any(|c| c.as_bytes().windows(12).any(|w| w == b"wismo_agent="))
+        || h.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().any(|p| {
+            p.as_bytes()
+                .windows(6)
+                .any(|w| w.eq_ignore_ascii_case(b"bearer"))
+        });
     let limits = &state.security;
 
     let mut res = if let Some(retry_after) = limits.blocked(ip).filter(|_| !exempt) {
@@ -526,7 +538,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         let scope = info.and_then(|i| i.scope).unwrap_or("");
         // A blocked IP's refusals do not extend its block; a disabled admin
         // API is configuration, not abuse.
-        if scope != "blocked" && code != "admin_disabled" {
+        let anonymous = status == StatusCode::UNAUTHORIZED && !has_credentials;
+        if scope != "blocked" && code != "admin_disabled" && !anonymous {
             let subject = match scope {
                 "ip" => ip.to_string(),
                 _ => subject_of(&path),

@@ -412,6 +412,14 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
 
 #[tokio::test]
 async fn a_burst_of_failures_blocks_the_ip_for_a_while() {
+    // Not being signed in is no failure: the console asks on every load.
+    let app = spawn_app_with(Backend::Sqlite, &[("abuse_block", "3/1m")]).await;
+    for _ in 0..5 {
+        assert_eq!(get(&app, "/v1/agent/me").await.status(), 401);
+    }
+    assert!(events(&app, "unauthorized").is_empty());
+    assert!(events(&app, "ip_blocked").is_empty());
+
     let app = spawn_app_with(
         Backend::Sqlite,
         &[("abuse_block", "5/1m"), ("abuse_block_time", "2s")],
@@ -437,6 +445,7 @@ async fn a_burst_of_failures_blocks_the_ip_for_a_while() {
     );
     let blocked = events(&app, "ip_blocked");
     assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].subject, "127.0.0.1");
     assert_eq!(blocked[0].ip.to_string(), "127.0.0.1");
 
     // Even a good request is refused now; health checks are not.
