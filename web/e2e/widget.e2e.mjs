@@ -114,6 +114,33 @@ test('a shopper asks where order #1001 is and gets the verified answer', async (
   await ctx.close();
 });
 
+test('the pages run under their Content-Security-Policy without violations', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const violations = [];
+  for (const path of ['/', '/console', '/docs']) {
+    const page = await ctx.newPage();
+    page.on('console', (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) violations.push(`${path}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => violations.push(`${path}: ${e.message}`));
+    const res = await page.goto(`${base}${path}`);
+    const csp = res.headers()['content-security-policy'] ?? '';
+    if (!csp.includes("default-src 'self'") || !csp.includes("frame-ancestors 'none'")) fail(`${path}: CSP ${csp}`);
+    if (path === '/') {
+      // The shop's own button opens the widget (a hashed inline script).
+      await page.getByRole('button', { name: /chat with us/i }).click();
+      await waitForText(page, 'How can I help?');
+    } else if (path === '/console') {
+      await page.locator('input[type="password"]').waitFor({ timeout: 15_000 });
+    } else {
+      await page.waitForFunction(() => !document.getElementById('status'), null, { timeout: 15_000 });
+    }
+    await page.close();
+  }
+  if (violations.length) fail(`CSP violations: ${violations.join('; ')}`);
+  await ctx.close();
+});
+
 test('a message sent while the connection is down arrives once when it is back', async () => {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 780 } });
   const page = await ctx.newPage();

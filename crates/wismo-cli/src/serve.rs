@@ -57,6 +57,18 @@ pub struct ServeArgs {
     /// Attempts per event and URL before it is given up on [default: 20].
     #[arg(long)]
     pub webhook_max_attempts: Option<String>,
+    /// Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(long)]
+    pub trusted_proxies: Option<String>,
+    /// Shop origins allowed to call the shopper API from browsers (CORS), comma-separated.
+    #[arg(long)]
+    pub cors_origins: Option<String>,
+    /// Requests per client IP, as N/duration; 0: unlimited (load tests) [default: 3000/1m].
+    #[arg(long)]
+    pub rate_limit_ip: Option<String>,
+    /// Shopper messages per conversation, as N/duration; 0: unlimited [default: 60/1m].
+    #[arg(long)]
+    pub rate_limit_conversation: Option<String>,
 }
 
 impl ServeArgs {
@@ -90,6 +102,10 @@ impl ServeArgs {
             ("webhook_urls", &self.webhook_urls),
             ("webhook_retry_base", &self.webhook_retry_base),
             ("webhook_max_attempts", &self.webhook_max_attempts),
+            ("trusted_proxies", &self.trusted_proxies),
+            ("cors_origins", &self.cors_origins),
+            ("rate_limit_ip", &self.rate_limit_ip),
+            ("rate_limit_conversation", &self.rate_limit_conversation),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

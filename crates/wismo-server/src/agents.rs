@@ -130,14 +130,56 @@ struct SignInBody {
     password: String,
 }
 
+const SIGN_IN_PATH: &str = "/v1/agent/session";
+
 pub async fn sign_in(
     State(state): State<AppState>,
+    crate::security::ClientIp(ip): crate::security::ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let limits = &state.security;
+    let config = &state.config;
+    let limited =
+        |scope: &'static str| move |retry_after: u64| ApiError::RateLimited { scope, retry_after };
+    limits
+        .hit(&format!("sign_in_ip:{ip}"), config.rate_limit_sign_in)
+        .map_err(limited("sign_in"))?;
     let body: SignInBody = parse_json(&headers, &body)?;
+    let subject = crate::security::email_hash(&body.email);
+    // A locked email is refused even with the right password, until the
+    // window of its failures ends.
+    let failures = format!("sign_in_failures:{subject}");
+    limits
+        .check(&failures, config.sign_in_lockout)
+        .map_err(limited("sign_in_locked"))?;
+    limits
+        .hit(
+            &format!("sign_in_email:{subject}"),
+            config.rate_limit_sign_in,
+        )
+        .map_err(limited("sign_in"))?;
+    let failed = || {
+        limits.event(
+            "agent_sign_in_failed",
+            ip,
+            &subject,
+            SIGN_IN_PATH,
+            "sign_in",
+        );
+        if limits.record(&failures, config.sign_in_lockout) {
+            limits.event(
+                "agent_sign_in_locked",
+                ip,
+                &subject,
+                SIGN_IN_PATH,
+                "sign_in_locked",
+            );
+        }
+        ApiError::InvalidCredentials
+    };
     if body.email.len() > 254 || body.password.len() > 1024 || body.email.contains('\0') {
-        return Err(ApiError::InvalidCredentials);
+        return Err(failed());
     }
     let agent = state.sessions.db.agent_by_email(&body.email).await?;
     let hash = agent.as_ref().map(|a| a.password_hash.clone());
@@ -152,7 +194,6 @@ pub async fn sign_in(
     let agent = match agent {
         Some(a) if ok => a,
         _ => {
-            tracing::info!(target: "wismo::security", event = "agent_sign_in_failed", "agent sign-in failed");
             state
                 .audit(
                     ("anonymous", "agent"),
@@ -161,9 +202,10 @@ pub async fn sign_in(
                     json!({}),
                 )
                 .await?;
-            return Err(ApiError::InvalidCredentials);
+            return Err(failed());
         }
     };
+    limits.clear(&failures);
     let token = new_secret()?;
     let now = state.sessions.clock.now();
     let ttl = state.config.agent_session_ttl;

@@ -14,8 +14,48 @@ use sha2::{Digest, Sha256};
 use wismo_core::dialogue::SignedIn;
 
 use crate::error::ApiError;
-use crate::sessions::{constant_time_eq, CreateRequest};
+use crate::security::ClientIp;
+use crate::sessions::{constant_time_eq, CreateRequest, Session};
 use crate::AppState;
+
+/// A shopper's turn with the limits around it: messages per conversation,
+/// failed order verifications per client IP (counted and logged after).
+pub async fn limited_turn(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    path: &str,
+    session: &std::sync::Arc<Session>,
+    text: &str,
+    client_message_id: Option<&str>,
+) -> Result<Value, ApiError> {
+    // A retry of a message already answered is a replay, never limited.
+    if let Some(cmid) = client_message_id {
+        let answered = state
+            .sessions
+            .db
+            .recall_client_message(&session.id, cmid)
+            .await?
+            .is_some();
+        if answered {
+            return state.sessions.turn(session, text, client_message_id).await;
+        }
+    }
+    let verifying =
+        state.config.verification_failures.is_some() && state.sessions.verifying(session).await;
+    state
+        .security
+        .before_turn(&state.config, ip, &session.id, verifying)?;
+    let (reply, failed) = state
+        .sessions
+        .turn_counted(session, text, client_message_id)
+        .await?;
+    if failed > 0 {
+        state
+            .security
+            .after_turn(&state.config, ip, &session.id, path, failed);
+    }
+    Ok(reply)
+}
 
 /// Locales with shipped templates.
 pub const LOCALES: [&str; 2] = ["en", "es"];
@@ -292,6 +332,7 @@ struct MessageBody {
 
 pub async fn post_message(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -303,10 +344,16 @@ pub async fn post_message(
     if let Some(c) = &body.client_message_id {
         check_client_message_id(c)?;
     }
-    let reply = state
-        .sessions
-        .turn(&session, &body.text, body.client_message_id.as_deref())
-        .await?;
+    let path = format!("/v1/conversations/{}/messages", session.id);
+    let reply = limited_turn(
+        &state,
+        ip,
+        &path,
+        &session,
+        &body.text,
+        body.client_message_id.as_deref(),
+    )
+    .await?;
     Ok(Json(reply))
 }
 
@@ -367,6 +414,7 @@ struct RasaBody {
 /// One conversation per sender.
 pub async fn rasa_webhook(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -409,7 +457,15 @@ pub async fn rasa_webhook(
                 .ok_or_else(|| ApiError::Internal("conversation vanished".into()))?
         }
     };
-    let reply = state.sessions.turn(&session, &body.message, None).await?;
+    let reply = limited_turn(
+        &state,
+        ip,
+        "/webhooks/rest/webhook",
+        &session,
+        &body.message,
+        None,
+    )
+    .await?;
     let out: Vec<Value> = reply["messages"]
         .as_array()
         .map(|ms| {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,6 +107,135 @@ pub struct Config {
     pub webhook_retry_base: Duration,
     /// Attempts per event and URL before the event is given up on (dead).
     pub webhook_max_attempts: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDRs).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Shop origins (`https://shop.example`) allowed to call the shopper API
+    /// from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+    /// The `frame-ancestors` source list of the HTML pages.
+    pub frame_ancestors: String,
+    /// Send `Strict-Transport-Security` (the server is reached over HTTPS).
+    pub hsts: bool,
+    /// Requests per client IP (`None`: unlimited).
+    pub rate_limit_ip: Option<Rate>,
+    /// Shopper messages per conversation.
+    pub rate_limit_conversation: Option<Rate>,
+    /// Agent sign-in attempts per client IP and per email.
+    pub rate_limit_sign_in: Option<Rate>,
+    /// Admin API requests per admin token.
+    pub rate_limit_admin: Option<Rate>,
+    /// Failed sign-ins per email before the email is locked for the window.
+    pub sign_in_lockout: Option<Rate>,
+    /// Failed order verifications per client IP (across conversations).
+    pub verification_failures: Option<Rate>,
+    /// 401/403/429 answers per client IP before the IP is blocked.
+    pub abuse_block: Option<Rate>,
+    /// How long an abusive IP stays blocked.
+    pub abuse_block_time: Duration,
+}
+
+/// A limit: at most `limit` in each window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub limit: u32,
+    pub per: Duration,
+}
+
+/// `120/1m`, `5/15m`; `0` or `off`: no limit (`None`).
+pub fn parse_rate(s: &str) -> Result<Option<Rate>, String> {
+    let t = s.trim();
+    if t == "0" || t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let bad = || format!("{s:?} is not a limit such as 120/1m or 5/15m (0 or off: unlimited)");
+    let (n, per) = t.split_once('/').ok_or_else(bad)?;
+    let limit: u32 = n.trim().parse().map_err(|_| bad())?;
+    let per = parse_duration(per).map_err(|_| bad())?;
+    if limit == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Rate { limit, per }))
+}
+
+/// An IP network: an address and a prefix length (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let bits = u32::from(self.prefix.min(32));
+                let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let bits = u32::from(self.prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A comma-separated list of IPs or CIDRs (`127.0.0.1, 10.0.0.0/8, fd00::/8`).
+pub fn parse_ip_nets(list: &str) -> Result<Vec<IpNet>, String> {
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (addr, prefix) = match part.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (part, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?} is not an IP address or CIDR such as 10.0.0.0/8"))?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{part:?}: the prefix length must be 0 to {max}"))?,
+        };
+        out.push(IpNet { addr, prefix });
+    }
+    Ok(out)
+}
+
+/// A comma-separated list of exact origins (`https://shop.example`,
+/// `http://localhost:3000`): scheme, host and optional port, nothing else.
+pub fn parse_origins(list: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part == "*" {
+            return Err("\"*\" is not allowed: list each shop origin".into());
+        }
+        let url = reqwest::Url::parse(part)
+            .map_err(|e| format!("{part:?} is not an origin such as https://shop.example ({e})"))?;
+        if !["http", "https"].contains(&url.scheme())
+            || url.host_str().is_none_or(str::is_empty)
+            || url.path() != "/"
+            || part.trim_end_matches('/').len() != url.origin().ascii_serialization().len()
+        {
+            return Err(format!(
+                "{part:?} is not an origin such as https://shop.example (scheme, host and port only)"
+            ));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
 }
 
 impl Config {
@@ -276,10 +405,82 @@ const KEYS: &[Key] = &[
         secret: false,
         help: "attempts per event and URL before it is given up on (dead)",
     },
+    Key {
+        name: "trusted_proxies",
+        default: None,
+        secret: false,
+        help: "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed (unset: none)",
+    },
+    Key {
+        name: "cors_origins",
+        default: None,
+        secret: false,
+        help: "shop origins allowed to call the shopper API from browsers (CORS, comma-separated exact origins; unset: none)",
+    },
+    Key {
+        name: "frame_ancestors",
+        default: Some("'none'"),
+        secret: false,
+        help: "CSP frame-ancestors of the HTML pages (/, /console, /docs)",
+    },
+    Key {
+        name: "hsts",
+        default: Some("false"),
+        secret: false,
+        help: "send Strict-Transport-Security (only when clients reach wismo over HTTPS)",
+    },
+    Key {
+        name: "rate_limit_ip",
+        default: Some("3000/1m"),
+        secret: false,
+        help: "requests per client IP (N/duration; 0: unlimited)",
+    },
+    Key {
+        name: "rate_limit_conversation",
+        default: Some("60/1m"),
+        secret: false,
+        help: "shopper messages per conversation (N/duration; 0: unlimited)",
+    },
+    Key {
+        name: "rate_limit_sign_in",
+        default: Some("20/1m"),
+        secret: false,
+        help: "agent sign-in attempts per client IP and per email (N/duration; 0: unlimited)",
+    },
+    Key {
+        name: "rate_limit_admin",
+        default: Some("600/1m"),
+        secret: false,
+        help: "admin API requests per admin token (N/duration; 0: unlimited)",
+    },
+    Key {
+        name: "sign_in_lockout",
+        default: Some("5/15m"),
+        secret: false,
+        help: "failed sign-ins per email after which it is locked until the window ends (0: never)",
+    },
+    Key {
+        name: "verification_failures",
+        default: Some("10/1h"),
+        secret: false,
+        help: "failed order verifications per client IP across conversations (0: unlimited)",
+    },
+    Key {
+        name: "abuse_block",
+        default: Some("20/1m"),
+        secret: false,
+        help: "401/403/429 answers per client IP after which the IP is blocked (0: never)",
+    },
+    Key {
+        name: "abuse_block_time",
+        default: Some("10m"),
+        secret: false,
+        help: "how long an IP blocked for abuse stays blocked",
+    },
 ];
 
 /// Settings that take a list (comma-separated text, or a TOML array).
-const LIST_KEYS: &[&str] = &["webhook_urls"];
+const LIST_KEYS: &[&str] = &["webhook_urls", "trusted_proxies", "cors_origins"];
 
 /// Why the configuration is unusable. The message names the source.
 #[derive(Debug, thiserror::Error)]
@@ -565,7 +766,40 @@ impl Layers {
                     format!("{max_attempts:?} is not a number from 1 to 1000"),
                 )
             })?;
+        let rate = |key: &'static str| -> Result<Option<Rate>, ConfigError> {
+            parse_rate(required(key)?).map_err(|m| invalid(key, m))
+        };
+        let trusted_proxies = match text("trusted_proxies") {
+            Some(list) => parse_ip_nets(list).map_err(|m| invalid("trusted_proxies", m))?,
+            None => Vec::new(),
+        };
+        let cors_origins = match text("cors_origins") {
+            Some(list) => parse_origins(list).map_err(|m| invalid("cors_origins", m))?,
+            None => Vec::new(),
+        };
+        let frame_ancestors = required("frame_ancestors")?.trim().to_string();
+        if !frame_ancestors
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != ';' && c != ',' || c == ' ')
+        {
+            return Err(invalid(
+                "frame_ancestors",
+                "must be a CSP source list such as 'none', 'self' or https://shop.example".into(),
+            ));
+        }
         Ok(Config {
+            trusted_proxies,
+            cors_origins,
+            frame_ancestors,
+            hsts: boolean("hsts")?,
+            rate_limit_ip: rate("rate_limit_ip")?,
+            rate_limit_conversation: rate("rate_limit_conversation")?,
+            rate_limit_sign_in: rate("rate_limit_sign_in")?,
+            rate_limit_admin: rate("rate_limit_admin")?,
+            sign_in_lockout: rate("sign_in_lockout")?,
+            verification_failures: rate("verification_failures")?,
+            abuse_block: rate("abuse_block")?,
+            abuse_block_time: duration("abuse_block_time")?,
             listen,
             data_dir: PathBuf::from(required("data_dir")?),
             database_url,
@@ -880,6 +1114,49 @@ mod tests {
             .toml("listen = [\"a\"]", Path::new("w.toml"))
             .expect_err("not a list setting");
         assert!(err.to_string().contains("w.toml: listen"), "{err}");
+    }
+
+    #[test]
+    fn security_settings() {
+        let c = Layers::defaults().build().expect("defaults");
+        assert!(c.trusted_proxies.is_empty() && c.cors_origins.is_empty());
+        assert_eq!(c.frame_ancestors, "'none'");
+        assert!(!c.hsts);
+        assert_eq!(
+            c.sign_in_lockout,
+            Some(Rate {
+                limit: 5,
+                per: Duration::from_secs(900)
+            })
+        );
+        let mut l = Layers::defaults();
+        l.toml(
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\ncors_origins = \"https://shop.example, http://localhost:3000/\"\nrate_limit_ip = 0\n",
+            Path::new("wismo.toml"),
+        )
+        .expect("toml");
+        let c = l.build().expect("valid");
+        assert_eq!(c.rate_limit_ip, None);
+        assert_eq!(
+            c.cors_origins,
+            ["https://shop.example", "http://localhost:3000"]
+        );
+        assert!(c.trusted_proxies[0].contains("10.1.2.3".parse().expect("ip")));
+        assert!(!c.trusted_proxies[0].contains("11.1.2.3".parse().expect("ip")));
+        assert!(c.trusted_proxies[1].contains("::1".parse().expect("ip")));
+        for (var, value) in [
+            ("WISMO_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("WISMO_TRUSTED_PROXIES", "proxy.local"),
+            ("WISMO_CORS_ORIGINS", "*"),
+            ("WISMO_CORS_ORIGINS", "https://shop.example/path"),
+            ("WISMO_RATE_LIMIT_IP", "lots"),
+            ("WISMO_FRAME_ANCESTORS", "'self'; script-src *"),
+        ] {
+            let mut l = Layers::defaults();
+            l.env(env(&[(var, value)])).expect("env");
+            let err = l.build().expect_err("must be refused");
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
     }
 
     #[test]

@@ -85,6 +85,23 @@ pub enum ApiError {
     /// An API key without the scope this endpoint needs.
     #[error("this API key lacks the {0:?} scope")]
     InsufficientScope(&'static str),
+    /// Too many requests (or failures) for one client IP, conversation,
+    /// sign-in email or admin token; `scope` says which limit
+    /// (`ip`, `blocked`, `conversation`, `sign_in`, `sign_in_locked`,
+    /// `admin`, `verification`). Answered 429 with `Retry-After`.
+    #[error("too many requests; try again in {retry_after} s")]
+    RateLimited {
+        scope: &'static str,
+        retry_after: u64,
+    },
+}
+
+/// Put on every error response, so middleware can see the stable code
+/// (and a rate limit's scope) without parsing the body.
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemInfo {
+    pub code: &'static str,
+    pub scope: Option<&'static str>,
 }
 
 impl ApiError {
@@ -116,6 +133,7 @@ impl ApiError {
             ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::InvalidScore => "invalid_score",
             ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -144,6 +162,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -173,6 +192,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "Not found",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::InvalidScore => "Invalid score",
+            ApiError::RateLimited { .. } => "Too many requests",
         }
     }
 
@@ -235,6 +255,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let info = ProblemInfo {
+            code: self.code(),
+            scope: match &self {
+                ApiError::RateLimited { scope, .. } => Some(*scope),
+                _ => None,
+            },
+        };
         match &self {
             ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
                 tracing::error!(code = self.code(), %cause, "request failed");
@@ -263,6 +290,13 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.max(&1).to_owned()),
+            );
+        }
+        res.extensions_mut().insert(info);
         res
     }
 }

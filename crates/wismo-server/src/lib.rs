@@ -23,6 +23,7 @@ pub mod error;
 pub mod escalation;
 pub mod openapi;
 pub mod rbac;
+pub mod security;
 pub mod sessions;
 pub mod webhooks;
 pub mod ws;
@@ -64,6 +65,8 @@ pub struct Inner {
     pub sessions: Sessions,
     /// Event webhooks: `state.webhooks.emit(kind, conversation_id, data, at)`.
     pub webhooks: Webhooks,
+    /// Rate limits, blocks and security events.
+    pub security: security::Limits,
     shutdown: watch::Sender<bool>,
     websockets: AtomicUsize,
 }
@@ -293,6 +296,7 @@ impl Server {
             sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
             webhooks,
             config,
+            security: security::Limits::default(),
             shutdown: watch::channel(false).0,
             websockets: AtomicUsize::new(0),
         }));
@@ -356,6 +360,7 @@ impl Server {
                         }
                     }
                     minutes += 1;
+                    state.security.purge();
                     let n = state.sessions.evict_idle(Duration::from_secs(300));
                     if n > 0 {
                         tracing::debug!(evicted = n, "idle sessions dropped from memory");
@@ -387,7 +392,11 @@ impl Server {
             }
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let serve = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|s| *s).await;
         });
@@ -535,6 +544,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::middleware,
+        ))
         .with_state(state)
 }
 
@@ -632,9 +645,9 @@ async fn widget() -> impl IntoResponse {
     )
 }
 
-const DEMO_PAGE: &str = include_str!("../../../web/demo.html");
+pub(crate) const DEMO_PAGE: &str = include_str!("../../../web/demo.html");
 const WIDGET_JS: &str = include_str!("../../../web/dist/widget.js");
-const CONSOLE_PAGE: &str = include_str!("../../../web/console.html");
+pub(crate) const CONSOLE_PAGE: &str = include_str!("../../../web/console.html");
 const CONSOLE_JS: &str = include_str!("../../../web/dist/console.js");
 
 /// The agent console (`web/console.html`).

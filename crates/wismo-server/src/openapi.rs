@@ -30,7 +30,7 @@ pub async fn page() -> Html<&'static str> {
 
 /// The API page. Everything it needs is inline; its script fetches
 /// `/openapi.json` from the same server and renders it.
-const PAGE: &str = r#"<!doctype html>
+pub(crate) const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -679,6 +679,7 @@ mod tests {
         ("duplicate", 409),
         ("invalid_score", 422),
         ("insufficient_scope", 403),
+        ("rate_limited", 429),
     ];
 
     fn doc() -> Value {
@@ -910,6 +911,10 @@ mod tests {
             ApiError::conflict("duplicate", ""),
             ApiError::InvalidScore,
             ApiError::InsufficientScope("import"),
+            ApiError::RateLimited {
+                scope: "ip",
+                retry_after: 1,
+            },
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()

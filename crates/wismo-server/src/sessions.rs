@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
-use wismo_core::dialogue::{Conversation, Engine, Event, SignedIn};
+use wismo_core::dialogue::{Awaiting, Conversation, Engine, Event, SignedIn};
 use wismo_core::redact::redact_text;
 use wismo_store::{Db, NewConversation};
 
@@ -527,6 +527,33 @@ impl Sessions {
         text: &str,
         client_message_id: Option<&str>,
     ) -> Result<Value, ApiError> {
+        self.turn_counted(session, text, client_message_id)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// Whether the conversation waits for an order number or for the
+    /// shopper to prove an order is theirs (the answers that guess orders).
+    pub async fn verifying(&self, session: &Session) -> bool {
+        let live = session.live.lock().await;
+        matches!(
+            live.conv
+                .state
+                .flow
+                .as_ref()
+                .and_then(|f| f.awaiting.as_ref()),
+            Some(Awaiting::Verification | Awaiting::OrderNumber | Awaiting::ChooseOrder)
+        )
+    }
+
+    /// [`Sessions::turn`], also returning how many order verifications
+    /// failed in the turn (0 for a replay).
+    pub async fn turn_counted(
+        &self,
+        session: &Arc<Session>,
+        text: &str,
+        client_message_id: Option<&str>,
+    ) -> Result<(Value, u32), ApiError> {
         let mut live = session.live.lock().await;
         session.used_now();
         // Card data (PCI DSS): what is stored, compared and sent on is the
@@ -540,7 +567,7 @@ impl Sessions {
                 }
                 let mut response = r.response;
                 response["replayed"] = json!(true);
-                return Ok(response);
+                return Ok((response, 0));
             }
         }
         self.reload_if_stale(session, &mut live).await?;
@@ -752,7 +779,11 @@ impl Sessions {
                 .await?;
         }
         drop(live);
-        Ok(response)
+        let failed = events
+            .iter()
+            .filter(|e| matches!(e, Event::VerificationFailed))
+            .count();
+        Ok((response, u32::try_from(failed).unwrap_or(u32::MAX)))
     }
 
     async fn reload_if_stale(&self, session: &Session, live: &mut Live) -> Result<(), ApiError> {

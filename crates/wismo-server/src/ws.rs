@@ -94,18 +94,26 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(state: &AppState, session: &Arc<Session>) -> Worker {
+    fn start(state: &AppState, session: &Arc<Session>, ip: std::net::IpAddr) -> Worker {
         let (turns, mut queue) = mpsc::channel::<(String, Option<String>)>(32);
         let (done_tx, done) = mpsc::unbounded_channel::<Outcome>();
         let state = state.clone();
         let session = session.clone();
         tokio::spawn(async move {
+            let path = format!("/v1/conversations/{}/ws", session.id);
             while let Some((text, cmid)) = queue.recv().await {
-                let result = state
-                    .sessions
-                    .turn(&session, &text, cmid.as_deref())
-                    .await
-                    .map(|reply| reply["user_message"]["id"].clone());
+                let result =
+                    crate::api::limited_turn(&state, ip, &path, &session, &text, cmid.as_deref())
+                        .await
+                        .map(|reply| reply["user_message"]["id"].clone());
+                // Over WebSockets the refusal is a frame, not an HTTP answer:
+                // log and count it here.
+                if let Err(ApiError::RateLimited { scope, .. }) = &result {
+                    state
+                        .security
+                        .event("rate_limited", ip, &session.id, &path, scope);
+                    state.security.penalise(&state.config, ip, &path);
+                }
                 let _ = done_tx.send((cmid, result));
             }
         });
@@ -115,6 +123,7 @@ impl Worker {
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    crate::security::ClientIp(ip): crate::security::ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -141,7 +150,7 @@ pub async fn upgrade(
         ws
     };
     Ok(ws
-        .on_upgrade(move |socket| connection(state, id, pre_authorised, socket))
+        .on_upgrade(move |socket| connection(state, id, pre_authorised, ip, socket))
         .into_response())
 }
 
@@ -215,7 +224,13 @@ async fn authenticate(
     Some((session, after))
 }
 
-async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut socket: WebSocket) {
+async fn connection(
+    state: AppState,
+    id: String,
+    pre: Option<Arc<Session>>,
+    ip: std::net::IpAddr,
+    mut socket: WebSocket,
+) {
     let me = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let _open = state.ws_open();
     let (session, mut catch_up) = match pre {
@@ -314,7 +329,7 @@ async fn connection(state: AppState, id: String, pre: Option<Arc<Session>>, mut 
                         }
                         // Queued for this connection's worker: turns run in the
                         // order sent while this loop keeps forwarding frames.
-                        let w = worker.get_or_insert_with(|| Worker::start(&state, &session));
+                        let w = worker.get_or_insert_with(|| Worker::start(&state, &session, ip));
                         if w.turns.send((text, client_message_id)).await.is_err() {
                             return;
                         }

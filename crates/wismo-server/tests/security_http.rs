@@ -1,0 +1,466 @@
+//! HTTP hardening: security headers, CORS, rate limits, sign-in lockout,
+//! the order-verification guess limit, X-Forwarded-For from trusted
+//! proxies only, security events and blocking abusive IPs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{replies, spawn_app_with, Backend, Conv, TestApp};
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use wismo_server::security::SecurityEvent;
+use wismo_store::NewAgent;
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+async fn get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client.get(app.url(path)).send().await.expect("request")
+}
+
+fn events(app: &TestApp, name: &str) -> Vec<SecurityEvent> {
+    app.state
+        .security
+        .recent_events()
+        .into_iter()
+        .filter(|e| e.event == name)
+        .collect()
+}
+
+/// Creates a conversation as the client at `xff` (through a trusted proxy).
+async fn create_from(app: &TestApp, xff: &str) -> Conv {
+    let res = app
+        .client
+        .post(app.url("/v1/conversations"))
+        .header("x-forwarded-for", xff)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.expect("json");
+    Conv {
+        id: v["id"].as_str().expect("id").to_string(),
+        token: v["token"].as_str().expect("token").to_string(),
+        greeting: Vec::new(),
+    }
+}
+
+async fn say_from(app: &TestApp, xff: &str, conv: &Conv, text: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{}/messages", conv.id)))
+        .header("x-forwarded-for", xff)
+        .bearer_auth(&conv.token)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_response_has_security_headers_and_pages_a_strict_csp() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    for page in ["/", "/console", "/docs"] {
+        let res = get(&app, page).await;
+        assert_eq!(res.status(), 200, "{page}");
+        let h = res.headers();
+        assert_eq!(header(h, "x-content-type-options"), "nosniff", "{page}");
+        assert_eq!(header(h, "referrer-policy"), "no-referrer", "{page}");
+        assert_eq!(header(h, "x-frame-options"), "DENY", "{page}");
+        assert!(h.get("strict-transport-security").is_none());
+        let csp = header(h, "content-security-policy").to_string();
+        assert!(csp.starts_with("default-src 'self'; "), "{page}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{page}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{page}: {csp}");
+        assert!(
+            csp.contains(&format!("connect-src 'self' ws://{0} wss://{0}", app.addr)),
+            "{page}: {csp}"
+        );
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .expect("script-src");
+        assert!(!script_src.contains("unsafe"), "{page}: {script_src}");
+        assert!(script_src.contains("'sha256-"), "{page}: {script_src}");
+        let html = res.text().await.expect("html");
+        assert!(!html.contains("onclick="), "{page}: no inline handlers");
+    }
+    for path in ["/healthz", "/widget.js", "/openapi.json", "/nowhere"] {
+        let res = get(&app, path).await;
+        let h = res.headers();
+        assert_eq!(header(h, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            header(h, "content-security-policy"),
+            "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+    }
+
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("hsts", "true"),
+            ("frame_ancestors", "'self' https://shop.example"),
+        ],
+    )
+    .await;
+    let res = get(&app, "/").await;
+    let h = res.headers();
+    assert!(header(h, "strict-transport-security").starts_with("max-age="));
+    assert!(header(h, "content-security-policy")
+        .contains("frame-ancestors 'self' https://shop.example"));
+    assert!(h.get("x-frame-options").is_none());
+}
+
+#[tokio::test]
+async fn cors_only_for_listed_shop_origins_on_the_shopper_api() {
+    let shop = "https://shop.example";
+    let app = spawn_app_with(Backend::Sqlite, &[("cors_origins", shop)]).await;
+    let preflight = |path: &'static str, origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let res = preflight("/v1/conversations", shop)
+        .await
+        .expect("preflight");
+    assert_eq!(res.status(), 204);
+    let h = res.headers();
+    assert_eq!(header(h, "access-control-allow-origin"), shop);
+    assert!(header(h, "access-control-allow-methods").contains("POST"));
+    assert!(header(h, "access-control-allow-headers").contains("authorization"));
+    assert!(h.get("access-control-allow-credentials").is_none());
+
+    let res = preflight("/v1/conversations/c_x/messages", "https://evil.example")
+        .await
+        .expect("preflight");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert!(res.headers().get("access-control-allow-methods").is_none());
+
+    let res = preflight("/v1/agent/session", shop)
+        .await
+        .expect("preflight");
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "agent endpoints never get CORS"
+    );
+
+    let res = app
+        .client
+        .post(app.url("/v1/conversations"))
+        .header("origin", shop)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), 201);
+    assert_eq!(header(res.headers(), "access-control-allow-origin"), shop);
+    assert!(header(res.headers(), "vary")
+        .to_ascii_lowercase()
+        .contains("origin"));
+
+    let res = app
+        .client
+        .post(app.url("/v1/conversations"))
+        .header("origin", "https://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("create");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // Nothing configured: no CORS at all.
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let res = app
+        .client
+        .post(app.url("/v1/conversations"))
+        .header("origin", shop)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("create");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn too_many_requests_per_ip_and_per_conversation_get_429() {
+    let app = spawn_app_with(Backend::Sqlite, &[("rate_limit_ip", "5/1m")]).await;
+    for _ in 0..5 {
+        assert_eq!(get(&app, "/openapi.json").await.status(), 200);
+    }
+    let res = get(&app, "/openapi.json").await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = header(res.headers(), "retry-after")
+        .parse()
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        header(res.headers(), "content-type"),
+        "application/problem+json"
+    );
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["code"], "rate_limited");
+    assert_eq!(v["status"], 429);
+    assert_eq!(
+        get(&app, "/healthz").await.status(),
+        200,
+        "health is exempt"
+    );
+    let e = events(&app, "rate_limited");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].scope, "ip");
+    assert_eq!(e[0].ip.to_string(), "127.0.0.1");
+    assert_eq!(e[0].path, "/openapi.json");
+
+    let app = spawn_app_with(Backend::Sqlite, &[("rate_limit_conversation", "3/1m")]).await;
+    let conv = app.create().await;
+    for i in 0..3 {
+        let body = json!({"text": format!("hello {i}"), "client_message_id": format!("m{i}")});
+        let (status, v) = app.say_raw(&conv, body).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, v) = app.say_raw(&conv, json!({"text": "hello again"})).await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["code"], "rate_limited");
+    // Retrying an answered message is a replay, not limited.
+    let (status, v) = app
+        .say_raw(&conv, json!({"text": "hello 0", "client_message_id": "m0"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["replayed"], true);
+    let other = app.create().await;
+    app.say(&other, "hello").await;
+    let e = events(&app, "rate_limited");
+    assert_eq!(e[0].scope, "conversation");
+    assert_eq!(e[0].subject, conv.id);
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn sign_in_locks_an_email_after_repeated_failures_for_a_while() {
+    let app = spawn_app_with(Backend::Sqlite, &[("sign_in_lockout", "5/2s")]).await;
+    let email = "lock@shop.example";
+    let password = "correct horse battery";
+    app.state
+        .sessions
+        .db
+        .create_agent(&NewAgent {
+            id: "a_lock".into(),
+            email: email.into(),
+            name: "Lock".into(),
+            password_hash: wismo_server::agents::hash_password(password).expect("hash"),
+            role: "agent".into(),
+            max_chats: 3,
+            languages: Vec::new(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("agent");
+    for _ in 0..5 {
+        let (s, v) = sign_in(&app, email, "wrong password").await;
+        assert_eq!(s, 401, "{v}");
+        assert_eq!(v["code"], "invalid_credentials");
+    }
+    let (s, v) = sign_in(&app, email, password).await;
+    assert_eq!(s, 429, "locked even with the right password: {v}");
+    assert_eq!(v["code"], "rate_limited");
+    // Another email is not locked.
+    let (s, _) = sign_in(&app, "other@shop.example", "nope").await;
+    assert_eq!(s, 401);
+
+    let failed = events(&app, "agent_sign_in_failed");
+    assert_eq!(failed.len(), 6);
+    assert!(failed[0].subject.starts_with("email:"), "{failed:?}");
+    assert!(!failed[0].subject.contains('@') && !failed[0].subject.contains("lock"));
+    assert_eq!(failed[0].path, "/v1/agent/session");
+    assert_eq!(events(&app, "agent_sign_in_locked").len(), 1);
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (s, v) = sign_in(&app, email, password).await;
+    assert_eq!(s, 200, "the lock ends with its window: {v}");
+}
+
+#[tokio::test]
+async fn guessing_order_verifications_across_conversations_is_stopped_per_ip() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("verification_failures", "4/1h"),
+            ("trusted_proxies", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let attacker = "203.0.113.7";
+    let mut refused = None;
+    'guess: for round in 0..5 {
+        let conv = create_from(&app, attacker).await;
+        let (s, v) = say_from(&app, attacker, &conv, "where is my order #1001?").await;
+        if s == 429 {
+            refused = Some((round, v));
+            break;
+        }
+        for n in 0..3 {
+            let (s, v) = say_from(
+                &app,
+                attacker,
+                &conv,
+                &format!("guess{round}{n}@example.com"),
+            )
+            .await;
+            if s == 429 {
+                refused = Some((round, v));
+                break 'guess;
+            }
+            assert_eq!(s, 200, "{v}");
+        }
+    }
+    let (round, v) = refused.expect("guessing is refused eventually");
+    assert_eq!(
+        round, 1,
+        "after the 4th failure, in the second conversation"
+    );
+    assert_eq!(v["code"], "rate_limited");
+    let failures = events(&app, "verification_failed");
+    assert_eq!(failures.len(), 4);
+    assert_eq!(failures[0].ip.to_string(), attacker);
+    assert!(failures[0].path.ends_with("/messages"), "{failures:?}");
+    let limited = events(&app, "rate_limited");
+    assert_eq!(limited[0].scope, "verification");
+
+    // A shopper elsewhere verifies as usual.
+    let shopper = "198.51.100.1";
+    let conv = create_from(&app, shopper).await;
+    let (s, _) = say_from(&app, shopper, &conv, "where is my order #1001?").await;
+    assert_eq!(s, 200);
+    let (s, v) = say_from(&app, shopper, &conv, "emma.johnson@example.com").await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["messages"]
+            .as_array()
+            .is_some_and(|ms| ms.iter().any(|m| m.get("order_card").is_some())),
+        "{}",
+        replies(&v)
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    let limited = [("rate_limit_ip", "3/1m"), ("trusted_proxies", "127.0.0.1")];
+    let app = spawn_app_with(Backend::Sqlite, &limited).await;
+    let from = |ip: &'static str| {
+        app.client
+            .get(app.url("/openapi.json"))
+            .header("x-forwarded-for", format!("{ip}, 127.0.0.1"))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(from("203.0.113.1").await.expect("get").status(), 200);
+    }
+    assert_eq!(from("203.0.113.1").await.expect("get").status(), 429);
+    assert_eq!(from("203.0.113.2").await.expect("get").status(), 200);
+    let e = events(&app, "rate_limited");
+    assert_eq!(e[0].ip.to_string(), "203.0.113.1");
+
+    let app = spawn_app_with(Backend::Sqlite, &[("rate_limit_ip", "3/1m")]).await;
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        let res = app
+            .client
+            .get(app.url("/openapi.json"))
+            .header("x-forwarded-for", ip)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), 200);
+    }
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .header("x-forwarded-for", "203.0.113.4")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        res.status(),
+        429,
+        "an untrusted peer's X-Forwarded-For is ignored"
+    );
+    assert_eq!(events(&app, "rate_limited")[0].ip.to_string(), "127.0.0.1");
+}
+
+#[tokio::test]
+async fn a_burst_of_failures_blocks_the_ip_for_a_while() {
+    // Not being signed in is no failure: the console asks on every load.
+    let app = spawn_app_with(Backend::Sqlite, &[("abuse_block", "3/1m")]).await;
+    for _ in 0..5 {
+        assert_eq!(get(&app, "/v1/agent/me").await.status(), 401);
+    }
+    assert!(events(&app, "unauthorized").is_empty());
+    assert!(events(&app, "ip_blocked").is_empty());
+
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("abuse_block", "5/1m"), ("abuse_block_time", "2s")],
+    )
+    .await;
+    let conv = app.create().await;
+    for _ in 0..5 {
+        let res = app
+            .client
+            .get(app.url(&format!("/v1/conversations/{}", conv.id)))
+            .bearer_auth("forged-token")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), 401);
+    }
+    let unauthorized = events(&app, "unauthorized");
+    assert_eq!(unauthorized.len(), 5);
+    assert_eq!(unauthorized[0].subject, conv.id);
+    assert_eq!(
+        unauthorized[0].path,
+        format!("/v1/conversations/{}", conv.id)
+    );
+    let blocked = events(&app, "ip_blocked");
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].subject, "127.0.0.1");
+    assert_eq!(blocked[0].ip.to_string(), "127.0.0.1");
+
+    // Even a good request is refused now; health checks are not.
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/conversations/{}", conv.id)))
+        .bearer_auth(&conv.token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().get("retry-after").is_some());
+    assert_eq!(get(&app, "/healthz").await.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    app.transcript(&conv).await;
+    assert_eq!(events(&app, "ip_blocked").len(), 1);
+}
