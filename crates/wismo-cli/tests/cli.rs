@@ -39,6 +39,16 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// The SQLite database of `dir/data` as bytes, with its write-ahead log
+/// (recent writes may not be in the main file yet).
+fn db_bytes(dir: &TempDir) -> Vec<u8> {
+    let mut all = std::fs::read(dir.path("data/wismo.db")).expect("db file");
+    if let Ok(wal) = std::fs::read(dir.path("data/wismo.db-wal")) {
+        all.extend(wal);
+    }
+    all
+}
+
 /// Runs `wismo args…`, feeding `stdin` if given.
 fn wismo(args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
@@ -1126,7 +1136,7 @@ fn agents_add_list_passwd_remove() {
     assert!(!list.contains("argon2"), "hashes never print");
     assert_eq!(list.lines().count(), 1, "{list}");
     // The database holds a hash, never the password.
-    let db = std::fs::read(dir.path("data/wismo.db")).expect("db file");
+    let db = db_bytes(&dir);
     let db = String::from_utf8_lossy(&db);
     assert!(db.contains("$argon2id$"), "an argon2id hash is stored");
     assert!(
@@ -1232,7 +1242,7 @@ fn keys_create_list_revoke() {
         "{list}"
     );
     assert!(!list.contains(&key[4..]), "the key is never shown again");
-    let db = std::fs::read(dir.path("data/wismo.db")).expect("db");
+    let db = db_bytes(&dir);
     assert!(
         !String::from_utf8_lossy(&db).contains(&key[4..]),
         "the key is not stored"

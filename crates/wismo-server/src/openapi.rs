@@ -645,7 +645,7 @@ mod tests {
         ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 33] = [
+    const CODES: [(&str, u64); 34] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
