@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{replies, spawn_app, spawn_app_with, Conv, TestApp, ADMIN_TOKEN, BACKENDS};
+use common::{
+    replies, sign_up_agent, spawn_app, spawn_app_with, AgentSpec, Conv, TestApp, ADMIN_TOKEN,
+    AGENT_PASSWORD as PASSWORD, BACKENDS,
+};
 use serde_json::{json, Value};
-use wismo_store::NewAgent;
-
-const PASSWORD: &str = "correct horse battery";
 
 /// Creates an agent account and signs it in; returns (id, session token).
 async fn agent(
@@ -36,43 +36,24 @@ async fn account(
     langs: &[&str],
     role: &str,
 ) -> (String, String) {
-    let hash = wismo_server::agents::hash_password(PASSWORD).expect("hash");
     let id = format!("a_{}", name.to_lowercase());
-    app.state
-        .sessions
-        .db
-        .create_agent(&NewAgent {
-            id: id.clone(),
-            email: email.into(),
-            name: name.into(),
-            password_hash: hash,
-            role: role.into(),
+    let (cookie, v) = sign_up_agent(
+        app,
+        AgentSpec {
+            id: &id,
+            email,
+            name,
+            role,
             max_chats: max,
-            languages: langs.iter().map(|s| s.to_string()).collect(),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .expect("create agent");
-    let res = app
-        .client
-        .post(app.url("/v1/agent/session"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(res.status(), 200);
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+            languages: langs,
+        },
+    )
+    .await;
     assert!(cookie.starts_with("wismo_agent="), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
-    let v: Value = res.json().await.expect("json");
     assert_eq!(v["agent"]["name"], name);
     assert!(v["agent"].get("password_hash").is_none());
     (id, v["token"].as_str().expect("token").to_string())

@@ -17,12 +17,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use common::{replies, spawn_app_with, Backend, Conv, TestApp, BACKENDS};
+use common::{
+    replies, sign_up_agent, spawn_app_with, token_of, AgentSpec, Backend, Conv, TestApp, BACKENDS,
+};
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
-use wismo_store::NewAgent;
-
-const PASSWORD: &str = "correct horse battery";
 
 /// Card numbers (Luhn-valid test numbers) as typed, one per format.
 const CARDS: [&str; 9] = [
@@ -157,32 +156,16 @@ fn leaks(hay: &[u8], secrets: &[String]) -> Vec<String> {
 }
 
 async fn agent(app: &TestApp, email: &str, name: &str) -> String {
-    let hash = wismo_server::agents::hash_password(PASSWORD).expect("hash");
-    app.state
-        .sessions
-        .db
-        .create_agent(&NewAgent {
-            id: format!("a_{}", name.to_lowercase()),
-            email: email.into(),
-            name: name.into(),
-            password_hash: hash,
-            role: "supervisor".into(), // supervisors also manage canned replies
-            max_chats: 3,
-            languages: Vec::new(),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .expect("create agent");
-    let res = app
-        .client
-        .post(app.url("/v1/agent/session"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(res.status(), 200);
-    let v: Value = res.json().await.expect("json");
-    v["token"].as_str().expect("token").to_string()
+    let id = format!("a_{}", name.to_lowercase());
+    let spec = AgentSpec {
+        id: &id,
+        email,
+        name,
+        role: "supervisor", // supervisors also manage canned replies
+        max_chats: 3,
+        languages: &[],
+    };
+    token_of(&sign_up_agent(app, spec).await.1)
 }
 
 async fn post_json(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {

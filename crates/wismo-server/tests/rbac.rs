@@ -5,41 +5,20 @@
 
 mod common;
 
-use common::{spawn_app_with, Backend, TestApp, ADMIN_TOKEN};
+use common::{sign_up_agent, spawn_app_with, token_of, AgentSpec, Backend, TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
-use wismo_store::NewAgent;
-
-const PASSWORD: &str = "a long test password";
 
 async fn account(app: &TestApp, id: &str, role: &str) -> String {
-    let hash = wismo_server::agents::hash_password(PASSWORD).expect("hash");
     let email = format!("{id}@example.com");
-    app.state
-        .sessions
-        .db
-        .create_agent(&NewAgent {
-            id: id.into(),
-            email: email.clone(),
-            name: id.into(),
-            password_hash: hash,
-            role: role.into(),
-            max_chats: 5,
-            languages: vec![],
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .expect("agent");
-    let res = app
-        .client
-        .post(app.url("/v1/agent/session"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("sign in");
-    res.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    let spec = AgentSpec {
+        id,
+        email: &email,
+        name: id,
+        role,
+        max_chats: 5,
+        languages: &[],
+    };
+    token_of(&sign_up_agent(app, spec).await.1)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

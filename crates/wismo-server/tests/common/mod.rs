@@ -283,3 +283,58 @@ pub fn replies(v: &Value) -> String {
         })
         .unwrap_or_default()
 }
+
+/// The password of every agent account the tests make.
+pub const AGENT_PASSWORD: &str = "correct horse battery";
+
+/// An agent account to create.
+pub struct AgentSpec<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    /// `agent` or `supervisor`.
+    pub role: &'a str,
+    pub max_chats: u32,
+    pub languages: &'a [&'a str],
+}
+
+/// Creates an agent account and signs it in through the API; returns the
+/// sign-in response's `Set-Cookie` header and JSON body.
+pub async fn sign_up_agent(app: &TestApp, spec: AgentSpec<'_>) -> (String, Value) {
+    let hash = wismo_server::agents::hash_password(AGENT_PASSWORD).expect("hash");
+    app.state
+        .sessions
+        .db
+        .create_agent(&wismo_store::NewAgent {
+            id: spec.id.into(),
+            email: spec.email.into(),
+            name: spec.name.into(),
+            password_hash: hash,
+            role: spec.role.into(),
+            max_chats: spec.max_chats,
+            languages: spec.languages.iter().map(|s| s.to_string()).collect(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("create agent");
+    let res = app
+        .client
+        .post(app.url("/v1/agent/session"))
+        .json(&json!({"email": spec.email, "password": AGENT_PASSWORD}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 200, "sign-in of {}", spec.email);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (cookie, res.json().await.expect("json"))
+}
+
+/// The session token of a sign-in body.
+pub fn token_of(body: &Value) -> String {
+    body["token"].as_str().expect("token").to_string()
+}
