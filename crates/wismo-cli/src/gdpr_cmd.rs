@@ -73,13 +73,7 @@ fn shopper(who: &Who) -> Result<Shopper> {
 }
 
 /// Who, for the audit trail, without the address itself.
-fn subject(s: &Shopper) -> String {
-    match (&s.email, &s.customer_id) {
-        (_, Some(c)) => format!("customer:{c}"),
-        (Some(e), None) => wismo_server::agents::mask_email(e),
-        (None, None) => "unknown".into(),
-    }
-}
+use wismo_server::api::subject;
 
 pub fn run(cmd: &GdprCommand) -> Result<()> {
     match cmd {

@@ -617,7 +617,7 @@ fn shopper_of(headers: &HeaderMap, body: &[u8]) -> Result<wismo_store::Shopper, 
 }
 
 /// The shopper as the audit trail names them (never the full address).
-fn subject(s: &wismo_store::Shopper) -> String {
+pub fn subject(s: &wismo_store::Shopper) -> String {
     match (&s.email, &s.customer_id) {
         (_, Some(c)) => format!("customer:{c}"),
         (Some(e), None) => crate::agents::mask_email(e),
