@@ -459,7 +459,20 @@ pub async fn conversation(
     })))
 }
 
-async fn case_response(state: &AppState, h: &Handoff) -> Result<Json<Value>, ApiError> {
+/// Records an agent's step on a case in the audit trail (with the case id
+/// beside `details`) and answers with the case.
+async fn case_done(
+    state: &AppState,
+    me: &Agent,
+    action: &str,
+    conversation_id: &str,
+    h: &Handoff,
+    mut details: Value,
+) -> Result<Json<Value>, ApiError> {
+    details["case_id"] = json!(h.case_id());
+    state
+        .audit(who(me), action, Some(conversation_id), details)
+        .await?;
     let agents = state.sessions.db.agents().await?;
     let now = state.sessions.clock.now();
     Ok(Json(
@@ -474,15 +487,7 @@ pub async fn accept(
 ) -> Result<Json<Value>, ApiError> {
     let me = signed_in(&state, &headers).await?;
     let h = escalation::accept(&state, &me, &id, "accept").await?;
-    state
-        .audit(
-            who(&me),
-            "handoff.accept",
-            Some(&id),
-            json!({"case_id": h.case_id()}),
-        )
-        .await?;
-    case_response(&state, &h).await
+    case_done(&state, &me, "handoff.accept", &id, &h, json!({})).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -584,15 +589,15 @@ pub async fn transfer(
     escalation::authorize(&state, &me, &id, escalation::Access::Own).await?;
     let body: TransferBody = parse_json(&headers, &body)?;
     let h = escalation::transfer(&state, &me, &id, &body.agent_id).await?;
-    state
-        .audit(
-            who(&me),
-            "handoff.transfer",
-            Some(&id),
-            json!({"case_id": h.case_id(), "to": body.agent_id}),
-        )
-        .await?;
-    case_response(&state, &h).await
+    case_done(
+        &state,
+        &me,
+        "handoff.transfer",
+        &id,
+        &h,
+        json!({"to": body.agent_id}),
+    )
+    .await
 }
 
 pub async fn release(
@@ -603,15 +608,7 @@ pub async fn release(
     let me = signed_in(&state, &headers).await?;
     escalation::authorize(&state, &me, &id, escalation::Access::Own).await?;
     let h = escalation::close(&state, &me, &id, None).await?;
-    state
-        .audit(
-            who(&me),
-            "handoff.release",
-            Some(&id),
-            json!({"case_id": h.case_id()}),
-        )
-        .await?;
-    case_response(&state, &h).await
+    case_done(&state, &me, "handoff.release", &id, &h, json!({})).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -668,15 +665,15 @@ pub async fn resolve(
         }
     }
     let h = escalation::close(&state, &me, &id, Some((body.outcome, tags))).await?;
-    state
-        .audit(
-            who(&me),
-            "handoff.resolve",
-            Some(&id),
-            json!({"case_id": h.case_id(), "outcome": h.outcome}),
-        )
-        .await?;
-    case_response(&state, &h).await
+    case_done(
+        &state,
+        &me,
+        "handoff.resolve",
+        &id,
+        &h,
+        json!({"outcome": h.outcome}),
+    )
+    .await
 }
 
 pub async fn canned_replies(

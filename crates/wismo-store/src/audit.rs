@@ -9,6 +9,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::conversations::check;
 use crate::orders::micros;
 use crate::{with_pool, Db, StoreDbError};
 
@@ -105,9 +106,7 @@ impl Db {
     /// locked, so concurrent appends — also from other servers — queue).
     pub async fn audit(&self, e: &AuditEntry) -> Result<AuditRecord, StoreDbError> {
         for v in [&e.actor, &e.actor_kind, &e.action] {
-            if v.contains('\0') {
-                return Err(StoreDbError::InvalidText("audit entry"));
-            }
+            check("audit entry", v)?;
         }
         let target = e.target.as_deref().map(|t| t.replace('\0', ""));
         let ip = e.ip.as_deref().map(|t| t.replace('\0', ""));

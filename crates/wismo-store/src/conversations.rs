@@ -53,7 +53,8 @@ pub struct RememberedMessage {
     pub response: serde_json::Value,
 }
 
-fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
+/// Refuses text the databases cannot hold (PostgreSQL rejects NUL).
+pub(crate) fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
     if value.contains('\0') {
         Err(StoreDbError::InvalidText(field))
     } else {

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::conversations::check;
 use crate::orders::micros;
+use crate::people::json_list;
 use crate::{with_pool, Db, StoreDbError};
 
 /// A stored API key (never the key itself).
@@ -33,8 +35,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
         Ok(ApiKey {
             id: r.id,
             name: r.name,
-            scopes: serde_json::from_str(&r.scopes)
-                .map_err(|e| StoreDbError::Corrupt(format!("scopes: {e}")))?,
+            scopes: json_list("scopes", &r.scopes)?,
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked_at: r.revoked_at,
@@ -55,9 +56,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<ApiKey, StoreDbError> {
         for v in [id, name, key_hash] {
-            if v.contains('\0') {
-                return Err(StoreDbError::InvalidText("api key"));
-            }
+            check("api key", v)?;
         }
         if self.api_key(id).await?.is_some() {
             return Err(StoreDbError::Duplicate("an API key with this id exists"));

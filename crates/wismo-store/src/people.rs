@@ -4,18 +4,15 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::conversations::check;
 use crate::orders::micros;
 use crate::{with_pool, Db, StoreDbError};
 
-fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
-    if value.contains('\0') {
-        Err(StoreDbError::InvalidText(field))
-    } else {
-        Ok(())
-    }
-}
-
-fn json_list<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<Vec<T>, StoreDbError> {
+/// A JSON list stored as text (languages, tags, sentiments, scopes).
+pub(crate) fn json_list<T: serde::de::DeserializeOwned>(
+    field: &str,
+    s: &str,
+) -> Result<Vec<T>, StoreDbError> {
     serde_json::from_str(s).map_err(|e| StoreDbError::Corrupt(format!("{field}: {e}")))
 }
 
