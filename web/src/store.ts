@@ -3,6 +3,7 @@
 // the server, who is typing, the hand-off and the connection. A plain reducer,
 // so it is tested without a browser; `ChatStore` makes it observable.
 
+import { ReducerStore } from './reducerStore';
 import { compareIds, isMessageId } from './ids';
 import type { ConnectionStatus, CsatState, Handoff, HandoffStatus, Message, Role } from './types';
 
@@ -255,31 +256,9 @@ export function agentName(state: ChatState): string | null {
   return null;
 }
 
-
-type Listener = () => void;
-
 /** The reducer's state, observable (for React's useSyncExternalStore). */
-export class ChatStore {
-  private state: ChatState;
-  private listeners = new Set<Listener>();
-
+export class ChatStore extends ReducerStore<ChatState, Action> {
   constructor(state: ChatState = initialState) {
-    this.state = state;
+    super(reducer, state);
   }
-
-  getState = (): ChatState => this.state;
-
-  dispatch = (action: Action): void => {
-    const next = reducer(this.state, action);
-    if (next === this.state) return;
-    this.state = next;
-    for (const l of Array.from(this.listeners)) l();
-  };
-
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
-  };
 }

@@ -2,6 +2,7 @@
 // the roster, the conversations opened (their transcripts merged by id) and
 // the canned replies. A plain reducer, tested without a browser.
 
+import { ReducerStore } from '../reducerStore';
 import { sortQueue } from './format';
 import { mergeMessages } from './transcript';
 import type {
@@ -226,30 +227,9 @@ export function transferTargets(state: ConsoleState): RosterAgent[] {
     .sort((a, b) => Number(a.active_chats >= a.max_chats) - Number(b.active_chats >= b.max_chats) || a.name.localeCompare(b.name));
 }
 
-type Listener = () => void;
-
 /** The reducer's state, observable (for React's useSyncExternalStore). */
-export class ConsoleStore {
-  private state: ConsoleState;
-  private listeners = new Set<Listener>();
-
+export class ConsoleStore extends ReducerStore<ConsoleState, ConsoleAction> {
   constructor(state: ConsoleState = initialConsoleState) {
-    this.state = state;
+    super(consoleReducer, state);
   }
-
-  getState = (): ConsoleState => this.state;
-
-  dispatch = (action: ConsoleAction): void => {
-    const next = consoleReducer(this.state, action);
-    if (next === this.state) return;
-    this.state = next;
-    for (const l of Array.from(this.listeners)) l();
-  };
-
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
-  };
 }
