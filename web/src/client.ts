@@ -108,6 +108,8 @@ export class WismoClient {
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private queue: Outgoing[] = [];
   private identity: string | null = null;
+  /** The conversation id the identity token was accepted for. */
+  private identifiedAs: string | null = null;
 
   constructor(options: ClientOptions) {
     const o = options;
@@ -206,9 +208,15 @@ export class WismoClient {
     return status === 422 || status === 400 ? 'invalid' : 'error';
   }
 
-  /** A signed-in shopper's token; kept for when the server takes it. */
+  /**
+   * A signed-in shopper's customer token (a JWT from the store's site): sent
+   * with a new conversation, or to the identity endpoint of the current one.
+   * `null` forgets it (conversations already signed in stay signed in).
+   */
   identify(token: string | null): void {
     this.identity = token;
+    this.identifiedAs = null;
+    if (token && this.conv && !this.needsCheck) void this.sendIdentity();
   }
 
   get identityToken(): string | null {
@@ -332,6 +340,7 @@ export class WismoClient {
           this.pump();
         } else if (r === 'ok') {
           this.needsCheck = false;
+          if (this.identity) void this.sendIdentity();
           this.pump();
         } else {
           this.retryLater();
@@ -355,22 +364,32 @@ export class WismoClient {
   }
 
   private async create(): Promise<boolean> {
-    const body = {
+    const identity = this.identity;
+    const body: Record<string, unknown> = {
       channel: 'web',
       locale: this.opts.locale(),
       metadata: this.opts.metadata(),
     };
+    if (identity) body.customer_token = identity;
     try {
       const res = await this.opts.fetch(`${withSlash(this.opts.baseUrl)}v1/conversations`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
       });
-      if (!res.ok) return false;
+      if (!res.ok) {
+        // A refused customer token (expired, …): carry on anonymously
+        // rather than not at all; the page may identify() again.
+        if (identity && this.identity === identity && (res.status === 401 || res.status === 422)) {
+          this.identity = null;
+        }
+        return false;
+      }
       const data = (await res.json()) as { id?: unknown; token?: unknown; messages?: unknown };
       if (typeof data.id !== 'string' || typeof data.token !== 'string') return false;
       if (this.stopped) return false;
       this.conv = { id: data.id, token: data.token };
+      this.identifiedAs = identity && this.identity === identity ? data.id : null;
       this.save(this.conv);
       this.needsCheck = false;
       this.store.dispatch({ type: 'conversation', id: data.id, fresh: true });
@@ -379,6 +398,55 @@ export class WismoClient {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Signs the current conversation in with the identity token. One signed
+   * in as another customer (another shopper on this browser) is left for a
+   * new conversation.
+   */
+  private async sendIdentity(): Promise<void> {
+    const conv = this.conv;
+    const token = this.identity;
+    if (!conv || !token || this.identifiedAs === conv.id) return;
+    try {
+      const res = await this.opts.fetch(
+        `${withSlash(this.opts.baseUrl)}v1/conversations/${encodeURIComponent(conv.id)}/identity`,
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${conv.token}` },
+          body: JSON.stringify({ customer_token: token }),
+        },
+      );
+      if (this.conv !== conv || this.identity !== token) return;
+      if (res.ok) {
+        this.identifiedAs = conv.id;
+      } else if (res.status === 409) {
+        this.forgetConversation();
+      }
+    } catch {
+      /* offline: the next page load tries again */
+    }
+  }
+
+  /** Drops the conversation: the next step starts a new one. */
+  private forgetConversation(): void {
+    const s = this.socket;
+    this.socket = null;
+    this.ready = false;
+    this.stopHeartbeat();
+    if (s) {
+      s.onclose = s.onmessage = s.onerror = s.onopen = null;
+      try {
+        s.close(1000, 'signed in as someone else');
+      } catch {
+        /* already closed */
+      }
+    }
+    this.conv = null;
+    this.save(null);
+    this.wanted = true;
+    this.pump();
   }
 
   /** Reads what was missed over HTTP; tells whether the token still works. */

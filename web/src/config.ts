@@ -2,6 +2,8 @@
 //   <script src="https://shop.example/widget.js" data-wismo-locale="es"
 //           data-wismo-position="left" data-wismo-color="#0a7d5a"
 //           data-wismo-server="https://chat.shop.example" defer></script>
+// A store that signs its customers in adds data-wismo-customer-token="<JWT>"
+// (or calls window.wismo.identify(token) later).
 
 import { normalizeLocale } from './i18n';
 import type { Locale } from './types';
@@ -13,6 +15,8 @@ export interface WidgetConfig {
   position: 'left' | 'right';
   /** The accent colour, a validated #hex, or null for the default. */
   color: string | null;
+  /** A signed-in shopper's customer token (data-wismo-customer-token), or null. */
+  customerToken: string | null;
 }
 
 const HEX = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
@@ -77,5 +81,6 @@ export function readConfig(
     locale: locale ?? 'en',
     position: attr('data-wismo-position')?.trim().toLowerCase() === 'left' ? 'left' : 'right',
     color: safeColor(attr('data-wismo-color')),
+    customerToken: attr('data-wismo-customer-token')?.trim() || null,
   };
 }

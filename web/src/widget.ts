@@ -58,6 +58,7 @@ export class Widget {
       locale: () => this.view.locale,
       metadata: () => ({ page: page().slice(0, 2000) }),
     });
+    if (config.customerToken) this.client.identify(config.customerToken);
   }
 
   getView = (): ViewState => this.view;

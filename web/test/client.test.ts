@@ -298,3 +298,82 @@ describe('How did we do?', () => {
     expect(storage.getItem(CSAT_KEY)).toBe('c1');
   });
 });
+
+describe('signed-in shoppers', () => {
+  it('sends the customer token with a new conversation', async () => {
+    const { client, srv } = setup();
+    client.identify('jwt-1');
+    client.open();
+    await settle();
+    expect(srv.calls[0]).toMatchObject({
+      method: 'POST',
+      url: 'https://shop.example/v1/conversations',
+      body: { channel: 'web', customer_token: 'jwt-1' },
+    });
+    // Already signed in at creation: no identity call.
+    expect(srv.calls.filter((c) => c.url.endsWith('/identity'))).toHaveLength(0);
+  });
+
+  it('signs in a conversation resumed from storage, once, with its bearer token', async () => {
+    const srv = server({
+      handle: (call) => (call.url.endsWith('/identity') ? { status: 200, body: { signed_in: true } } : undefined),
+    });
+    const { client } = setup({ saved: { id: 'c1', token: 't1' }, srv });
+    client.identify('jwt-2');
+    client.start();
+    await settle();
+    const calls = srv.calls.filter((c) => c.url.endsWith('/identity'));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({
+      method: 'POST',
+      url: 'https://shop.example/v1/conversations/c1/identity',
+      body: { customer_token: 'jwt-2' },
+    });
+    expect(calls[0].headers.Authorization).toBe('Bearer t1');
+    // Identifying later with a new token (the store refreshed it) sends it again.
+    client.identify('jwt-3');
+    await settle();
+    expect(srv.calls.filter((c) => c.url.endsWith('/identity')).map((c) => c.body.customer_token)).toEqual([
+      'jwt-2',
+      'jwt-3',
+    ]);
+  });
+
+  it('starts a new conversation when the stored one belongs to another customer (409)', async () => {
+    const srv = server({
+      known: { old: 'tok' },
+      handle: (call) =>
+        call.url.endsWith('/identity') ? { status: 409, body: { code: 'already_signed_in' } } : undefined,
+    });
+    const { client, storage, store } = setup({ saved: { id: 'old', token: 'tok' }, srv });
+    client.identify('jwt-b');
+    client.start();
+    await settle();
+    await settle();
+    const created = srv.calls.filter((c) => c.method === 'POST' && c.url.endsWith('/v1/conversations'));
+    expect(created).toHaveLength(1);
+    expect(created[0].body.customer_token).toBe('jwt-b');
+    expect(JSON.parse(storage.getItem(STORAGE_KEY)!)).toEqual({ id: 'c1', token: 't1' });
+    expect(store.getState().conversationId).toBe('c1');
+  });
+
+  it('goes on anonymously when the server refuses the customer token', async () => {
+    let refused = 0;
+    const srv = server({
+      handle: (call) =>
+        call.method === 'POST' && call.url.endsWith('/v1/conversations') && call.body?.customer_token
+          ? (refused++, { status: 401, body: { code: 'invalid_customer_token' } })
+          : undefined,
+    });
+    const { client, storage } = setup({ srv });
+    client.identify('expired-jwt');
+    client.open();
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(refused).toBe(1);
+    const posts = srv.calls.filter((c) => c.method === 'POST' && c.url.endsWith('/v1/conversations'));
+    expect(posts).toHaveLength(2);
+    expect(posts[1].body.customer_token).toBeUndefined();
+    expect(JSON.parse(storage.getItem(STORAGE_KEY)!)).toEqual({ id: 'c1', token: 't1' });
+  });
+});

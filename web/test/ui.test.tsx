@@ -8,7 +8,7 @@ import { GREETING, MemoryStorage, Sockets, msg, server, settle, type Call } from
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-const CONFIG: WidgetConfig = { baseUrl: 'http://shop.test', locale: 'en', position: 'right', color: null };
+const CONFIG: WidgetConfig = { baseUrl: 'http://shop.test', locale: 'en', position: 'right', color: null, customerToken: null };
 
 let mounted: Mounted | null = null;
 afterEach(() => {
@@ -433,7 +433,12 @@ describe('configuration from the script tag', () => {
       locale: 'es',
       position: 'left',
       color: '#0a7d5a',
+      customerToken: null,
     });
+    s.setAttribute('data-wismo-customer-token', ' eyJ.x.y ');
+    expect(readConfig(s, { href: 'https://shop.example/p/1' }).customerToken).toBe('eyJ.x.y');
+    s.setAttribute('data-wismo-customer-token', '  ');
+    expect(readConfig(s, { href: 'https://shop.example/p/1' }).customerToken).toBeNull();
     s.setAttribute('data-wismo-server', 'https://chat.example/api/');
     s.setAttribute('data-wismo-color', 'red; background: url(x)');
     s.setAttribute('data-wismo-locale', 'fr');

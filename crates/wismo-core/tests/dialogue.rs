@@ -661,3 +661,102 @@ fn a_person_leaving_closes_the_case_and_the_bot_speaks_again() {
         assert!(!out.messages.is_empty());
     }
 }
+
+fn said(out: &wismo_core::dialogue::TurnOutput) -> String {
+    out.messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn signed_in_conv(engine: &Engine, id: &str, customer_id: &str) -> Conversation {
+    let mut conv = Conversation::new(id);
+    let now = demo_now();
+    engine.greet(&mut conv, now);
+    conv.sign_in(
+        wismo_core::dialogue::SignedIn {
+            customer_id: Some(customer_id.into()),
+            email: None,
+        },
+        now,
+    );
+    conv
+}
+
+#[test]
+fn a_shopper_signed_in_by_a_customer_token_sees_their_orders_without_the_email_check() {
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    // Emma Johnson, customer 7301000001 of the demo store.
+    let mut conv = signed_in_conv(&engine, "emma", "7301000001");
+    assert!(conv.events.iter().any(|e| matches!(
+        e,
+        Event::CustomerSignedIn { customer_id: Some(id), email: None, .. } if id == "7301000001"
+    )));
+    let out = engine.turn(&mut conv, "where is order 1042?", now);
+    let text = said(&out);
+    assert!(text.contains("#1042") && text.contains("UPS"), "{text}");
+    assert!(
+        out.messages
+            .iter()
+            .all(|m| !m.template.starts_with("verify.")),
+        "no identity question for a signed-in shopper: {text}"
+    );
+    // The identity is in the log: the state rebuilt from it is the live one.
+    let rebuilt = State::fold(&conv.events);
+    assert_eq!(rebuilt, conv.state);
+    assert_eq!(
+        rebuilt.customer.and_then(|c| c.customer_id).as_deref(),
+        Some("7301000001")
+    );
+    // And it outlives an idle timeout (the conversation token still holds).
+    conv.expire_session(now);
+    let again = engine.turn(&mut conv, "where is order 1042?", now);
+    assert!(said(&again).contains("UPS"), "{}", said(&again));
+}
+
+#[test]
+fn someone_elses_order_gets_the_same_answer_as_an_unknown_number() {
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    // 1043 is another customer's order; 1999 is no order at all.
+    let mut theirs = signed_in_conv(&engine, "a", "7301000001");
+    let mut unknown = signed_in_conv(&engine, "b", "7301000001");
+    let other = engine.turn(&mut theirs, "where is order 1043?", now);
+    let none = engine.turn(&mut unknown, "where is order 1999?", now);
+    assert_eq!(
+        said(&other).replace("1043", "N"),
+        said(&none).replace("1999", "N")
+    );
+    let templates = |o: &wismo_core::dialogue::TurnOutput| {
+        o.messages
+            .iter()
+            .map(|m| m.template.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(templates(&other), templates(&none));
+    let text = said(&other);
+    assert!(
+        text.contains("can't find that order on your account"),
+        "{text}"
+    );
+    for secret in ["out for delivery", "UPS", "FedEx", "DHL", "USPS", "Wilson"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(theirs.state.verified_orders.is_empty());
+}
+
+#[test]
+fn a_signed_in_shopper_without_an_order_number_picks_from_their_orders() {
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    // Ethan Moore (7301000011) has several orders, among them 1037 and 1051.
+    let mut conv = signed_in_conv(&engine, "ethan", "7301000011");
+    let out = engine.turn(&mut conv, "where is my order?", now);
+    let text = said(&out);
+    assert!(text.contains("#1051") && text.contains("#1037"), "{text}");
+    assert!(!text.contains("#1042"), "only their own orders: {text}");
+    let out = engine.turn(&mut conv, "#1037", now);
+    assert!(said(&out).contains("tried to deliver"), "{}", said(&out));
+}

@@ -204,6 +204,8 @@ struct CreateBody {
     metadata: Option<Value>,
     /// Only with the admin token: a signed-in shopper.
     customer: Option<CustomerBody>,
+    /// A customer token (JWT) from the store's site: signs the shopper in.
+    customer_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +217,7 @@ struct CustomerBody {
 
 pub async fn create_conversation(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -265,8 +268,18 @@ pub async fn create_conversation(
             reason: "must be at most 4096 bytes of JSON".into(),
         });
     }
-    let customer = match body.customer {
+    if body.customer.is_some() && body.customer_token.is_some() {
+        return Err(ApiError::InvalidField {
+            field: "customer_token",
+            reason: "give either customer or customer_token, not both".into(),
+        });
+    }
+    let signed_in = match &body.customer_token {
+        Some(t) => Some(verify_customer_token(&state, ip, t, "/v1/conversations", "").await?),
         None => None,
+    };
+    let customer = match body.customer {
+        None => signed_in.clone(),
         Some(c) => {
             if require_scope(&state, &headers, "conversations")
                 .await
@@ -305,6 +318,7 @@ pub async fn create_conversation(
             channel,
             metadata,
             customer,
+            signed_in: signed_in.is_some(),
             id: None,
         })
         .await?;
@@ -321,6 +335,62 @@ pub async fn create_conversation(
         Json(body),
     )
         .into_response())
+}
+
+/// Verifies a customer token; a refusal is a security event naming the
+/// reason (`forged_token`, `expired_token`, …), and the client hears only
+/// `invalid_customer_token`.
+async fn verify_customer_token(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    token: &str,
+    path: &str,
+    conversation: &str,
+) -> Result<SignedIn, ApiError> {
+    let Some(verifier) = &state.shopper_jwt else {
+        return Err(ApiError::InvalidField {
+            field: "customer_token",
+            reason: "shopper sign-in is not configured on this server (shopper_jwt_secret or shopper_jwks_url)".into(),
+        });
+    };
+    match verifier.verify(token, state.sessions.clock.now()).await {
+        Ok(who) => Ok(who),
+        Err(why) => {
+            state.security.event(
+                "invalid_customer_token",
+                ip,
+                conversation,
+                path,
+                why.reason(),
+            );
+            Err(ApiError::InvalidCustomerToken)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityBody {
+    customer_token: String,
+}
+
+/// `POST /v1/conversations/{id}/identity`: signs the shopper of an existing
+/// conversation in with a customer token (the widget was opened before the
+/// shopper signed in to the store). Signing in again as the same customer
+/// is a no-op; as another customer it is refused (`already_signed_in`).
+pub async fn sign_in_shopper(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let session = state.sessions.authorized(&id, bearer(&headers)).await?;
+    let body: IdentityBody = parse_json(&headers, &body)?;
+    let path = format!("/v1/conversations/{}/identity", session.id);
+    let who = verify_customer_token(&state, ip, &body.customer_token, &path, &session.id).await?;
+    state.sessions.sign_in(&session, who).await?;
+    Ok(Json(json!({"signed_in": true})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,6 +510,7 @@ pub async fn rasa_webhook(
                     channel: "rasa".into(),
                     metadata: json!({}),
                     customer: None,
+                    signed_in: false,
                     id: Some(id.clone()),
                 })
                 .await;

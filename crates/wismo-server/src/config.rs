@@ -132,6 +132,28 @@ pub struct Config {
     pub abuse_block: Option<Rate>,
     /// How long an abusive IP stays blocked.
     pub abuse_block_time: Duration,
+    /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
+    pub shopper_jwt: Option<ShopperJwtConfig>,
+}
+
+/// How customer tokens (JWTs from the store's site) are verified: with a
+/// shared HS256 secret and/or RS256/ES256 keys from the store's JWKS.
+#[derive(Debug, Clone)]
+pub struct ShopperJwtConfig {
+    pub secret: Option<Secret>,
+    pub jwks_url: Option<String>,
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry (or list).
+    pub audience: String,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Longest lifetime (`exp` − `iat`/`nbf`) of a token.
+    pub max_lifetime: Duration,
+    /// How long the fetched JWKS is used before it is fetched again.
+    pub jwks_ttl: Duration,
+    /// Least time between two JWKS fetches (an unknown `kid` refetches).
+    pub jwks_min_refetch: Duration,
 }
 
 /// A limit: at most `limit` in each window of `per`.
@@ -477,6 +499,54 @@ const KEYS: &[Key] = &[
         secret: false,
         help: "how long an IP blocked for abuse stays blocked",
     },
+    Key {
+        name: "shopper_jwt_secret",
+        default: None,
+        secret: true,
+        help: "HS256 key (32+ bytes) of the customer tokens the store's site hands the widget (unset: no HS256)",
+    },
+    Key {
+        name: "shopper_jwks_url",
+        default: None,
+        secret: false,
+        help: "https URL of the store's JWKS for RS256/ES256 customer tokens (unset: no JWKS)",
+    },
+    Key {
+        name: "shopper_jwt_issuer",
+        default: None,
+        secret: false,
+        help: "required iss of customer tokens (required when a secret or JWKS URL is set)",
+    },
+    Key {
+        name: "shopper_jwt_audience",
+        default: None,
+        secret: false,
+        help: "required aud of customer tokens (required when a secret or JWKS URL is set)",
+    },
+    Key {
+        name: "shopper_jwt_leeway",
+        default: Some("60s"),
+        secret: false,
+        help: "clock skew allowed on the tokens' exp, nbf and iat (0: none)",
+    },
+    Key {
+        name: "shopper_jwt_max_lifetime",
+        default: Some("1h"),
+        secret: false,
+        help: "longest lifetime (exp - iat) a customer token may have",
+    },
+    Key {
+        name: "shopper_jwks_cache_ttl",
+        default: Some("1h"),
+        secret: false,
+        help: "how long the fetched JWKS is used before it is fetched again",
+    },
+    Key {
+        name: "shopper_jwks_min_refetch",
+        default: Some("1m"),
+        secret: false,
+        help: "least time between JWKS fetches (a token with an unknown kid refetches)",
+    },
 ];
 
 /// Settings that take a list (comma-separated text, or a TOML array).
@@ -787,7 +857,47 @@ impl Layers {
                 "must be a CSP source list such as 'none', 'self' or https://shop.example".into(),
             ));
         }
+        let shopper_jwt = {
+            let secret = text("shopper_jwt_secret").map(Secret::new);
+            if secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+                return Err(invalid(
+                    "shopper_jwt_secret",
+                    "must be at least 32 characters long (HS256 needs a 256-bit key)".into(),
+                ));
+            }
+            let jwks_url = match text("shopper_jwks_url") {
+                Some(u) => Some(parse_jwks_url(u).map_err(|m| invalid("shopper_jwks_url", m))?),
+                None => None,
+            };
+            if secret.is_some() || jwks_url.is_some() {
+                let needed = |key: &'static str| -> Result<String, ConfigError> {
+                    text(key).map(|v| v.trim().to_string()).ok_or_else(|| {
+                        invalid(
+                            key,
+                            "must be set when shopper_jwt_secret or shopper_jwks_url is".into(),
+                        )
+                    })
+                };
+                let leeway = match required("shopper_jwt_leeway")?.trim() {
+                    "0" => Duration::ZERO,
+                    _ => duration("shopper_jwt_leeway")?,
+                };
+                Some(ShopperJwtConfig {
+                    secret,
+                    jwks_url,
+                    issuer: needed("shopper_jwt_issuer")?,
+                    audience: needed("shopper_jwt_audience")?,
+                    leeway,
+                    max_lifetime: duration("shopper_jwt_max_lifetime")?,
+                    jwks_ttl: duration("shopper_jwks_cache_ttl")?,
+                    jwks_min_refetch: duration("shopper_jwks_min_refetch")?,
+                })
+            } else {
+                None
+            }
+        };
         Ok(Config {
+            shopper_jwt,
             trusted_proxies,
             cors_origins,
             frame_ancestors,
@@ -886,6 +996,23 @@ pub fn parse_webhook_urls(list: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The store's JWKS URL: https, or http to a loopback address only (a
+/// JWKS fetched in the clear could be swapped for an attacker's keys).
+pub fn parse_jwks_url(s: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url.to_string()),
+        "http" if loopback => Ok(url.to_string()),
+        _ => Err(format!(
+            "{s:?} must be an https:// URL (http:// only to localhost)"
+        )),
+    }
 }
 
 /// `250ms`, `10s`, `30m`, `2h`, `1d`, or a plain number of seconds.

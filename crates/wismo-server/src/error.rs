@@ -94,6 +94,11 @@ pub enum ApiError {
         scope: &'static str,
         retry_after: u64,
     },
+    /// A customer token (shopper JWT) that is forged, broken, expired or
+    /// not meant for this store. Which check failed goes to the security
+    /// event log, never to the client.
+    #[error("the customer token is not valid")]
+    InvalidCustomerToken,
 }
 
 /// Put on every error response, so middleware can see the stable code
@@ -134,6 +139,7 @@ impl ApiError {
             ApiError::InvalidScore => "invalid_score",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InvalidCustomerToken => "invalid_customer_token",
         }
     }
 
@@ -163,6 +169,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InvalidCustomerToken => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -193,6 +200,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::InvalidScore => "Invalid score",
             ApiError::RateLimited { .. } => "Too many requests",
+            ApiError::InvalidCustomerToken => "Invalid customer token",
         }
     }
 

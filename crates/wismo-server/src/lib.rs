@@ -5,6 +5,7 @@
 //! * [`sessions`]: live conversations, one turn at a time each, persisted as
 //!   event logs through `wismo-store`.
 //! * [`api`], [`ws`]: the HTTP endpoints and the WebSocket.
+//! * [`shopper_jwt`]: verifies the customer tokens (JWTs) that sign shoppers in.
 //! * [`error`]: the one error type, `application/problem+json` with stable codes.
 //! * [`webhooks`]: signed event webhooks (hand-offs, agent messages, …)
 //!   delivered from a durable outbox; handlers emit with
@@ -25,6 +26,7 @@ pub mod openapi;
 pub mod rbac;
 pub mod security;
 pub mod sessions;
+pub mod shopper_jwt;
 pub mod webhooks;
 pub mod ws;
 
@@ -67,6 +69,8 @@ pub struct Inner {
     pub webhooks: Webhooks,
     /// Rate limits, blocks and security events.
     pub security: security::Limits,
+    /// Verifies customer tokens; `None` when shopper sign-in is off.
+    pub shopper_jwt: Option<shopper_jwt::Verifier>,
     shutdown: watch::Sender<bool>,
     websockets: AtomicUsize,
 }
@@ -292,7 +296,12 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("no local address")?;
         let webhooks = Webhooks::new(db.clone(), &config)?;
+        let shopper_jwt = match &config.shopper_jwt {
+            Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),
+            None => None,
+        };
         let state = AppState(Arc::new(Inner {
+            shopper_jwt,
             sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
             webhooks,
             config,
@@ -496,6 +505,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversations/{id}", get(api::get_conversation))
         .route("/v1/conversations/{id}/messages", post(api::post_message))
         .route("/v1/conversations/{id}/ws", get(ws::upgrade))
+        .route(
+            "/v1/conversations/{id}/identity",
+            post(api::sign_in_shopper),
+        )
         .route("/v1/conversations/{id}/csat", post(agents::post_csat))
         .route("/v1/conversations/{id}/resolution", get(agents::resolution))
         .route("/v1/admin/resolutions", get(agents::resolutions))

@@ -620,6 +620,7 @@ mod tests {
         ("/v1/conversations/{id}", &["get"]),
         ("/v1/conversations/{id}/messages", &["post"]),
         ("/v1/conversations/{id}/ws", &["get"]),
+        ("/v1/conversations/{id}/identity", &["post"]),
         ("/v1/conversations/{id}/csat", &["post"]),
         ("/v1/conversations/{id}/resolution", &["get"]),
         ("/v1/admin/resolutions", &["get"]),
@@ -645,7 +646,7 @@ mod tests {
         ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 34] = [
+    const CODES: [(&str, u64); 36] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -680,6 +681,8 @@ mod tests {
         ("invalid_score", 422),
         ("insufficient_scope", 403),
         ("rate_limited", 429),
+        ("invalid_customer_token", 401),
+        ("already_signed_in", 409),
     ];
 
     fn doc() -> Value {
@@ -915,6 +918,8 @@ mod tests {
                 scope: "ip",
                 retry_after: 1,
             },
+            ApiError::InvalidCustomerToken,
+            ApiError::conflict("already_signed_in", ""),
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()

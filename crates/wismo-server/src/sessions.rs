@@ -358,6 +358,9 @@ pub struct CreateRequest {
     pub channel: String,
     pub metadata: Value,
     pub customer: Option<SignedIn>,
+    /// The customer signed in with a customer token: recorded as an
+    /// `Event::CustomerSignedIn` in the log.
+    pub signed_in: bool,
     /// A fixed id (the Rasa channel derives one from the sender); `None`
     /// makes a random one.
     pub id: Option<String>,
@@ -415,7 +418,12 @@ impl Sessions {
         let now = self.clock.now();
         let mut conv = Conversation::new(id.clone());
         conv.locale = req.locale.clone();
-        conv.customer = req.customer.clone();
+        match (&req.customer, req.signed_in) {
+            (Some(c), true) => {
+                conv.sign_in(c.clone(), now);
+            }
+            _ => conv.customer = req.customer.clone(),
+        }
         self.engine.greet(&mut conv, now);
         let events = std::mem::take(&mut conv.events);
         let customer = req
@@ -844,6 +852,30 @@ impl Sessions {
         }
         drop(live);
         Ok((numbered, handoff))
+    }
+
+    /// Signs the shopper in (a verified customer token): records
+    /// `CustomerSignedIn` unless they already are this customer. Another
+    /// customer is refused: what this conversation has shown belongs to
+    /// whoever is signed in.
+    pub async fn sign_in(&self, session: &Arc<Session>, who: SignedIn) -> Result<(), ApiError> {
+        let mut conflict = false;
+        self.staff(session, |_, conv, now| match conv.signed_in() {
+            Some(current) if current == who => Vec::new(),
+            Some(_) => {
+                conflict = true;
+                Vec::new()
+            }
+            None => vec![conv.sign_in(who, now)],
+        })
+        .await?;
+        if conflict {
+            return Err(ApiError::conflict(
+                "already_signed_in",
+                "this conversation is signed in as another customer: start a new conversation",
+            ));
+        }
+        Ok(())
     }
 
     /// The transcript: every message with a seq after `after`, plus the

@@ -69,6 +69,12 @@ async fn every_endpoint_for_every_role() {
             [Auth, Ok, Auth, Auth, Auth],
         ),
         (
+            "POST",
+            format!("{c}/identity"),
+            Some(bad.clone()),
+            [Auth, Ok, Auth, Auth, Auth],
+        ),
+        (
             "GET",
             format!("{c}/resolution"),
             None,

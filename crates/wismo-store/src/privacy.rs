@@ -4,7 +4,7 @@
 //! A shopper is named by email and/or the store's customer id. Their
 //! conversations are the ones signed in as them, the ones where they proved
 //! an order of theirs (a `Verified` event naming their email or one of their
-//! orders) and the hand-off cases where they left that email. Erasing
+//! orders), the ones they signed in to later (`CustomerSignedIn`) and the hand-off cases where they left that email. Erasing
 //! deletes those conversations (their events, cases, ratings and
 //! client-message ids go with them), every outbox row about them, the
 //! customer record, and the personal fields of their orders (kept, without
@@ -109,24 +109,41 @@ impl Db {
         }
         let verified: Vec<(String, String)> = with_pool!(self, p => {
             sqlx::query_as(
-                "SELECT conversation_id, event FROM conversation_events WHERE event LIKE '%\"event\":\"verified\"%'",
+                "SELECT conversation_id, event FROM conversation_events WHERE event LIKE '%\"event\":\"verified\"%' OR event LIKE '%\"event\":\"customer_signed_in\"%'",
             )
             .fetch_all(p)
             .await?
         });
         for (id, text) in verified {
-            if let Ok(Event::Verified {
-                order_number,
-                email: proved,
-            }) = serde_json::from_str::<Event>(&text)
-            {
-                let by_email = proved
-                    .as_deref()
-                    .is_some_and(|m| Some(m.to_lowercase()) == email);
-                let by_order = order_number.as_ref().is_some_and(|n| orders.contains(n));
-                if by_email || by_order {
-                    ids.insert(id);
+            match serde_json::from_str::<Event>(&text) {
+                Ok(Event::Verified {
+                    order_number,
+                    email: proved,
+                }) => {
+                    let by_email = proved
+                        .as_deref()
+                        .is_some_and(|m| Some(m.to_lowercase()) == email);
+                    let by_order = order_number.as_ref().is_some_and(|n| orders.contains(n));
+                    if by_email || by_order {
+                        ids.insert(id);
+                    }
                 }
+                // Signed in later with a customer token (the row's
+                // `customer` names only who was signed in at creation).
+                Ok(Event::CustomerSignedIn {
+                    customer_id,
+                    email: signed,
+                    ..
+                }) => {
+                    let by_email = signed
+                        .as_deref()
+                        .is_some_and(|m| Some(m.to_lowercase()) == email);
+                    let by_id = customer_id.is_some() && customer_id.as_deref() == who.customer();
+                    if by_email || by_id {
+                        ids.insert(id);
+                    }
+                }
+                _ => {}
             }
         }
         Ok(ids.into_iter().collect())

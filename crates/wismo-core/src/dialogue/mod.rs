@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use flows::{Action, Flow, Flows, Need, SlotKind, StepKind};
 use order_view::OrderState;
-pub use state::{Awaiting, Event, OrderCard, State};
+pub use state::{Awaiting, Event, OrderCard, SignedIn, State};
 use std::collections::HashMap;
 use std::sync::Arc;
 use templates::Templates;
@@ -96,13 +96,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// Who is talking, when the caller knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedIn {
-    pub customer_id: Option<String>,
-    pub email: Option<String>,
-}
-
 /// One conversation: its identity, fixed settings, event log and the state
 /// folded from it.
 ///
@@ -148,6 +141,28 @@ impl Conversation {
         self.state.apply(&e);
         self.events.push(e.clone());
         e
+    }
+
+    /// Signs the shopper in (the server verified a customer token naming
+    /// them): appends [`Event::CustomerSignedIn`] and folds it. Returns the
+    /// event, for persisting. Orders they ask about are then checked by
+    /// ownership (see `ensure_order`).
+    pub fn sign_in(&mut self, customer: SignedIn, at: DateTime<Utc>) -> Event {
+        let e = Event::CustomerSignedIn {
+            customer_id: customer.customer_id,
+            email: customer.email.map(|m| m.to_lowercase()),
+            at,
+        };
+        self.state.apply(&e);
+        self.events.push(e.clone());
+        e
+    }
+
+    /// The signed-in shopper: named by the channel, or signed in later.
+    pub fn signed_in(&self) -> Option<SignedIn> {
+        self.customer
+            .clone()
+            .or_else(|| self.state.customer.clone())
     }
 
     /// Starts a new session after an idle timeout: appends
@@ -1389,7 +1404,11 @@ impl<'a> Turn<'a> {
     /// False when the flow must wait for the shopper (a question was asked).
     fn ensure_order(&mut self, flow: &Flow, step: usize, need: Need) -> bool {
         let store = Arc::clone(&self.engine.store);
-        let signed_in = self.conv.customer.clone();
+        let signed_in = self
+            .conv
+            .customer
+            .clone()
+            .or_else(|| self.state.customer.clone());
         // No order named yet: a signed-in or email-verified shopper picks from their orders.
         if self.current_order_number().is_none() {
             let known = match (&signed_in, &self.state.verified_email) {

@@ -141,6 +141,24 @@ pub enum Event {
     SessionExpired {
         at: DateTime<Utc>,
     },
+    /// The store's own site vouched for who the shopper is (a customer
+    /// token the server verified): order questions are checked by
+    /// ownership from now on, without asking for an email or postal code.
+    CustomerSignedIn {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+/// Who is talking, when the store vouched for it: the store's customer id
+/// and/or their email (lowercased).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub customer_id: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Where a flow stands.
@@ -186,6 +204,10 @@ pub struct State {
     /// How the last hand-off was resolved, until a new one starts.
     #[serde(default)]
     pub resolution: Option<String>,
+    /// The signed-in shopper ([`Event::CustomerSignedIn`]); kept across
+    /// session expiry (the conversation's bearer token still holds).
+    #[serde(default)]
+    pub customer: Option<SignedIn>,
 }
 
 impl State {
@@ -286,9 +308,18 @@ impl State {
                     self.flow = None;
                 }
             }
+            Event::CustomerSignedIn {
+                customer_id, email, ..
+            } => {
+                self.customer = Some(SignedIn {
+                    customer_id: customer_id.clone(),
+                    email: email.clone(),
+                });
+            }
             Event::SessionExpired { .. } => {
                 *self = State {
                     locale: self.locale.take(),
+                    customer: self.customer.take(),
                     csat: self.csat,
                     ..State::default()
                 };
