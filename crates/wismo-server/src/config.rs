@@ -1298,4 +1298,44 @@ mod tests {
         assert_eq!(parse_size("1mb"), Ok(1 << 20));
         assert!(parse_size("1TB").is_err());
     }
+
+    #[test]
+    fn shopper_sign_in_needs_issuer_and_audience_and_hides_its_secret() {
+        let secret = "a-shared-secret-of-more-than-32-bytes";
+        let mut l = Layers::defaults();
+        l.env(env(&[("WISMO_SHOPPER_JWT_SECRET", secret)]))
+            .expect("a known setting");
+        let e = l.build().expect_err("no issuer").to_string();
+        assert!(e.contains("shopper_jwt_issuer"), "{e}");
+        l.flag("shopper_jwt_issuer", "https://shop.example")
+            .expect("flag");
+        let e = l.build().expect_err("no audience").to_string();
+        assert!(e.contains("shopper_jwt_audience"), "{e}");
+        l.flag("shopper_jwt_audience", "wismo").expect("flag");
+        let c = l.build().expect("valid");
+        let j = c.shopper_jwt.as_ref().expect("sign-in on");
+        assert_eq!(j.leeway, Duration::from_secs(60));
+        assert_eq!(j.max_lifetime, Duration::from_secs(3600));
+        assert!(!l.describe().contains(secret));
+        assert!(!format!("{c:?}").contains(secret));
+        // Off by default.
+        assert!(Layers::defaults()
+            .build()
+            .expect("defaults")
+            .shopper_jwt
+            .is_none());
+        // A short secret, or a JWKS over plain http to another host, is refused.
+        let mut short = Layers::defaults();
+        short.flag("shopper_jwt_secret", "short").expect("flag");
+        assert!(short.build().is_err());
+        for (url, ok) in [
+            ("https://shop.example/.well-known/jwks.json", true),
+            ("http://127.0.0.1:9000/jwks.json", true),
+            ("http://localhost/jwks.json", true),
+            ("http://shop.example/jwks.json", false),
+            ("ftp://shop.example/jwks.json", false),
+        ] {
+            assert_eq!(parse_jwks_url(url).is_ok(), ok, "{url}");
+        }
+    }
 }

@@ -250,6 +250,24 @@ async fn an_existing_conversation_signs_in_through_the_identity_endpoint() {
         assert_eq!(sign_ins, 1, "{backend:?}");
         let text = replies(&app.say(&conv, "where is order 1042?").await);
         assert!(text.contains("UPS"), "{backend:?} after reload: {text}");
+        // GDPR: the conversation is the customer's (found by their id).
+        let res = app
+            .client
+            .post(app.url("/v1/admin/gdpr/export"))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(&json!({"customer_id": EMMA}))
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(res.status(), 200);
+        let doc: Value = res.json().await.expect("json");
+        let ids: Vec<&str> = doc["conversations"]
+            .as_array()
+            .expect("conversations")
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert!(ids.contains(&conv.id.as_str()), "{backend:?}: {ids:?}");
     }
 }
 
