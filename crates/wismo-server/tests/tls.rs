@@ -208,7 +208,7 @@ async fn https_with_a_verified_certificate_sends_hsts_and_refuses_plain_http() {
         Some("max-age=31536000; includeSubDomains"),
         "HSTS on every response when serving TLS"
     );
-    assert_eq!(res.text().await.expect("body").trim().is_empty(), false);
+    assert!(!res.text().await.expect("body").trim().is_empty());
 
     // Also by IP address (the certificate names 127.0.0.1).
     let res = client
