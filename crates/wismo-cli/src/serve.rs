@@ -69,6 +69,15 @@ pub struct ServeArgs {
     /// Shopper messages per conversation, as N/duration; 0: unlimited [default: 60/1m].
     #[arg(long)]
     pub rate_limit_conversation: Option<String>,
+    /// PEM certificate chain: serve HTTPS with it and --tls-key (reloaded when the file changes).
+    #[arg(long)]
+    pub tls_cert: Option<String>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<String>,
+    /// Append security events to this file as JSON lines (schema wismo.security/1).
+    #[arg(long)]
+    pub security_log: Option<String>,
 }
 
 impl ServeArgs {
@@ -106,6 +115,9 @@ impl ServeArgs {
             ("cors_origins", &self.cors_origins),
             ("rate_limit_ip", &self.rate_limit_ip),
             ("rate_limit_conversation", &self.rate_limit_conversation),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
+            ("security_log", &self.security_log),
         ];
         for (key, value) in flags {
             if let Some(v) = value {
@@ -140,7 +152,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         let server = Server::start(config).await?;
         let shutdown = wismo_server::shutdown_signal();
         let addr = server.local_addr();
-        let base = format!("http://{addr}");
+        let base = format!("{}://{addr}", server.scheme());
         crate::say(format!(
             "wismo {} ready in {} ms on {base}",
             env!("CARGO_PKG_VERSION"),

@@ -135,6 +135,7 @@ const SIGN_IN_PATH: &str = "/v1/agent/session";
 pub async fn sign_in(
     State(state): State<AppState>,
     crate::security::ClientIp(ip): crate::security::ClientIp,
+    https: crate::security::Https,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -220,8 +221,9 @@ pub async fn sign_in(
         .audit(who(&agent), "agent.sign_in", Some(&agent.id), json!({}))
         .await?;
     let cookie = format!(
-        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        ttl.as_secs()
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        ttl.as_secs(),
+        secure_attr(&state, https)
     );
     let mut res = Json(json!({"token": token, "agent": agent_json(&agent)})).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -230,8 +232,20 @@ pub async fn sign_in(
     Ok(res)
 }
 
+/// `; Secure` when the client reached wismo over HTTPS (wismo serves TLS,
+/// `hsts` is on, or a trusted proxy says `X-Forwarded-Proto: https`): the
+/// browser then never sends the session cookie over plain HTTP.
+fn secure_attr(state: &AppState, https: crate::security::Https) -> &'static str {
+    if https.0 || state.config.hsts {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
 pub async fn sign_out(
     State(state): State<AppState>,
+    https: crate::security::Https,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
@@ -247,10 +261,13 @@ pub async fn sign_out(
             .await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("wismo_agent=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    let cookie = format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attr(&state, https)
     );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
     Ok(res)
 }
 

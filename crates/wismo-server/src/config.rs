@@ -132,6 +132,14 @@ pub struct Config {
     pub abuse_block: Option<Rate>,
     /// How long an abusive IP stays blocked.
     pub abuse_block_time: Duration,
+    /// PEM certificate chain to serve HTTPS with (with `tls_key`); reloaded
+    /// when the file changes. `None`: plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// File that security events are appended to as JSON lines
+    /// (`wismo.security/1`); `None`: only the tracing log.
+    pub security_log: Option<PathBuf>,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
 }
@@ -261,6 +269,11 @@ pub fn parse_origins(list: &str) -> Result<Vec<String>, String> {
 }
 
 impl Config {
+    /// Whether wismo serves HTTPS itself (`tls_cert` and `tls_key` set).
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         match &self.database_url {
@@ -546,6 +559,24 @@ const KEYS: &[Key] = &[
         default: Some("1m"),
         secret: false,
         help: "least time between JWKS fetches (a token with an unknown kid refetches)",
+    },
+    Key {
+        name: "tls_cert",
+        default: None,
+        secret: false,
+        help: "PEM certificate chain: serve HTTPS with it and tls_key (reloaded when the file changes; unset: plain HTTP)",
+    },
+    Key {
+        name: "tls_key",
+        default: None,
+        secret: false,
+        help: "PEM private key of tls_cert (keep it readable only by wismo)",
+    },
+    Key {
+        name: "security_log",
+        default: None,
+        secret: false,
+        help: "file that security events are appended to as JSON lines, schema wismo.security/1 (unset: tracing log only)",
     },
 ];
 
@@ -896,8 +927,28 @@ impl Layers {
                 None
             }
         };
+        let tls_cert = text("tls_cert").map(|p| PathBuf::from(p.trim()));
+        let tls_key = text("tls_key").map(|p| PathBuf::from(p.trim()));
+        match (&tls_cert, &tls_key) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "tls_key",
+                    "must be set when tls_cert is (the certificate's private key)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "tls_cert",
+                    "must be set when tls_key is (the key's certificate)".into(),
+                ))
+            }
+            _ => {}
+        }
         Ok(Config {
             shopper_jwt,
+            tls_cert,
+            tls_key,
+            security_log: text("security_log").map(|p| PathBuf::from(p.trim())),
             trusted_proxies,
             cors_origins,
             frame_ancestors,

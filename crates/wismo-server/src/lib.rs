@@ -7,6 +7,9 @@
 //! * [`api`], [`ws`]: the HTTP endpoints and the WebSocket.
 //! * [`shopper_jwt`]: verifies the customer tokens (JWTs) that sign shoppers in.
 //! * [`error`]: the one error type, `application/problem+json` with stable codes.
+//! * [`tls`]: HTTPS with rustls when `tls_cert`/`tls_key` are set, the
+//!   certificate reloaded when its files change.
+//! * [`security_log`]: security events as JSON lines for a SIEM.
 //! * [`webhooks`]: signed event webhooks (hand-offs, agent messages, …)
 //!   delivered from a durable outbox; handlers emit with
 //!   `state.webhooks.emit(…)`.
@@ -25,8 +28,10 @@ pub mod escalation;
 pub mod openapi;
 pub mod rbac;
 pub mod security;
+pub mod security_log;
 pub mod sessions;
 pub mod shopper_jwt;
+pub mod tls;
 pub mod webhooks;
 pub mod ws;
 
@@ -161,6 +166,8 @@ pub struct Server {
     state: AppState,
     listener: TcpListener,
     addr: SocketAddr,
+    /// The certificate store when serving HTTPS.
+    tls: Option<Arc<tls::CertStore>>,
     started: Instant,
     /// The webhook delivery worker (when webhooks are configured).
     webhook_worker: Option<JoinHandle<()>>,
@@ -251,6 +258,19 @@ impl Server {
     /// one when configured, loads the model and binds `config.listen`.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let started = Instant::now();
+        // TLS and the security log first: a wrong path fails fast.
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                let store = tls::CertStore::load(cert, key)?;
+                store.server_config()?;
+                Some(store)
+            }
+            _ => None,
+        };
+        let security_log = match &config.security_log {
+            Some(path) => Some(security_log::SecurityLog::open(path)?),
+            None => None,
+        };
         let url = config.database_url();
         let db = Db::connect(&url)
             .await
@@ -305,7 +325,7 @@ impl Server {
             sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
             webhooks,
             config,
-            security: security::Limits::default(),
+            security: security::Limits::with_log(security_log),
             shutdown: watch::channel(false).0,
             websockets: AtomicUsize::new(0),
         }));
@@ -316,6 +336,7 @@ impl Server {
             state,
             listener,
             addr,
+            tls,
             started,
             webhook_worker,
             demo_agent,
@@ -331,6 +352,15 @@ impl Server {
     /// The address actually bound (the port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Time from [`Server::start`] to now.
@@ -401,15 +431,38 @@ impl Server {
             }
         });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let serve = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stop = async move {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|s| *s).await;
+        };
+        let make = app.into_make_service_with_connect_info::<SocketAddr>();
+        // The certificate watcher; SIGHUP also reopens the security log.
+        let tls_store = self.tls.take();
+        let _watcher = (tls_store.is_some() || state.security.log().is_some()).then(|| {
+            tls::AbortOnDrop(tokio::spawn(tls::watch(tls_store.clone(), {
+                let state = state.clone();
+                move || {
+                    if let Some(log) = state.security.log() {
+                        log.reopen();
+                    }
+                }
+            })))
         });
-        let mut server = tokio::spawn(async move { serve.await });
+        let mut server = match tls_store {
+            None => {
+                let serve = axum::serve(self.listener, make).with_graceful_shutdown(stop);
+                tokio::spawn(async move { serve.await })
+            }
+            Some(store) => {
+                let config = store.server_config()?;
+                let listener =
+                    tls::TlsListener::new(self.listener, config).context("cannot serve TLS")?;
+                use axum::serve::ListenerExt;
+                let serve = axum::serve(listener.tap_io(|_| {}), make).with_graceful_shutdown(stop);
+                tokio::spawn(async move { serve.await })
+            }
+        };
+
         let shutdown = Box::pin(shutdown);
         let ended_early = tokio::select! {
             r = &mut server => Some(r),

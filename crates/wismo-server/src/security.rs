@@ -14,9 +14,11 @@
 //! [`Limits::purge`] drops expired windows (every minute).
 //!
 //! Security events are `tracing` events with target `wismo::security` and
-//! the fields `event`, `ip`, `subject`, `path` and `scope` (see
-//! `docs/security-http.md`); they are also kept, last ones first out, for
-//! tests and diagnostics ([`Limits::recent_events`]).
+//! the fields `event`, `ip`, `subject`, `path`, `scope` and `detail` (see
+//! `docs/security-http.md`); with `security_log` set they are also appended
+//! as JSON lines (schema `wismo.security/1`, [`crate::security_log`]); and
+//! they are kept, last ones first out, for tests and diagnostics
+//! ([`Limits::recent_events`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -93,6 +95,20 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|s| s.ip().to_canonical())
 }
 
+/// Whether a trusted proxy (the peer) says the client used HTTPS
+/// (`X-Forwarded-Proto: https`, its first value).
+fn forwarded_https(peer: IpAddr, headers: &HeaderMap, config: &Config) -> bool {
+    let peer = peer.to_canonical();
+    if !config.trusted_proxies.iter().any(|n| n.contains(peer)) {
+        return false;
+    }
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
 /// A short, stable pseudonym of an email for logs and limiter keys: the
 /// first 16 hex digits of the SHA-256 of the trimmed, lowercased address.
 pub fn email_hash(email: &str) -> String {
@@ -109,6 +125,24 @@ pub struct SecurityEvent {
     pub subject: String,
     pub path: String,
     pub scope: &'static str,
+    /// A stable code with more detail (the problem code of a refusal,
+    /// such as `insufficient_scope`), or empty. Never personal data.
+    pub detail: String,
+    /// When it happened (real time, even with a frozen clock).
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Whether the client reached wismo over HTTPS: wismo serves TLS itself,
+/// or a trusted proxy says so with `X-Forwarded-Proto: https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Https(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Https>().copied().unwrap_or_default())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +174,8 @@ pub struct Limits {
     windows: Mutex<HashMap<String, Window>>,
     blocked: Mutex<HashMap<IpAddr, Instant>>,
     events: Mutex<VecDeque<SecurityEvent>>,
+    /// The `security_log` file, when configured.
+    log: Option<crate::security_log::SecurityLog>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -147,6 +183,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Limits {
+    /// Limits whose events also go to `log` (the `security_log` file).
+    pub fn with_log(log: Option<crate::security_log::SecurityLog>) -> Limits {
+        Limits {
+            log,
+            ..Limits::default()
+        }
+    }
+
+    /// The `security_log` writer, when configured.
+    pub fn log(&self) -> Option<&crate::security_log::SecurityLog> {
+        self.log.as_ref()
+    }
+
     /// Counts one hit on `key`: `Err(retry_after_secs)` when the window is
     /// already full (the hit is not counted). No rate: always allowed.
     pub fn hit(&self, key: &str, rate: Option<Rate>) -> Result<(), u64> {
@@ -237,7 +286,10 @@ impl Limits {
         dropped
     }
 
-    /// Logs a security event (target `wismo::security`) and keeps it.
+    /// Logs a security event (target `wismo::security`, and the
+    /// `security_log` file) and keeps it. `event` is a stable name (listed
+    /// in SECURITY.md); `subject` must never be personal data (use
+    /// [`email_hash`], a conversation id, an IP or `-`).
     pub fn event(
         &self,
         event: &'static str,
@@ -246,18 +298,37 @@ impl Limits {
         path: &str,
         scope: &'static str,
     ) {
-        tracing::warn!(target: "wismo::security", event, ip = %ip, subject, path, scope, "security event");
+        self.event_with_detail(event, ip, subject, path, scope, "");
+    }
+
+    /// [`Limits::event`] with a detail code (e.g. the problem code).
+    pub fn event_with_detail(
+        &self,
+        event: &'static str,
+        ip: IpAddr,
+        subject: &str,
+        path: &str,
+        scope: &'static str,
+        detail: &str,
+    ) {
+        tracing::warn!(target: "wismo::security", event, ip = %ip, subject, path, scope, detail, "security event");
+        let e = SecurityEvent {
+            event,
+            ip,
+            subject: subject.chars().take(200).collect(),
+            path: path.chars().take(200).collect(),
+            scope,
+            detail: detail.chars().take(100).collect(),
+            at: chrono::Utc::now(),
+        };
+        if let Some(log) = &self.log {
+            log.write(&e);
+        }
         let mut q = lock(&self.events);
         if q.len() >= RECENT_EVENTS {
             q.pop_front();
         }
-        q.push_back(SecurityEvent {
-            event,
-            ip,
-            subject: subject.to_string(),
-            path: path.chars().take(200).collect(),
-            scope,
-        });
+        q.push_back(e);
     }
 
     /// The latest security events, oldest first.
@@ -272,7 +343,14 @@ impl Limits {
         if self.record(&key, config.abuse_block) {
             self.clear(&key);
             self.block(ip, config.abuse_block_time);
-            self.event("ip_blocked", ip, &ip.to_string(), path, "blocked");
+            self.event_with_detail(
+                "ip_blocked",
+                ip,
+                &ip.to_string(),
+                path,
+                "blocked",
+                "abuse_block",
+            );
         }
     }
 
@@ -446,6 +524,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let ip = client_ip(peer, req.headers(), &config.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip));
+    let https = config.serves_tls() || forwarded_https(peer, req.headers(), config);
+    req.extensions_mut().insert(Https(https));
     let path = req.uri().path().to_string();
     let host = plain_host(req.headers());
     let origin = req
@@ -551,7 +631,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             };
             // Failed sign-ins are logged by the handler, with the email's hash.
             if code != "invalid_credentials" {
-                limits.event(event, ip, &subject, &path, scope);
+                limits.event_with_detail(event, ip, &subject, &path, scope, code);
             }
             limits.penalise(config, ip, &path);
         }
@@ -596,7 +676,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     );
-    if config.hsts {
+    if config.hsts || config.serves_tls() {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
