@@ -11,7 +11,7 @@ names, so the checks reach the handlers and not only the 401 answers:
 * /v1/admin/... and the resolution endpoints: the admin token, or the scoped
   API key (`wsk_...`) for about a third of the requests.
 
-The tokens come from the environment (WISMO_SCHEMA_*), set by the script.
+The tokens come from the environment (SCHEMA_CHECK_*), set by the script.
 """
 
 import os
@@ -19,11 +19,11 @@ import os
 import schemathesis
 from hypothesis import strategies as st
 
-CONVERSATION_ID = os.environ["WISMO_SCHEMA_CONVERSATION_ID"]
-CONVERSATION_TOKEN = os.environ["WISMO_SCHEMA_CONVERSATION_TOKEN"]
-AGENT_TOKEN = os.environ["WISMO_SCHEMA_AGENT_TOKEN"]
-ADMIN_TOKEN = os.environ["WISMO_SCHEMA_ADMIN_TOKEN"]
-API_KEY = os.environ["WISMO_SCHEMA_API_KEY"]
+CONVERSATION_ID = os.environ["SCHEMA_CHECK_CONVERSATION_ID"]
+CONVERSATION_TOKEN = os.environ["SCHEMA_CHECK_CONVERSATION_TOKEN"]
+AGENT_TOKEN = os.environ["SCHEMA_CHECK_AGENT_TOKEN"]
+ADMIN_TOKEN = os.environ["SCHEMA_CHECK_ADMIN_TOKEN"]
+API_KEY = os.environ["SCHEMA_CHECK_API_KEY"]
 
 
 def credential(method: str, path: str, pick: int):
@@ -52,9 +52,13 @@ class WismoAuth:
         token = credential(case.method.upper(), case.path, self.count)
         if token is None:
             return
-        case.headers = case.headers or {}
-        # A generated Authorization header (negative tests) wins over ours.
-        case.headers.setdefault("Authorization", f"Bearer {token}")
+        # Schemathesis fills in a random bearer token from the security
+        # scheme; replace it with the real one.
+        headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {token}"
+        case.headers = headers
+        if os.environ.get("SCHEMA_CHECK_DEBUG"):
+            print("AUTH", case.method, case.path, case.path_parameters, {k: v[:12] for k, v in case.headers.items() if isinstance(v, str)}, flush=True)
 
 
 @schemathesis.hook
