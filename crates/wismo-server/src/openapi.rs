@@ -1099,6 +1099,27 @@ mod tests {
         }
     }
 
+    /// Found by scripts/schemathesis: answers the server gives that the
+    /// document did not list.
+    #[test]
+    fn schemathesis_findings_stay_documented() {
+        let doc = doc();
+        let typing = &doc["paths"]["/v1/agent/conversations/{id}/typing"]["post"]["responses"];
+        for status in ["404", "409"] {
+            assert!(typing.get(status).is_some(), "typing documents {status}");
+        }
+        // Each Server-Sent Event of the agent stream: a named event with JSON text.
+        let sse = &doc["paths"]["/v1/agent/stream"]["get"]["responses"]["200"]["content"]
+            ["text/event-stream"]["schema"];
+        assert_eq!(sse["type"], "object");
+        let names: Vec<&str> = sse["properties"]["event"]["enum"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["queue", "handoff", "activity"]);
+        assert_eq!(sse["properties"]["data"]["type"], "string");
+    }
+
     #[tokio::test]
     async fn serves_the_document_as_json() {
         let res = document().await;
