@@ -14,6 +14,11 @@ pub struct DbArgs {
     /// Where the default SQLite database lives.
     #[arg(long, env = "WISMO_DATA_DIR", default_value = "wismo-data")]
     pub data_dir: PathBuf,
+    /// The key file of the personal data encryption. Default: `wismo.key`
+    /// next to the SQLite database, or in the data directory. Created when
+    /// missing: back it up, the personal data cannot be read without it.
+    #[arg(long, env = "WISMO_DATA_KEY_FILE")]
+    pub data_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -29,6 +34,13 @@ pub enum ImportCommand {
 }
 
 impl DbArgs {
+    /// The data key file in effect.
+    pub fn key_file(&self) -> PathBuf {
+        self.data_key_file.clone().unwrap_or_else(|| {
+            Db::default_key_file(&self.url()).unwrap_or_else(|| self.data_dir.join("wismo.key"))
+        })
+    }
+
     pub fn url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(
@@ -51,7 +63,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub async fn connect(args: &DbArgs) -> Result<Db> {
     let url = args.url();
-    Db::connect(&url)
+    Db::connect_with_key_file(&url, &args.key_file())
         .await
         .with_context(|| format!("cannot open the database at {}", masked(&url)))
 }

@@ -1,5 +1,8 @@
 //! `wismo keys create|list|revoke`: API keys for admin and server-to-server
 //! calls. A key is printed once, at creation; only its SHA-256 is stored.
+//!
+//! `wismo keys rotate-data-key|data-status|retire-data-key`: the data keys
+//! that encrypt personal data at rest (see wismo-store's `crypto`).
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
@@ -31,6 +34,47 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Add a new data key to the key file and make it the active one, then
+    /// re-encrypt the stored personal data under it (a running server picks
+    /// the new key up and finishes the work in the background).
+    RotateDataKey {
+        /// Only rotate; leave the re-encryption to the server.
+        #[arg(long)]
+        no_sweep: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// How many stored personal values each data key id encrypts.
+    DataStatus {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Re-encrypt every value in plaintext or under an older data key.
+    ReencryptData {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Remove an old data key from the key file (refused while any stored
+    /// value uses it).
+    RetireDataKey {
+        kid: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Re-encrypts in the foreground, printing progress.
+async fn sweep(db: &wismo_store::Db) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let r = db.reencrypt_sweep(500, Some(20)).await?;
+        total += r.rows;
+        if r.complete {
+            say(format!("re-encrypted {total} rows; done"));
+            return Ok(total);
+        }
+        say(format!("re-encrypted {total} rows so far…"));
+    }
 }
 
 pub fn run(cmd: &KeysCommand) -> Result<()> {
@@ -107,6 +151,69 @@ pub fn run(cmd: &KeysCommand) -> Result<()> {
             } else {
                 bail!("no active API key {id:?}")
             }
+        }),
+        KeysCommand::RotateDataKey { no_sweep, db: args } => runtime()?.block_on(async {
+            let db = connect(args).await?;
+            let (old, new) = db.rotate_data_key().await?;
+            crate::audit_cmd::record(
+                &db,
+                "data_key.rotate",
+                &new,
+                serde_json::json!({"previous": old, "key_file": args.key_file().display().to_string()}),
+            )
+            .await?;
+            say(format!(
+                "data key {new} is now active (was {old}) in {}",
+                args.key_file().display()
+            ));
+            if !no_sweep {
+                sweep(&db).await?;
+                say(format!(
+                    "when no server still runs with the old key file, retire {old} with: \
+                     wismo keys retire-data-key {old}"
+                ));
+            }
+            db.close().await;
+            Ok(())
+        }),
+        KeysCommand::DataStatus { db: args } => runtime()?.block_on(async {
+            let db = connect(args).await?;
+            let keys = db.crypt().keyring();
+            say(format!(
+                "key file {}: active {}, keys {}",
+                args.key_file().display(),
+                keys.active_id(),
+                keys.key_ids().join(", ")
+            ));
+            let usage = db.data_key_usage().await?;
+            if usage.is_empty() {
+                say("no personal data stored");
+            }
+            for u in usage {
+                let name = match &u.kid {
+                    Some(k) if k == keys.active_id() => format!("{k} (active)"),
+                    Some(k) if keys.key_ids().contains(k) => k.clone(),
+                    Some(k) => format!("{k} (not in the key file!)"),
+                    None => "plaintext".to_string(),
+                };
+                say(format!("{name}: {} values", u.values));
+            }
+            db.close().await;
+            Ok(())
+        }),
+        KeysCommand::ReencryptData { db: args } => runtime()?.block_on(async {
+            let db = connect(args).await?;
+            sweep(&db).await?;
+            db.close().await;
+            Ok(())
+        }),
+        KeysCommand::RetireDataKey { kid, db: args } => runtime()?.block_on(async {
+            let db = connect(args).await?;
+            db.retire_data_key(kid).await?;
+            crate::audit_cmd::record(&db, "data_key.retire", kid, serde_json::json!({})).await?;
+            say(format!("data key {kid} removed from {}", args.key_file().display()));
+            db.close().await;
+            Ok(())
         }),
     }
 }

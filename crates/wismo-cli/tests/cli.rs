@@ -1374,3 +1374,96 @@ fn gdpr_export_erase_purge() {
         "the audit trail does not hold the address"
     );
 }
+
+/// `wismo keys rotate-data-key`: the personal data is encrypted from the
+/// first import (key file created next to the database, mode 0600), a
+/// rotation moves every value to the new key, the old key then retires,
+/// and the rotation is in the audit trail.
+#[test]
+fn data_keys_rotate_status_retire() {
+    let dir = TempDir::new("datakeys");
+    let data = dir.path("data").display().to_string();
+    let o = wismo(
+        &[
+            "import",
+            "shopify",
+            &fixture("../../../wismo-core/data/store/demo_orders.json"),
+            "--data-dir",
+            &data,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key_file = dir.path("data/wismo.key");
+    assert!(
+        key_file.exists(),
+        "the key file is created next to the database"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let db = String::from_utf8_lossy(&db_bytes(&dir)).to_string();
+    assert!(
+        !db.contains("emma.johnson@example.com") && !db.contains("Hawthorne"),
+        "the shopper's email and address are not readable in the database"
+    );
+
+    let o = wismo(&["keys", "data-status", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status = stdout(&o);
+    assert!(status.contains("k1 (active):"), "{status}");
+    assert!(!status.contains("plaintext"), "{status}");
+
+    let o = wismo(&["keys", "rotate-data-key", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("data key k2 is now active (was k1)") && out.contains("done"),
+        "{out}"
+    );
+    let o = wismo(&["keys", "data-status", "--data-dir", &data], None);
+    let status = stdout(&o);
+    assert!(status.contains("k2 (active):"), "{status}");
+    assert!(
+        !status.lines().any(|l| l.starts_with("k1")),
+        "nothing under k1 any more: {status}"
+    );
+
+    fails(
+        &["keys", "retire-data-key", "k2", "--data-dir", &data],
+        &["k2 is the active data key"],
+    );
+    let o = wismo(
+        &["keys", "retire-data-key", "k1", "--data-dir", &data],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = std::fs::read_to_string(&key_file).expect("key file");
+    assert!(
+        !file.contains("\"k1\"") && file.contains("\"k2\""),
+        "k1 is gone"
+    );
+
+    // Still readable: a GDPR export finds Emma through the email hash.
+    let doc = json(&[
+        "gdpr",
+        "export",
+        "--email",
+        "emma.johnson@example.com",
+        "--data-dir",
+        &data,
+    ]);
+    assert!(doc.to_string().contains("Hawthorne"), "{doc}");
+    let o = wismo(&["audit", "list", "--data-dir", &data], None);
+    let audit = stdout(&o);
+    assert!(
+        audit.contains("data_key.rotate") && audit.contains("data_key.retire"),
+        "{audit}"
+    );
+}

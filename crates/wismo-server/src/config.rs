@@ -88,6 +88,10 @@ pub struct Config {
     pub now: Option<DateTime<Utc>>,
     /// Load the demo store into an empty database at start.
     pub demo_data: bool,
+    /// The data key file (AES-256-GCM keys of the personal data at rest and
+    /// the lookup key); `None`: `wismo.key` next to the SQLite database, or
+    /// in `data_dir` for PostgreSQL. Created (mode 0600) when missing.
+    pub data_key_file: Option<PathBuf>,
     /// A trained NLU model file (`wismo nlu train`); default: the built-in
     /// training data, trained once and cached in the data directory.
     pub model: Option<PathBuf>,
@@ -274,6 +278,14 @@ impl Config {
         self.tls_cert.is_some() && self.tls_key.is_some()
     }
 
+    /// The data key file in effect (see [`Config::data_key_file`]).
+    pub fn data_key_file_in_effect(&self) -> PathBuf {
+        self.data_key_file.clone().unwrap_or_else(|| {
+            wismo_store::Db::default_key_file(&self.database_url())
+                .unwrap_or_else(|| self.data_dir.join("wismo.key"))
+        })
+    }
+
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         match &self.database_url {
@@ -391,6 +403,12 @@ const KEYS: &[Key] = &[
         default: Some("true"),
         secret: false,
         help: "load the demo store into an empty database",
+    },
+    Key {
+        name: "data_key_file",
+        default: None,
+        secret: false,
+        help: "key file of the personal data encryption (default: wismo.key next to the SQLite database, or in data_dir); created when missing — back it up",
     },
     Key {
         name: "model",
@@ -974,6 +992,7 @@ impl Layers {
             timezone,
             now,
             demo_data,
+            data_key_file: text("data_key_file").map(PathBuf::from),
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
             agent_session_ttl: duration("agent_session_ttl")?,

@@ -23,6 +23,7 @@
 pub mod agents;
 pub mod api;
 pub mod config;
+mod datakeys;
 pub mod error;
 pub mod escalation;
 pub mod openapi;
@@ -272,7 +273,8 @@ impl Server {
             None => None,
         };
         let url = config.database_url();
-        let db = Db::connect(&url)
+        let key_file = config.data_key_file_in_effect();
+        let db = Db::connect_with_key_file(&url, &key_file)
             .await
             .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
         let mut demo_agent = None;
@@ -407,6 +409,8 @@ impl Server {
                 }
             }
         });
+        // Re-encryption under the active data key; key file reloads.
+        let data_keys = datakeys::start(state.sessions.db.clone());
         // Automatic assignment: whenever the queue or who is online changes.
         let assigner = tokio::spawn({
             let state = state.clone();
@@ -495,6 +499,7 @@ impl Server {
         }
         evictor.abort();
         assigner.abort();
+        data_keys.abort();
         if let Some(mut w) = webhook_worker {
             // In-flight attempts end at once (their rows are given back).
             if tokio::time::timeout(grace, &mut w).await.is_err() {

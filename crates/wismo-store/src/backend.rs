@@ -20,6 +20,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use wismo_core::store::{Address, Customer, Fulfillment, LineItem, Order, Refund};
 
+use crate::crypto::Crypt;
 use crate::StoreDbError;
 
 /// A status enum as stored: its serde name (`partially_refunded`).
@@ -103,11 +104,23 @@ pub(crate) struct RefundRow {
 }
 
 pub(crate) fn assemble(
-    o: OrderRow,
+    k: &Crypt,
+    mut o: OrderRow,
     items: Vec<LineItemRow>,
     fulfillments: Vec<FulfillmentRow>,
     refunds: Vec<RefundRow>,
 ) -> Result<Order, StoreDbError> {
+    o.email = k.open_opt("orders.email", o.email)?;
+    o.customer_email = k.open_opt("customers.email", o.customer_email)?;
+    o.customer_first_name = k.open_opt("customers.first_name", o.customer_first_name)?;
+    o.customer_last_name = k.open_opt("customers.last_name", o.customer_last_name)?;
+    o.ship_name = k.open_opt("orders.ship_name", o.ship_name)?;
+    o.ship_address1 = k.open_opt("orders.ship_address1", o.ship_address1)?;
+    o.ship_address2 = k.open_opt("orders.ship_address2", o.ship_address2)?;
+    o.ship_city = k.open_opt("orders.ship_city", o.ship_city)?;
+    o.ship_province = k.open_opt("orders.ship_province", o.ship_province)?;
+    o.ship_zip = k.open_opt("orders.ship_zip", o.ship_zip)?;
+    o.ship_phone = k.open_opt("orders.ship_phone", o.ship_phone)?;
     let customer = o.customer_id.map(|id| Customer {
         id,
         email: o.customer_email,
@@ -244,6 +257,7 @@ macro_rules! backend {
             FulfillmentRow, LineItemRow, OrderRow, RefundRow, ORDER_SELECT,
         };
         use crate::conversations::NewConversation;
+        use crate::crypto::Crypt;
         use crate::StoreDbError;
 
         pub(crate) type Conn = <$DB as sqlx::Database>::Connection;
@@ -267,6 +281,7 @@ macro_rules! backend {
 
         pub(crate) async fn load_order(
             conn: &mut Conn,
+            k: &Crypt,
             number: &str,
         ) -> Result<Option<Order>, StoreDbError> {
             let sql = format!("{ORDER_SELECT} WHERE o.number = $1");
@@ -299,7 +314,7 @@ macro_rules! backend {
             .bind(number)
             .fetch_all(&mut *conn)
             .await?;
-            assemble(row, items, fulfillments, refunds).map(Some)
+            assemble(k, row, items, fulfillments, refunds).map(Some)
         }
 
         /// The stored number for a shopper-typed one (`#eu-1001` -> `EU-1001`).
@@ -322,13 +337,13 @@ macro_rules! backend {
 
         pub(crate) async fn numbers_by_email(
             conn: &mut Conn,
-            email_key: &str,
+            email_hash: &str,
         ) -> Result<Vec<String>, StoreDbError> {
             let rows: Vec<(String,)> = sqlx::query_as(
                 "SELECT o.number FROM orders o LEFT JOIN customers c ON c.id = o.customer_id \
-                 WHERE o.email = $1 OR c.email = $1",
+                 WHERE o.email_hash = $1 OR c.email_hash = $1",
             )
-            .bind(email_key)
+            .bind(email_hash)
             .fetch_all(&mut *conn)
             .await?;
             Ok(rows.into_iter().map(|(n,)| n).collect())
@@ -354,7 +369,11 @@ macro_rules! backend {
         }
 
         /// Replaces the order with `o.number` (row and every child row).
-        pub(crate) async fn write_order(conn: &mut Conn, o: &Order) -> Result<(), StoreDbError> {
+        pub(crate) async fn write_order(
+            conn: &mut Conn,
+            k: &Crypt,
+            o: &Order,
+        ) -> Result<(), StoreDbError> {
             for table in ["line_items", "fulfillments", "refunds"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE order_number = $1"))
                     .bind(&o.number)
@@ -367,15 +386,16 @@ macro_rules! backend {
                 .await?;
             if let Some(c) = &o.customer {
                 sqlx::query(
-                    "INSERT INTO customers (id, email, first_name, last_name) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+                    "INSERT INTO customers (id, email, first_name, last_name, email_hash) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
                      email = excluded.email, first_name = excluded.first_name, \
-                     last_name = excluded.last_name",
+                     last_name = excluded.last_name, email_hash = excluded.email_hash",
                 )
                 .bind(&c.id)
-                .bind(&c.email)
-                .bind(&c.first_name)
-                .bind(&c.last_name)
+                .bind(k.seal_opt("customers.email", c.email.as_deref())?)
+                .bind(k.seal_opt("customers.first_name", c.first_name.as_deref())?)
+                .bind(k.seal_opt("customers.last_name", c.last_name.as_deref())?)
+                .bind(k.email_hash_opt(c.email.as_deref()))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -384,14 +404,15 @@ macro_rules! backend {
                 "INSERT INTO orders (number, number_key, id, email, customer_id, created_at, \
                  financial_status, fulfillment_status, cancelled_at, cancel_reason, currency, \
                  total_price, returned, ship_name, ship_address1, ship_address2, ship_city, \
-                 ship_province, ship_zip, ship_country, ship_country_code, ship_phone) \
+                 ship_province, ship_zip, ship_country, ship_country_code, ship_phone, \
+                 email_hash) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22)",
+                 $16, $17, $18, $19, $20, $21, $22, $23)",
             )
             .bind(&o.number)
             .bind(number_key(&o.number))
             .bind(&o.id)
-            .bind(&o.email)
+            .bind(k.seal_opt("orders.email", o.email.as_deref())?)
             .bind(o.customer.as_ref().map(|c| c.id.as_str()))
             .bind(o.created_at)
             .bind(enum_text(&o.financial_status)?)
@@ -401,15 +422,16 @@ macro_rules! backend {
             .bind(&o.currency)
             .bind(&o.total_price)
             .bind(o.returned)
-            .bind(a.and_then(|a| a.name.as_deref()))
-            .bind(a.map(|a| a.address1.as_str()))
-            .bind(a.and_then(|a| a.address2.as_deref()))
-            .bind(a.map(|a| a.city.as_str()))
-            .bind(a.and_then(|a| a.province.as_deref()))
-            .bind(a.and_then(|a| a.zip.as_deref()))
+            .bind(k.seal_opt("orders.ship_name", a.and_then(|a| a.name.as_deref()))?)
+            .bind(k.seal_opt("orders.ship_address1", a.map(|a| a.address1.as_str()))?)
+            .bind(k.seal_opt("orders.ship_address2", a.and_then(|a| a.address2.as_deref()))?)
+            .bind(k.seal_opt("orders.ship_city", a.map(|a| a.city.as_str()))?)
+            .bind(k.seal_opt("orders.ship_province", a.and_then(|a| a.province.as_deref()))?)
+            .bind(k.seal_opt("orders.ship_zip", a.and_then(|a| a.zip.as_deref()))?)
             .bind(a.and_then(|a| a.country.as_deref()))
             .bind(a.and_then(|a| a.country_code.as_deref()))
-            .bind(a.and_then(|a| a.phone.as_deref()))
+            .bind(k.seal_opt("orders.ship_phone", a.and_then(|a| a.phone.as_deref()))?)
+            .bind(k.email_hash_opt(o.email.as_deref()))
             .execute(&mut *conn)
             .await?;
             for (i, l) in o.line_items.iter().enumerate() {
@@ -470,21 +492,25 @@ macro_rules! backend {
         }
 
         /// Stores a case and returns its sequence number (1, 2, …).
-        pub(crate) async fn insert_case(conn: &mut Conn, c: &Case) -> Result<i64, StoreDbError> {
+        pub(crate) async fn insert_case(
+            conn: &mut Conn,
+            k: &Crypt,
+            c: &Case,
+        ) -> Result<i64, StoreDbError> {
             let (seq,): (i64,) = sqlx::query_as(
                 "INSERT INTO cases (order_number, kind, description, created_at) \
                  VALUES ($1, $2, $3, $4) RETURNING seq",
             )
             .bind(&c.order_number)
             .bind(&c.kind)
-            .bind(&c.description)
+            .bind(k.seal("cases.description", &c.description)?)
             .bind(c.created_at)
             .fetch_one(&mut *conn)
             .await?;
             Ok(seq)
         }
 
-        pub(crate) async fn cases(conn: &mut Conn) -> Result<Vec<Case>, StoreDbError> {
+        pub(crate) async fn cases(conn: &mut Conn, k: &Crypt) -> Result<Vec<Case>, StoreDbError> {
             let rows: Vec<(i64, Option<String>, String, String, DateTime<Utc>)> =
                 sqlx::query_as(
                     "SELECT seq, order_number, kind, description, created_at FROM cases \
@@ -492,34 +518,37 @@ macro_rules! backend {
                 )
                 .fetch_all(&mut *conn)
                 .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(seq, order_number, kind, description, created_at)| Case {
-                    id: crate::orders::case_id(seq),
-                    order_number,
-                    kind,
-                    description,
-                    created_at,
+            rows.into_iter()
+                .map(|(seq, order_number, kind, description, created_at)| {
+                    Ok(Case {
+                        id: crate::orders::case_id(seq),
+                        order_number,
+                        kind,
+                        description: k.open("cases.description", &description)?,
+                        created_at,
+                    })
                 })
-                .collect())
+                .collect()
         }
 
         pub(crate) async fn insert_conversation(
             conn: &mut Conn,
+            k: &Crypt,
             c: &NewConversation,
         ) -> Result<(), StoreDbError> {
             sqlx::query(
                 "INSERT INTO conversations (id, token_hash, locale, channel, metadata, \
-                 customer, created_at, last_active_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0)",
+                 customer, created_at, last_active_at, last_seq, customer_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, $8)",
             )
             .bind(&c.id)
             .bind(&c.token_hash)
             .bind(&c.locale)
             .bind(&c.channel)
-            .bind(serde_json::to_string(&c.metadata)?)
-            .bind(&c.customer)
+            .bind(k.seal("conversations.metadata", &serde_json::to_string(&c.metadata)?)?)
+            .bind(k.seal_opt("conversations.customer", c.customer.as_deref())?)
             .bind(c.created_at)
+            .bind(k.email_hash_opt(c.customer.as_deref()))
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -547,6 +576,7 @@ macro_rules! backend {
         /// Inserts `events` with seqs `first`, `first + 1`, … in one statement.
         pub(crate) async fn insert_events(
             conn: &mut Conn,
+            k: &Crypt,
             id: &str,
             first: i64,
             events: &[Event],
@@ -556,22 +586,31 @@ macro_rules! backend {
                 return Ok(());
             }
             let mut sql = String::from(
-                "INSERT INTO conversation_events (conversation_id, seq, event, created_at) VALUES ",
+                "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
+                 VALUES ",
             );
             for i in 0..events.len() {
-                let b = i * 4;
+                let b = i * 5;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
             }
             let mut q = sqlx::query(&sql);
             for (seq, event) in (first..).zip(events) {
                 q = q
                     .bind(id)
                     .bind(seq)
-                    .bind(serde_json::to_string(event)?)
-                    .bind(at);
+                    .bind(k.seal("conversation_events.event", &serde_json::to_string(event)?)?)
+                    .bind(at)
+                    .bind(crate::conversations::event_kind(event));
             }
             q.execute(&mut *conn).await?;
             Ok(())
@@ -604,7 +643,7 @@ macro_rules! backend {
         /// statement with one JSON parameter (constant statement text).
         pub(crate) async fn insert_event_rows(
             conn: &mut Conn,
-            rows: &[(&str, i64, String)],
+            rows: &[(&str, i64, String, Option<&str>)],
             at: DateTime<Utc>,
         ) -> Result<(), StoreDbError> {
             if rows.is_empty() {
@@ -612,7 +651,7 @@ macro_rules! backend {
             }
             let list: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|(c, seq, e)| serde_json::json!({"c": c, "s": seq, "e": e}))
+                .map(|(c, seq, e, kind)| serde_json::json!({"c": c, "s": seq, "e": e, "k": kind}))
                 .collect();
             sqlx::query($insert_events)
                 .bind(serde_json::to_string(&list)?)
@@ -624,6 +663,7 @@ macro_rules! backend {
 
         pub(crate) async fn events_after(
             conn: &mut Conn,
+            k: &Crypt,
             id: &str,
             after: i64,
         ) -> Result<Vec<(i64, Event)>, StoreDbError> {
@@ -636,7 +676,10 @@ macro_rules! backend {
             .fetch_all(&mut *conn)
             .await?;
             rows.into_iter()
-                .map(|r| Ok((r.seq, serde_json::from_str(&r.event)?)))
+                .map(|r| {
+                    let text = k.open("conversation_events.event", &r.event)?;
+                    Ok((r.seq, serde_json::from_str(&text)?))
+                })
                 .collect()
         }
 
@@ -669,6 +712,7 @@ macro_rules! backend {
         /// Stores the response unless one is stored already; true when stored now.
         pub(crate) async fn remember(
             conn: &mut Conn,
+            k: &Crypt,
             id: &str,
             client_message_id: &str,
             seq: Option<i64>,
@@ -683,7 +727,7 @@ macro_rules! backend {
             .bind(id)
             .bind(client_message_id)
             .bind(seq)
-            .bind(serde_json::to_string(response)?)
+            .bind(k.seal("client_message_ids.response", &serde_json::to_string(response)?)?)
             .bind(at)
             .execute(&mut *conn)
             .await?;
@@ -715,8 +759,8 @@ pub(crate) mod sqlite {
         "UPDATE conversations SET last_seq = last_seq + j.n, last_active_at = $2 \
          FROM (SELECT value ->> 'cid' AS cid, value ->> 'n' AS n FROM json_each($1)) AS j \
          WHERE conversations.id = j.cid RETURNING id, last_seq",
-        "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
-         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2 FROM json_each($1)"
+        "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
+         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2, value ->> 'k' FROM json_each($1)"
     );
 }
 
@@ -728,7 +772,8 @@ pub(crate) mod postgres {
         "UPDATE conversations c SET last_seq = c.last_seq + j.n, last_active_at = $2 \
          FROM json_to_recordset($1::json) AS j(cid text, n bigint) \
          WHERE c.id = j.cid RETURNING c.id, c.last_seq",
-        "INSERT INTO conversation_events (conversation_id, seq, event, created_at) \
-         SELECT x.c, x.s, x.e, $2 FROM json_to_recordset($1::json) AS x(c text, s bigint, e text)"
+        "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
+         SELECT x.c, x.s, x.e, $2, x.k FROM json_to_recordset($1::json) \
+         AS x(c text, s bigint, e text, k text)"
     );
 }

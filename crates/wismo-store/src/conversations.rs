@@ -53,6 +53,16 @@ pub struct RememberedMessage {
     pub response: serde_json::Value,
 }
 
+/// The plaintext kind kept next to an encrypted event, so GDPR lookups can
+/// find the `Verified` and `CustomerSignedIn` events without decrypting every event.
+pub(crate) fn event_kind(e: &Event) -> Option<&'static str> {
+    match e {
+        Event::Verified { .. } => Some("verified"),
+        Event::CustomerSignedIn { .. } => Some("customer_signed_in"),
+        _ => None,
+    }
+}
+
 /// Refuses text the databases cannot hold (PostgreSQL rejects NUL).
 pub(crate) fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
     if value.contains('\0') {
@@ -155,7 +165,7 @@ impl Db {
                 let r = async {
                     dispatch!(self, b, p => {
                         let mut tx = p.begin().await?;
-                        b::insert_conversation(&mut tx, &new).await?;
+                        b::insert_conversation(&mut tx, &self.crypt, &new).await?;
                         tx.commit().await?;
                     });
                     self.append_events_directly(&new.id, &events).await
@@ -182,7 +192,7 @@ impl Db {
                 let r = async {
                     dispatch!(self, b, p => {
                         let mut conn = p.acquire().await?;
-                        b::remember(&mut conn, &id, &client_message_id, seq, &response, now).await
+                        b::remember(&mut conn, &self.crypt, &id, &client_message_id, seq, &response, now).await
                     })
                 }
                 .await;
@@ -215,7 +225,7 @@ impl Db {
             let mut tx = p.begin().await?;
             for job in jobs {
                 if let Job::Append { create: Some(new), .. } = job {
-                    b::insert_conversation(&mut tx, new).await?;
+                    b::insert_conversation(&mut tx, &self.crypt, new).await?;
                 }
             }
             let lasts = b::reserve_seqs(&mut tx, &wanted, now).await?;
@@ -229,7 +239,7 @@ impl Db {
                         .map(|(_, last)| (*id, last - total + 1))
                 })
                 .collect();
-            let mut rows: Vec<(&str, i64, String)> = Vec::new();
+            let mut rows: Vec<(&str, i64, String, Option<&str>)> = Vec::new();
             let mut results = Vec::with_capacity(jobs.len());
             for job in jobs {
                 match job {
@@ -238,7 +248,15 @@ impl Db {
                         match next.iter_mut().find(|(n, _)| *n == id) {
                             Some((_, seq)) => {
                                 for e in events {
-                                    rows.push((id, *seq, serde_json::to_string(e)?));
+                                    rows.push((
+                                        id,
+                                        *seq,
+                                        self.crypt.seal(
+                                            "conversation_events.event",
+                                            &serde_json::to_string(e)?,
+                                        )?,
+                                        event_kind(e),
+                                    ));
                                     *seq += 1;
                                 }
                                 results.push(Outcome::Appended(Some(*seq - 1)));
@@ -254,7 +272,7 @@ impl Db {
             }
             for (job, result) in jobs.iter().zip(results.iter_mut()) {
                 if let Job::Remember { id, client_message_id, seq, response, .. } = job {
-                    let stored = b::remember(&mut tx, id, client_message_id, *seq, response, now).await?;
+                    let stored = b::remember(&mut tx, &self.crypt, id, client_message_id, *seq, response, now).await?;
                     *result = Outcome::Remembered(stored);
                 }
             }
@@ -284,7 +302,7 @@ impl Db {
             // below SQLite's and PostgreSQL's parameter limits).
             let mut first = last - n + 1;
             for chunk in events.chunks(1000) {
-                b::insert_events(&mut tx, id, first, chunk, now).await?;
+                b::insert_events(&mut tx, &self.crypt, id, first, chunk, now).await?;
                 first += chunk.len() as i64;
             }
             tx.commit().await?;
@@ -310,7 +328,7 @@ impl Db {
     ) -> Result<Vec<(i64, Event)>, StoreDbError> {
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
-            b::events_after(&mut conn, id, seq).await
+            b::events_after(&mut conn, &self.crypt, id, seq).await
         })
     }
 
@@ -339,8 +357,10 @@ impl Db {
                 token_hash: r.token_hash,
                 locale: r.locale,
                 channel: r.channel,
-                metadata: serde_json::from_str(&r.metadata)?,
-                customer: r.customer,
+                metadata: serde_json::from_str(
+                    &self.crypt.open("conversations.metadata", &r.metadata)?,
+                )?,
+                customer: self.crypt.open_opt("conversations.customer", r.customer)?,
                 created_at: r.created_at,
                 last_active_at: r.last_active_at,
                 last_seq: r.last_seq,
@@ -393,7 +413,11 @@ impl Db {
         row.map(|r| {
             Ok(RememberedMessage {
                 seq: r.seq,
-                response: serde_json::from_str(&r.response)?,
+                response: serde_json::from_str(
+                    &self
+                        .crypt
+                        .open("client_message_ids.response", &r.response)?,
+                )?,
             })
         })
         .transpose()
@@ -460,6 +484,7 @@ impl Writer {
             pool: db.pool.clone(),
             writer: Writer::disabled(),
             orders: db.orders.clone(),
+            crypt: db.crypt.clone(),
         };
         handle.spawn(run_writer(own, rx));
         *guard = Some(tx.clone());

@@ -20,6 +20,12 @@
 //!   without ever sending the same row at the same time ([`Db::outbox_push`],
 //!   [`Db::outbox_claim`], …).
 //!
+//! * Personal data at rest: every personal column is encrypted with
+//!   AES-256-GCM under a data key with a key id, and emails are looked up
+//!   by keyed hashes ([`crypto`]); keys come from a key file (created on
+//!   first use), rotate with [`Db::rotate_data_key`] and
+//!   [`Db::reencrypt_sweep`], and retire with [`Db::retire_data_key`].
+//!
 //! Timestamps are stored to the microsecond on both dialects (values are
 //! truncated before they are written, so what an action returns is what a
 //! later read returns). SQLite files use WAL mode and a 10 s busy timeout.
@@ -43,6 +49,8 @@
 mod audit;
 mod backend;
 mod conversations;
+pub mod crypto;
+mod datakeys;
 mod keys;
 mod orders;
 mod outbox;
@@ -62,6 +70,8 @@ use wismo_core::store::StoreError;
 
 pub use audit::{AuditEntry, AuditRecord, AuditReport};
 pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
+pub use crypto::{Crypt, CryptoError, Keyring};
+pub use datakeys::{KeyUsage, SweepReport};
 pub use keys::ApiKey;
 pub use orders::ImportReport;
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
@@ -101,6 +111,9 @@ pub enum StoreDbError {
     InvalidText(&'static str),
     #[error("conversation {0} not found")]
     ConversationNotFound(String),
+    /// A key file or an encrypted value could not be used.
+    #[error("{0}")]
+    Crypto(CryptoError),
     #[error("could not encode or decode JSON: {0}")]
     Json(#[from] serde_json::Error),
     /// A store rule refused the action (same meaning as in `wismo_core`).
@@ -126,6 +139,12 @@ impl From<MigrateError> for StoreDbError {
     }
 }
 
+impl From<CryptoError> for StoreDbError {
+    fn from(e: CryptoError) -> Self {
+        Self::Crypto(e)
+    }
+}
+
 impl From<ParseError> for StoreDbError {
     fn from(e: ParseError) -> Self {
         Self::InvalidOrders(e)
@@ -143,6 +162,35 @@ impl From<StoreDbError> for StoreError {
             }
         }
     }
+}
+
+fn check_url(url: &str) -> Result<(), StoreDbError> {
+    let lower = url.trim().to_ascii_lowercase();
+    if ["sqlite:", "postgres:", "postgresql:"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        Ok(())
+    } else {
+        Err(StoreDbError::UnsupportedUrl)
+    }
+}
+
+fn is_memory(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("sqlite:") && (lower.contains(":memory:") || lower.contains("mode=memory"))
+}
+
+/// Loads a key file, creating it when missing (and saying so in the log).
+fn open_key_file(path: &std::path::Path) -> Result<Keyring, StoreDbError> {
+    let (keys, created) = Keyring::load_or_create(path)?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            "created a new data key file; back it up: without it the personal data in the database cannot be read"
+        );
+    }
+    Ok(keys)
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +234,7 @@ pub struct Db {
     pool: Pool,
     writer: std::sync::Arc<conversations::Writer>,
     orders: std::sync::Arc<orders::OrderCache>,
+    crypt: std::sync::Arc<Crypt>,
 }
 
 /// Which SQL dialect a [`Db`] speaks.
@@ -196,17 +245,67 @@ pub enum Dialect {
 }
 
 impl Db {
-    /// Connects and runs the pending migrations.
+    /// Connects and runs the pending migrations, with the default data keys
+    /// (see [`Db::default_key_file`]): the key file next to an SQLite file
+    /// (created on first use), a fresh in-memory key for `sqlite::memory:`.
+    /// PostgreSQL needs a key file: use [`Db::connect_with_key_file`].
     ///
     /// `sqlite://path?mode=rwc` creates the file and its parent folder;
     /// `sqlite::memory:` is a private in-memory database (one connection).
     pub async fn connect(url: &str) -> Result<Db, StoreDbError> {
-        let db = Db::connect_without_migrating(url).await?;
+        check_url(url)?;
+        let crypt = match Db::default_key_file(url) {
+            Some(path) => Crypt::new(open_key_file(&path)?, Some(path)),
+            None if is_memory(url) => Crypt::new(Keyring::ephemeral()?, None),
+            None => {
+                return Err(StoreDbError::Crypto(CryptoError::Refused(
+                    "PostgreSQL needs a data key file (data_key_file)".into(),
+                )))
+            }
+        };
+        Db::connect_with(url, crypt).await
+    }
+
+    /// Connects with the data keys of this key file (created, mode 0600,
+    /// when missing) and runs the pending migrations.
+    pub async fn connect_with_key_file(
+        url: &str,
+        path: &std::path::Path,
+    ) -> Result<Db, StoreDbError> {
+        // No key file is created for a URL that cannot work anyway.
+        check_url(url)?;
+        let keys = open_key_file(path)?;
+        Db::connect_with(url, Crypt::new(keys, Some(path.to_path_buf()))).await
+    }
+
+    /// Connects with these data keys and runs the pending migrations.
+    pub async fn connect_with(url: &str, crypt: Crypt) -> Result<Db, StoreDbError> {
+        let mut db = Db::connect_without_migrating(url).await?;
+        db.crypt = std::sync::Arc::new(crypt);
         db.migrate().await?;
         Ok(db)
     }
 
-    /// Connects without touching the schema.
+    /// Where the data key file of an SQLite file database is by default:
+    /// `wismo.key` next to the database file. `None` for in-memory SQLite
+    /// and for PostgreSQL.
+    pub fn default_key_file(url: &str) -> Option<std::path::PathBuf> {
+        let lower = url.trim().to_ascii_lowercase();
+        if !lower.starts_with("sqlite:") || is_memory(url) {
+            return None;
+        }
+        let opts = SqliteConnectOptions::from_str(url.trim()).ok()?;
+        let dir = opts.get_filename().parent()?.to_path_buf();
+        Some(dir.join("wismo.key"))
+    }
+
+    /// The data keys this pool encrypts and decrypts with.
+    pub fn crypt(&self) -> &Crypt {
+        &self.crypt
+    }
+
+    /// Connects without touching the schema (with an in-memory data key
+    /// until [`Db::connect_with`] sets the real ones).
     pub async fn connect_without_migrating(url: &str) -> Result<Db, StoreDbError> {
         let lower = url.trim().to_ascii_lowercase();
         let pool = if lower.starts_with("sqlite:") {
@@ -247,6 +346,7 @@ impl Db {
             pool,
             writer: Default::default(),
             orders: Default::default(),
+            crypt: std::sync::Arc::new(Crypt::new(Keyring::ephemeral()?, None)),
         })
     }
 

@@ -94,14 +94,14 @@ impl Db {
             let mut tx = p.begin().await?;
             b::lock_all(&mut tx).await?;
             for o in &orders {
-                match b::load_order(&mut tx, &o.number).await? {
+                match b::load_order(&mut tx, &self.crypt, &o.number).await? {
                     Some(stored) if stored == *o => report.unchanged += 1,
                     Some(_) => {
-                        b::write_order(&mut tx, o).await?;
+                        b::write_order(&mut tx, &self.crypt, o).await?;
                         report.updated += 1;
                     }
                     None => {
-                        b::write_order(&mut tx, o).await?;
+                        b::write_order(&mut tx, &self.crypt, o).await?;
                         report.inserted += 1;
                     }
                 }
@@ -141,7 +141,7 @@ impl Db {
     pub async fn cases(&self) -> Result<Vec<Case>, StoreDbError> {
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
-            b::cases(&mut conn).await
+            b::cases(&mut conn, &self.crypt).await
         })
     }
 
@@ -157,7 +157,7 @@ impl Db {
         let found = dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             match b::number_for(&mut conn, number).await? {
-                Some(n) => b::load_order(&mut conn, &n).await?,
+                Some(n) => b::load_order(&mut conn, &self.crypt, &n).await?,
                 None => None,
             }
         });
@@ -175,11 +175,12 @@ impl Db {
         if key.is_empty() || key.contains('\0') {
             return Ok(Vec::new());
         }
+        let key = self.crypt.email_hash(&key);
         dispatch!(self, b, p => {
             let mut conn = p.acquire().await?;
             let mut out = Vec::new();
             for n in b::numbers_by_email(&mut conn, &key).await? {
-                out.extend(b::load_order(&mut conn, &n).await?);
+                out.extend(b::load_order(&mut conn, &self.crypt, &n).await?);
             }
             Ok(newest_first(out))
         })
@@ -199,7 +200,7 @@ impl Db {
             let mut conn = p.acquire().await?;
             let mut out = Vec::new();
             for n in b::numbers_by_customer(&mut conn, key).await? {
-                out.extend(b::load_order(&mut conn, &n).await?);
+                out.extend(b::load_order(&mut conn, &self.crypt, &n).await?);
             }
             Ok(newest_first(out))
         })
@@ -225,11 +226,11 @@ impl Db {
             let mut tx = p.begin().await?;
             b::lock_orders(&mut tx, &key).await?;
             let current = match b::number_for(&mut tx, number).await? {
-                Some(n) => b::load_order(&mut tx, &n).await?,
+                Some(n) => b::load_order(&mut tx, &self.crypt, &n).await?,
                 None => None,
             };
             let changed = action(&InMemoryStore::new(current.into_iter().collect()))?;
-            b::write_order(&mut tx, &changed).await?;
+            b::write_order(&mut tx, &self.crypt, &changed).await?;
             tx.commit().await?;
             self.orders.invalidate();
             Ok(changed)
@@ -279,14 +280,14 @@ impl Db {
             let current = match order_number {
                 Some(typed) if typed.contains('\0') => None,
                 Some(typed) => match b::number_for(&mut tx, typed).await? {
-                    Some(n) => b::load_order(&mut tx, &n).await?,
+                    Some(n) => b::load_order(&mut tx, &self.crypt, &n).await?,
                     None => None,
                 },
                 None => None,
             };
             let mem = InMemoryStore::new(current.into_iter().collect());
             let mut case = mem.open_case(order_number, kind, description, micros(now))?;
-            let seq = b::insert_case(&mut tx, &case).await?;
+            let seq = b::insert_case(&mut tx, &self.crypt, &case).await?;
             case.id = case_id(seq);
             tx.commit().await?;
             Ok(case)

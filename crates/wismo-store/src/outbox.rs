@@ -139,6 +139,7 @@ impl Db {
             return Ok(0);
         }
         let now = micros(now);
+        let body = self.crypt().seal("outbox.body", body)?;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let mut added = 0;
@@ -151,7 +152,7 @@ impl Db {
                 .bind(event_id)
                 .bind(target)
                 .bind(kind)
-                .bind(body)
+                .bind(&body)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -204,6 +205,9 @@ impl Db {
             q.fetch_all(p).await?
         });
         rows.sort_by_key(|r| r.id);
+        for r in &mut rows {
+            r.body = self.crypt().open("outbox.body", &r.body)?;
+        }
         Ok(rows)
     }
 
@@ -316,6 +320,10 @@ impl Db {
             .await?;
             (counts, failures)
         });
+        let mut recent_failures: Vec<OutboxEntry> = recent_failures;
+        for r in &mut recent_failures {
+            r.body = self.crypt().open("outbox.body", &r.body)?;
+        }
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(OutboxStatus {
             pending: count(pending),
@@ -331,12 +339,16 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE event_id = $1 ORDER BY id");
-        Ok(on_pool!(self, p => {
+        let mut rows: Vec<OutboxEntry> = on_pool!(self, p => {
             sqlx::query_as::<_, OutboxEntry>(&sql)
                 .bind(event_id)
                 .fetch_all(p)
                 .await?
-        }))
+        });
+        for r in &mut rows {
+            r.body = self.crypt().open("outbox.body", &r.body)?;
+        }
+        Ok(rows)
     }
 }
 

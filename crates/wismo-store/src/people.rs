@@ -209,8 +209,23 @@ pub struct Csat {
     pub created_at: DateTime<Utc>,
 }
 
-fn handoffs(rows: Vec<HandoffDbRow>) -> Result<Vec<Handoff>, StoreDbError> {
-    rows.into_iter().map(Handoff::try_from).collect()
+impl Db {
+    /// Decrypts the personal fields of a hand-off row.
+    fn handoff_row(&self, mut r: HandoffDbRow) -> Result<Handoff, StoreDbError> {
+        let k = self.crypt();
+        r.contact_email = k.open_opt("handoffs.contact_email", r.contact_email)?;
+        r.last_text = k.open_opt("handoffs.last_text", r.last_text)?;
+        Handoff::try_from(r)
+    }
+
+    fn handoffs(&self, rows: Vec<HandoffDbRow>) -> Result<Vec<Handoff>, StoreDbError> {
+        rows.into_iter().map(|r| self.handoff_row(r)).collect()
+    }
+
+    fn csat_row(&self, mut c: Csat) -> Result<Csat, StoreDbError> {
+        c.comment = self.crypt().open_opt("csat.comment", c.comment)?;
+        Ok(c)
+    }
 }
 
 impl Db {
@@ -458,11 +473,15 @@ impl Db {
         let sql = format!(
             "INSERT INTO handoffs (conversation_id, status, reason, priority, locale, intent, \
              sentiments, order_number, contact_email, offline, requested_at, tags, last_role, \
-             last_text, last_at) \
-             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13) \
+             last_text, last_at, contact_email_hash) \
+             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, $14) \
              RETURNING {HANDOFF_COLUMNS}"
         );
         let sentiments = serde_json::to_string(&h.sentiments)?;
+        let k = self.crypt();
+        let contact = k.seal_opt("handoffs.contact_email", h.contact_email.as_deref())?;
+        let contact_hash = k.email_hash_opt(h.contact_email.as_deref());
+        let last_text = k.seal_opt("handoffs.last_text", h.last_text.as_deref())?;
         let row = with_pool!(self, p => {
             sqlx::query_as::<_, HandoffDbRow>(&sql)
                 .bind(&h.conversation_id)
@@ -472,16 +491,17 @@ impl Db {
                 .bind(&h.intent)
                 .bind(&sentiments)
                 .bind(&h.order_number)
-                .bind(&h.contact_email)
+                .bind(&contact)
                 .bind(h.offline)
                 .bind(micros(h.requested_at))
                 .bind(&h.last_role)
-                .bind(&h.last_text)
+                .bind(&last_text)
                 .bind(h.last_at.map(micros))
+                .bind(&contact_hash)
                 .fetch_one(p)
                 .await?
         });
-        Handoff::try_from(row)
+        self.handoff_row(row)
     }
 
     pub async fn handoff(&self, id: i64) -> Result<Option<Handoff>, StoreDbError> {
@@ -489,7 +509,7 @@ impl Db {
         let row = with_pool!(self, p => {
             sqlx::query_as::<_, HandoffDbRow>(&sql).bind(id).fetch_optional(p).await?
         });
-        row.map(Handoff::try_from).transpose()
+        row.map(|r| self.handoff_row(r)).transpose()
     }
 
     /// The conversation's open hand-off (queued or assigned), if any.
@@ -513,7 +533,7 @@ impl Db {
         let sql = format!(
             "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE conversation_id = $1 ORDER BY id"
         );
-        handoffs(with_pool!(self, p => {
+        self.handoffs(with_pool!(self, p => {
             sqlx::query_as::<_, HandoffDbRow>(&sql).bind(conversation_id).fetch_all(p).await?
         }))
     }
@@ -523,7 +543,7 @@ impl Db {
         let sql = format!(
             "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('queued', 'assigned') ORDER BY id"
         );
-        handoffs(with_pool!(self, p => {
+        self.handoffs(with_pool!(self, p => {
             sqlx::query_as::<_, HandoffDbRow>(&sql).fetch_all(p).await?
         }))
     }
@@ -532,7 +552,7 @@ impl Db {
     pub async fn handoffs_since(&self, since: DateTime<Utc>) -> Result<Vec<Handoff>, StoreDbError> {
         let sql =
             format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE requested_at >= $1 ORDER BY id");
-        handoffs(with_pool!(self, p => {
+        self.handoffs(with_pool!(self, p => {
             sqlx::query_as::<_, HandoffDbRow>(&sql).bind(micros(since)).fetch_all(p).await?
         }))
     }
@@ -634,6 +654,7 @@ impl Db {
         check("message", text)?;
         let at = micros(at);
         let sentiments = sentiments.map(serde_json::to_string).transpose()?;
+        let text = self.crypt().seal("handoffs.last_text", text)?;
         with_pool!(self, p => {
             sqlx::query(
                 "UPDATE handoffs SET last_role = $1, last_text = $2, last_at = $3, \
@@ -643,7 +664,7 @@ impl Db {
                  WHERE id = $5",
             )
             .bind(role)
-            .bind(text)
+            .bind(&text)
             .bind(at)
             .bind(sentiments)
             .bind(id)
@@ -656,9 +677,12 @@ impl Db {
     /// The email a shopper left for an offline case.
     pub async fn set_handoff_contact(&self, id: i64, email: &str) -> Result<(), StoreDbError> {
         check("email", email)?;
+        let hash = self.crypt().email_hash(email);
+        let email = self.crypt().seal("handoffs.contact_email", email)?;
         with_pool!(self, p => {
-            sqlx::query("UPDATE handoffs SET contact_email = $1 WHERE id = $2")
-                .bind(email)
+            sqlx::query("UPDATE handoffs SET contact_email = $1, contact_email_hash = $2 WHERE id = $3")
+                .bind(&email)
+                .bind(&hash)
                 .bind(id)
                 .execute(p)
                 .await?;
@@ -690,6 +714,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreDbError> {
         check("comment", comment.unwrap_or_default())?;
+        let comment = self.crypt().seal_opt("csat.comment", comment)?;
         let n = with_pool!(self, p => {
             sqlx::query(
                 "INSERT INTO csat (conversation_id, score, comment, created_at) \
@@ -697,7 +722,7 @@ impl Db {
             )
             .bind(conversation_id)
             .bind(i64::from(score))
-            .bind(comment)
+            .bind(&comment)
             .bind(micros(at))
             .execute(p)
             .await?
@@ -710,19 +735,20 @@ impl Db {
         if conversation_id.contains('\0') {
             return Ok(None);
         }
-        Ok(with_pool!(self, p => {
+        let row = with_pool!(self, p => {
             sqlx::query_as::<_, Csat>(
                 "SELECT conversation_id, score, comment, created_at FROM csat WHERE conversation_id = $1",
             )
             .bind(conversation_id)
             .fetch_optional(p)
             .await?
-        }))
+        });
+        row.map(|c| self.csat_row(c)).transpose()
     }
 
     /// Ratings of conversations created at or after `since`.
     pub async fn csat_since(&self, since: DateTime<Utc>) -> Result<Vec<Csat>, StoreDbError> {
-        Ok(with_pool!(self, p => {
+        let rows = with_pool!(self, p => {
             sqlx::query_as::<_, Csat>(
                 "SELECT s.conversation_id, s.score, s.comment, s.created_at FROM csat s \
                  JOIN conversations c ON c.id = s.conversation_id WHERE c.created_at >= $1 \
@@ -731,7 +757,8 @@ impl Db {
             .bind(micros(since))
             .fetch_all(p)
             .await?
-        }))
+        });
+        rows.into_iter().map(|c| self.csat_row(c)).collect()
     }
 
     /// Ids and creation times of conversations created at or after `since`.

@@ -64,9 +64,9 @@ impl Db {
             let rows: Vec<(String,)> = with_pool!(self, p => {
                 sqlx::query_as(
                     "SELECT o.number FROM orders o LEFT JOIN customers c ON c.id = o.customer_id \
-                     WHERE o.email = $1 OR c.email = $1",
+                     WHERE o.email_hash = $1 OR c.email_hash = $1",
                 )
-                .bind(&e)
+                .bind(self.crypt().email_hash(&e))
                 .fetch_all(p)
                 .await?
             });
@@ -91,8 +91,8 @@ impl Db {
         let mut ids = BTreeSet::new();
         for key in [email.as_deref(), who.customer()].into_iter().flatten() {
             let rows: Vec<(String,)> = with_pool!(self, p => {
-                sqlx::query_as("SELECT id FROM conversations WHERE customer = $1")
-                    .bind(key)
+                sqlx::query_as("SELECT id FROM conversations WHERE customer_hash = $1")
+                    .bind(self.crypt().email_hash(key))
                     .fetch_all(p)
                     .await?
             });
@@ -100,8 +100,8 @@ impl Db {
         }
         if let Some(e) = &email {
             let rows: Vec<(String,)> = with_pool!(self, p => {
-                sqlx::query_as("SELECT conversation_id FROM handoffs WHERE contact_email = $1")
-                    .bind(e)
+                sqlx::query_as("SELECT conversation_id FROM handoffs WHERE contact_email_hash = $1")
+                    .bind(self.crypt().email_hash(e))
                     .fetch_all(p)
                     .await?
             });
@@ -109,12 +109,13 @@ impl Db {
         }
         let verified: Vec<(String, String)> = with_pool!(self, p => {
             sqlx::query_as(
-                "SELECT conversation_id, event FROM conversation_events WHERE event LIKE '%\"event\":\"verified\"%' OR event LIKE '%\"event\":\"customer_signed_in\"%'",
+                "SELECT conversation_id, event FROM conversation_events WHERE kind IN ('verified', 'customer_signed_in')",
             )
             .fetch_all(p)
             .await?
         });
-        for (id, text) in verified {
+        for (id, stored) in verified {
+            let text = self.crypt().open("conversation_events.event", &stored)?;
             match serde_json::from_str::<Event>(&text) {
                 Ok(Event::Verified {
                     order_number,
@@ -203,13 +204,19 @@ impl Db {
         {
             let rows: Vec<CustomerRow> = with_pool!(self, p => {
                 sqlx::query_as(
-                    "SELECT id, email, first_name, last_name FROM customers WHERE id = $1 OR email = $1",
+                    "SELECT id, email, first_name, last_name FROM customers \
+                     WHERE id = $1 OR email_hash = $2",
                 )
                 .bind(&key)
+                .bind(self.crypt().email_hash(&key))
                 .fetch_all(p)
                 .await?
             });
             for (id, email, first, last) in rows {
+                let k = self.crypt();
+                let email = k.open_opt("customers.email", email)?;
+                let first = k.open_opt("customers.first_name", first)?;
+                let last = k.open_opt("customers.last_name", last)?;
                 let c = json!({"id": id, "email": email, "first_name": first, "last_name": last});
                 if !customers.contains(&c) {
                     customers.push(c);
@@ -230,30 +237,44 @@ impl Db {
         let orders = self.shopper_orders(who).await?;
         let conversations = self.shopper_conversations(who).await?;
         let mut out = Erased::default();
+        // Outbox bodies are encrypted: find the rows about the shopper by
+        // decrypting each (the outbox is short: delivered rows are purged).
+        let bodies: Vec<(i64, String)> = with_pool!(self, p => {
+            sqlx::query_as("SELECT id, body FROM outbox").fetch_all(p).await?
+        });
+        let mut outbox_ids = Vec::new();
+        for (row, stored) in bodies {
+            let body = self.crypt().open("outbox.body", &stored)?;
+            let about_conversation = conversations
+                .iter()
+                .any(|id| body.contains(&format!("\"conversation_id\":\"{id}\"")));
+            let about_email = email
+                .as_deref()
+                .is_some_and(|e| body.to_lowercase().contains(e));
+            if about_conversation || about_email {
+                outbox_ids.push(row);
+            }
+        }
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for id in &conversations {
-                out.outbox_rows += sqlx::query("DELETE FROM outbox WHERE body LIKE $1")
-                    .bind(format!("%\"conversation_id\":\"{id}\"%"))
+            for row in &outbox_ids {
+                out.outbox_rows += sqlx::query("DELETE FROM outbox WHERE id = $1")
+                    .bind(row)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+            }
+            for id in &conversations {
                 out.conversations += sqlx::query("DELETE FROM conversations WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
             }
-            if let Some(e) = &email {
-                out.outbox_rows += sqlx::query("DELETE FROM outbox WHERE body LIKE $1")
-                    .bind(format!("%{e}%"))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
             for n in &orders {
                 out.orders_anonymised += sqlx::query(
-                    "UPDATE orders SET email = NULL, customer_id = NULL, ship_name = NULL, \
+                    "UPDATE orders SET email = NULL, email_hash = NULL, customer_id = NULL, \
+                     ship_name = NULL, \
                      ship_address1 = NULL, ship_address2 = NULL, ship_city = NULL, \
                      ship_province = NULL, ship_zip = NULL, ship_phone = NULL WHERE number = $1",
                 )
@@ -263,8 +284,11 @@ impl Db {
                 .rows_affected();
             }
             for key in [email.as_deref(), who.customer()].into_iter().flatten() {
-                out.customers += sqlx::query("DELETE FROM customers WHERE id = $1 OR email = $1")
-                    .bind(key)
+                out.customers += sqlx::query(
+                    "DELETE FROM customers WHERE id = $1 OR email_hash = $2",
+                )
+                .bind(key)
+                .bind(self.crypt().email_hash(key))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -303,7 +327,7 @@ impl Db {
     /// On SQLite, moves everything from the write-ahead log into the
     /// database (where `secure_delete` zeroed the deleted content) and
     /// truncates the log, so erased data is not left in either file.
-    async fn scrub_files(&self) -> Result<(), StoreDbError> {
+    pub(crate) async fn scrub_files(&self) -> Result<(), StoreDbError> {
         if let Pool::Sqlite(p) = &self.pool {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(p)

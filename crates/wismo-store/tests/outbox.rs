@@ -210,7 +210,13 @@ async fn concurrent_claimers_never_share_a_row() {
         } else {
             &fx.pg_url
         };
-        let other = Db::connect(url).await.expect("a second pool");
+        let other = if *name == "sqlite" {
+            Db::connect(url).await.expect("a second pool")
+        } else {
+            Db::connect_with_key_file(url, &fx.pg_key)
+                .await
+                .expect("a second pool")
+        };
         let mut workers = Vec::new();
         for w in 0..8 {
             let db = if w % 2 == 0 {

@@ -86,7 +86,9 @@ async fn connecting_creates_the_schema_and_migrating_again_changes_nothing() {
     fx.dbs[0].1.load_demo_if_empty().await.expect("demo");
     let again = Db::connect(&fx.sqlite_url).await.expect("reconnects");
     assert_eq!(again.order_numbers().await.expect("numbers").len(), 53);
-    let again = Db::connect(&fx.pg_url).await.expect("reconnects");
+    let again = Db::connect_with_key_file(&fx.pg_url, &fx.pg_key)
+        .await
+        .expect("reconnects");
     assert!(again.order_numbers().await.expect("numbers").is_empty());
     again.close().await;
     let mem = Db::connect("sqlite::memory:").await.expect("in memory");

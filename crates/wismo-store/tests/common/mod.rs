@@ -39,7 +39,10 @@ pub struct Fixture {
     pub dbs: Vec<(&'static str, Db)>,
     pub sqlite_url: String,
     pub pg_url: String,
-    dir: PathBuf,
+    /// The PostgreSQL database's data key file.
+    #[allow(dead_code)]
+    pub pg_key: PathBuf,
+    pub dir: PathBuf,
     pg_name: String,
 }
 
@@ -62,15 +65,19 @@ impl Fixture {
             .expect("create the test database");
         let _ = admin.close().await;
         let pg_url = format!("{base}/{pg_name}");
+        let pg_key = dir.join("pg.key");
         let mut fx = Fixture {
             dbs: Vec::new(),
             sqlite_url: sqlite_url.clone(),
             pg_url: pg_url.clone(),
+            pg_key: pg_key.clone(),
             dir,
             pg_name,
         };
         let sqlite = Db::connect(&sqlite_url).await.expect("sqlite connects");
-        let pg = Db::connect(&pg_url).await.expect("postgres connects");
+        let pg = Db::connect_with_key_file(&pg_url, &pg_key)
+            .await
+            .expect("postgres connects");
         fx.dbs = vec![("sqlite", sqlite), ("postgres", pg)];
         fx
     }

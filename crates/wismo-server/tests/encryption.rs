@@ -1,0 +1,162 @@
+//! Personal data at rest through the server, on SQLite and PostgreSQL: a
+//! shopper proves order #1001 with her email (the lookup works on encrypted
+//! data) and says something; afterwards neither her email, her address nor
+//! her words are readable anywhere in the database, while a restarted server
+//! (same key file) still shows her transcript. A server whose key file is
+//! rotated by another process reloads it and moves every row to the new key
+//! in the background.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{replies, spawn_app, spawn_app_with, Backend, BACKENDS};
+use sqlx::{Connection, Row};
+
+const EMAIL: &str = "emma.johnson@example.com";
+const WORDS: &str = "the parcel for my sister-in-law-8642";
+
+fn sqlite_text(database_url: &str) -> String {
+    let path = database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
+            all.extend(b);
+        }
+    }
+    assert!(!all.is_empty(), "no SQLite file at {path}");
+    String::from_utf8_lossy(&all).to_string()
+}
+
+async fn postgres_text(database_url: &str) -> String {
+    let mut conn = sqlx::PgConnection::connect(database_url)
+        .await
+        .expect("connect");
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables")
+    .iter()
+    .map(|r| r.get::<String, _>(0))
+    .collect();
+    let mut all = String::new();
+    for t in &tables {
+        for r in sqlx::query(&format!("SELECT row_to_json(x)::text FROM \"{t}\" x"))
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows")
+        {
+            all.push_str(&r.get::<String, _>(0));
+        }
+    }
+    let _ = conn.close().await;
+    all
+}
+
+async fn stored(backend: Backend, url: &str) -> String {
+    match backend {
+        Backend::Sqlite => sqlite_text(url),
+        Backend::Postgres => postgres_text(url).await,
+    }
+}
+
+#[tokio::test]
+async fn verification_works_and_nothing_personal_is_readable_at_rest() {
+    for backend in BACKENDS {
+        let mut app = spawn_app(backend).await;
+        let conv = app.create().await;
+        let r = app.say(&conv, "where is my order #1001?").await;
+        assert!(replies(&r).to_lowercase().contains("email"), "{r}");
+        let r = app.say(&conv, &format!("it's {EMAIL}")).await;
+        let card = r["messages"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m.get("order_card").is_some()))
+            .map(|m| m["order_card"].clone())
+            .unwrap_or_else(|| panic!("{backend:?}: verified by email: {r}"));
+        assert_eq!(card["order_number"], "1001", "{r}");
+        app.say(&conv, WORDS).await;
+
+        let url = app.database_url.clone();
+        let before = stored(backend, &url).await;
+        assert!(
+            before.contains(&conv.id),
+            "{backend:?}: the check sees rows"
+        );
+        for secret in [
+            EMAIL,
+            "Hawthorne",
+            "503-555-0142",
+            "sister-in-law-8642",
+            "Johnson",
+        ] {
+            assert!(
+                !before.contains(secret),
+                "{backend:?}: {secret:?} is readable in the database"
+            );
+        }
+        // The transcript still reads back in full.
+        let t = app.transcript(&conv).await.to_string();
+        assert!(t.contains("sister-in-law-8642") && t.contains(EMAIL), "{t}");
+        app.stop_server().await.expect("stop");
+        assert!(
+            !stored(backend, &url).await.contains(EMAIL),
+            "{backend:?}: not after shutdown either"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_running_server_follows_a_rotation_of_its_key_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "wismo-rotate-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let key_file = dir.join("keys.json");
+    let key_file_text = key_file.display().to_string();
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("data_key_file", key_file_text.as_str())],
+    )
+    .await;
+    let conv = app.create().await;
+    app.say(&conv, WORDS).await;
+    let db = app.state.sessions.db.clone();
+    assert_eq!(db.crypt().path(), Some(key_file.as_path()));
+
+    // Another process (`wismo keys rotate-data-key --no-sweep`) rotates.
+    let kid = wismo_store::Keyring::rotate_file(&key_file).expect("rotate");
+    assert_eq!(kid, "k2");
+    // The server notices, reloads and re-encrypts everything under k2.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let usage = db.data_key_usage().await.expect("usage");
+        if usage.len() == 1 && usage[0].kid.as_deref() == Some("k2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {usage:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(db.crypt().keyring().active_id(), "k2");
+    let t = app.transcript(&conv).await.to_string();
+    assert!(t.contains("sister-in-law-8642"), "{t}");
+    // New messages are written under k2 as well.
+    app.say(&conv, "one more thing-5533").await;
+    let usage = db.data_key_usage().await.expect("usage");
+    assert!(
+        usage.iter().all(|u| u.kid.as_deref() == Some("k2")),
+        "{usage:?}"
+    );
+    app.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}
