@@ -63,9 +63,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub async fn connect(args: &DbArgs) -> Result<Db> {
     let url = args.url();
-    Db::connect_with_key_file(&url, &args.key_file())
-        .await
-        .with_context(|| format!("cannot open the database at {}", masked(&url)))
+    // Keys given as a secret (`WISMO_DATA_KEYS`, the server's `data_keys`)
+    // replace the key file; they are read from the environment only, never
+    // from a flag, so they stay out of `ps` and shell history.
+    match std::env::var("WISMO_DATA_KEYS") {
+        Ok(json) if !json.trim().is_empty() => {
+            let keys = wismo_store::Keyring::from_json(&json, "WISMO_DATA_KEYS")?;
+            Db::connect_with(&url, wismo_store::Crypt::new(keys, None)).await
+        }
+        _ => Db::connect_with_key_file(&url, &args.key_file()).await,
+    }
+    .with_context(|| format!("cannot open the database at {}", masked(&url)))
 }
 
 pub fn migrate(args: &DbArgs) -> Result<()> {

@@ -1467,3 +1467,46 @@ fn data_keys_rotate_status_retire() {
         "{audit}"
     );
 }
+
+#[test]
+fn data_keys_from_the_environment_replace_the_key_file() {
+    let dir = TempDir::new("datakeys-env");
+    let data = dir.path("data").display().to_string();
+    // Fixed test-only keys in the key file's format.
+    let keys = r#"{"version":1,"active":"k7","lookup":"KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=","keys":{"k7":"KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}}"#;
+    let run = |args: &[&str], keys: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wismo"))
+            .args(args)
+            .env("WISMO_DATA_KEYS", keys)
+            .stdin(Stdio::null())
+            .output()
+            .expect("wismo runs")
+    };
+    let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
+    let o = run(&["import", "shopify", &demo, "--data-dir", &data], keys);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !dir.path("data/wismo.key").exists(),
+        "no key file is created when the keys come from the environment"
+    );
+    let db = String::from_utf8_lossy(&db_bytes(&dir)).to_string();
+    assert!(!db.contains("emma.johnson@example.com"), "encrypted");
+
+    let o = run(&["keys", "data-status", "--data-dir", &data], keys);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("k7 (active):"), "{}", stdout(&o));
+
+    // Rotation is done by editing the secret, not by wismo.
+    let o = run(&["keys", "rotate-data-key", "--data-dir", &data], keys);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no key file"), "{}", stderr(&o));
+
+    // Broken keys are refused by name, and never echoed.
+    let o = run(&["keys", "data-status", "--data-dir", &data], "{not json");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("WISMO_DATA_KEYS") && !err.contains("{not json"),
+        "{err}"
+    );
+}

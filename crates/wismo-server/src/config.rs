@@ -92,6 +92,10 @@ pub struct Config {
     /// the lookup key); `None`: `wismo.key` next to the SQLite database, or
     /// in `data_dir` for PostgreSQL. Created (mode 0600) when missing.
     pub data_key_file: Option<PathBuf>,
+    /// The data keys themselves, in the key file's JSON format (a secret;
+    /// for secrets managers). When set, it replaces the key file, and keys
+    /// are rotated by changing it (see SECURITY.md).
+    pub data_keys: Option<Secret>,
     /// A trained NLU model file (`wismo nlu train`); default: the built-in
     /// training data, trained once and cached in the data directory.
     pub model: Option<PathBuf>,
@@ -409,6 +413,12 @@ const KEYS: &[Key] = &[
         default: None,
         secret: false,
         help: "key file of the personal data encryption (default: wismo.key next to the SQLite database, or in data_dir); created when missing — back it up",
+    },
+    Key {
+        name: "data_keys",
+        default: None,
+        secret: true,
+        help: "the data keys as key-file JSON, e.g. from a secrets manager (replaces data_key_file; rotate by editing it)",
     },
     Key {
         name: "model",
@@ -993,6 +1003,18 @@ impl Layers {
             now,
             demo_data,
             data_key_file: text("data_key_file").map(PathBuf::from),
+            data_keys: match text("data_keys") {
+                Some(json) => {
+                    wismo_store::Keyring::from_json(json, "data_keys").map_err(|e| {
+                        invalid(
+                            "data_keys",
+                            format!("must hold keys in the key file format ({e})"),
+                        )
+                    })?;
+                    Some(Secret::new(json))
+                }
+                None => None,
+            },
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
             agent_session_ttl: duration("agent_session_ttl")?,

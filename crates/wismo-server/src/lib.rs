@@ -273,10 +273,14 @@ impl Server {
             None => None,
         };
         let url = config.database_url();
-        let key_file = config.data_key_file_in_effect();
-        let db = Db::connect_with_key_file(&url, &key_file)
-            .await
-            .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
+        let db = match &config.data_keys {
+            Some(keys) => {
+                let keyring = wismo_store::Keyring::from_json(keys.expose(), "data_keys")?;
+                Db::connect_with(&url, wismo_store::Crypt::new(keyring, None)).await
+            }
+            None => Db::connect_with_key_file(&url, &config.data_key_file_in_effect()).await,
+        }
+        .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
         let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db

@@ -160,3 +160,67 @@ async fn a_running_server_follows_a_rotation_of_its_key_file() {
     app.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Key-file JSON for the `data_keys` setting, with fixed test-only keys.
+fn data_keys_json(kid: &str, byte: u8) -> String {
+    use base64::Engine as _;
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    serde_json::json!({
+        "version": 1,
+        "active": kid,
+        "lookup": b64(byte.wrapping_add(1)),
+        "keys": { kid: b64(byte) },
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn data_keys_given_as_a_secret_replace_the_key_file() {
+    let keys = data_keys_json("k7", 42);
+    let app = spawn_app_with(Backend::Sqlite, &[("data_keys", keys.as_str())]).await;
+    let db = app.state.sessions.db.clone();
+    assert_eq!(db.crypt().path(), None, "no key file is used");
+    assert_eq!(db.crypt().keyring().active_id(), "k7");
+    // The keys never show in the configuration's debug output.
+    let shown = format!("{:?}", app.state.config);
+    assert!(!shown.contains(&keys[..40]), "{shown}");
+
+    let conv = app.create().await;
+    app.say(&conv, "where is my order #1001?").await;
+    let r = app.say(&conv, &format!("it's {EMAIL}")).await;
+    assert!(
+        r.to_string().contains("order_card"),
+        "verified by email: {r}"
+    );
+    app.say(&conv, WORDS).await;
+    let raw = sqlite_text(&app.database_url);
+    for secret in [EMAIL, "sister-in-law-8642"] {
+        assert!(!raw.contains(secret), "{secret:?} is readable");
+    }
+    let usage = db.data_key_usage().await.expect("usage");
+    assert!(
+        usage.iter().all(|u| u.kid.as_deref() == Some("k7")),
+        "{usage:?}"
+    );
+    // Rotation edits the secret; there is no file for wismo to rewrite.
+    let err = db.rotate_data_key().await.expect_err("no file to rotate");
+    assert!(err.to_string().contains("key file"), "{err}");
+    app.stop().await.expect("stop");
+}
+
+#[test]
+fn bad_data_keys_are_refused_without_showing_them() {
+    for bad in [
+        "not json at all".to_string(),
+        // The active key is missing.
+        data_keys_json("k1", 3).replace("\"active\":\"k1\"", "\"active\":\"k9\""),
+        // A key of the wrong length.
+        r#"{"version":1,"active":"k1","lookup":"AAAA","keys":{"k1":"AAAA"}}"#.to_string(),
+    ] {
+        let mut layers = wismo_server::config::Layers::defaults();
+        layers.flag("data_keys", &bad).expect("known setting");
+        let err = layers.build().expect_err("refused").to_string();
+        assert!(err.contains("data_keys"), "{err}");
+        assert!(!err.contains(&bad), "the value is not echoed: {err}");
+    }
+}

@@ -192,6 +192,17 @@ impl Keyring {
         KeyFileDoc::generate()?.keyring(Path::new("(in memory)"))
     }
 
+    /// Reads keys given as text in the key file's JSON format (the
+    /// `data_keys` setting, e.g. from a secrets manager). `source` names
+    /// where they came from in error messages; the keys themselves never
+    /// appear in one.
+    pub fn from_json(json: &str, source: &str) -> Result<Keyring, CryptoError> {
+        let path = Path::new(source);
+        let doc: KeyFileDoc = serde_json::from_str(json)
+            .map_err(|_| file_err(path, "not in the wismo key file format"))?;
+        doc.keyring(path)
+    }
+
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Keyring, CryptoError> {
         KeyFileDoc::read(path)?.keyring(path)
