@@ -1118,6 +1118,21 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(names, ["queue", "handoff", "activity"]);
         assert_eq!(sse["properties"]["data"]["type"], "string");
+        // An agent who may not see a case gets 403 `forbidden` (tests/rbac.rs).
+        for (path, method) in [
+            ("/v1/agent/conversations/{id}", "get"),
+            ("/v1/agent/conversations/{id}/notes", "post"),
+        ] {
+            assert_eq!(
+                doc["paths"][path][method]["responses"]["403"]["$ref"],
+                "#/components/responses/Forbidden",
+                "{method} {path}"
+            );
+        }
+        let forbidden = &doc["components"]["responses"]["Forbidden"]["content"]
+            ["application/problem+json"]["example"];
+        assert_eq!(forbidden["code"], "forbidden");
+        assert_eq!(forbidden["status"], 403);
     }
 
     #[tokio::test]
