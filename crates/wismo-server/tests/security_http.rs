@@ -464,3 +464,104 @@ async fn a_burst_of_failures_blocks_the_ip_for_a_while() {
     app.transcript(&conv).await;
     assert_eq!(events(&app, "ip_blocked").len(), 1);
 }
+
+/// A scripted attacker walks order numbers, pairing each with a guessed
+/// email, from fresh conversations: no reply ever carries an order's
+/// details, and the IP is refused after a few failures and stays refused.
+#[tokio::test]
+async fn an_enumeration_script_learns_nothing_and_is_blocked() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("verification_failures", "5/1h"),
+            ("trusted_proxies", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let attacker = "203.0.113.99";
+    let mut answered = 0;
+    let mut refused = 0;
+    let mut blocked_at_the_door = 0;
+    let mut stopped = false;
+    let mut answered_after_refusal = 0;
+    for n in 1000..1030 {
+        let res = app
+            .client
+            .post(app.url("/v1/conversations"))
+            .header("x-forwarded-for", attacker)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request");
+        if res.status() != 201 {
+            assert!(
+                res.status() == 429 || res.status() == 403,
+                "{}",
+                res.status()
+            );
+            blocked_at_the_door += 1;
+            stopped = true;
+            continue;
+        }
+        let v: Value = res.json().await.expect("json");
+        let conv = Conv {
+            id: v["id"].as_str().expect("id").to_string(),
+            token: v["token"].as_str().expect("token").to_string(),
+            greeting: Vec::new(),
+        };
+        for (k, text) in [
+            format!("where is my order #{n}?"),
+            format!("customer{n}@example.com"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (s, v) = say_from(&app, attacker, &conv, &text).await;
+            match s {
+                200 => {
+                    answered += 1;
+                    // The email is the guess; asking is always answered.
+                    if stopped && k == 1 {
+                        answered_after_refusal += 1;
+                    }
+                    let shown = v.to_string().to_lowercase();
+                    assert!(
+                        v["messages"]
+                            .as_array()
+                            .is_some_and(|ms| ms.iter().all(|m| m.get("order_card").is_none())),
+                        "no order card for a guess: {shown}"
+                    );
+                    for leak in [
+                        "emma",
+                        "hawthorne",
+                        "tracking",
+                        "shipped",
+                        "delivered",
+                        "tracking_url",
+                        "fedex",
+                    ] {
+                        assert!(!shown.contains(leak), "{leak:?} leaked for #{n}: {shown}");
+                    }
+                }
+                429 => {
+                    refused += 1;
+                    stopped = true;
+                    assert_eq!(v["code"], "rate_limited", "{v}");
+                }
+                other => panic!("unexpected {other}: {v}"),
+            }
+        }
+    }
+    eprintln!("answered {answered}, refused {refused}, blocked at the door {blocked_at_the_door}");
+    // Once refused, refused for good: every later guess (an email) is
+    // stopped, at the message or, after a burst, at the conversation.
+    assert!(
+        blocked_at_the_door + refused >= 10,
+        "the script is stopped: {refused} messages and {blocked_at_the_door} conversations refused"
+    );
+    assert_eq!(
+        answered_after_refusal, 0,
+        "no guess is answered once refused"
+    );
+    assert_eq!(events(&app, "verification_failed").len(), 5);
+}
