@@ -114,8 +114,13 @@ async fn messages_from_one_client_keep_their_order() {
                     .await
                     .map(|r| r.status().as_u16())
             }));
-            // Each request is on the wire before the next is sent.
-            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            // Each request is on the wire, and normally queued on the
+            // conversation's lock, before the next is sent. Requests on
+            // separate connections have no order of their own: the server
+            // keeps arrival order, so the gap must outlast the time a request
+            // takes to reach the lock on a loaded two-core machine (3 ms did
+            // not always, with a build running beside the tests).
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         for h in handles {
             assert_eq!(h.await.expect("task").expect("request"), 200);
