@@ -183,6 +183,18 @@ impl Verifier {
 
     /// The customer a token names, if it is genuine and valid at `now`.
     pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<SignedIn, Rejection> {
+        let claims = self.verify_claims(token, now).await?;
+        customer(&claims)
+    }
+
+    /// All claims of a token, once its signature, `iss`, `aud`, `exp`,
+    /// `nbf`, `iat` and lifetime check out (the OIDC ID token check reuses
+    /// this and then reads its own claims).
+    pub async fn verify_claims(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Map<String, Value>, Rejection> {
         let token = token.trim();
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::Malformed);
@@ -221,14 +233,15 @@ impl Verifier {
             _ => return Err(Rejection::AlgorithmNotAllowed),
         }
         let claims = json_object(&b64(p)?)?;
-        self.check_claims(&claims, now)
+        self.check_claims(&claims, now)?;
+        Ok(claims)
     }
 
     fn check_claims(
         &self,
         claims: &Map<String, Value>,
         now: DateTime<Utc>,
-    ) -> Result<SignedIn, Rejection> {
+    ) -> Result<(), Rejection> {
         let c = &self.config;
         if claims.get("iss").and_then(Value::as_str) != Some(c.issuer.as_str()) {
             return Err(Rejection::WrongIssuer);
@@ -260,6 +273,13 @@ impl Verifier {
         if exp.saturating_sub(start) > max.saturating_add(leeway) {
             return Err(Rejection::TooLongLived);
         }
+        Ok(())
+    }
+}
+
+/// The customer named by a checked token's `sub` and/or `email`.
+fn customer(claims: &Map<String, Value>) -> Result<SignedIn, Rejection> {
+    {
         let customer_id = match claims.get("sub") {
             None => None,
             Some(Value::String(s))
@@ -283,7 +303,9 @@ impl Verifier {
         }
         Ok(SignedIn { customer_id, email })
     }
+}
 
+impl Verifier {
     /// The JWKS key `kid`: from the cache while it is fresh; otherwise (or
     /// for an unknown `kid`) refetched, at most once per `min_refetch`.
     async fn key(&self, kid: &str) -> Result<Jwk, Rejection> {
