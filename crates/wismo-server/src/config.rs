@@ -1535,4 +1535,49 @@ mod tests {
             assert_eq!(parse_jwks_url(url).is_ok(), ok, "{url}");
         }
     }
+
+    #[test]
+    fn oidc_is_off_by_default_and_refused_when_half_configured() {
+        assert!(Layers::defaults().build().expect("defaults").oidc.is_none());
+        let secret = "provider-issued-client-secret";
+        let mut l = Layers::defaults();
+        l.env(env(&[("WISMO_OIDC_CLIENT_SECRET", secret)]))
+            .expect("a known setting");
+        let e = l.build().expect_err("secret alone").to_string();
+        assert!(e.contains("oidc_issuer"), "{e}");
+        l.flag("oidc_issuer", "https://id.example").expect("flag");
+        let e = l.build().expect_err("no client id").to_string();
+        assert!(e.contains("oidc_client_id"), "{e}");
+        l.flag("oidc_client_id", "wismo").expect("flag");
+        let e = l.build().expect_err("no redirect").to_string();
+        assert!(e.contains("oidc_redirect_url"), "{e}");
+        l.flag(
+            "oidc_redirect_url",
+            "https://help.shop.example/v1/agent/oidc/callback",
+        )
+        .expect("flag");
+        let c = l.build().expect("valid");
+        let o = c.oidc.as_ref().expect("on");
+        assert_eq!(o.issuer, "https://id.example");
+        assert_eq!(o.scopes, "openid email");
+        assert!(!l.describe().contains(secret));
+        assert!(!format!("{c:?}").contains(secret));
+        for (key, value) in [
+            ("oidc_issuer", "http://id.example"),
+            ("oidc_redirect_url", "http://help.shop.example/cb"),
+            ("oidc_scopes", "openid profile"),
+        ] {
+            let mut bad = Layers::defaults();
+            for (k, v) in [
+                ("oidc_issuer", "https://id.example"),
+                ("oidc_client_id", "wismo"),
+                ("oidc_redirect_url", "https://help.shop.example/cb"),
+                (key, value),
+            ] {
+                bad.flag(k, v).expect("flag");
+            }
+            let e = bad.build().expect_err(value).to_string();
+            assert!(e.contains(key), "{key}={value}: {e}");
+        }
+    }
 }
