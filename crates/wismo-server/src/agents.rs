@@ -6,7 +6,8 @@
 //! Agents sign in with email and password (argon2 hashes, accounts made by
 //! `wismo agents add`) and get a random session token, stored hashed, sent
 //! as an HttpOnly SameSite=Strict cookie (the console) and in the body (API
-//! clients use it as a bearer token).
+//! clients use it as a bearer token). Single sign-on through an OIDC
+//! provider ([`crate::oidc`]) ends in the same session ([`start_session`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;

@@ -27,6 +27,9 @@
 //! Why a token was refused ([`Rejection::reason`]) goes to the security
 //! event log only; the client always hears the same `invalid_customer_token`.
 //!
+//! [`Verifier::verify_claims`] (all of the above but the customer) is also
+//! how [`crate::oidc`] checks an agent's ID token from the OIDC provider.
+//!
 //! Depends on ring, reqwest and the config; never on the database or axum.
 
 use std::collections::HashMap;
@@ -279,30 +282,28 @@ impl Verifier {
 
 /// The customer named by a checked token's `sub` and/or `email`.
 fn customer(claims: &Map<String, Value>) -> Result<SignedIn, Rejection> {
-    {
-        let customer_id = match claims.get("sub") {
-            None => None,
-            Some(Value::String(s))
-                if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) =>
-            {
-                Some(s.clone())
-            }
-            Some(_) => return Err(Rejection::NoCustomer),
-        };
-        let email = match claims.get("email") {
-            None => None,
-            Some(Value::String(m))
-                if m.contains('@') && m.len() <= 254 && !m.chars().any(char::is_control) =>
-            {
-                Some(m.trim().to_lowercase())
-            }
-            Some(_) => return Err(Rejection::NoCustomer),
-        };
-        if customer_id.is_none() && email.is_none() {
-            return Err(Rejection::NoCustomer);
+    let customer_id = match claims.get("sub") {
+        None => None,
+        Some(Value::String(s))
+            if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) =>
+        {
+            Some(s.clone())
         }
-        Ok(SignedIn { customer_id, email })
+        Some(_) => return Err(Rejection::NoCustomer),
+    };
+    let email = match claims.get("email") {
+        None => None,
+        Some(Value::String(m))
+            if m.contains('@') && m.len() <= 254 && !m.chars().any(char::is_control) =>
+        {
+            Some(m.trim().to_lowercase())
+        }
+        Some(_) => return Err(Rejection::NoCustomer),
+    };
+    if customer_id.is_none() && email.is_none() {
+        return Err(Rejection::NoCustomer);
     }
+    Ok(SignedIn { customer_id, email })
 }
 
 impl Verifier {
