@@ -6,7 +6,8 @@
 //! Agents sign in with email and password (argon2 hashes, accounts made by
 //! `wismo agents add`) and get a random session token, stored hashed, sent
 //! as an HttpOnly SameSite=Strict cookie (the console) and in the body (API
-//! clients use it as a bearer token).
+//! clients use it as a bearer token). Single sign-on through an OIDC
+//! provider ([`crate::oidc`]) ends in the same session ([`start_session`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -207,6 +208,23 @@ pub async fn sign_in(
         }
     };
     limits.clear(&failures);
+    let (token, cookie) = start_session(&state, &agent, https).await?;
+    tracing::info!(agent = %agent.id, "agent signed in");
+    state
+        .audit(who(&agent), "agent.sign_in", Some(&agent.id), json!({}))
+        .await?;
+    let mut res = Json(json!({"token": token, "agent": agent_json(&agent)})).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// A new session for a signed-in agent (password or single sign-on): its
+/// token and the console's session cookie.
+pub async fn start_session(
+    state: &AppState,
+    agent: &Agent,
+    https: crate::security::Https,
+) -> Result<(String, HeaderValue), ApiError> {
     let token = new_secret()?;
     let now = state.sessions.clock.now();
     let ttl = state.config.agent_session_ttl;
@@ -216,20 +234,14 @@ pub async fn sign_in(
         .db
         .create_agent_session(&token_hash(&token), &agent.id, now, expires)
         .await?;
-    tracing::info!(agent = %agent.id, "agent signed in");
-    state
-        .audit(who(&agent), "agent.sign_in", Some(&agent.id), json!({}))
-        .await?;
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         ttl.as_secs(),
-        secure_attr(&state, https)
+        secure_attr(state, https)
     );
-    let mut res = Json(json!({"token": token, "agent": agent_json(&agent)})).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(res)
+    let cookie = HeaderValue::from_str(&cookie)
+        .map_err(|e| ApiError::Internal(format!("session cookie: {e}")))?;
+    Ok((token, cookie))
 }
 
 /// `; Secure` when the client reached wismo over HTTPS (wismo serves TLS,

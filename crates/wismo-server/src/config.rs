@@ -150,6 +150,23 @@ pub struct Config {
     pub security_log: Option<PathBuf>,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
+    /// Agent single sign-on through an external OIDC provider; `None`: off.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// Agent sign-in through an external OpenID Connect provider
+/// (authorization code flow with PKCE).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The provider's issuer, exactly as its ID tokens' `iss` says.
+    pub issuer: String,
+    pub client_id: String,
+    /// `None`: a public client (PKCE only).
+    pub client_secret: Option<Secret>,
+    /// wismo's callback (`…/v1/agent/oidc/callback`) as the browser reaches it.
+    pub redirect_url: String,
+    /// Space-separated scopes asked for (always includes `openid`).
+    pub scopes: String,
 }
 
 /// How customer tokens (JWTs from the store's site) are verified: with a
@@ -589,6 +606,36 @@ const KEYS: &[Key] = &[
         help: "least time between JWKS fetches (a token with an unknown kid refetches)",
     },
     Key {
+        name: "oidc_issuer",
+        default: None,
+        secret: false,
+        help: "https URL of an OpenID Connect provider agents may sign in with (unset: no single sign-on)",
+    },
+    Key {
+        name: "oidc_client_id",
+        default: None,
+        secret: false,
+        help: "wismo's client id at the OIDC provider (required with oidc_issuer)",
+    },
+    Key {
+        name: "oidc_client_secret",
+        default: None,
+        secret: true,
+        help: "wismo's client secret at the OIDC provider (unset: a public client, PKCE only)",
+    },
+    Key {
+        name: "oidc_redirect_url",
+        default: None,
+        secret: false,
+        help: "public URL of wismo's /v1/agent/oidc/callback, as registered at the provider (required with oidc_issuer)",
+    },
+    Key {
+        name: "oidc_scopes",
+        default: Some("openid email"),
+        secret: false,
+        help: "scopes asked of the OIDC provider (must include openid and email)",
+    },
+    Key {
         name: "tls_cert",
         default: None,
         secret: false,
@@ -955,6 +1002,63 @@ impl Layers {
                 None
             }
         };
+        let oidc = {
+            let issuer = text("oidc_issuer").map(|v| v.trim().to_string());
+            let client_id = text("oidc_client_id").map(|v| v.trim().to_string());
+            let secret = text("oidc_client_secret").map(Secret::new);
+            let redirect = text("oidc_redirect_url").map(|v| v.trim().to_string());
+            match (issuer, client_id) {
+                (None, None) => {
+                    if secret.is_some() || redirect.is_some() {
+                        return Err(invalid(
+                            "oidc_issuer",
+                            "must be set when oidc_client_secret or oidc_redirect_url is".into(),
+                        ));
+                    }
+                    None
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        "oidc_issuer",
+                        "must be set when oidc_client_id is".into(),
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(invalid(
+                        "oidc_client_id",
+                        "must be set when oidc_issuer is".into(),
+                    ))
+                }
+                (Some(issuer), Some(client_id)) => {
+                    parse_jwks_url(&issuer).map_err(|m| invalid("oidc_issuer", m))?;
+                    let redirect_url = redirect.ok_or_else(|| {
+                        invalid(
+                            "oidc_redirect_url",
+                            "must be set when oidc_issuer is (wismo's callback URL)".into(),
+                        )
+                    })?;
+                    parse_jwks_url(&redirect_url).map_err(|m| invalid("oidc_redirect_url", m))?;
+                    let scopes = required("oidc_scopes")?
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let words: Vec<&str> = scopes.split(' ').collect();
+                    if !words.contains(&"openid") || !words.contains(&"email") {
+                        return Err(invalid(
+                            "oidc_scopes",
+                            "must include openid and email".into(),
+                        ));
+                    }
+                    Some(OidcConfig {
+                        issuer,
+                        client_id,
+                        client_secret: secret,
+                        redirect_url,
+                        scopes,
+                    })
+                }
+            }
+        };
         let tls_cert = text("tls_cert").map(|p| PathBuf::from(p.trim()));
         let tls_key = text("tls_key").map(|p| PathBuf::from(p.trim()));
         match (&tls_cert, &tls_key) {
@@ -974,6 +1078,7 @@ impl Layers {
         }
         Ok(Config {
             shopper_jwt,
+            oidc,
             tls_cert,
             tls_key,
             security_log: text("security_log").map(|p| PathBuf::from(p.trim())),
@@ -1428,6 +1533,51 @@ mod tests {
             ("ftp://shop.example/jwks.json", false),
         ] {
             assert_eq!(parse_jwks_url(url).is_ok(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn oidc_is_off_by_default_and_refused_when_half_configured() {
+        assert!(Layers::defaults().build().expect("defaults").oidc.is_none());
+        let secret = "provider-issued-client-secret";
+        let mut l = Layers::defaults();
+        l.env(env(&[("WISMO_OIDC_CLIENT_SECRET", secret)]))
+            .expect("a known setting");
+        let e = l.build().expect_err("secret alone").to_string();
+        assert!(e.contains("oidc_issuer"), "{e}");
+        l.flag("oidc_issuer", "https://id.example").expect("flag");
+        let e = l.build().expect_err("no client id").to_string();
+        assert!(e.contains("oidc_client_id"), "{e}");
+        l.flag("oidc_client_id", "wismo").expect("flag");
+        let e = l.build().expect_err("no redirect").to_string();
+        assert!(e.contains("oidc_redirect_url"), "{e}");
+        l.flag(
+            "oidc_redirect_url",
+            "https://help.shop.example/v1/agent/oidc/callback",
+        )
+        .expect("flag");
+        let c = l.build().expect("valid");
+        let o = c.oidc.as_ref().expect("on");
+        assert_eq!(o.issuer, "https://id.example");
+        assert_eq!(o.scopes, "openid email");
+        assert!(!l.describe().contains(secret));
+        assert!(!format!("{c:?}").contains(secret));
+        for (key, value) in [
+            ("oidc_issuer", "http://id.example"),
+            ("oidc_redirect_url", "http://help.shop.example/cb"),
+            ("oidc_scopes", "openid profile"),
+        ] {
+            let mut bad = Layers::defaults();
+            for (k, v) in [
+                ("oidc_issuer", "https://id.example"),
+                ("oidc_client_id", "wismo"),
+                ("oidc_redirect_url", "https://help.shop.example/cb"),
+                (key, value),
+            ] {
+                bad.flag(k, v).expect("flag");
+            }
+            let e = bad.build().expect_err(value).to_string();
+            assert!(e.contains(key), "{key}={value}: {e}");
         }
     }
 }

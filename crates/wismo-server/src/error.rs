@@ -99,6 +99,17 @@ pub enum ApiError {
     /// event log, never to the client.
     #[error("the customer token is not valid")]
     InvalidCustomerToken,
+    /// Single sign-on (OIDC) is not configured on this server.
+    #[error("single sign-on is not configured: set oidc_issuer and oidc_client_id")]
+    OidcNotConfigured,
+    /// A single sign-on attempt was refused (bad state, code or ID token,
+    /// or no agent with that email). Which check failed goes to the
+    /// security event log, never to the client.
+    #[error("single sign-on failed; start again from the sign-in page")]
+    OidcFailed,
+    /// The identity provider could not be reached or answered nonsense.
+    #[error("the identity provider is unavailable; try again later")]
+    OidcUnavailable,
 }
 
 /// Put on every error response, so middleware can see the stable code
@@ -140,6 +151,9 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::InvalidCustomerToken => "invalid_customer_token",
+            ApiError::OidcNotConfigured => "oidc_not_configured",
+            ApiError::OidcFailed => "oidc_failed",
+            ApiError::OidcUnavailable => "oidc_unavailable",
         }
     }
 
@@ -170,6 +184,9 @@ impl ApiError {
             ApiError::InvalidScore => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InvalidCustomerToken => StatusCode::UNAUTHORIZED,
+            ApiError::OidcNotConfigured => StatusCode::NOT_FOUND,
+            ApiError::OidcFailed => StatusCode::UNAUTHORIZED,
+            ApiError::OidcUnavailable => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -201,6 +218,9 @@ impl ApiError {
             ApiError::InvalidScore => "Invalid score",
             ApiError::RateLimited { .. } => "Too many requests",
             ApiError::InvalidCustomerToken => "Invalid customer token",
+            ApiError::OidcNotConfigured => "Single sign-on not configured",
+            ApiError::OidcFailed => "Single sign-on failed",
+            ApiError::OidcUnavailable => "Identity provider unavailable",
         }
     }
 

@@ -5,6 +5,7 @@
 //! * [`sessions`]: live conversations, one turn at a time each, persisted as
 //!   event logs through `wismo-store`.
 //! * [`api`], [`ws`]: the HTTP endpoints and the WebSocket.
+//! * [`oidc`]: agent single sign-on through an external OpenID Connect provider.
 //! * [`shopper_jwt`]: verifies the customer tokens (JWTs) that sign shoppers in.
 //! * [`error`]: the one error type, `application/problem+json` with stable codes.
 //! * [`tls`]: HTTPS with rustls when `tls_cert`/`tls_key` are set, the
@@ -26,6 +27,7 @@ pub mod config;
 mod datakeys;
 pub mod error;
 pub mod escalation;
+pub mod oidc;
 pub mod openapi;
 pub mod rbac;
 pub mod security;
@@ -77,6 +79,8 @@ pub struct Inner {
     pub security: security::Limits,
     /// Verifies customer tokens; `None` when shopper sign-in is off.
     pub shopper_jwt: Option<shopper_jwt::Verifier>,
+    /// Agent single sign-on; `None` when OIDC is off.
+    pub oidc: Option<oidc::Oidc>,
     shutdown: watch::Sender<bool>,
     websockets: AtomicUsize,
 }
@@ -326,8 +330,13 @@ impl Server {
             Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),
             None => None,
         };
+        let oidc = match &config.oidc {
+            Some(c) => Some(oidc::Oidc::new(c.clone())?),
+            None => None,
+        };
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
+            oidc,
             sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
             webhooks,
             config,
@@ -581,6 +590,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/agent/session",
             post(agents::sign_in).delete(agents::sign_out),
         )
+        .route("/v1/agent/oidc", get(oidc::status))
+        .route("/v1/agent/oidc/start", get(oidc::start))
+        .route("/v1/agent/oidc/callback", get(oidc::callback))
         .route("/v1/agent/me", get(agents::me))
         .route("/v1/agent/queue", get(agents::queue))
         .route("/v1/agent/stream", get(agents::stream))

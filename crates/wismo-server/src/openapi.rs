@@ -625,6 +625,9 @@ mod tests {
         ("/v1/conversations/{id}/resolution", &["get"]),
         ("/v1/admin/resolutions", &["get"]),
         ("/v1/agent/session", &["post", "delete"]),
+        ("/v1/agent/oidc", &["get"]),
+        ("/v1/agent/oidc/start", &["get"]),
+        ("/v1/agent/oidc/callback", &["get"]),
         ("/v1/agent/me", &["get"]),
         ("/v1/agent/queue", &["get"]),
         ("/v1/agent/stream", &["get"]),
@@ -646,7 +649,7 @@ mod tests {
         ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 36] = [
+    const CODES: [(&str, u64); 39] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -683,6 +686,9 @@ mod tests {
         ("rate_limited", 429),
         ("invalid_customer_token", 401),
         ("already_signed_in", 409),
+        ("oidc_not_configured", 404),
+        ("oidc_failed", 401),
+        ("oidc_unavailable", 502),
     ];
 
     fn doc() -> Value {
@@ -840,7 +846,7 @@ mod tests {
             .into();
         let mut checked = 0;
         for (path, method, op) in operations(&doc) {
-            let want = if path == "/v1/agent/session" {
+            let want = if path == "/v1/agent/session" || path.starts_with("/v1/agent/oidc") {
                 continue;
             } else if path.starts_with("/v1/agent/") {
                 &agent
@@ -920,6 +926,9 @@ mod tests {
             },
             ApiError::InvalidCustomerToken,
             ApiError::conflict("already_signed_in", ""),
+            ApiError::OidcNotConfigured,
+            ApiError::OidcFailed,
+            ApiError::OidcUnavailable,
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()

@@ -27,6 +27,9 @@
 //! Why a token was refused ([`Rejection::reason`]) goes to the security
 //! event log only; the client always hears the same `invalid_customer_token`.
 //!
+//! [`Verifier::verify_claims`] (all of the above but the customer) is also
+//! how [`crate::oidc`] checks an agent's ID token from the OIDC provider.
+//!
 //! Depends on ring, reqwest and the config; never on the database or axum.
 
 use std::collections::HashMap;
@@ -183,6 +186,18 @@ impl Verifier {
 
     /// The customer a token names, if it is genuine and valid at `now`.
     pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<SignedIn, Rejection> {
+        let claims = self.verify_claims(token, now).await?;
+        customer(&claims)
+    }
+
+    /// All claims of a token, once its signature, `iss`, `aud`, `exp`,
+    /// `nbf`, `iat` and lifetime check out (the OIDC ID token check reuses
+    /// this and then reads its own claims).
+    pub async fn verify_claims(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Map<String, Value>, Rejection> {
         let token = token.trim();
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::Malformed);
@@ -221,14 +236,15 @@ impl Verifier {
             _ => return Err(Rejection::AlgorithmNotAllowed),
         }
         let claims = json_object(&b64(p)?)?;
-        self.check_claims(&claims, now)
+        self.check_claims(&claims, now)?;
+        Ok(claims)
     }
 
     fn check_claims(
         &self,
         claims: &Map<String, Value>,
         now: DateTime<Utc>,
-    ) -> Result<SignedIn, Rejection> {
+    ) -> Result<(), Rejection> {
         let c = &self.config;
         if claims.get("iss").and_then(Value::as_str) != Some(c.issuer.as_str()) {
             return Err(Rejection::WrongIssuer);
@@ -260,30 +276,37 @@ impl Verifier {
         if exp.saturating_sub(start) > max.saturating_add(leeway) {
             return Err(Rejection::TooLongLived);
         }
-        let customer_id = match claims.get("sub") {
-            None => None,
-            Some(Value::String(s))
-                if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) =>
-            {
-                Some(s.clone())
-            }
-            Some(_) => return Err(Rejection::NoCustomer),
-        };
-        let email = match claims.get("email") {
-            None => None,
-            Some(Value::String(m))
-                if m.contains('@') && m.len() <= 254 && !m.chars().any(char::is_control) =>
-            {
-                Some(m.trim().to_lowercase())
-            }
-            Some(_) => return Err(Rejection::NoCustomer),
-        };
-        if customer_id.is_none() && email.is_none() {
-            return Err(Rejection::NoCustomer);
-        }
-        Ok(SignedIn { customer_id, email })
+        Ok(())
     }
+}
 
+/// The customer named by a checked token's `sub` and/or `email`.
+fn customer(claims: &Map<String, Value>) -> Result<SignedIn, Rejection> {
+    let customer_id = match claims.get("sub") {
+        None => None,
+        Some(Value::String(s))
+            if !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control) =>
+        {
+            Some(s.clone())
+        }
+        Some(_) => return Err(Rejection::NoCustomer),
+    };
+    let email = match claims.get("email") {
+        None => None,
+        Some(Value::String(m))
+            if m.contains('@') && m.len() <= 254 && !m.chars().any(char::is_control) =>
+        {
+            Some(m.trim().to_lowercase())
+        }
+        Some(_) => return Err(Rejection::NoCustomer),
+    };
+    if customer_id.is_none() && email.is_none() {
+        return Err(Rejection::NoCustomer);
+    }
+    Ok(SignedIn { customer_id, email })
+}
+
+impl Verifier {
     /// The JWKS key `kid`: from the cache while it is fresh; otherwise (or
     /// for an unknown `kid`) refetched, at most once per `min_refetch`.
     async fn key(&self, kid: &str) -> Result<Jwk, Rejection> {

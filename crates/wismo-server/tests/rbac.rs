@@ -116,6 +116,20 @@ async fn every_endpoint_for_every_role() {
             Some(bad.clone()),
             [Auth, Auth, Auth, Auth, Ok],
         ),
+        // Single sign-on is public (off here: 404 oidc_not_configured).
+        ("GET", "/v1/agent/oidc".into(), None, [Ok, Ok, Ok, Ok, Ok]),
+        (
+            "GET",
+            "/v1/agent/oidc/start".into(),
+            None,
+            [Ok, Ok, Ok, Ok, Ok],
+        ),
+        (
+            "GET",
+            "/v1/agent/oidc/callback?code=a&state=b".into(),
+            None,
+            [Ok, Ok, Ok, Ok, Ok],
+        ),
         (
             "GET",
             "/v1/agent/me".into(),

@@ -86,6 +86,17 @@ export class ConsoleApi {
     return agent;
   }
 
+  /** Where single sign-on starts (a same-origin path), or null when it is off or unknown. */
+  async ssoStart(): Promise<string | null> {
+    try {
+      const data = (await this.request('GET', '/v1/agent/oidc')) as { enabled?: unknown; start?: unknown } | null;
+      const start = data?.enabled === true && typeof data.start === 'string' ? data.start : null;
+      return start && start.startsWith('/') && !start.startsWith('//') ? start : null;
+    } catch {
+      return null;
+    }
+  }
+
   async signOut(): Promise<void> {
     await this.request('DELETE', '/v1/agent/session');
   }

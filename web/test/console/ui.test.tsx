@@ -113,6 +113,22 @@ describe('sign-in', () => {
     expect(document.activeElement?.id).toBe('wc-queue-title');
   });
 
+  it('offers single sign-on only when the server has it on', async () => {
+    const off = await setup({ signedIn: false });
+    expect(off.srv.calls.some((c) => c.url === '/v1/agent/oidc')).toBe(true);
+    expect(off.$('[data-testid="signin-sso"]')).toBeNull();
+    act(() => mounted!.unmount());
+    mounted = null;
+    document.body.innerHTML = '';
+    const server = consoleServer({ signedIn: false }, (call) =>
+      call.url === '/v1/agent/oidc' ? { status: 200, body: { enabled: true, start: '/v1/agent/oidc/start' } } : undefined,
+    );
+    const on = await setup({ signedIn: false, server });
+    const link = on.$<HTMLAnchorElement>('[data-testid="signin-sso"]')!;
+    expect(link.textContent).toBe('Sign in with single sign-on');
+    expect(link.getAttribute('href')).toBe('/v1/agent/oidc/start');
+  });
+
   it('signs out back to the form, focus in the email field', async () => {
     const { $, click } = await setup();
     await click($('[data-testid="sign-out"]'));

@@ -11,9 +11,18 @@ export function SignIn({ controller, notice }: { controller: ConsoleController; 
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
 
+  const [sso, setSso] = useState<string | null>(null);
+
   useEffect(() => {
     emailRef.current?.focus();
-  }, []);
+    let live = true;
+    void controller.api.ssoStart().then((start) => {
+      if (live) setSso(start);
+    });
+    return () => {
+      live = false;
+    };
+  }, [controller]);
 
   const submit = async () => {
     const errs: { email?: string; password?: string } = {};
@@ -111,6 +120,11 @@ export function SignIn({ controller, notice }: { controller: ConsoleController; 
         <button type="submit" className="wc-btn wc-btn-primary wc-signin-submit" aria-disabled={busy || undefined} data-testid="signin-submit">
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {sso && (
+          <a className="wc-btn wc-signin-sso" href={sso} data-testid="signin-sso">
+            Sign in with single sign-on
+          </a>
+        )}
       </form>
     </main>
   );
