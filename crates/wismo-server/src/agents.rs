@@ -74,16 +74,20 @@ fn decoy_hash() -> String {
         .clone()
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name` from the request's `Cookie` headers.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, COOKIE).filter(|v| !v.is_empty())
 }
 
 fn session_token(headers: &HeaderMap) -> Option<&str> {

@@ -328,17 +328,6 @@ fn oidc(state: &AppState) -> Result<&Oidc, ApiError> {
     state.oidc.as_ref().ok_or(ApiError::OidcNotConfigured)
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
-
 fn secure(state: &AppState, https: Https) -> &'static str {
     if https.0 || state.config.hsts {
         "; Secure"
@@ -527,7 +516,7 @@ async fn finish(
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or(Ok(Failure::UnknownState))?;
     let pending = oidc.take(csrf).ok_or(Ok(Failure::UnknownState))?;
-    let cookie = cookie_value(headers, STATE_COOKIE).unwrap_or("");
+    let cookie = crate::agents::cookie_value(headers, STATE_COOKIE).unwrap_or("");
     if !ring_eq(cookie.as_bytes(), csrf.as_bytes()) {
         return Err(Ok(Failure::StateCookieMismatch));
     }
