@@ -144,10 +144,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     };
     for (name, src) in wismo_core::dialogue::script::SHIPPED {
         let script = wismo_core::dialogue::script::parse(src, name)?;
-        let engine = crate::chat::build_engine(None, None, "UTC", base_nlu.clone())?;
         let now = script
             .now
             .unwrap_or_else(wismo_core::store::memory::demo_now);
+        let engine = crate::chat::build_engine(None, None, "UTC", base_nlu.clone(), now)?;
         for c in &script.conversations {
             let mut conv = wismo_core::dialogue::Conversation {
                 id: c.name.clone(),

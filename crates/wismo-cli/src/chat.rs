@@ -1,6 +1,7 @@
 //! `wismo chat`: a terminal conversation with the assistant.
 
 use crate::nlu_cmd::{entity_config, model_from, EntityArgs, ModelSource};
+use crate::store_profile::{StoreDir, StoreProfile};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -23,7 +24,7 @@ pub struct ChatArgs {
     /// Reply language (en, es); default: detected from the shopper's messages.
     #[arg(long)]
     pub locale: Option<String>,
-    /// Fix the clock (RFC 3339); default: the demo store's reference time with the demo store, else now.
+    /// Fix the clock (RFC 3339); default: now (the demo store's dates follow it).
     #[arg(long)]
     pub now: Option<String>,
     /// The shopper's time zone (IANA name).
@@ -43,14 +44,15 @@ pub struct ChatArgs {
     pub entities: EntityArgs,
 }
 
-pub fn parse_now(now: Option<&str>, demo: bool) -> Result<DateTime<Utc>> {
+pub fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>> {
     match now {
         Some(s) => Ok(DateTime::parse_from_rfc3339(s)
             .with_context(|| {
                 format!("--now {s:?} is not an RFC 3339 time such as 2026-11-24T15:00:00Z")
             })?
             .with_timezone(&Utc)),
-        None if demo => Ok(wismo_core::store::memory::demo_now()),
+        // The demo store's dates follow the clock (`InMemoryStore::demo_at`),
+        // so the real time tells the demo's story truthfully.
         None => Ok(Utc::now()),
     }
 }
@@ -72,8 +74,9 @@ pub fn build_engine(
     knowledge: Option<&PathBuf>,
     tz: &str,
     nlu: Nlu,
+    now: DateTime<Utc>,
 ) -> Result<Engine> {
-    build_engine_with(orders, knowledge, tz, nlu, &DesignArgs::default())
+    build_engine_with(orders, knowledge, tz, nlu, &DesignArgs::default(), now)
 }
 
 pub fn build_engine_with(
@@ -82,6 +85,29 @@ pub fn build_engine_with(
     tz: &str,
     nlu: Nlu,
     design: &DesignArgs,
+    now: DateTime<Utc>,
+) -> Result<Engine> {
+    build_engine_for(
+        orders,
+        knowledge,
+        tz,
+        &StoreProfile::default(),
+        nlu,
+        design,
+        now,
+    )
+}
+
+/// An engine over these orders and articles with the store profile's policy
+/// values (return window, late threshold).
+pub fn build_engine_for(
+    orders: Option<&PathBuf>,
+    knowledge: Option<&PathBuf>,
+    tz: &str,
+    profile: &StoreProfile,
+    nlu: Nlu,
+    design: &DesignArgs,
+    now: DateTime<Utc>,
 ) -> Result<Engine> {
     let store = match orders {
         Some(p) => {
@@ -89,7 +115,7 @@ pub fn build_engine_with(
                 .with_context(|| format!("cannot read {}", p.display()))?;
             InMemoryStore::from_shopify_json(&src, &p.display().to_string())?
         }
-        None => InMemoryStore::demo().context("the demo store does not load")?,
+        None => InMemoryStore::demo_at(now).context("the demo store does not load")?,
     };
     let knowledge = match knowledge {
         Some(d) => KnowledgeBase::from_dir(d)?,
@@ -98,9 +124,14 @@ pub fn build_engine_with(
     let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
         anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
     })?;
+    let defaults = EngineConfig::default();
     let config = EngineConfig {
         tz,
-        ..Default::default()
+        return_window_days: profile
+            .return_window_days
+            .unwrap_or(defaults.return_window_days),
+        late_after_days: profile.late_after_days.unwrap_or(defaults.late_after_days),
+        ..defaults
     };
     if design.flows.is_none() && design.templates.is_none() {
         return Ok(Engine::new(nlu, knowledge, Arc::new(store), config)?);
@@ -172,14 +203,15 @@ fn print_messages(messages: &[BotMessage]) {
 
 pub fn run(a: &ChatArgs) -> Result<()> {
     let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+    let now = parse_now(a.now.as_deref())?;
     let engine = build_engine_with(
         a.orders.as_ref(),
         a.knowledge.as_ref(),
         &a.tz,
         nlu,
         &a.design,
+        now,
     )?;
-    let now = parse_now(a.now.as_deref(), a.orders.is_none())?;
     let mut conv = Conversation {
         id: "terminal".into(),
         locale: a.locale.clone(),
@@ -249,9 +281,9 @@ pub struct TestArgs {
     /// Print the transcript of every conversation, not only of failures.
     #[arg(long)]
     pub verbose: bool,
-    /// The shoppers' time zone (IANA name).
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
+    /// The shoppers' time zone (IANA name); default: the script's store's, else UTC.
+    #[arg(long)]
+    pub tz: Option<String>,
     #[command(flatten)]
     pub design: DesignArgs,
     #[command(flatten)]
@@ -263,7 +295,9 @@ pub struct TestArgs {
 /// `wismo test`: runs conversation scripts; Ok(false) when any failed.
 pub fn test(a: &TestArgs) -> Result<bool> {
     use wismo_core::dialogue::script;
-    let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+    let model = model_from(&a.source)?;
+    let entities = entity_config(&a.entities)?;
+    let nlu = Nlu::new(model.clone(), &entities)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut sources: Vec<(PathBuf, String)> = Vec::new();
     if a.files.is_empty() {
@@ -282,15 +316,28 @@ pub fn test(a: &TestArgs) -> Result<bool> {
     for (file, src) in &sources {
         let s = script::parse(src, &file.display().to_string())?;
         let base = file.parent().map(PathBuf::from).unwrap_or_default();
-        let orders = s.orders.as_ref().map(|p| base.join(p));
-        let knowledge = s.knowledge.as_ref().map(|p| base.join(p));
-        let engine = build_engine_with(
-            orders.as_ref(),
-            knowledge.as_ref(),
-            &a.tz,
-            nlu.clone(),
-            &a.design,
-        )?;
+        let store = match &s.store {
+            Some(p) => StoreDir::load(&base.join(p))?,
+            None => StoreDir::default(),
+        };
+        let orders = s.orders.as_ref().map(|p| base.join(p)).or(store.orders);
+        let knowledge = s
+            .knowledge
+            .as_ref()
+            .map(|p| base.join(p))
+            .or(store.knowledge);
+        let tz =
+            a.tz.clone()
+                .or_else(|| store.profile.time_zone.clone())
+                .unwrap_or_else(|| "UTC".into());
+        let nlu = match &store.profile.order_number_pattern {
+            Some(pattern) => {
+                let mut entities = entities.clone();
+                entities.order_number_patterns.push(pattern.clone());
+                Nlu::new(model.clone(), &entities)?
+            }
+            None => nlu.clone(),
+        };
         let now = s.now.unwrap_or_else(|| {
             if orders.is_none() {
                 wismo_core::store::memory::demo_now()
@@ -298,6 +345,15 @@ pub fn test(a: &TestArgs) -> Result<bool> {
                 Utc::now()
             }
         });
+        let engine = build_engine_for(
+            orders.as_ref(),
+            knowledge.as_ref(),
+            &tz,
+            &store.profile,
+            nlu,
+            &a.design,
+            now,
+        )?;
         for c in &s.conversations {
             let out = script::run(&engine, c, now);
             if out.passed() {

@@ -10,6 +10,7 @@ mod keys_cmd;
 mod loadgen;
 mod nlu_cmd;
 mod serve;
+mod store_profile;
 
 use clap::{Parser, Subcommand};
 

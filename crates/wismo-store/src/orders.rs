@@ -129,6 +129,21 @@ impl Db {
             .map(Some)
     }
 
+    /// Imports the demo store as of `now` ([`wismo_core::store::memory::demo_json_at`]:
+    /// its dates moved to tell the same story on any day) when there are no
+    /// orders yet; `None` when there were.
+    pub async fn load_demo_at_if_empty(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ImportReport>, StoreDbError> {
+        if !self.order_numbers().await?.is_empty() {
+            return Ok(None);
+        }
+        self.import_shopify(&wismo_core::store::memory::demo_json_at(now))
+            .await
+            .map(Some)
+    }
+
     /// Every stored order number, sorted.
     pub async fn order_numbers(&self) -> Result<Vec<String>, StoreDbError> {
         dispatch!(self, b, p => {

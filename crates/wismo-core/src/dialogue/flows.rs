@@ -25,8 +25,12 @@
 //! `reprompt` for answers that do not validate), `action` (`cancel_order`,
 //! `change_address`, `open_case`, `handoff`, with `say`/`on_error`, and for
 //! `open_case` and `handoff` a `reason`), and `answer: knowledge` (answer from
-//! the knowledge base). Any step may carry `if:` (`state`, `shipped`,
-//! `intent`) and `end: true`.
+//! the knowledge base). Any step may carry `if:` and `end: true`. Conditions:
+//! `state` (a list of order states, `late` included), `shipped` (true/false),
+//! `intent` (a list), `overdue` (true when a late order is at least the
+//! store's `late_after_days` past its promised date), `return_window`
+//! (`open`, `closed` or `unknown`: whether today is within the store's return
+//! window after the delivery date).
 
 use super::order_view::OrderState;
 use crate::yaml::{self, Node, NodeKind};
@@ -109,6 +113,17 @@ pub struct Condition {
     pub states: Vec<OrderState>,
     pub shipped: Option<bool>,
     pub intents: Vec<String>,
+    pub overdue: Option<bool>,
+    pub return_window: Option<ReturnWindow>,
+}
+
+/// Where today stands against an order's return window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnWindow {
+    Open,
+    Closed,
+    /// The delivery date is not known.
+    Unknown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -311,21 +326,33 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
                         .ok_or_else(|| err(c.line, format!("unknown order state {s:?}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let shipped = match c.get("shipped").and_then(Node::as_str) {
+            let flag = |key: &str| match c.get(key).and_then(Node::as_str) {
+                None => Ok(None),
+                Some("true") => Ok(Some(true)),
+                Some("false") => Ok(Some(false)),
+                Some(o) => Err(err(
+                    c.line,
+                    format!("`{key}` must be true or false, not {o:?}"),
+                )),
+            };
+            let return_window = match c.get("return_window").and_then(Node::as_str) {
                 None => None,
-                Some("true") => Some(true),
-                Some("false") => Some(false),
+                Some("open") => Some(ReturnWindow::Open),
+                Some("closed") => Some(ReturnWindow::Closed),
+                Some("unknown") => Some(ReturnWindow::Unknown),
                 Some(o) => {
                     return Err(err(
                         c.line,
-                        format!("`shipped` must be true or false, not {o:?}"),
+                        format!("`return_window` must be open, closed or unknown, not {o:?}"),
                     ))
                 }
             };
             Some(Condition {
                 states,
-                shipped,
+                shipped: flag("shipped")?,
                 intents: string_list(c.get("intent"), err)?,
+                overdue: flag("overdue")?,
+                return_window,
             })
         }
     };

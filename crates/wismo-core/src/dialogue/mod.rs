@@ -66,6 +66,10 @@ pub const ENGINE_TEMPLATES: [&str; 22] = [
     "no_button",
 ];
 
+/// Values the engine supplies only sometimes, besides an order's
+/// ([`order_view::OPTIONAL_KEYS`]): templates must guard them.
+pub const ENGINE_OPTIONAL_KEYS: [&str; 1] = ["more"];
+
 /// Tunable decisions.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -81,6 +85,11 @@ pub struct EngineConfig {
     pub negative_sentiment: f32,
     /// Consecutive negative turns that trigger a hand-off.
     pub negative_turns_handoff: usize,
+    /// Days after delivery within which returns and exchanges are accepted.
+    pub return_window_days: u32,
+    /// Days past the promised delivery date after which a late order gets a
+    /// trace case.
+    pub late_after_days: u32,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +101,8 @@ impl Default for EngineConfig {
             misunderstood_handoff: 2,
             negative_sentiment: -0.3,
             negative_turns_handoff: 3,
+            return_window_days: 30,
+            late_after_days: 3,
         }
     }
 }
@@ -248,6 +259,8 @@ pub enum EngineError {
     Templates(#[from] templates::TemplateError),
     #[error("flows use templates that {locale} does not define: {missing}")]
     MissingTemplates { locale: String, missing: String },
+    #[error("templates could render an empty placeholder:\n{0}")]
+    UnguardedTemplates(String),
 }
 
 /// The assistant.
@@ -404,6 +417,59 @@ pub fn scrub_event(e: &mut Event) {
     }
 }
 
+/// Intents that ask about one order; a follow-up naming another order asks
+/// the same about it.
+const ORDER_QUESTIONS: [&str; 6] = [
+    "track_order",
+    "delivery_eta",
+    "tracking_link",
+    "delayed_order",
+    "refund_status",
+    "order_not_received",
+];
+
+/// "what about 1022?", "how about #1022", "and 1022?", "y el 1022?": a short
+/// message that only points at another order.
+fn is_follow_up(lower: &str) -> bool {
+    let t = lower.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let words = t.split_whitespace().count();
+    words <= 6
+        && [
+            "what about",
+            "how about",
+            "and ",
+            "also ",
+            "what of",
+            "now ",
+            "y el",
+            "y del",
+            "y mi",
+            "y ",
+            "que tal",
+            "qué tal",
+            "y qué",
+            "y que",
+            "tambien",
+            "también",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+/// Whether a postal code the shopper typed is the order's: compared without
+/// spaces, hyphens or case, and a US ZIP+4 matches its 5-digit ZIP either way.
+fn same_postal(typed: &str, on_order: &str) -> bool {
+    let (a, b) = (normalise_postal(typed), normalise_postal(on_order));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let zip = |s: &str| -> Option<String> {
+        let digits = s.chars().all(|c| c.is_ascii_digit());
+        (digits && (s.len() == 5 || s.len() == 9)).then(|| s[..5].to_string())
+    };
+    a == b || matches!((zip(&a), zip(&b)), (Some(x), Some(y)) if x == y)
+}
+
 fn normalise_postal(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -419,13 +485,11 @@ fn matches_order(order: &Order, email: Option<&str>, postal: Option<&str>) -> bo
             || order.customer.as_ref().and_then(|c| c.email.as_deref()) == Some(m.as_str())
     });
     let postal_ok = postal.is_some_and(|p| {
-        let p = normalise_postal(p);
-        !p.is_empty()
-            && order
-                .shipping_address
-                .as_ref()
-                .and_then(|a| a.zip.as_deref())
-                .is_some_and(|z| normalise_postal(z) == p)
+        order
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.zip.as_deref())
+            .is_some_and(|z| same_postal(p, z))
     });
     email_ok || postal_ok
 }
@@ -505,6 +569,15 @@ impl Engine {
                 missing: missing.join(", "),
             });
         }
+        let optional: Vec<&str> = order_view::OPTIONAL_KEYS
+            .iter()
+            .chain(ENGINE_OPTIONAL_KEYS.iter())
+            .copied()
+            .collect();
+        let unguarded = templates.check_guards(&optional);
+        if !unguarded.is_empty() {
+            return Err(EngineError::UnguardedTemplates(unguarded.join("\n")));
+        }
         Ok(Self {
             nlu,
             flows,
@@ -517,6 +590,21 @@ impl Engine {
 
     pub fn nlu(&self) -> &Nlu {
         &self.nlu
+    }
+
+    /// The order view at `now` with this engine's time zone and policy values.
+    pub fn view(&self, now: DateTime<Utc>) -> order_view::View {
+        order_view::View {
+            now,
+            tz: self.config.tz,
+            return_window_days: self.config.return_window_days,
+            late_after_days: self.config.late_after_days,
+        }
+    }
+
+    /// The templates, for tools that render or check them.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     /// The opening message of a conversation.
@@ -1009,16 +1097,27 @@ impl<'a> Turn<'a> {
         // Small talk that names an order ("thanks, it's order 1041, when will it
         // come?") or corrects one ("no, I meant 1043") is about that order.
         let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
+        let lower = self.text.to_lowercase();
         if names_an_order
-            && matches!(
+            && (matches!(
                 intent.as_str(),
-                "thanks" | "greet" | "goodbye" | "affirm" | "deny" | "complaint"
-            )
+                "thanks" | "greet" | "goodbye" | "affirm" | "deny" | "complaint" | "out_of_scope"
+            ) || is_follow_up(&lower))
         {
-            intent = "track_order".into();
+            // "What about 1022?" asks the last order question again, about 1022.
+            intent = self
+                .state
+                .slots
+                .get("flow_intent")
+                .filter(|i| ORDER_QUESTIONS.contains(&i.as_str()))
+                .cloned()
+                .unwrap_or_else(|| "track_order".into());
+        }
+        // "Show me all my orders" after choosing one lists them again.
+        if intent == "order_history" && !names_an_order {
+            forget = self.state.slots.contains_key("order_number");
         }
         // "What about my other order?" forgets the current one and lists them.
-        let lower = self.text.to_lowercase();
         if !names_an_order
             && ["other order", "otro pedido", "other one", "el otro"]
                 .iter()
@@ -1276,10 +1375,14 @@ impl<'a> Turn<'a> {
         let mut v = self.base_vars();
         if let Ok(Some(order)) = self.verified_order() {
             let locale = self.locale().to_string();
-            order_view::order_vars(&order, self.engine.config.tz, &locale, &mut v);
-            v.insert("state", order_view::state(&order).name().to_string());
+            order_view::order_vars(&order, &self.view(), &locale, &mut v);
         }
         v
+    }
+
+    /// The time, time zone and policy values order views are computed with.
+    fn view(&self) -> order_view::View {
+        self.engine.view(self.now)
     }
 
     fn await_here(&mut self, flow: &Flow, step: usize, awaiting: Awaiting) {
@@ -1306,9 +1409,27 @@ impl<'a> Turn<'a> {
                 Err(_) => None,
             };
             if let Some(cond) = &step.when {
-                let state = order.as_ref().map(order_view::state);
+                let view = self.view();
+                let state = order.as_ref().map(|o| order_view::state_at(o, &view));
                 let ok_state =
                     cond.states.is_empty() || state.is_some_and(|s| cond.states.contains(&s));
+                let ok_overdue = cond.overdue.is_none_or(|want| {
+                    order.as_ref().is_some_and(|o| {
+                        order_view::days_late(o, &view)
+                            .is_some_and(|d| d >= i64::from(view.late_after_days))
+                            == want
+                    })
+                });
+                let ok_window = cond.return_window.is_none_or(|want| {
+                    order.as_ref().is_some_and(|o| {
+                        let now = match order_view::return_open(o, &view) {
+                            Some(true) => flows::ReturnWindow::Open,
+                            Some(false) => flows::ReturnWindow::Closed,
+                            None => flows::ReturnWindow::Unknown,
+                        };
+                        now == want
+                    })
+                });
                 let ok_shipped = cond.shipped.is_none_or(|want| {
                     order
                         .as_ref()
@@ -1316,7 +1437,7 @@ impl<'a> Turn<'a> {
                 });
                 let flow_intent = self.flow_intent();
                 let ok_intent = cond.intents.is_empty() || cond.intents.contains(&flow_intent);
-                if !(ok_state && ok_shipped && ok_intent) {
+                if !(ok_state && ok_shipped && ok_intent && ok_overdue && ok_window) {
                     i += 1;
                     continue;
                 }
@@ -1436,6 +1557,17 @@ impl<'a> Turn<'a> {
                     .map(|o| format!("#{}", o.number))
                     .collect();
                 v.insert("orders", list.join(", "));
+                v.insert("count", orders.len().to_string());
+                if orders.len() > 5 {
+                    // Name the older ones too (a long history only by count).
+                    let older: Vec<String> = orders
+                        .iter()
+                        .skip(5)
+                        .take(15)
+                        .map(|o| format!("#{}", o.number))
+                        .collect();
+                    v.insert("more", older.join(", "));
+                }
                 let quick: Vec<String> = list.clone();
                 let locale = self.locale().to_string();
                 let pick = self.state.bot_messages as usize;
@@ -1713,12 +1845,18 @@ fn card(o: &Order, v: &HashMap<&'static str, String>) -> OrderCard {
     let nonempty = |k: &str| v.get(k).filter(|s| !s.is_empty()).cloned();
     OrderCard {
         order_number: o.number.clone(),
-        state: order_view::state(o).name().to_string(),
-        items: o.line_items.iter().map(|li| li.title.clone()).collect(),
+        state: nonempty("state").unwrap_or_else(|| order_view::state(o).name().to_string()),
+        items: o
+            .line_items
+            .iter()
+            .map(|li| li.title.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
         carrier: nonempty("carrier"),
         tracking_number: nonempty("tracking_number"),
         tracking_url: nonempty("tracking_url"),
-        eta: nonempty("eta"),
+        // Only a date still to come: a late order's past date is no estimate.
+        eta: nonempty("eta").and_then(|_| nonempty("eta_date")),
     }
 }
 

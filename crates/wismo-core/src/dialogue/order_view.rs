@@ -2,7 +2,7 @@
 //! templates can use (items, carrier, tracking, dates written for humans).
 
 use crate::store::{FinancialStatus, FulfillmentStatus, Order, ShipmentStatus};
-use chrono::{DateTime, Datelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -20,6 +20,8 @@ pub enum OrderState {
     AttemptedDelivery,
     ReadyForPickup,
     Delayed,
+    /// In transit, but the promised delivery date has passed.
+    Late,
     Delivered,
     Cancelled,
     Refunded,
@@ -39,6 +41,7 @@ impl OrderState {
             Self::AttemptedDelivery => "attempted_delivery",
             Self::ReadyForPickup => "ready_for_pickup",
             Self::Delayed => "delayed",
+            Self::Late => "late",
             Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
@@ -52,7 +55,7 @@ impl OrderState {
     }
 }
 
-pub const ALL_STATES: [OrderState; 14] = [
+pub const ALL_STATES: [OrderState; 15] = [
     OrderState::Unpaid,
     OrderState::Processing,
     OrderState::PartiallyShipped,
@@ -62,12 +65,100 @@ pub const ALL_STATES: [OrderState; 14] = [
     OrderState::AttemptedDelivery,
     OrderState::ReadyForPickup,
     OrderState::Delayed,
+    OrderState::Late,
     OrderState::Delivered,
     OrderState::Cancelled,
     OrderState::Refunded,
     OrderState::PartiallyRefunded,
     OrderState::Returned,
 ];
+
+/// What the engine knows besides the order: the time, the shoppers' time
+/// zone and the store's policy values.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    /// Days after delivery within which a return or exchange is accepted.
+    pub return_window_days: u32,
+    /// Days after the promised date from which a late order gets a trace case.
+    pub late_after_days: u32,
+}
+
+impl View {
+    fn today(&self) -> NaiveDate {
+        self.now.with_timezone(&self.tz).date_naive()
+    }
+
+    fn day(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+}
+
+/// When a shipment that has not arrived was due: the carrier's estimate, or
+/// the day it went out for delivery.
+fn due_date(order: &Order) -> Option<DateTime<Utc>> {
+    let f = latest_fulfillment(order)?;
+    match f.shipment_status {
+        Some(ShipmentStatus::OutForDelivery) => Some(
+            f.estimated_delivery_at
+                .unwrap_or(f.updated_at.unwrap_or(f.created_at)),
+        ),
+        _ => f.estimated_delivery_at,
+    }
+}
+
+/// How many whole days past its due date an order that has not arrived is
+/// (in the shoppers' time zone); `None` when it is not late.
+pub fn days_late(order: &Order, view: &View) -> Option<i64> {
+    let st = state(order);
+    if !matches!(
+        st,
+        OrderState::InTransit
+            | OrderState::OutForDelivery
+            | OrderState::Delayed
+            | OrderState::LabelPrinted
+            | OrderState::PartiallyShipped
+    ) {
+        return None;
+    }
+    let due = view.day(due_date(order)?);
+    let late = (view.today() - due).num_days();
+    (late > 0).then_some(late)
+}
+
+/// The state of `order` at `view.now`: like [`state`], but an order whose
+/// promised date has passed is [`OrderState::Late`].
+pub fn state_at(order: &Order, view: &View) -> OrderState {
+    let st = state(order);
+    if matches!(st, OrderState::Delayed | OrderState::PartiallyShipped) {
+        return st;
+    }
+    if days_late(order, view).is_some() {
+        OrderState::Late
+    } else {
+        st
+    }
+}
+
+/// When the return window of a delivered order ends, if the delivery date is known.
+pub fn return_deadline(order: &Order, view: &View) -> Option<DateTime<Utc>> {
+    let delivered = latest_fulfillment(order)?.delivered_at?;
+    Some(delivered + chrono::Duration::days(i64::from(view.return_window_days)))
+}
+
+/// Whether a return is still possible: `Some(true)` inside the window,
+/// `Some(false)` after it, `None` when the delivery date is unknown.
+pub fn return_open(order: &Order, view: &View) -> Option<bool> {
+    return_deadline(order, view).map(|d| view.day(d) >= view.today())
+}
+
+fn latest_fulfillment(order: &Order) -> Option<&crate::store::Fulfillment> {
+    order
+        .fulfillments
+        .iter()
+        .max_by_key(|f| f.updated_at.unwrap_or(f.created_at))
+}
 
 /// The state of `order`, most decisive fact first.
 pub fn state(order: &Order) -> OrderState {
@@ -111,11 +202,7 @@ pub fn state(order: &Order) -> OrderState {
 }
 
 fn latest_shipment(order: &Order) -> Option<ShipmentStatus> {
-    order
-        .fulfillments
-        .iter()
-        .max_by_key(|f| f.updated_at.unwrap_or(f.created_at))
-        .and_then(|f| f.shipment_status)
+    latest_fulfillment(order).and_then(|f| f.shipment_status)
 }
 
 /// Whether any part of the order has shipped (so it can no longer be cancelled or re-addressed).
@@ -189,6 +276,22 @@ pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str) -> String {
     }
 }
 
+/// A future or present day said relative to today: "today", "tomorrow,
+/// Wednesday, November 25", "on Friday, November 27" / "hoy", "mañana,
+/// miércoles, 25 de noviembre", "el viernes, 27 de noviembre".
+pub fn when(t: DateTime<Utc>, view: &View, locale: &str) -> String {
+    let date = human_date(t, view.tz, locale);
+    let diff = (view.day(t) - view.today()).num_days();
+    match (diff, locale == "es") {
+        (0, false) => "today".to_string(),
+        (0, true) => "hoy".to_string(),
+        (1, false) => format!("tomorrow, {date}"),
+        (1, true) => format!("mañana, {date}"),
+        (_, false) => format!("on {date}"),
+        (_, true) => format!("el {date}"),
+    }
+}
+
 /// "$49.99", "€20.00" / "49,99 US$", "20,00 €".
 pub fn human_money(amount: &str, currency: &str, locale: &str) -> String {
     let symbol = match currency {
@@ -224,17 +327,53 @@ pub fn sum_amounts<'a>(amounts: impl Iterator<Item = &'a str>) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
-/// Template values for an order the shopper is allowed to see.
-pub fn order_vars(order: &Order, tz: Tz, locale: &str, vars: &mut HashMap<&'static str, String>) {
-    vars.insert("order_number", order.number.clone());
+/// Keys of [`order_vars`] that an order may not have a value for: every
+/// template must guard them (see `Templates::check_guards`).
+pub const OPTIONAL_KEYS: &[&str] = &[
+    "name",
+    "items",
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "eta",
+    "eta_date",
+    "days_late",
+    "trace_date",
+    "shipped_date",
+    "delivered_date",
+    "return_deadline",
+    "refund_amount",
+    "refund_date",
+    "cancelled_date",
+    "out_for_delivery_date",
+];
+
+/// Template values for an order the shopper is allowed to see, at `view.now`.
+/// A value the order does not have is left out (never an empty string), so
+/// templates can tell what to say.
+pub fn order_vars(
+    order: &Order,
+    view: &View,
+    locale: &str,
+    vars: &mut HashMap<&'static str, String>,
+) {
+    let tz = view.tz;
+    let mut put = |k: &'static str, v: String| {
+        if !v.trim().is_empty() {
+            vars.insert(k, v);
+        }
+    };
+    put("order_number", order.number.clone());
+    put("state", state_at(order, view).name().to_string());
     let items: Vec<String> = order
         .line_items
         .iter()
+        .filter(|li| !li.title.trim().is_empty())
         .map(|li| {
             if li.quantity > 1 {
-                format!("{} × {}", li.quantity, li.title)
+                format!("{} × {}", li.quantity, li.title.trim())
             } else {
-                li.title.clone()
+                li.title.trim().to_string()
             }
         })
         .collect();
@@ -244,49 +383,68 @@ pub fn order_vars(order: &Order, tz: Tz, locale: &str, vars: &mut HashMap<&'stat
         1 => items[0].clone(),
         n => format!("{}{and}{}", items[..n - 1].join(", "), items[n - 1]),
     };
-    vars.insert("items", items);
-    vars.insert(
+    put("items", items);
+    put(
         "total",
         human_money(&order.total_price, &order.currency, locale),
     );
-    if let Some(f) = order
-        .fulfillments
-        .iter()
-        .max_by_key(|f| f.updated_at.unwrap_or(f.created_at))
-    {
-        vars.insert("carrier", f.tracking_company.clone().unwrap_or_default());
-        vars.insert(
+    put("return_window_days", view.return_window_days.to_string());
+    put("late_after_days", view.late_after_days.to_string());
+    if let Some(f) = latest_fulfillment(order) {
+        put("carrier", f.tracking_company.clone().unwrap_or_default());
+        put(
             "tracking_number",
             f.tracking_numbers.first().cloned().unwrap_or_default(),
         );
-        vars.insert(
+        put(
             "tracking_url",
             f.tracking_urls.first().cloned().unwrap_or_default(),
         );
-        vars.insert("shipped_date", human_date(f.created_at, tz, locale));
-        if let Some(eta) = f.estimated_delivery_at {
-            vars.insert("eta", human_date(eta, tz, locale));
-        }
+        put("shipped_date", human_date(f.created_at, tz, locale));
         if let Some(d) = f.delivered_at {
-            vars.insert("delivered_date", human_date(d, tz, locale));
+            put("delivered_date", human_date(d, tz, locale));
         }
+        if f.shipment_status == Some(ShipmentStatus::OutForDelivery) {
+            put(
+                "out_for_delivery_date",
+                human_date(f.updated_at.unwrap_or(f.created_at), tz, locale),
+            );
+        }
+    }
+    match (days_late(order, view), due_date(order)) {
+        (Some(late), Some(due)) => {
+            put("eta_date", human_date(due, tz, locale));
+            put("days_late", late.to_string());
+            let trace = due + chrono::Duration::days(i64::from(view.late_after_days));
+            if view.day(trace) > view.today() {
+                put("trace_date", when(trace, view, locale));
+            }
+        }
+        (None, Some(due)) if view.day(due) >= view.today() => {
+            put("eta", when(due, view, locale));
+            put("eta_date", human_date(due, tz, locale));
+        }
+        _ => {}
+    }
+    if let Some(deadline) = return_deadline(order, view) {
+        put("return_deadline", human_date(deadline, tz, locale));
     }
     if !order.refunds.is_empty() {
         let total = sum_amounts(order.refunds.iter().map(|r| r.amount.as_str()));
-        vars.insert(
+        put(
             "refund_amount",
             human_money(&total, &order.currency, locale),
         );
         if let Some(last) = order.refunds.iter().map(|r| r.created_at).max() {
-            vars.insert("refund_date", human_date(last, tz, locale));
+            put("refund_date", human_date(last, tz, locale));
         }
     }
     if let Some(c) = order.cancelled_at {
-        vars.insert("cancelled_date", human_date(c, tz, locale));
+        put("cancelled_date", human_date(c, tz, locale));
     }
-    vars.insert("ordered_date", human_date(order.created_at, tz, locale));
+    put("ordered_date", human_date(order.created_at, tz, locale));
     if let Some(name) = order.customer.as_ref().and_then(|c| c.first_name.clone()) {
-        vars.insert("name", name);
+        put("name", name.trim().to_string());
     }
 }
 

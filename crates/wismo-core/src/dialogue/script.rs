@@ -2,7 +2,8 @@
 //! run against the engine (`wismo test FILE...`).
 //!
 //! ```yaml
-//! orders: path/to/orders.json      # optional, Shopify order JSON; default: the demo store
+//! store: path/to/store             # optional: a store folder (store.toml, orders.json, knowledge/)
+//! orders: path/to/orders.json      # optional, Shopify order JSON; default: the store's, else the demo store
 //! knowledge: path/to/folder        # optional; default: the built-in articles
 //! now: 2026-11-24T12:00:00Z        # optional reference time
 //! conversations:
@@ -59,6 +60,8 @@ pub const SHIPPED: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
+    /// A store folder: its `store.toml` settings, `orders.json` and `knowledge/`.
+    pub store: Option<String>,
     pub orders: Option<String>,
     pub knowledge: Option<String>,
     pub now: Option<DateTime<Utc>>,
@@ -121,7 +124,7 @@ fn strings(
     yaml::string_list(node).map_err(|e| err(e.line, e.message))
 }
 
-const TOP_KEYS: [&str; 4] = ["orders", "knowledge", "now", "conversations"];
+const TOP_KEYS: [&str; 5] = ["store", "orders", "knowledge", "now", "conversations"];
 const CONV_KEYS: [&str; 4] = ["name", "locale", "customer", "turns"];
 const EXPECT_KEYS: [&str; 5] = [
     "intent",
@@ -249,6 +252,7 @@ pub fn parse(src: &str, file: &str) -> Result<Script, ScriptError> {
         });
     }
     Ok(Script {
+        store: root.get("store").and_then(Node::as_str).map(str::to_string),
         orders: root
             .get("orders")
             .and_then(Node::as_str)

@@ -6,13 +6,26 @@
 //! greet:
 //!   - "Hi{ name}! How can I help with your order today?"
 //!   - "Hello{ name}! What can I do for you?"
+//! status.in_transit:
+//!   - "{?tracking_number}Order #{order_number} is on its way[[ with {carrier}]]. Tracking: {tracking_number}[[ ({tracking_url})]]"
+//!   - "{!tracking_number}Order #{order_number} shipped[[ on {shipped_date}]]; there's no tracking number for this one."
 //! ```
 //!
-//! `{key}` is replaced by the value of `key`; `{, key}` (anything before the
-//! key inside the braces) by that text and the value, or by nothing when the
-//! value is empty — so "Thanks{, name}!" reads "Thanks, Maria!" or "Thanks!". A template naming a key that
-//! the engine does not provide renders it as empty; `Templates::check` lists
-//! such keys at load time so a store's edited file fails loudly instead.
+//! - `{key}` is replaced by the value of `key`.
+//! - `{, key}` (anything before the key inside the braces) writes that text and
+//!   the value, or nothing when the value is empty: "Thanks{, name}!" reads
+//!   "Thanks, Maria!" or "Thanks!".
+//! - `[[ … ]]` is an optional part: written only when every placeholder in it
+//!   has a value, so "in transit[[ with {carrier}]]." never reads "with .".
+//! - A variant may start with conditions: `{?a,b}` (only when `a` and `b` have
+//!   values) and `{!c}` (only when `c` has none). A variant is eligible when its
+//!   conditions hold and every placeholder outside optional parts has a value;
+//!   the variant is picked among the eligible ones.
+//!
+//! [`Templates::check_guards`] proves at load time that a template can never
+//! render a hole: every placeholder whose value can be absent is guarded
+//! (optional part, `{, key}`, or a `{?key}` condition), and for every
+//! combination of present and absent values some variant is eligible.
 
 use crate::yaml::{self, NodeKind};
 use std::collections::HashMap;
@@ -103,8 +116,8 @@ impl Templates {
             .is_some_and(|t| t.contains_key(id))
     }
 
-    /// Renders template `id` in `locale` (falling back to English), choosing the
-    /// variant by `pick` (stable per conversation and turn).
+    /// Renders template `id` in `locale` (falling back to English), choosing
+    /// among the eligible variants by `pick` (stable per conversation and turn).
     pub fn render(
         &self,
         locale: &str,
@@ -112,36 +125,232 @@ impl Templates {
         pick: usize,
         vars: &HashMap<&'static str, String>,
     ) -> Option<String> {
-        let variants = self
-            .by_locale
+        let variants = self.variants(locale, id)?;
+        let has = |k: &str| vars.get(k).is_some_and(|v| !v.is_empty());
+        let eligible: Vec<&String> = variants
+            .iter()
+            .filter(|t| Variant::parse(t).eligible(&has))
+            .collect();
+        let t = if eligible.is_empty() {
+            // Only reachable when a key the engine always provides is missing;
+            // the optional parts still keep the reply free of holes.
+            &variants[pick % variants.len()]
+        } else {
+            eligible[pick % eligible.len()]
+        };
+        Some(fill(t, vars))
+    }
+
+    fn variants(&self, locale: &str, id: &str) -> Option<&Vec<String>> {
+        self.by_locale
             .get(locale)
             .and_then(|t| t.get(id))
-            .or_else(|| self.by_locale.get("en").and_then(|t| t.get(id)))?;
-        let t = &variants[pick % variants.len()];
-        Some(fill(t, vars))
+            .or_else(|| self.by_locale.get("en").and_then(|t| t.get(id)))
+    }
+
+    /// Every locale and template id, sorted.
+    pub fn ids(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .by_locale
+            .iter()
+            .flat_map(|(l, t)| t.keys().map(move |id| (l.clone(), id.clone())))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Proves that no template renders a hole when any of the `optional` keys
+    /// has no value: each such placeholder must be guarded, and every
+    /// combination of present and absent optional keys that a template
+    /// mentions must leave at least one variant eligible. One line per problem.
+    pub fn check_guards(&self, optional: &[&str]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (locale, id) in self.ids() {
+            let Some(variants) = self.by_locale.get(&locale).and_then(|t| t.get(&id)) else {
+                continue;
+            };
+            let parsed: Vec<Variant> = variants.iter().map(|t| Variant::parse(t)).collect();
+            let mut mentioned: Vec<&str> = Vec::new();
+            for (n, v) in parsed.iter().enumerate() {
+                for k in v.bare_keys() {
+                    if optional.contains(&k) && !v.requires.contains(&k) {
+                        problems.push(format!(
+                            "{locale}.yml: {id} (variant {}): {{{k}}} can be absent and is not guarded; put it in [[ … ]] or start the variant with {{?{k}}}",
+                            n + 1
+                        ));
+                    }
+                }
+                for k in v
+                    .bare_keys()
+                    .chain(v.requires.iter().copied())
+                    .chain(v.forbids.iter().copied())
+                {
+                    if optional.contains(&k) && !mentioned.contains(&k) {
+                        mentioned.push(k);
+                    }
+                }
+            }
+            if mentioned.len() > 12 {
+                problems.push(format!(
+                    "{locale}.yml: {id}: too many optional keys to check"
+                ));
+                continue;
+            }
+            for mask in 0u32..(1 << mentioned.len()) {
+                let present = |k: &str| {
+                    mentioned
+                        .iter()
+                        .position(|m| *m == k)
+                        .is_none_or(|i| mask & (1 << i) != 0)
+                };
+                if !parsed.iter().any(|v| v.eligible(&present)) {
+                    let absent: Vec<&str> = mentioned
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| mask & (1 << i) == 0)
+                        .map(|(_, k)| *k)
+                        .collect();
+                    problems.push(format!(
+                        "{locale}.yml: {id}: no variant fits when {} {} no value",
+                        absent.join(", "),
+                        if absent.len() == 1 { "has" } else { "have" }
+                    ));
+                    break;
+                }
+            }
+        }
+        problems
     }
 }
 
-/// Replaces `{key}` and `{ key}` placeholders.
+/// One variant's conditions and placeholders.
+struct Variant<'a> {
+    requires: Vec<&'a str>,
+    forbids: Vec<&'a str>,
+    /// The text after the conditions.
+    body: &'a str,
+}
+
+impl<'a> Variant<'a> {
+    fn parse(t: &'a str) -> Self {
+        let mut v = Variant {
+            requires: Vec::new(),
+            forbids: Vec::new(),
+            body: t,
+        };
+        loop {
+            let (list, rest) = match v
+                .body
+                .strip_prefix("{?")
+                .or_else(|| v.body.strip_prefix("{!"))
+            {
+                Some(rest) => match rest.split_once('}') {
+                    Some((keys, after)) => (keys, after),
+                    None => break,
+                },
+                None => break,
+            };
+            let target = if v.body.starts_with("{?") {
+                &mut v.requires
+            } else {
+                &mut v.forbids
+            };
+            target.extend(list.split(',').map(str::trim).filter(|k| !k.is_empty()));
+            v.body = rest;
+        }
+        v
+    }
+
+    /// Keys of placeholders outside optional parts and not in `{, key}` form.
+    fn bare_keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        placeholders(self.body)
+            .filter(|(prefix, _)| prefix.is_empty())
+            .map(|(_, k)| k)
+    }
+
+    fn eligible(&self, has: &dyn Fn(&str) -> bool) -> bool {
+        self.requires.iter().all(|k| has(k))
+            && !self.forbids.iter().any(|k| has(k))
+            && self.bare_keys().all(has)
+    }
+}
+
+/// `(prefix, key)` of every `{…}` placeholder outside `[[ … ]]` parts.
+fn placeholders(t: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    let mut depth = 0usize;
+    loop {
+        let next = [rest.find("[["), rest.find("]]"), rest.find('{')]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(at) = next else { break };
+        if rest[at..].starts_with("[[") {
+            depth += 1;
+            rest = &rest[at + 2..];
+        } else if rest[at..].starts_with("]]") {
+            depth = depth.saturating_sub(1);
+            rest = &rest[at + 2..];
+        } else {
+            let after = &rest[at + 1..];
+            let Some(close) = after.find('}') else { break };
+            if depth == 0 {
+                out.push(split_key(&after[..close]));
+            }
+            rest = &after[close + 1..];
+        }
+    }
+    out.into_iter()
+}
+
+/// `{, name}` → (", ", "name"); `{name}` → ("", "name").
+fn split_key(inner: &str) -> (&str, &str) {
+    let key_start = inner
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
+        .last()
+        .map_or(inner.len(), |(i, _)| i);
+    inner.split_at(key_start)
+}
+
+/// Fills a variant: conditions dropped, optional parts written only when all
+/// their placeholders have values, `{key}` and `{, key}` replaced.
 pub fn fill(template: &str, vars: &HashMap<&'static str, String>) -> String {
-    let mut out = String::with_capacity(template.len() + 32);
+    let body = Variant::parse(template).body;
+    let mut out = String::with_capacity(body.len() + 32);
+    let mut rest = body;
+    while let Some(open) = rest.find("[[") {
+        fill_plain(&rest[..open], vars, &mut out);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("]]") else {
+            fill_plain(after, vars, &mut out);
+            return out;
+        };
+        let section = &after[..close];
+        let complete =
+            placeholders(section).all(|(_, k)| vars.get(k).is_some_and(|v| !v.is_empty()));
+        if complete {
+            fill_plain(section, vars, &mut out);
+        }
+        rest = &after[close + 2..];
+    }
+    fill_plain(rest, vars, &mut out);
+    out
+}
+
+/// Replaces `{key}` and `{, key}` placeholders.
+fn fill_plain(template: &str, vars: &HashMap<&'static str, String>, out: &mut String) {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
             out.push_str(&rest[open..]);
-            return out;
+            return;
         };
-        let inner = &after[..close];
-        // `{, name}`: the part before the key is written only with a value.
-        let key_start = inner
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
-            .last()
-            .map_or(inner.len(), |(i, _)| i);
-        let (prefix, key) = inner.split_at(key_start);
+        let (prefix, key) = split_key(&after[..close]);
         let value = vars.get(key).map(String::as_str).unwrap_or("");
         if !value.is_empty() {
             out.push_str(prefix);
@@ -150,7 +359,6 @@ pub fn fill(template: &str, vars: &HashMap<&'static str, String>) -> String {
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

@@ -108,6 +108,35 @@ pub fn demo_now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// The demo store's JSON with every timestamp moved by the whole days between
+/// [`DEMO_NOW`] and `now` (times of day kept). At `now` = [`DEMO_NOW`] it is
+/// the file as written.
+pub fn demo_json_at(now: DateTime<Utc>) -> String {
+    let days = (now.date_naive() - demo_now().date_naive()).num_days();
+    if days == 0 {
+        return DEMO_JSON.to_string();
+    }
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(DEMO_JSON) else {
+        return DEMO_JSON.to_string();
+    };
+    shift_dates(&mut doc, chrono::Duration::days(days));
+    doc.to_string()
+}
+
+/// Moves every RFC 3339 timestamp string in `v` by `by`.
+fn shift_dates(v: &mut serde_json::Value, by: chrono::Duration) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                *s = (t + by).to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| shift_dates(i, by)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|i| shift_dates(i, by)),
+        _ => {}
+    }
+}
+
 const DEMO_JSON: &str = include_str!("../../data/store/demo_orders.json");
 const DEMO_FILE: &str = "data/store/demo_orders.json";
 
@@ -234,6 +263,13 @@ impl InMemoryStore {
     /// The demo store (see the module docs for its orders).
     pub fn demo() -> Result<InMemoryStore, LoadError> {
         InMemoryStore::from_shopify_json(DEMO_JSON, DEMO_FILE)
+    }
+
+    /// The demo store as of `now`: every date moved by the whole days between
+    /// [`DEMO_NOW`] and `now`, so the demo tells the same story on any day
+    /// (an order due tomorrow is due tomorrow whenever the demo is loaded).
+    pub fn demo_at(now: DateTime<Utc>) -> Result<InMemoryStore, LoadError> {
+        InMemoryStore::from_shopify_json(&demo_json_at(now), DEMO_FILE)
     }
 
     /// The demo store's raw JSON.
