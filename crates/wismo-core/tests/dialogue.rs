@@ -2,6 +2,7 @@
 //! scripts, the disclosure rule for every flow and every demo order, the event
 //! log, and hand-off when the store is down.
 
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use wismo_core::dialogue::{script, Conversation, Engine, EngineConfig, Event, State};
@@ -759,4 +760,121 @@ fn a_signed_in_shopper_without_an_order_number_picks_from_their_orders() {
     assert!(!text.contains("#1042"), "only their own orders: {text}");
     let out = engine.turn(&mut conv, "#1037", now);
     assert!(said(&out).contains("tried to deliver"), "{}", said(&out));
+}
+
+/// Everything the bot said in one turn, joined.
+fn say_at(engine: &Engine, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> String {
+    engine
+        .turn(conv, text, now)
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+/// The demo store as written, asked on 2026-12-06: #1033 was due on
+/// November 26. The bot says it is late and gives the date as past, never
+/// "should arrive Thursday, November 26".
+#[test]
+fn a_promised_date_that_has_passed_is_late_not_future() {
+    let (engine, _) = demo_engine();
+    let now = at("2026-12-06T15:00:00Z");
+    let mut conv = Conversation::new("late-1033");
+    say_at(&engine, &mut conv, "where is my order 1033", now);
+    let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    assert!(r.contains("was expected on Thursday, November 26"), "{r}");
+    assert!(r.contains("running late"), "{r}");
+    assert!(!r.contains("should arrive"), "{r}");
+    assert!(!r.contains("It's expected"), "{r}");
+    // Ten days late, past the 3-day threshold: a trace case is offered.
+    assert!(r.contains("10 days past the expected date"), "{r}");
+    let r = say_at(&engine, &mut conv, "yes please", now);
+    assert!(r.contains("CASE-") || r.contains("case"), "{r}");
+    assert!(conv.state.handoff.is_some(), "a person takes the trace");
+
+    // "it's late, it was supposed to come last week" gets the same truth.
+    let mut conv = Conversation::new("late-1033-b");
+    say_at(&engine, &mut conv, "order 1033", now);
+    say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    let r = say_at(
+        &engine,
+        &mut conv,
+        "it's late, it was supposed to come last week",
+        now,
+    );
+    assert!(r.contains("November 26"), "{r}");
+    assert!(!r.contains("is expected on"), "{r}");
+    assert!(r.contains("late"), "{r}");
+
+    // Spanish.
+    let mut conv = Conversation::new("late-1033-es");
+    conv.locale = Some("es".into());
+    say_at(&engine, &mut conv, "donde esta mi pedido 1033", now);
+    let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    assert!(r.contains("26 de noviembre"), "{r}");
+    assert!(r.contains("retraso"), "{r}");
+    assert!(!r.contains("llegará"), "{r}");
+}
+
+/// Weeks after it went out for delivery, an order is not "out for delivery
+/// today".
+#[test]
+fn out_for_delivery_weeks_ago_is_not_today() {
+    let (engine, _) = demo_engine();
+    let now = at("2026-12-06T15:00:00Z");
+    for (n, email) in [
+        ("1040", "mateo.hernandez@example.com"),
+        ("1043", "james.wilson@example.com"),
+    ] {
+        let mut conv = Conversation::new(format!("ofd-{n}"));
+        say_at(&engine, &mut conv, &format!("where is order {n}"), now);
+        let r = say_at(&engine, &mut conv, email, now);
+        assert!(!r.contains("today"), "#{n}: {r}");
+        assert!(r.contains("running late"), "#{n}: {r}");
+    }
+}
+
+/// "today" and "tomorrow" are said relative to now in the shoppers' zone.
+#[test]
+fn relative_days_follow_the_clock_and_zone() {
+    let (engine, _) = demo_engine();
+    // #1033 is due 2026-11-26 07:00 New York time (12:00 UTC).
+    let mut conv = Conversation::new("tomorrow");
+    let now = at("2026-11-25T15:00:00Z");
+    say_at(&engine, &mut conv, "when will order 1033 arrive", now);
+    let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    assert!(r.contains("tomorrow, Thursday, November 26"), "{r}");
+    let mut conv = Conversation::new("today");
+    let now = at("2026-11-26T09:00:00Z");
+    say_at(&engine, &mut conv, "when will order 1033 arrive", now);
+    let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    assert!(r.contains("expected today"), "{r}");
+    assert!(!r.contains("on today"), "{r}");
+}
+
+/// The demo store loaded on any day tells the same story: on 2026-12-06,
+/// #1033 is due two days later, as it was on the demo's own day.
+#[test]
+fn the_demo_store_follows_the_clock() {
+    let now = at("2026-12-06T15:00:00Z");
+    let store = Arc::new(InMemoryStore::demo_at(now).expect("demo loads"));
+    let engine = engine_with(store);
+    let mut conv = Conversation::new("demo-at");
+    say_at(&engine, &mut conv, "when will order 1033 arrive", now);
+    let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
+    assert!(r.contains("Tuesday, December 8"), "{r}");
+    assert!(!r.contains("late"), "{r}");
+    // And returns for #1036 (delivered "yesterday") are open.
+    let mut conv = Conversation::new("demo-at-returns");
+    say_at(&engine, &mut conv, "I want to return order 1036", now);
+    let r = say_at(&engine, &mut conv, "emma.johnson@example.com", now);
+    assert!(r.contains("until"), "{r}");
+    assert!(!r.contains("window ended"), "{r}");
 }

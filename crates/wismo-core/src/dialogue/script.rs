@@ -56,6 +56,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "edge_cases.yml",
         include_str!("../../data/conversations/edge_cases.yml"),
     ),
+    (
+        "regressions.yml",
+        include_str!("../../data/conversations/regressions.yml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
