@@ -105,6 +105,36 @@ fn secrets(order: &Order) -> Vec<String> {
 #[test]
 fn no_flow_reveals_anything_before_verification() {
     let (engine, store) = demo_engine();
+    assert_nothing_disclosed_without_proof(&engine, &store.orders(), demo_now());
+}
+
+/// The same over the second store (examples/second-store), which wismo was
+/// not written against: other order numbers, carriers, zones and language.
+#[test]
+fn no_flow_reveals_anything_before_verification_on_the_second_store() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/second-store/orders.json");
+    let src = std::fs::read_to_string(&path).expect("the second store ships with the repo");
+    let store = Arc::new(
+        InMemoryStore::from_shopify_json(&src, "orders.json").expect("the second store loads"),
+    );
+    let engine = Engine::new(
+        nlu(),
+        KnowledgeBase::builtin(),
+        store.clone(),
+        EngineConfig {
+            tz: chrono_tz::America::Mexico_City,
+            return_window_days: 15,
+            ..Default::default()
+        },
+    )
+    .expect("engine builds");
+    let orders = store.orders();
+    assert!(orders.len() >= 30, "{} orders", orders.len());
+    assert_nothing_disclosed_without_proof(&engine, &orders, at("2026-12-04T18:00:00Z"));
+}
+
+fn assert_nothing_disclosed_without_proof(engine: &Engine, orders: &[Order], now: DateTime<Utc>) {
     // One opening per intent that starts a flow needing an order.
     let openings = [
         "where is my order",
@@ -121,10 +151,11 @@ fn no_flow_reveals_anything_before_verification() {
         "I got the wrong item in my order",
         "an item is missing from my order",
         "show me my orders",
+        "donde esta mi pedido",
+        "quiero devolver mi pedido",
     ];
-    let now = demo_now();
-    for order in store.orders() {
-        let secret = secrets(&order);
+    for order in orders {
+        let secret = secrets(order);
         for opening in openings {
             let mut conv = Conversation {
                 id: format!("probe-{}", order.number),
