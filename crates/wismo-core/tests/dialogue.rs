@@ -820,7 +820,7 @@ fn a_promised_date_that_has_passed_is_late_not_future() {
     let mut conv = Conversation::new("late-1033");
     say_at(&engine, &mut conv, "where is my order 1033", now);
     let r = say_at(&engine, &mut conv, "lukas.mueller@example.com", now);
-    assert!(r.contains("was expected on Thursday, November 26"), "{r}");
+    assert!(r.contains("was due on Thursday, November 26"), "{r}");
     assert!(r.contains("running late"), "{r}");
     assert!(!r.contains("should arrive"), "{r}");
     assert!(!r.contains("It's expected"), "{r}");

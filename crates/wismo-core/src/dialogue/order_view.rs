@@ -22,6 +22,9 @@ pub enum OrderState {
     Delayed,
     /// In transit, but the promised delivery date has passed.
     Late,
+    /// The carrier could not deliver (Shopify `failure`: returned to sender,
+    /// lost or refused).
+    DeliveryFailed,
     Delivered,
     Cancelled,
     Refunded,
@@ -42,6 +45,7 @@ impl OrderState {
             Self::ReadyForPickup => "ready_for_pickup",
             Self::Delayed => "delayed",
             Self::Late => "late",
+            Self::DeliveryFailed => "delivery_failed",
             Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
@@ -55,7 +59,7 @@ impl OrderState {
     }
 }
 
-pub const ALL_STATES: [OrderState; 15] = [
+pub const ALL_STATES: [OrderState; 16] = [
     OrderState::Unpaid,
     OrderState::Processing,
     OrderState::PartiallyShipped,
@@ -66,6 +70,7 @@ pub const ALL_STATES: [OrderState; 15] = [
     OrderState::ReadyForPickup,
     OrderState::Delayed,
     OrderState::Late,
+    OrderState::DeliveryFailed,
     OrderState::Delivered,
     OrderState::Cancelled,
     OrderState::Refunded,
@@ -186,7 +191,8 @@ pub fn state(order: &Order) -> OrderState {
             Some(ShipmentStatus::OutForDelivery) => OrderState::OutForDelivery,
             Some(ShipmentStatus::AttemptedDelivery) => OrderState::AttemptedDelivery,
             Some(ShipmentStatus::ReadyForPickup) => OrderState::ReadyForPickup,
-            Some(ShipmentStatus::Delayed | ShipmentStatus::Failure) => OrderState::Delayed,
+            Some(ShipmentStatus::Delayed) => OrderState::Delayed,
+            Some(ShipmentStatus::Failure) => OrderState::DeliveryFailed,
             Some(ShipmentStatus::LabelPrinted | ShipmentStatus::LabelPurchased) => {
                 OrderState::LabelPrinted
             }
