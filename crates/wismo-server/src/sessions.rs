@@ -608,6 +608,9 @@ impl Sessions {
             ));
         }
         let engine = self.engine.clone();
+        // Whether the conversation was waiting for or with a person before
+        // this message (read before the state is handed to the engine).
+        let had_case = live.conv.state.case_id.is_some();
         let mut conv = std::mem::take(&mut live.conv);
         let owned = text.to_string();
         let fail = self.fail_next_turn.swap(false, Ordering::Relaxed);
@@ -619,7 +622,6 @@ impl Sessions {
             (conv, out)
         })
         .await;
-        let had_case = live.conv.state.case_id.is_some();
         let (nlu, mut handoff) = match outcome {
             Ok((mut conv, out)) => {
                 conv.events.clear();

@@ -1016,7 +1016,8 @@ async fn the_hand_off_state_carries_the_facts_the_bot_told() {
             "{r}"
         );
 
-        let sse = Sse::open(&app, &alice).await;
+        let mut sse = Sse::open(&app, &alice).await;
+        sse.next("queue").await;
         let online = app.create().await;
         let r = app.say(&online, "I want to talk to a human").await;
         assert!(replies(&r).contains("about a minute"), "{r}");
@@ -1050,6 +1051,7 @@ async fn while_queued_the_bot_is_quiet_until_the_wait_changes() {
         }
         // Alice comes online: the next message gets one honest update.
         let mut sse = Sse::open(&app, &alice).await;
+        sse.next("queue").await;
         let r = app.say(&conv, "still waiting").await;
         assert!(replies(&r).contains("online now"), "{r}");
         assert_eq!(
