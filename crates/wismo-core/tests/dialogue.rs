@@ -650,7 +650,9 @@ fn after_a_hand_off_the_bot_acknowledges_once_then_stays_quiet_until_the_wait_ch
     );
     let said = last_text(&events);
     assert!(
-        said.contains("Sorry for the wait") && said.contains("H-3") && said.contains("about 10 minutes"),
+        said.contains("Sorry for the wait")
+            && said.contains("H-3")
+            && said.contains("about 10 minutes"),
         "{said}"
     );
     assert_eq!(conv.state.wait_secs, Some(600));
@@ -670,7 +672,10 @@ fn after_a_hand_off_the_bot_acknowledges_once_then_stays_quiet_until_the_wait_ch
         later,
     );
     let said = last_text(&events);
-    assert!(said.contains("gone offline") && said.contains("email"), "{said}");
+    assert!(
+        said.contains("gone offline") && said.contains("email"),
+        "{said}"
+    );
     assert!(conv.state.wants_contact && !conv.state.agents_online);
     // Still offline: quiet (the email is taken, though).
     assert!(!handoff_update_due(&conv.state, None, later));
@@ -694,7 +699,11 @@ fn after_a_hand_off_the_bot_acknowledges_once_then_stays_quiet_until_the_wait_ch
         agent: "Sam".into(),
         at: later,
     });
-    assert!(!handoff_update_due(&conv.state, None, later + chrono::Duration::hours(2)));
+    assert!(!handoff_update_due(
+        &conv.state,
+        None,
+        later + chrono::Duration::hours(2)
+    ));
     assert_eq!(State::fold(&conv.events), conv.state);
 }
 
@@ -709,7 +718,11 @@ fn hand_off_reason_messages_promise_no_time_the_queue_may_contradict() {
     for id in ["reasons-a", "reasons-b"] {
         // Both variants of the shopper asking for a person.
         let mut conv = Conversation::new(id);
-        said.push(said_text(&engine.turn(&mut conv, "I want to talk to a human", now)));
+        said.push(said_text(&engine.turn(
+            &mut conv,
+            "I want to talk to a human",
+            now,
+        )));
     }
     let mut conv = Conversation::new("reasons-damaged");
     engine.turn(&mut conv, "my order 1035 arrived damaged", now);

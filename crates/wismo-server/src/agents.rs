@@ -871,7 +871,10 @@ pub async fn post_csat(
         Some(h) if h.is_open() => {
             return Err(ApiError::conflict(
                 "csat_case_open",
-                format!("case {} is still open; rate it once it is resolved", h.case_id()),
+                format!(
+                    "case {} is still open; rate it once it is resolved",
+                    h.case_id()
+                ),
             ))
         }
         Some(_) if !handoffs.iter().any(|h| h.status == "resolved") => {

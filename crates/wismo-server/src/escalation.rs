@@ -18,9 +18,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
-use wismo_core::dialogue::{
-    handoff_update_due, order_state, Conversation, Event, HandoffQueue,
-};
+use wismo_core::dialogue::{handoff_update_due, order_state, Conversation, Event, HandoffQueue};
 use wismo_core::redact::redact_text;
 use wismo_store::{Agent, Db, Handoff, NewHandoff};
 

@@ -675,9 +675,7 @@ impl Sessions {
             && live.conv.state.case_id.is_none()
             && live.conv.state.agent.is_none();
         let mut queued = None;
-        if (requested || pending)
-            && !had_case
-            && self.db.open_handoff(&session.id).await?.is_none()
+        if (requested || pending) && !had_case && self.db.open_handoff(&session.id).await?.is_none()
         {
             let intent = nlu.as_ref().map(|n| n.intent.name.clone());
             let result = if live.stale {

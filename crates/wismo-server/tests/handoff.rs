@@ -970,7 +970,10 @@ async fn a_damaged_item_report_has_one_case_number_everywhere() {
         let q = sse.next("queue").await;
         assert_eq!(q["queue"][0]["case_id"], case.as_str(), "{q}");
         let (s, v) = act(&app, &alice, &conv, "accept", None).await;
-        assert_eq!((s, v["case"]["case_id"].as_str()), (200, Some(case.as_str())));
+        assert_eq!(
+            (s, v["case"]["case_id"].as_str()),
+            (200, Some(case.as_str()))
+        );
         let (s, _) = act(&app, &alice, &conv, "release", None).await;
         assert_eq!(s, 200);
         // Asked for a person again later: the same case, not a new number.
@@ -994,10 +997,18 @@ async fn the_hand_off_state_carries_the_facts_the_bot_told() {
 
         let asked = app.create().await;
         let r = app.say(&asked, "I want to talk to a human").await;
-        assert!(replies(&r).contains("No one from our team is online"), "{r}");
+        assert!(
+            replies(&r).contains("No one from our team is online"),
+            "{r}"
+        );
         let h = &r["handoff"];
         assert_eq!(
-            (&h["status"], &h["agents_online"], &h["email_follow_up"], &h["wait_seconds"]),
+            (
+                &h["status"],
+                &h["agents_online"],
+                &h["email_follow_up"],
+                &h["wait_seconds"]
+            ),
             (&json!("queued"), &json!(false), &json!(false), &Value::Null),
             "{r}"
         );
@@ -1011,7 +1022,10 @@ async fn the_hand_off_state_carries_the_facts_the_bot_told() {
         let r = app.say(&known, "I want to talk to a human").await;
         assert!(replies(&r).contains("by email at"), "{r}");
         assert_eq!(
-            (&r["handoff"]["agents_online"], &r["handoff"]["email_follow_up"]),
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["email_follow_up"]
+            ),
             (&json!(false), &json!(true)),
             "{r}"
         );
@@ -1022,7 +1036,10 @@ async fn the_hand_off_state_carries_the_facts_the_bot_told() {
         let r = app.say(&online, "I want to talk to a human").await;
         assert!(replies(&r).contains("about a minute"), "{r}");
         assert_eq!(
-            (&r["handoff"]["agents_online"], &r["handoff"]["wait_seconds"]),
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["wait_seconds"]
+            ),
             (&json!(true), &json!(60)),
             "{r}"
         );
@@ -1045,7 +1062,10 @@ async fn while_queued_the_bot_is_quiet_until_the_wait_changes() {
         app.say(&conv, "I want to talk to a human").await;
         for text in ["hello?", "is anyone there?", "I want to talk to a human"] {
             let r = app.say(&conv, text).await;
-            assert!(r["messages"].as_array().is_some_and(Vec::is_empty), "{text}: {r}");
+            assert!(
+                r["messages"].as_array().is_some_and(Vec::is_empty),
+                "{text}: {r}"
+            );
             assert_eq!(r["user_message"]["text"], text);
             assert_eq!(r["handoff"]["agents_online"], false);
         }
@@ -1055,13 +1075,14 @@ async fn while_queued_the_bot_is_quiet_until_the_wait_changes() {
         let r = app.say(&conv, "still waiting").await;
         assert!(replies(&r).contains("online now"), "{r}");
         assert_eq!(
-            (&r["handoff"]["agents_online"], &r["handoff"]["wait_seconds"]),
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["wait_seconds"]
+            ),
             (&json!(true), &json!(60)),
             "{r}"
         );
-        let q = sse
-            .queue_until(|q| q["queue"][0]["offline"] == false)
-            .await;
+        let q = sse.queue_until(|q| q["queue"][0]["offline"] == false).await;
         assert_eq!(q["queue"][0]["conversation_id"], conv.id.as_str());
         let r = app.say(&conv, "ok").await;
         assert!(r["messages"].as_array().is_some_and(Vec::is_empty), "{r}");
@@ -1081,7 +1102,12 @@ async fn while_queued_the_bot_is_quiet_until_the_wait_changes() {
         )
         .await;
         let seen = texts(&view);
-        for text in ["hello?", "is anyone there?", "still waiting", "how long now?"] {
+        for text in [
+            "hello?",
+            "is anyone there?",
+            "still waiting",
+            "how long now?",
+        ] {
             assert!(seen.iter().any(|t| t == text), "{text} missing: {seen:?}");
         }
         drop(sse);
@@ -1112,8 +1138,22 @@ async fn the_console_shows_the_case_as_it_is() {
             (&json!("assigned"), &json!(false)),
             "{v}"
         );
-        act(&app, &alice, &conv, "messages", Some(json!({"text": "Hi, Alice here."}))).await;
-        let (s, v) = act(&app, &alice, &conv, "resolve", Some(json!({"outcome": "resolved"}))).await;
+        act(
+            &app,
+            &alice,
+            &conv,
+            "messages",
+            Some(json!({"text": "Hi, Alice here."})),
+        )
+        .await;
+        let (s, v) = act(
+            &app,
+            &alice,
+            &conv,
+            "resolve",
+            Some(json!({"outcome": "resolved"})),
+        )
+        .await;
         assert_eq!(s, 200);
         assert_eq!(
             (&v["case"]["status"], &v["case"]["offline"]),
@@ -1136,8 +1176,7 @@ async fn the_console_shows_the_case_as_it_is() {
 async fn csat_only_after_a_person_resolved_the_case_and_only_once() {
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
-        let other =
-            spawn_app_with(backend, &[("database_url", app.database_url.as_str())]).await;
+        let other = spawn_app_with(backend, &[("database_url", app.database_url.as_str())]).await;
         let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
 
         let bot_only = app.create().await;
@@ -1148,28 +1187,51 @@ async fn csat_only_after_a_person_resolved_the_case_and_only_once() {
         let conv = app.create().await;
         app.say(&conv, "I want to talk to a human").await;
         let (s, v) = rate(&app, &conv, 5).await;
-        assert_eq!((s, v["code"].as_str()), (409, Some("csat_case_open")), "{v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_case_open")),
+            "{v}"
+        );
         // The agent works on the other server.
         let (s, _) = act(&other, &alice, &conv, "accept", None).await;
         assert_eq!(s, 200);
         let (s, v) = rate(&app, &conv, 5).await;
-        assert_eq!((s, v["code"].as_str()), (409, Some("csat_case_open")), "{v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_case_open")),
+            "{v}"
+        );
         let (s, _) = act(&other, &alice, &conv, "release", None).await;
         assert_eq!(s, 200);
         let (s, v) = rate(&app, &conv, 5).await;
-        assert_eq!((s, v["code"].as_str()), (409, Some("csat_not_resolved")), "{v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_not_resolved")),
+            "{v}"
+        );
 
         // (The shopper's tab follows the conversation to the other server.)
         let r = other.say(&conv, "I want to talk to a human").await;
         assert_eq!(r["handoff"]["status"], "queued", "{r}");
         let (s, _) = act(&other, &alice, &conv, "accept", None).await;
         assert_eq!(s, 200);
-        let (s, _) = act(&other, &alice, &conv, "resolve", Some(json!({"outcome": "refunded"}))).await;
+        let (s, _) = act(
+            &other,
+            &alice,
+            &conv,
+            "resolve",
+            Some(json!({"outcome": "refunded"})),
+        )
+        .await;
         assert_eq!(s, 200);
         let (s, v) = rate(&app, &conv, 4).await;
         assert_eq!(s, 201, "{v}");
         let (s, v) = rate(&other, &conv, 1).await;
-        assert_eq!((s, v["code"].as_str()), (409, Some("csat_already_given")), "{v}");
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_already_given")),
+            "{v}"
+        );
         assert_eq!(app.transcript(&conv).await["csat"]["score"], 4);
         other.stop().await.expect("stop");
         app.stop().await.expect("stop");
