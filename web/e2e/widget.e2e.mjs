@@ -209,6 +209,11 @@ test('a shopper asks for a person, an agent takes over in a second browser, they
   await box.fill('I want to talk to a human');
   await box.press('Enter');
   await waitForText(shop, 'about a minute');
+  // The banner says what the bot said: in the queue, with the wait.
+  await waitForText(shop, 'in the queue for a person');
+  if ((await widgetText(shop)).includes('No one from our team is online')) {
+    fail('the shopper is told nobody is online while an agent is');
+  }
   const stored = await shop.evaluate(() => JSON.parse(localStorage.getItem('wismo.conversation') ?? 'null'));
   if (!stored?.id) fail('no conversation in localStorage');
 

@@ -25,6 +25,10 @@ export interface Strings {
   agentTyping: string;
   suggestions: string;
   waitingForPerson: string;
+  /** Queued with nobody online; the team will write to an email it has. */
+  offlineEmailFollowUp: string;
+  /** Queued with nobody online; the bot asked for an email. */
+  offlineAskEmail: string;
   personRequested: string;
   /** `name` null when the server did not say who. */
   agentJoined: (name: string | null) => string;
@@ -76,7 +80,9 @@ const en: Strings = {
   botTyping: 'The assistant is typing…',
   agentTyping: 'The agent is typing…',
   suggestions: 'Suggested replies',
-  waitingForPerson: "You're waiting for a person. Someone from our team will join shortly.",
+  waitingForPerson: "You're in the queue for a person from our team. They'll reply here.",
+  offlineEmailFollowUp: "No one from our team is online right now. We'll reply by email, or here if someone comes online sooner.",
+  offlineAskEmail: "No one from our team is online right now. Type your email address here and we'll write to you.",
   personRequested: "You're waiting for a person. We've asked our team to join.",
   agentJoined: (name) => (name ? `${name} from our team has joined` : 'Someone from our team has joined'),
   agentTypingName: (name) => `${name} is typing…`,
@@ -148,7 +154,9 @@ const es: Strings = {
   botTyping: 'El asistente está escribiendo…',
   agentTyping: 'El agente está escribiendo…',
   suggestions: 'Respuestas sugeridas',
-  waitingForPerson: 'Estás esperando a una persona. Alguien de nuestro equipo se unirá en breve.',
+  waitingForPerson: 'Estás en la cola para hablar con una persona de nuestro equipo. Te contestará aquí.',
+  offlineEmailFollowUp: 'Ahora mismo no hay nadie de nuestro equipo conectado. Te contestaremos por correo, o aquí si alguien se conecta antes.',
+  offlineAskEmail: 'Ahora mismo no hay nadie de nuestro equipo conectado. Escribe aquí tu email y te escribiremos.',
   personRequested: 'Estás esperando a una persona. Hemos pedido a nuestro equipo que se una.',
   agentJoined: (name) => (name ? `${name}, de nuestro equipo, se ha unido` : 'Alguien de nuestro equipo se ha unido'),
   agentTypingName: (name) => `${name} está escribiendo…`,

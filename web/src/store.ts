@@ -115,6 +115,8 @@ export function normalizeHandoff(raw: unknown): Handoff {
   if (typeof h.wait_seconds === 'number' && Number.isFinite(h.wait_seconds) && h.wait_seconds >= 0) {
     out.wait_seconds = h.wait_seconds;
   }
+  if (typeof h.agents_online === 'boolean') out.agents_online = h.agents_online;
+  if (typeof h.email_follow_up === 'boolean') out.email_follow_up = h.email_follow_up;
   return out;
 }
 

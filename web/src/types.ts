@@ -41,6 +41,12 @@ export interface Handoff {
   case_id?: string | null;
   /** While queued: the server's estimate of the wait, in seconds. */
   wait_seconds?: number | null;
+  /** While queued: whether someone from the team was online when the bot
+   * last told the shopper what happens next (false: email follow-up). */
+  agents_online?: boolean | null;
+  /** While queued with nobody online: the team will continue by email at an
+   * address it has (false: the bot asked the shopper for one). */
+  email_follow_up?: boolean | null;
 }
 
 /** The shopper's answer to "How did we do?": null while not given; `thanked`

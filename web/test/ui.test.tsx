@@ -161,7 +161,7 @@ describe('the widget on a page', () => {
     await openOnline();
     expect($('.wismo-handoff')).toBeNull();
     await frame({ type: 'handoff', handoff: { status: 'queued', reason: 'asked for a person' } });
-    expect($('.wismo-handoff')?.textContent).toContain("You're waiting for a person");
+    expect($('.wismo-handoff')?.textContent).toContain("You're in the queue for a person");
     await frame({ type: 'handoff', handoff: { status: 'assigned', reason: null } });
     expect($('.wismo-handoff')?.textContent).toBe('Someone from our team has joined');
     await frame({ type: 'message', message: msg(3, 'agent', 'Hi, I am Sam.', { author: 'Sam' }) });
@@ -264,7 +264,8 @@ describe('a person takes over', () => {
     const banner = $('.wismo-handoff')!;
     expect(banner.getAttribute('role')).toBe('status');
     expect(banner.dataset.status).toBe('queued');
-    expect(banner.textContent).toContain("You're waiting for a person");
+    expect(banner.textContent).toContain("You're in the queue for a person");
+    expect(banner.textContent).not.toContain('No one');
     expect($('.wismo-handoff-meta')?.textContent).toBe('Case H-3 · Expected wait: about 2 minutes');
     await frame({ type: 'handoff', handoff: { status: 'queued', reason: null, case_id: 'H-3', wait_seconds: 20 } });
     expect($('.wismo-handoff-meta')?.textContent).toBe('Case H-3 · Expected wait: less than a minute');
@@ -290,6 +291,36 @@ describe('a person takes over', () => {
     await frame({ type: 'handoff', handoff: { status: 'none', reason: null, case_id: null, agent: null } });
     expect($('.wismo-handoff')).toBeNull();
     expect($$('.wismo-msg-system').map((e) => e.textContent)).toEqual(['Notice: Alice joined', 'Notice: Back to the bot']);
+  });
+
+  it('says what the bot said when nobody is online: an email follow-up or a request for an email, never "shortly"', async () => {
+    const { openOnline, frame, $ } = await setup();
+    await openOnline();
+    await frame({
+      type: 'handoff',
+      handoff: { status: 'queued', reason: 'asked_for_human', case_id: 'CASE-0001', wait_seconds: null, agents_online: false, email_follow_up: false },
+    });
+    const banner = $('.wismo-handoff')!;
+    expect(banner.querySelector('.wismo-handoff-text')?.textContent).toBe(
+      "No one from our team is online right now. Type your email address here and we'll write to you.",
+    );
+    expect(banner.textContent).not.toMatch(/shortly|join/);
+    expect($('.wismo-handoff-meta')?.textContent).toBe('Case CASE-0001');
+    // The shopper left an email: the banner follows.
+    await frame({
+      type: 'handoff',
+      handoff: { status: 'queued', case_id: 'CASE-0001', agents_online: false, email_follow_up: true },
+    });
+    expect($('.wismo-handoff-text')?.textContent).toBe(
+      "No one from our team is online right now. We'll reply by email, or here if someone comes online sooner.",
+    );
+    // Someone came online (the bot said so too): the wait shows.
+    await frame({
+      type: 'handoff',
+      handoff: { status: 'queued', case_id: 'CASE-0001', agents_online: true, email_follow_up: false, wait_seconds: 60 },
+    });
+    expect($('.wismo-handoff-text')?.textContent).toBe("You're in the queue for a person from our team. They'll reply here.");
+    expect($('.wismo-handoff-meta')?.textContent).toBe('Case CASE-0001 · Expected wait: about a minute');
   });
 
   it('speaks Spanish in the banner and the typing line', async () => {

@@ -608,9 +608,9 @@ fn a_queued_hand_off_says_the_wait_or_offers_email() {
         Some("jo@example.com")
     );
     assert!(!conv.state.wants_contact);
-    // Later messages get the usual "someone will join" answer.
+    // Later messages are recorded for the person; the bot stays quiet.
     let out = engine.turn(&mut conv, "ok thanks", now);
-    assert!(last_text(&out.events).contains("asked to join"));
+    assert!(out.messages.is_empty(), "{:?}", out.messages);
 
     // Offline with a known email: no question, the address is named.
     let mut conv = Conversation::new("queue-known");
@@ -628,6 +628,156 @@ fn a_queued_hand_off_says_the_wait_or_offers_email() {
     assert!(last_text(&events).contains("kim@example.com"));
     assert!(!conv.state.wants_contact);
     assert_eq!(State::fold(&conv.events), conv.state);
+}
+
+/// After a hand-off is queued the bot has said what happens next; every
+/// later message is recorded (with its meaning, for the person) and the bot
+/// stays quiet — no "someone has been asked to join" on every message —
+/// until the wait changes: then one honest update, and quiet again.
+#[test]
+fn after_a_hand_off_the_bot_acknowledges_once_then_stays_quiet_until_the_wait_changes() {
+    use wismo_core::dialogue::{handoff_update_due, HandoffQueue};
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    let mut conv = Conversation::new("quiet");
+    engine.greet(&mut conv, now);
+    engine.turn(&mut conv, "I want to talk to a human", now);
+    engine.handoff_queued(
+        &mut conv,
+        HandoffQueue {
+            case: "H-3".into(),
+            wait_secs: Some(300),
+            agents_online: true,
+            contact_email: None,
+        },
+        now,
+    );
+    for (i, text) in ["hello?", "is anyone there", "I want to talk to a human"]
+        .iter()
+        .enumerate()
+    {
+        let later = now + chrono::Duration::seconds(60 * i as i64);
+        let out = engine.turn(&mut conv, text, later);
+        assert!(out.messages.is_empty(), "{text}: {:?}", out.messages);
+        assert!(
+            matches!(&out.events[..], [Event::UserSaid { text: t, .. }] if t == text),
+            "{:?}",
+            out.events
+        );
+        assert!(!handoff_update_due(&conv.state, Some(300), later));
+    }
+    // The 5 minutes the shopper was told have passed: one update, with the
+    // new wait, then quiet again for as long as that wait.
+    let late = now + chrono::Duration::seconds(301);
+    assert!(handoff_update_due(&conv.state, Some(600), late));
+    let events = engine.handoff_update(
+        &mut conv,
+        HandoffQueue {
+            case: "H-3".into(),
+            wait_secs: Some(600),
+            agents_online: true,
+            contact_email: None,
+        },
+        late,
+    );
+    let said = last_text(&events);
+    assert!(
+        said.contains("Sorry for the wait")
+            && said.contains("H-3")
+            && said.contains("about 10 minutes"),
+        "{said}"
+    );
+    assert_eq!(conv.state.wait_secs, Some(600));
+    let later = late + chrono::Duration::seconds(120);
+    assert!(engine.turn(&mut conv, "ok", later).messages.is_empty());
+    assert!(!handoff_update_due(&conv.state, Some(600), later));
+    // Everyone went offline: that changes the wait too.
+    assert!(handoff_update_due(&conv.state, None, later));
+    let events = engine.handoff_update(
+        &mut conv,
+        HandoffQueue {
+            case: "H-3".into(),
+            wait_secs: None,
+            agents_online: false,
+            contact_email: None,
+        },
+        later,
+    );
+    let said = last_text(&events);
+    assert!(
+        said.contains("gone offline") && said.contains("email"),
+        "{said}"
+    );
+    assert!(conv.state.wants_contact && !conv.state.agents_online);
+    // Still offline: quiet (the email is taken, though).
+    assert!(!handoff_update_due(&conv.state, None, later));
+    let out = engine.turn(&mut conv, "kim@example.com", later);
+    assert!(said_text(&out).contains("kim@example.com"), "{out:?}");
+    // Someone came online: one update that says so.
+    assert!(handoff_update_due(&conv.state, Some(60), later));
+    let events = engine.handoff_update(
+        &mut conv,
+        HandoffQueue {
+            case: "H-3".into(),
+            wait_secs: Some(60),
+            agents_online: true,
+            contact_email: None,
+        },
+        later,
+    );
+    assert!(last_text(&events).contains("online now"), "{events:?}");
+    // A person joined: no update is ever due.
+    conv.record(Event::AgentJoined {
+        agent: "Sam".into(),
+        at: later,
+    });
+    assert!(!handoff_update_due(
+        &conv.state,
+        None,
+        later + chrono::Duration::hours(2)
+    ));
+    assert_eq!(State::fold(&conv.events), conv.state);
+}
+
+/// The reason's message and the queue's message make one story: the
+/// reason never promises a time ("right away", "shortly", "within one
+/// business day") that the queue's honest message may contradict.
+#[test]
+fn hand_off_reason_messages_promise_no_time_the_queue_may_contradict() {
+    let (engine, _) = demo_engine();
+    let now = demo_now();
+    let mut said = Vec::new();
+    for id in ["reasons-a", "reasons-b"] {
+        // Both variants of the shopper asking for a person.
+        let mut conv = Conversation::new(id);
+        said.push(said_text(&engine.turn(
+            &mut conv,
+            "I want to talk to a human",
+            now,
+        )));
+    }
+    let mut conv = Conversation::new("reasons-damaged");
+    engine.turn(&mut conv, "my order 1035 arrived damaged", now);
+    engine.turn(&mut conv, "liam.smith@example.com", now);
+    let out = engine.turn(&mut conv, "the mug is cracked in half", now);
+    assert!(out.handoff.is_some());
+    let damaged = said_text(&out);
+    assert!(damaged.contains("CASE-"), "{damaged}");
+    said.push(damaged);
+    for s in said {
+        let s = s.to_lowercase();
+        for promise in ["right away", "shortly", "business day", " now."] {
+            assert!(!s.contains(promise), "{s}");
+        }
+    }
+}
+
+fn said_text(out: &wismo_core::dialogue::TurnOutput) -> String {
+    out.messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// A person resolving or handing back: the bot closes politely or offers

@@ -852,6 +852,39 @@ pub async fn post_csat(
     let s = &state.sessions;
     let now = s.clock.now();
     let comment = redacted_comment;
+    // A rating is for the help of a person who settled the case: the
+    // handoffs table (shared by every server) says whether one did.
+    if s.db.csat(&id).await?.is_some() {
+        return Err(ApiError::conflict(
+            "csat_already_given",
+            "this conversation was already rated",
+        ));
+    }
+    let handoffs = s.db.handoffs_of(&id).await?;
+    match handoffs.last() {
+        None => {
+            return Err(ApiError::conflict(
+                "csat_bot_only",
+                "only a conversation a person from the team helped with can be rated",
+            ))
+        }
+        Some(h) if h.is_open() => {
+            return Err(ApiError::conflict(
+                "csat_case_open",
+                format!(
+                    "case {} is still open; rate it once it is resolved",
+                    h.case_id()
+                ),
+            ))
+        }
+        Some(_) if !handoffs.iter().any(|h| h.status == "resolved") => {
+            return Err(ApiError::conflict(
+                "csat_not_resolved",
+                "the team handed this conversation back without resolving it",
+            ))
+        }
+        Some(_) => {}
+    }
     if !s.db.add_csat(&id, score, comment.as_deref(), now).await? {
         return Err(ApiError::conflict(
             "csat_already_given",

@@ -77,7 +77,7 @@ pub enum ApiError {
     NotFound { code: &'static str, message: String },
     /// The request conflicts with the current state; `code` says how
     /// (`already_assigned`, `at_capacity`, `not_open`, `csat_already_given`,
-    /// `duplicate`).
+    /// `csat_bot_only`, `csat_case_open`, `csat_not_resolved`, `duplicate`).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("score must be a whole number from 1 to 5")]

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
-use wismo_core::dialogue::{order_state, Conversation, Event, HandoffQueue};
+use wismo_core::dialogue::{handoff_update_due, order_state, Conversation, Event, HandoffQueue};
 use wismo_core::redact::redact_text;
 use wismo_store::{Agent, Db, Handoff, NewHandoff};
 
@@ -350,14 +350,6 @@ impl Sessions {
             .or_else(|| order.as_ref().and_then(|o| o.email.clone()))
             .or_else(|| conv.customer.as_ref().and_then(|c| c.email.clone()));
         let sentiments: Vec<f32> = st.sentiments.iter().rev().take(10).rev().copied().collect();
-        let agents = self.db.agents().await?;
-        let online = self.escalation.online();
-        let active: HashMap<String, i64> = self.db.active_chats().await?.into_iter().collect();
-        let capacity: Vec<(u32, i64)> = agents
-            .iter()
-            .filter(|a| online.contains(&a.id) && speaks(a, locale.as_deref()))
-            .map(|a| (a.max_chats, active.get(&a.id).copied().unwrap_or(0)))
-            .collect();
         let ahead = self
             .db
             .open_handoffs()
@@ -365,8 +357,18 @@ impl Sessions {
             .iter()
             .filter(|h| h.status == "queued")
             .count();
-        let recent = self.db.recent_waits(20).await?;
-        let wait = estimate_wait(&capacity, ahead, &recent);
+        let wait = self.current_wait(locale.as_deref(), ahead).await?;
+        // One case number per conversation: the case the flow opened
+        // (a damaged-item report's), else an earlier hand-off's.
+        let case_ref = match st.slots.get("case_id") {
+            Some(c) => Some(c.clone()),
+            None => self
+                .db
+                .handoffs_of(&conv.id)
+                .await?
+                .last()
+                .map(Handoff::case_id),
+        };
         let h = self
             .db
             .create_handoff(&NewHandoff {
@@ -383,6 +385,7 @@ impl Sessions {
                 last_role: Some("user".into()),
                 last_text: Some(redact_text(last_text)),
                 last_at: Some(now),
+                case_ref,
             })
             .await?;
         let before = conv.events.len();
@@ -398,6 +401,72 @@ impl Sessions {
         );
         events.extend(conv.events.drain(before..));
         Ok(h)
+    }
+
+    /// The honest wait for the next person who speaks `locale` with
+    /// `ahead` cases before this one; `None` when nobody is online.
+    async fn current_wait(
+        &self,
+        locale: Option<&str>,
+        ahead: usize,
+    ) -> Result<Option<u32>, ApiError> {
+        let agents = self.db.agents().await?;
+        let online = self.escalation.online();
+        let active: HashMap<String, i64> = self.db.active_chats().await?.into_iter().collect();
+        let capacity: Vec<(u32, i64)> = agents
+            .iter()
+            .filter(|a| online.contains(&a.id) && speaks(a, locale))
+            .map(|a| (a.max_chats, active.get(&a.id).copied().unwrap_or(0)))
+            .collect();
+        let recent = self.db.recent_waits(20).await?;
+        Ok(estimate_wait(&capacity, ahead, &recent))
+    }
+
+    /// A shopper wrote while their case waits in the queue: if their wait
+    /// changed since they were told ([`handoff_update_due`]), the engine
+    /// tells them once (appended to `events`) and the case's offline flag
+    /// follows what they were told. Reads the case from the database (the
+    /// truth shared by every server). True when an update was given.
+    pub(crate) async fn wait_update(
+        &self,
+        conv: &mut Conversation,
+        events: &mut Vec<Event>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        let Some(h) = self.db.open_handoff(&conv.id).await? else {
+            return Ok(false);
+        };
+        if h.status != "queued" {
+            return Ok(false);
+        }
+        let mine = (-effective_priority(&h, now), h.id);
+        let ahead = self
+            .db
+            .open_handoffs()
+            .await?
+            .iter()
+            .filter(|o| o.status == "queued" && (-effective_priority(o, now), o.id) < mine)
+            .count();
+        let wait = self.current_wait(h.locale.as_deref(), ahead).await?;
+        if !handoff_update_due(&conv.state, wait, now) {
+            return Ok(false);
+        }
+        let before = conv.events.len();
+        self.engine.handoff_update(
+            conv,
+            HandoffQueue {
+                case: h.case_id(),
+                wait_secs: wait,
+                agents_online: wait.is_some(),
+                contact_email: h.contact_email.clone(),
+            },
+            now,
+        );
+        events.extend(conv.events.drain(before..));
+        if h.offline != wait.is_none() {
+            self.db.set_handoff_offline(h.id, wait.is_none()).await?;
+        }
+        Ok(true)
     }
 
     /// Bookkeeping after a shopper's turn in a conversation with an open

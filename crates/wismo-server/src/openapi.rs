@@ -649,7 +649,7 @@ mod tests {
         ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 39] = [
+    const CODES: [(&str, u64); 42] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -680,6 +680,9 @@ mod tests {
         ("at_capacity", 409),
         ("not_open", 409),
         ("csat_already_given", 409),
+        ("csat_bot_only", 409),
+        ("csat_case_open", 409),
+        ("csat_not_resolved", 409),
         ("duplicate", 409),
         ("invalid_score", 422),
         ("insufficient_scope", 403),
@@ -917,6 +920,9 @@ mod tests {
             ApiError::conflict("at_capacity", ""),
             ApiError::conflict("not_open", ""),
             ApiError::conflict("csat_already_given", ""),
+            ApiError::conflict("csat_bot_only", ""),
+            ApiError::conflict("csat_case_open", ""),
+            ApiError::conflict("csat_not_resolved", ""),
             ApiError::conflict("duplicate", ""),
             ApiError::InvalidScore,
             ApiError::InsufficientScope("import"),

@@ -302,6 +302,11 @@ pub struct Handoff {
     pub wait_secs: Option<u32>,
     /// The outcome of the last resolved hand-off (until a new one starts).
     pub resolution: Option<String>,
+    /// While queued: someone was online when the shopper was last told the
+    /// wait (false: the case waits for an email follow-up).
+    pub agents_online: bool,
+    /// While queued and nobody online: the bot asked for an email.
+    pub wants_contact: bool,
 }
 
 impl Handoff {
@@ -312,6 +317,8 @@ impl Handoff {
             case_id: state.case_id.clone(),
             wait_secs: state.wait_secs,
             resolution: state.resolution.clone(),
+            agents_online: state.agents_online,
+            wants_contact: state.wants_contact,
         }
     }
 
@@ -328,7 +335,9 @@ impl Handoff {
             }
             (None, _, Some(_)) => json!({
                 "status": "queued", "reason": r, "agent": null, "case_id": case,
-                "wait_seconds": self.wait_secs,
+                "wait_seconds": self.wait_secs.filter(|_| self.agents_online),
+                "agents_online": self.agents_online,
+                "email_follow_up": !self.agents_online && !self.wants_contact,
             }),
             (None, Some(_), None) => {
                 json!({"status": "requested", "reason": r, "agent": null, "case_id": null})
@@ -599,6 +608,9 @@ impl Sessions {
             ));
         }
         let engine = self.engine.clone();
+        // Whether the conversation was waiting for or with a person before
+        // this message (read before the state is handed to the engine).
+        let had_case = live.conv.state.case_id.is_some();
         let mut conv = std::mem::take(&mut live.conv);
         let owned = text.to_string();
         let fail = self.fail_next_turn.swap(false, Ordering::Relaxed);
@@ -610,7 +622,6 @@ impl Sessions {
             (conv, out)
         })
         .await;
-        let had_case = live.conv.state.case_id.is_some();
         let (nlu, mut handoff) = match outcome {
             Ok((mut conv, out)) => {
                 conv.events.clear();
@@ -657,8 +668,15 @@ impl Sessions {
         let requested = events
             .iter()
             .any(|e| matches!(e, Event::HandoffRequested { .. }));
+        // A hand-off asked for earlier that could not be queued then
+        // (the database was unavailable) is queued now.
+        let pending = !live.stale
+            && live.conv.state.handoff.is_some()
+            && live.conv.state.case_id.is_none()
+            && live.conv.state.agent.is_none();
         let mut queued = None;
-        if requested && !had_case && self.db.open_handoff(&session.id).await?.is_none() {
+        if (requested || pending) && !had_case && self.db.open_handoff(&session.id).await?.is_none()
+        {
             let intent = nlu.as_ref().map(|n| n.intent.name.clone());
             let result = if live.stale {
                 // The engine failed: queue from what the log says so far.
@@ -686,6 +704,21 @@ impl Sessions {
                 Err(e) => {
                     tracing::error!(conversation = %session.id, error = %e, "could not queue the hand-off")
                 }
+            }
+        }
+        // Waiting in the queue, the bot is quiet: one honest update only
+        // when the shopper's wait changed since they were told.
+        let bot_spoke = events.iter().any(|e| matches!(e, Event::BotSaid { .. }));
+        if queued.is_none() && had_case && !live.stale && !bot_spoke {
+            let mut conv = std::mem::take(&mut live.conv);
+            let r = self.wait_update(&mut conv, &mut events, now).await;
+            conv.events.clear();
+            if matches!(r, Ok(true)) {
+                handoff = Handoff::of(&conv.state);
+            }
+            live.conv = conv;
+            if let Err(e) = r {
+                tracing::error!(conversation = %session.id, error = %e, "could not check the wait");
             }
         }
         let last = match self.db.append_events(&session.id, &events).await {

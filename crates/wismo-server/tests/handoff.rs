@@ -904,9 +904,336 @@ async fn a_bot_failure_sends_the_conversation_to_the_queue() {
             wismo_server::escalation::priority_label(h.priority),
             "normal"
         );
-        // The next message is answered honestly from the rebuilt state.
+        // The next message is kept for the person; the bot, having said
+        // what happens next, stays quiet.
         let r = app.say(&conv, "hello?").await;
         assert_eq!(r["handoff"]["status"], "queued", "{r}");
-        assert!(replies(&r).contains("asked to join"), "{r}");
+        assert_eq!(r["user_message"]["text"], "hello?", "{r}");
+        assert!(r["messages"].as_array().is_some_and(Vec::is_empty), "{r}");
+    }
+}
+
+/// Every case id a text names (`CASE-0001`, `H-12`).
+fn case_ids(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| {
+            let digits = w
+                .strip_prefix("CASE-")
+                .or_else(|| w.strip_prefix("H-"))
+                .unwrap_or("");
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// Everything the shopper was shown in the conversation.
+async fn shown(app: &TestApp, conv: &Conv) -> String {
+    texts(&app.transcript(conv).await).join(" | ")
+}
+
+async fn rate(app: &TestApp, conv: &Conv, score: u8) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{}/csat", conv.id)))
+        .bearer_auth(&conv.token)
+        .json(&json!({"score": score}))
+        .send()
+        .await
+        .expect("csat");
+    (
+        res.status().as_u16(),
+        res.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+/// A damaged-item report opens a case in the order store and hands off:
+/// the shopper sees one case number in the whole conversation (not the
+/// store's CASE-0001 and the queue's H-1), the console shows the same one,
+/// and a second hand-off in the conversation keeps it.
+#[tokio::test]
+async fn a_damaged_item_report_has_one_case_number_everywhere() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+        let conv = app.create().await;
+        app.say(&conv, "my order 1035 arrived damaged").await;
+        app.say(&conv, "liam.smith@example.com").await;
+        let r = app.say(&conv, "the mug is cracked in half").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{r}");
+        let case = r["handoff"]["case_id"].as_str().expect("case").to_string();
+        assert!(case.starts_with("CASE-"), "{r}");
+        let ids = case_ids(&shown(&app, &conv).await);
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec![case.clone()]);
+
+        let mut sse = Sse::open(&app, &alice).await;
+        let q = sse.next("queue").await;
+        assert_eq!(q["queue"][0]["case_id"], case.as_str(), "{q}");
+        let (s, v) = act(&app, &alice, &conv, "accept", None).await;
+        assert_eq!(
+            (s, v["case"]["case_id"].as_str()),
+            (200, Some(case.as_str()))
+        );
+        let (s, _) = act(&app, &alice, &conv, "release", None).await;
+        assert_eq!(s, 200);
+        // Asked for a person again later: the same case, not a new number.
+        let r = app.say(&conv, "I want to talk to a human").await;
+        assert_eq!(r["handoff"]["case_id"], case.as_str(), "{r}");
+        let ids = case_ids(&shown(&app, &conv).await);
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec![case.clone()]);
+        drop(sse);
+        app.stop().await.expect("stop");
+    }
+}
+
+/// The widget's banner is built from the same facts the bot's message
+/// states: someone online and the wait, or nobody online and an email
+/// follow-up (an address known) or a request for one.
+#[tokio::test]
+async fn the_hand_off_state_carries_the_facts_the_bot_told() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+
+        let asked = app.create().await;
+        let r = app.say(&asked, "I want to talk to a human").await;
+        assert!(
+            replies(&r).contains("No one from our team is online"),
+            "{r}"
+        );
+        let h = &r["handoff"];
+        assert_eq!(
+            (
+                &h["status"],
+                &h["agents_online"],
+                &h["email_follow_up"],
+                &h["wait_seconds"]
+            ),
+            (&json!("queued"), &json!(false), &json!(false), &Value::Null),
+            "{r}"
+        );
+        app.say(&asked, "jo@example.com").await;
+        let t = app.transcript(&asked).await;
+        assert_eq!(t["handoff"]["email_follow_up"], true, "{t}");
+
+        let known = app.create().await;
+        app.say(&known, "where is my order #1001?").await;
+        app.say(&known, "emma.johnson@example.com").await;
+        let r = app.say(&known, "I want to talk to a human").await;
+        assert!(replies(&r).contains("by email at"), "{r}");
+        assert_eq!(
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["email_follow_up"]
+            ),
+            (&json!(false), &json!(true)),
+            "{r}"
+        );
+
+        let mut sse = Sse::open(&app, &alice).await;
+        sse.next("queue").await;
+        let online = app.create().await;
+        let r = app.say(&online, "I want to talk to a human").await;
+        assert!(replies(&r).contains("about a minute"), "{r}");
+        assert_eq!(
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["wait_seconds"]
+            ),
+            (&json!(true), &json!(60)),
+            "{r}"
+        );
+        assert_eq!(r["handoff"]["email_follow_up"], false);
+        drop(sse);
+        app.stop().await.expect("stop");
+    }
+}
+
+/// After the hand-off the bot says nothing more — every message is kept
+/// and reaches the agent — until the shopper's wait changes: someone comes
+/// online for an offline case, or the estimate passes. Then one update.
+/// The case row follows what the shopper was told (offline cleared).
+#[tokio::test]
+async fn while_queued_the_bot_is_quiet_until_the_wait_changes() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+        let conv = app.create().await;
+        app.say(&conv, "I want to talk to a human").await;
+        for text in ["hello?", "is anyone there?", "I want to talk to a human"] {
+            let r = app.say(&conv, text).await;
+            assert!(
+                r["messages"].as_array().is_some_and(Vec::is_empty),
+                "{text}: {r}"
+            );
+            assert_eq!(r["user_message"]["text"], text);
+            assert_eq!(r["handoff"]["agents_online"], false);
+        }
+        // Alice comes online: the next message gets one honest update.
+        let mut sse = Sse::open(&app, &alice).await;
+        sse.next("queue").await;
+        let r = app.say(&conv, "still waiting").await;
+        assert!(replies(&r).contains("online now"), "{r}");
+        assert_eq!(
+            (
+                &r["handoff"]["agents_online"],
+                &r["handoff"]["wait_seconds"]
+            ),
+            (&json!(true), &json!(60)),
+            "{r}"
+        );
+        let q = sse.queue_until(|q| q["queue"][0]["offline"] == false).await;
+        assert_eq!(q["queue"][0]["conversation_id"], conv.id.as_str());
+        let r = app.say(&conv, "ok").await;
+        assert!(r["messages"].as_array().is_some_and(Vec::is_empty), "{r}");
+        // The minute she was told has passed: one update, then quiet.
+        app.state.sessions.clock.advance(Duration::from_secs(90));
+        let r = app.say(&conv, "how long now?").await;
+        assert!(replies(&r).contains("Sorry for the wait"), "{r}");
+        let r = app.say(&conv, "ok").await;
+        assert!(r["messages"].as_array().is_some_and(Vec::is_empty), "{r}");
+        // Nothing the shopper said is lost: the agent sees all of it.
+        let (_, view) = call(
+            &app,
+            &alice,
+            "GET",
+            &format!("/v1/agent/conversations/{}", conv.id),
+            None,
+        )
+        .await;
+        let seen = texts(&view);
+        for text in [
+            "hello?",
+            "is anyone there?",
+            "still waiting",
+            "how long now?",
+        ] {
+            assert!(seen.iter().any(|t| t == text), "{text} missing: {seen:?}");
+        }
+        drop(sse);
+        app.stop().await.expect("stop");
+    }
+}
+
+/// The console shows the case as it is: an offline case stops being
+/// "offline" once an agent joins, and a resolved case says so.
+#[tokio::test]
+async fn the_console_shows_the_case_as_it_is() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let conv = app.create().await;
+        app.say(&conv, "I want to talk to a human").await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+        let path = format!("/v1/agent/conversations/{}", conv.id);
+        let (_, view) = call(&app, &alice, "GET", &path, None).await;
+        assert_eq!(
+            (&view["case"]["status"], &view["case"]["offline"]),
+            (&json!("queued"), &json!(true)),
+            "{view}"
+        );
+        let (s, v) = act(&app, &alice, &conv, "accept", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            (&v["case"]["status"], &v["case"]["offline"]),
+            (&json!("assigned"), &json!(false)),
+            "{v}"
+        );
+        act(
+            &app,
+            &alice,
+            &conv,
+            "messages",
+            Some(json!({"text": "Hi, Alice here."})),
+        )
+        .await;
+        let (s, v) = act(
+            &app,
+            &alice,
+            &conv,
+            "resolve",
+            Some(json!({"outcome": "resolved"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            (&v["case"]["status"], &v["case"]["offline"]),
+            (&json!("resolved"), &json!(false)),
+            "{v}"
+        );
+        let (_, view) = call(&app, &alice, "GET", &path, None).await;
+        assert_eq!(
+            (&view["case"]["status"], &view["case"]["offline"]),
+            (&json!("resolved"), &json!(false)),
+            "{view}"
+        );
+        app.stop().await.expect("stop");
+    }
+}
+
+/// A rating is for a person's help, after they resolved the case, once —
+/// judged from the database, so two servers sharing it agree.
+#[tokio::test]
+async fn csat_only_after_a_person_resolved_the_case_and_only_once() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let other = spawn_app_with(backend, &[("database_url", app.database_url.as_str())]).await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+
+        let bot_only = app.create().await;
+        app.say(&bot_only, "where is my order #1001?").await;
+        let (s, v) = rate(&app, &bot_only, 5).await;
+        assert_eq!((s, v["code"].as_str()), (409, Some("csat_bot_only")), "{v}");
+
+        let conv = app.create().await;
+        app.say(&conv, "I want to talk to a human").await;
+        let (s, v) = rate(&app, &conv, 5).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_case_open")),
+            "{v}"
+        );
+        // The agent works on the other server.
+        let (s, _) = act(&other, &alice, &conv, "accept", None).await;
+        assert_eq!(s, 200);
+        let (s, v) = rate(&app, &conv, 5).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_case_open")),
+            "{v}"
+        );
+        let (s, _) = act(&other, &alice, &conv, "release", None).await;
+        assert_eq!(s, 200);
+        let (s, v) = rate(&app, &conv, 5).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_not_resolved")),
+            "{v}"
+        );
+
+        // (The shopper's tab follows the conversation to the other server.)
+        let r = other.say(&conv, "I want to talk to a human").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{r}");
+        let (s, _) = act(&other, &alice, &conv, "accept", None).await;
+        assert_eq!(s, 200);
+        let (s, _) = act(
+            &other,
+            &alice,
+            &conv,
+            "resolve",
+            Some(json!({"outcome": "refunded"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, v) = rate(&app, &conv, 4).await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = rate(&other, &conv, 1).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("csat_already_given")),
+            "{v}"
+        );
+        assert_eq!(app.transcript(&conv).await["csat"]["score"], 4);
+        other.stop().await.expect("stop");
+        app.stop().await.expect("stop");
     }
 }

@@ -102,6 +102,10 @@ pub struct NewHandoff {
     pub last_role: Option<String>,
     pub last_text: Option<String>,
     pub last_at: Option<DateTime<Utc>>,
+    /// The case the conversation already has (the flow's `CASE-0001`, or an
+    /// earlier hand-off's), shown instead of `H-<id>`: one case number per
+    /// conversation.
+    pub case_ref: Option<String>,
 }
 
 /// A stored hand-off.
@@ -129,12 +133,18 @@ pub struct Handoff {
     pub last_role: Option<String>,
     pub last_text: Option<String>,
     pub last_at: Option<DateTime<Utc>>,
+    /// The conversation's case this hand-off continues, if it had one.
+    pub case_ref: Option<String>,
 }
 
 impl Handoff {
-    /// The case id shoppers and agents see (`H-12`).
+    /// The case id shoppers and agents see: the conversation's case
+    /// (`CASE-0001`) when the hand-off continues one, else `H-12`.
     pub fn case_id(&self) -> String {
-        format!("H-{}", self.id)
+        match &self.case_ref {
+            Some(c) => c.clone(),
+            None => format!("H-{}", self.id),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -165,6 +175,7 @@ struct HandoffDbRow {
     last_role: Option<String>,
     last_text: Option<String>,
     last_at: Option<DateTime<Utc>>,
+    case_ref: Option<String>,
 }
 
 impl TryFrom<HandoffDbRow> for Handoff {
@@ -192,13 +203,14 @@ impl TryFrom<HandoffDbRow> for Handoff {
             last_role: r.last_role,
             last_text: r.last_text,
             last_at: r.last_at,
+            case_ref: r.case_ref,
         })
     }
 }
 
 const HANDOFF_COLUMNS: &str = "id, conversation_id, status, reason, priority, locale, intent, \
      sentiments, order_number, contact_email, offline, requested_at, agent_id, assigned_at, \
-     first_response_at, closed_at, outcome, tags, last_role, last_text, last_at";
+     first_response_at, closed_at, outcome, tags, last_role, last_text, last_at, case_ref";
 
 /// A shopper's rating of a conversation.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -470,11 +482,12 @@ impl Db {
         check("reason", &h.reason)?;
         check("message", h.last_text.as_deref().unwrap_or_default())?;
         check("email", h.contact_email.as_deref().unwrap_or_default())?;
+        check("case", h.case_ref.as_deref().unwrap_or_default())?;
         let sql = format!(
             "INSERT INTO handoffs (conversation_id, status, reason, priority, locale, intent, \
              sentiments, order_number, contact_email, offline, requested_at, tags, last_role, \
-             last_text, last_at, contact_email_hash) \
-             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, $14) \
+             last_text, last_at, contact_email_hash, case_ref) \
+             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', $11, $12, $13, $14, $15) \
              RETURNING {HANDOFF_COLUMNS}"
         );
         let sentiments = serde_json::to_string(&h.sentiments)?;
@@ -498,6 +511,7 @@ impl Db {
                 .bind(&last_text)
                 .bind(h.last_at.map(micros))
                 .bind(&contact_hash)
+                .bind(&h.case_ref)
                 .fetch_one(p)
                 .await?
         });
@@ -586,8 +600,8 @@ impl Db {
         let n = with_pool!(self, p => {
             match from_agent {
                 None => sqlx::query(
-                    "UPDATE handoffs SET status = 'assigned', agent_id = $1, assigned_at = $2 \
-                     WHERE id = $3 AND status = 'queued'",
+                    "UPDATE handoffs SET status = 'assigned', agent_id = $1, assigned_at = $2, \
+                     offline = FALSE WHERE id = $3 AND status = 'queued'",
                 )
                 .bind(agent_id)
                 .bind(micros(at))
@@ -683,6 +697,19 @@ impl Db {
             sqlx::query("UPDATE handoffs SET contact_email = $1, contact_email_hash = $2 WHERE id = $3")
                 .bind(&email)
                 .bind(&hash)
+                .bind(id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Whether a queued case waits for an email follow-up (nobody online)
+    /// or for a person in the chat: what the shopper was last told.
+    pub async fn set_handoff_offline(&self, id: i64, offline: bool) -> Result<(), StoreDbError> {
+        with_pool!(self, p => {
+            sqlx::query("UPDATE handoffs SET offline = $1 WHERE id = $2 AND status = 'queued'")
+                .bind(offline)
                 .bind(id)
                 .execute(p)
                 .await?;

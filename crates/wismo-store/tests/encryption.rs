@@ -156,6 +156,7 @@ async fn seed(db: &Db) {
             last_role: Some("user".into()),
             last_text: Some(MESSAGE.into()),
             last_at: Some(t(12)),
+            case_ref: None,
         })
         .await
         .expect("handoff");

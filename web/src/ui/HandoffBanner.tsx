@@ -1,8 +1,10 @@
 import type { Strings } from '../i18n';
 import type { Handoff } from '../types';
 
-/** Tells the shopper a person is on the way (with the case number and the
- * expected wait, when the server gives them), or who has joined. */
+/** Tells the shopper what happens next, from the same facts the bot's
+ * message stated: in the queue with the expected wait when someone is
+ * online; nobody online and an email follow-up (or a request for an email)
+ * otherwise; or who has joined. Always with the case number. */
 export function HandoffBanner({
   handoff,
   agent,
@@ -18,10 +20,16 @@ export function HandoffBanner({
   switch (handoff.status) {
     case 'requested':
     case 'queued':
-      text = handoff.status === 'queued' ? t.waitingForPerson : t.personRequested;
       kind = 'waiting';
+      if (handoff.status === 'requested') text = t.personRequested;
+      else if (handoff.agents_online === false) {
+        text = handoff.email_follow_up ? t.offlineEmailFollowUp : t.offlineAskEmail;
+        kind = 'offline';
+      } else text = t.waitingForPerson;
       if (handoff.case_id) details.push(t.caseNumber(handoff.case_id));
-      if (typeof handoff.wait_seconds === 'number') details.push(t.expectedWait(handoff.wait_seconds));
+      if (kind === 'waiting' && typeof handoff.wait_seconds === 'number') {
+        details.push(t.expectedWait(handoff.wait_seconds));
+      }
       break;
     case 'assigned':
       text = t.agentJoined(agent);

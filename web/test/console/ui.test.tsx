@@ -322,6 +322,24 @@ describe('resolving', () => {
     expect(t.$('[data-testid="announcer"]')?.textContent).toBe('Case H-3 resolved.');
   });
 
+  it('shows an offline case as offline only while it waits: not once someone took it and resolved it', async () => {
+    const srv = consoleServer({ signedIn: true });
+    srv.state.queue = [makeCase(3, { offline: true, contact_email: 'jo@example.com' })];
+    const t = await setup({ server: srv });
+    await act(async () => t.sources.last.open());
+    await t.emit('queue', { queue: srv.state.queue, mine: [], agents: srv.state.agents });
+    await t.click(t.$('[data-testid="queue-item"][data-conversation-id="c_3"] button'));
+    expect(t.$('[data-testid="offline-note"]')?.textContent).toContain('Offline case: no agent was online.');
+    await t.click(t.$('[data-testid="accept"]'));
+    expect(t.$('[data-testid="case-status"]')?.textContent).toContain('Assigned to you');
+    expect(t.$('[data-testid="offline-note"]')).toBeNull();
+    await t.click(t.$('[data-testid="resolve"]'));
+    await act(async () => choose(t.$<HTMLSelectElement>('[data-testid="resolve-outcome"]')!, 'resolved'));
+    await t.click(t.$('[data-testid="resolve-submit"]'));
+    expect(t.$('[data-testid="case-status"]')?.textContent).toContain('Resolved');
+    expect(t.root.textContent).not.toContain('Offline case');
+  });
+
   it('Escape closes the form and gives the focus back to its button; transfer lists online agents only', async () => {
     const t = await withOpenCase();
     await t.click(t.$('[data-testid="accept"]'));

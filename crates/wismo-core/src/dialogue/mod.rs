@@ -198,6 +198,28 @@ pub struct HandoffQueue {
     pub contact_email: Option<String>,
 }
 
+/// Whether a shopper who writes while their hand-off waits in the queue
+/// should hear about the wait again ([`Engine::handoff_update`]): only when
+/// it changed since they were last told — someone came online for a case
+/// that waited for email, everyone went offline, or the estimate they were
+/// given has passed. `current_wait` is the escalation manager's estimate
+/// now (`None`: nobody is online). Otherwise the bot stays quiet.
+pub fn handoff_update_due(state: &State, current_wait: Option<u32>, now: DateTime<Utc>) -> bool {
+    if state.agent.is_some() || state.case_id.is_none() {
+        return false;
+    }
+    match (state.agents_online, current_wait) {
+        (false, Some(_)) | (true, None) => true,
+        (false, None) => false,
+        (true, Some(_)) => {
+            let told = i64::from(state.wait_secs.unwrap_or(60));
+            state
+                .handoff_told_at
+                .is_some_and(|at| now >= at + chrono::Duration::seconds(told))
+        }
+    }
+}
+
 /// A wait, said the way a person would ("about 5 minutes").
 pub fn human_wait(secs: u32, locale: &str) -> String {
     let minutes = secs.div_ceil(60);
@@ -663,6 +685,56 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The shopper wrote while their hand-off waits and the wait changed
+    /// ([`handoff_update_due`]): records the new wait and tells them once,
+    /// honestly — someone is online now and the likely wait, the wait is
+    /// longer than said, or nobody is online any more (email follow-up).
+    pub fn handoff_update(
+        &self,
+        conv: &mut Conversation,
+        update: HandoffQueue,
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let first_new = conv.events.len();
+        let was_online = conv.state.agents_online;
+        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let known = update
+            .contact_email
+            .clone()
+            .or_else(|| t.state.slots.get("contact_email").cloned());
+        let online = update.agents_online && update.wait_secs.is_some();
+        t.emit(Event::HandoffUpdated {
+            wait_secs: update.wait_secs.filter(|_| online),
+            agents_online: online,
+            contact_email: known.clone(),
+            at: now,
+        });
+        let mut v = t.base_vars();
+        v.insert("case_id", update.case);
+        match (online, update.wait_secs, known) {
+            (true, Some(wait), _) => {
+                let locale = t.locale().to_string();
+                v.insert("wait", human_wait(wait, &locale));
+                let id = if was_online {
+                    "handoff.update.wait"
+                } else {
+                    "handoff.update.online"
+                };
+                t.say(id, &v, &[]);
+            }
+            (_, _, Some(email)) => {
+                v.insert("email", email);
+                t.say("handoff.update.offline_known", &v, &[]);
+            }
+            (_, _, None) => t.say("handoff.update.offline_ask", &v, &[]),
+        }
+        t.conv.state = t.state;
+        conv.events
+            .get(first_new..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// A person handed the conversation back to the bot (`resolved`: they
     /// settled it, with an outcome and tags): records it, and the bot says
     /// it is back, or thanks the shopper.
@@ -940,6 +1012,11 @@ impl<'a> Turn<'a> {
         self.warn_about_card_data();
 
         if let Some(reason) = self.state.handoff.clone() {
+            // Waiting for a person: the shopper was told what happens next
+            // when the hand-off was queued; the bot stays quiet (what they
+            // say is recorded above and reaches the person) except to take
+            // an email it asked for. The escalation manager adds one honest
+            // update when their wait changes (`handoff_update_due`).
             let mut v = self.base_vars();
             if self.state.wants_contact {
                 if let Some(email) = self.entity_text("email") {
@@ -955,8 +1032,11 @@ impl<'a> Turn<'a> {
                     return;
                 }
             }
-            v.insert("reason", reason);
-            self.say("handoff.waiting", &v, &[]);
+            if self.state.case_id.is_none() {
+                // Asked for but not queued (yet): say it is still pending.
+                v.insert("reason", reason);
+                self.say("handoff.waiting", &v, &[]);
+            }
             return;
         }
         if self.sentiment_says_handoff() {

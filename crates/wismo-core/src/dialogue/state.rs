@@ -92,6 +92,17 @@ pub enum Event {
         contact_email: Option<String>,
         at: DateTime<Utc>,
     },
+    /// The shopper wrote while queued and their wait had changed (the
+    /// estimate passed, or someone came online, or everyone went offline):
+    /// the bot told them the new wait once. Same fields as `HandoffQueued`.
+    HandoffUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_secs: Option<u32>,
+        agents_online: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_email: Option<String>,
+        at: DateTime<Utc>,
+    },
     /// A person from the store took the conversation over: from now on the
     /// bot stays silent (it records what the shopper says, never answers).
     AgentJoined {
@@ -198,9 +209,16 @@ pub struct State {
     /// The shopper's rating, once given.
     #[serde(default)]
     pub csat: Option<u8>,
-    /// The wait the shopper was told when the hand-off was queued.
+    /// The wait the shopper was last told (queued or updated).
     #[serde(default)]
     pub wait_secs: Option<u32>,
+    /// Whether someone was online when the shopper was last told the wait
+    /// (false: the case waits for an email follow-up).
+    #[serde(default)]
+    pub agents_online: bool,
+    /// When the shopper was last told what happens next (queued or updated).
+    #[serde(default)]
+    pub handoff_told_at: Option<DateTime<Utc>>,
     /// How the last hand-off was resolved, until a new one starts.
     #[serde(default)]
     pub resolution: Option<String>,
@@ -281,14 +299,17 @@ impl State {
                 agents_online,
                 contact_email,
                 wait_secs,
-                ..
+                at,
             } => {
                 self.case_id = Some(case.clone());
-                self.wait_secs = *wait_secs;
-                self.wants_contact = !agents_online
-                    && contact_email.is_none()
-                    && !self.slots.contains_key("contact_email");
+                self.told_wait(*wait_secs, *agents_online, contact_email.is_some(), *at);
             }
+            Event::HandoffUpdated {
+                agents_online,
+                contact_email,
+                wait_secs,
+                at,
+            } => self.told_wait(*wait_secs, *agents_online, contact_email.is_some(), *at),
             Event::AgentJoined { agent, .. } => self.agent = Some(agent.clone()),
             Event::AgentTransferred { to, .. } => self.agent = Some(to.clone()),
             Event::AgentSaid { .. } | Event::NoteAdded { .. } => {}
@@ -302,6 +323,8 @@ impl State {
                 self.handoff = None;
                 self.case_id = None;
                 self.wait_secs = None;
+                self.agents_online = false;
+                self.handoff_told_at = None;
                 self.wants_contact = false;
                 self.misunderstood_streak = 0;
                 if *resolved {
@@ -325,6 +348,20 @@ impl State {
                 };
             }
         }
+    }
+
+    fn told_wait(
+        &mut self,
+        wait_secs: Option<u32>,
+        agents_online: bool,
+        email_known: bool,
+        at: DateTime<Utc>,
+    ) {
+        self.wait_secs = wait_secs;
+        self.agents_online = agents_online;
+        self.handoff_told_at = Some(at);
+        self.wants_contact =
+            !agents_online && !email_known && !self.slots.contains_key("contact_email");
     }
 
     pub fn awaiting(&self) -> Option<&Awaiting> {

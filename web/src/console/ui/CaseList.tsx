@@ -22,12 +22,12 @@ function CaseDetails({ c, wait, idBase }: { c: Case; wait: number | null; idBase
           <span className="wc-sr"> (verified)</span>
         </span>
       )}
-      {c.offline && (
+      {c.offline && c.status === 'queued' && (
         <span className="wc-chip wc-chip-offline">
           Offline{c.contact_email ? ` · reply by email to ${c.contact_email}` : ''}
         </span>
       )}
-      {!c.offline && c.contact_email && <span className="wc-chip">Email: {c.contact_email}</span>}
+      {!(c.offline && c.status === 'queued') && c.contact_email && <span className="wc-chip">Email: {c.contact_email}</span>}
       {c.locale && <span className="wc-chip">{c.locale.toUpperCase()}</span>}
     </span>
   );

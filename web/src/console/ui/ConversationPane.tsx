@@ -93,8 +93,8 @@ export function ConversationPane({
             {entry.meta?.locale && ` · ${entry.meta.locale.toUpperCase()}`}
             {entry.meta?.channel && ` · ${entry.meta.channel}`}
           </p>
-          {c?.offline && (
-            <p className="wc-offline-note">
+          {c?.offline && c.status === 'queued' && (
+            <p className="wc-offline-note" data-testid="offline-note">
               Offline case: no agent was online.{c.contact_email ? ` The shopper left ${c.contact_email} for a reply by email.` : ''}
             </p>
           )}
