@@ -30,7 +30,8 @@
 //! `intent` (a list), `overdue` (true when a late order is at least the
 //! store's `late_after_days` past its promised date), `return_window`
 //! (`open`, `closed` or `unknown`: whether today is within the store's return
-//! window after the delivery date).
+//! window after the delivery date), `split` (true when the order went out in
+//! several packages of which some arrived and some did not).
 
 use super::order_view::OrderState;
 use crate::yaml::{self, Node, NodeKind};
@@ -115,6 +116,8 @@ pub struct Condition {
     pub intents: Vec<String>,
     pub overdue: Option<bool>,
     pub return_window: Option<ReturnWindow>,
+    /// Sent in several packages, some delivered and some not.
+    pub split: Option<bool>,
 }
 
 /// Where today stands against an order's return window.
@@ -353,6 +356,7 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
                 intents: string_list(c.get("intent"), err)?,
                 overdue: flag("overdue")?,
                 return_window,
+                split: flag("split")?,
             })
         }
     };

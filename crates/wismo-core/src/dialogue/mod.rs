@@ -1517,7 +1517,10 @@ impl<'a> Turn<'a> {
                 });
                 let flow_intent = self.flow_intent();
                 let ok_intent = cond.intents.is_empty() || cond.intents.contains(&flow_intent);
-                if !(ok_state && ok_shipped && ok_intent && ok_overdue && ok_window) {
+                let ok_split = cond.split.is_none_or(|want| {
+                    order.as_ref().is_some_and(|o| order_view::split(o) == want)
+                });
+                if !(ok_state && ok_shipped && ok_intent && ok_overdue && ok_window && ok_split) {
                     i += 1;
                     continue;
                 }

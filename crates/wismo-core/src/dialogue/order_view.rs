@@ -158,11 +158,50 @@ pub fn return_open(order: &Order, view: &View) -> Option<bool> {
     return_deadline(order, view).map(|d| view.day(d) >= view.today())
 }
 
+/// The package a shopper is asking about: of an order sent in several, the
+/// latest one still on its way (the order has not arrived until it has);
+/// otherwise the latest one.
 fn latest_fulfillment(order: &Order) -> Option<&crate::store::Fulfillment> {
+    let split = split(order);
     order
         .fulfillments
         .iter()
+        .filter(|f| !split || !is_delivered(f))
         .max_by_key(|f| f.updated_at.unwrap_or(f.created_at))
+}
+
+fn is_delivered(f: &crate::store::Fulfillment) -> bool {
+    f.shipment_status == Some(ShipmentStatus::Delivered) || f.delivered_at.is_some()
+}
+
+/// Whether the order went out in several packages of which some arrived and
+/// some did not.
+pub fn split(order: &Order) -> bool {
+    let delivered = order
+        .fulfillments
+        .iter()
+        .filter(|f| is_delivered(f))
+        .count();
+    delivered > 0 && delivered < order.fulfillments.len()
+}
+
+/// Titles of the items no package has carried yet.
+fn unshipped_items(order: &Order) -> Vec<String> {
+    order
+        .line_items
+        .iter()
+        .filter(|li| {
+            let shipped: u32 = order
+                .fulfillments
+                .iter()
+                .flat_map(|f| f.line_items.iter())
+                .filter(|(id, _)| *id == li.id)
+                .map(|(_, q)| *q)
+                .sum();
+            shipped < li.quantity && !li.title.trim().is_empty()
+        })
+        .map(|li| li.title.trim().to_string())
+        .collect()
 }
 
 /// The state of `order`, most decisive fact first.
@@ -333,6 +372,16 @@ pub fn sum_amounts<'a>(amounts: impl Iterator<Item = &'a str>) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
+/// "a, b and c" / "a, b y c".
+fn join_list(items: &[String], locale: &str) -> String {
+    let and = if locale == "es" { " y " } else { " and " };
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n => format!("{}{and}{}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
+
 /// Keys of [`order_vars`] that an order may not have a value for: every
 /// template must guard them (see `Templates::check_guards`).
 pub const OPTIONAL_KEYS: &[&str] = &[
@@ -352,6 +401,9 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "refund_date",
     "cancelled_date",
     "out_for_delivery_date",
+    "unshipped_items",
+    "packages",
+    "delivered_packages",
 ];
 
 /// Template values for an order the shopper is allowed to see, at `view.now`.
@@ -383,19 +435,35 @@ pub fn order_vars(
             }
         })
         .collect();
-    let and = if locale == "es" { " y " } else { " and " };
-    let items = match items.len() {
-        0 => String::new(),
-        1 => items[0].clone(),
-        n => format!("{}{and}{}", items[..n - 1].join(", "), items[n - 1]),
-    };
-    put("items", items);
+    put("items", join_list(&items, locale));
     put(
         "total",
         human_money(&order.total_price, &order.currency, locale),
     );
     put("return_window_days", view.return_window_days.to_string());
     put("late_after_days", view.late_after_days.to_string());
+    if matches!(
+        order.fulfillment_status,
+        crate::store::FulfillmentStatus::Partial
+    ) && !order.fulfillments.is_empty()
+    {
+        put(
+            "unshipped_items",
+            join_list(&unshipped_items(order), locale),
+        );
+    }
+    if split(order) {
+        put("packages", order.fulfillments.len().to_string());
+        put(
+            "delivered_packages",
+            order
+                .fulfillments
+                .iter()
+                .filter(|f| is_delivered(f))
+                .count()
+                .to_string(),
+        );
+    }
     if let Some(f) = latest_fulfillment(order) {
         put("carrier", f.tracking_company.clone().unwrap_or_default());
         put(
