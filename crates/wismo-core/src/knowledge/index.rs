@@ -2,7 +2,7 @@
 //! words against the index vocabulary.
 //!
 //! Every passage has three fields: the article title (shared by all passages
-//! of an article), the section heading and the section text. A term's
+//! of an article), the section heading(s) and the passage text. A term's
 //! frequencies are length-normalised per field, weighted (title and heading
 //! count double) and summed, then saturated once with Okapi's `k1`:
 //!
@@ -49,11 +49,11 @@ struct Posting {
     tf: [u16; FIELDS],
 }
 
-/// Where a passage comes from: article and section index.
+/// Where a passage comes from: article and passage index in the article.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PassageRef {
     pub article: usize,
-    pub section: usize,
+    pub passage: usize,
 }
 
 /// One locale's articles and their index.
@@ -110,7 +110,7 @@ impl LocaleIndex {
         let mut counts: HashMap<u32, [u16; FIELDS]> = HashMap::new();
         for (a, article) in articles.iter().enumerate() {
             let title = text::terms(&article.title, lang);
-            for (s, section) in article.sections.iter().enumerate() {
+            for (s, section) in article.passages.iter().enumerate() {
                 let p = idx.passages.len() as u32;
                 counts.clear();
                 let heading = text::terms(&section.heading, lang);
@@ -133,7 +133,7 @@ impl LocaleIndex {
                 }
                 idx.passages.push(PassageRef {
                     article: a,
-                    section: s,
+                    passage: s,
                 });
                 idx.lens.push(lens);
             }
