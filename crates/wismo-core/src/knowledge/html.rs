@@ -4,7 +4,8 @@
 //! `<h1>`..`<h6>` into headings and `<p>`, `<li>`, `<br>`, `<div>`, table rows
 //! and similar block tags into paragraph or line breaks, drops comments and
 //! the contents of `<script>`, `<style>`, `<noscript>`, `<template>`, `<svg>`,
-//! `<iframe>` and `<object>`, reads `<title>`, and decodes
+//! `<iframe>`, `<object>` and the page's `<nav>` and `<footer>` (menus and
+//! boilerplate), reads `<title>`, and decodes
 //! numeric and common named entities. Anything it does not understand is
 //! skipped; an unclosed tag or comment ends the text. Work is linear in the
 //! input (no backtracking, no nesting stack).
@@ -21,7 +22,7 @@ pub(crate) struct Page {
 /// Elements whose contents are never shown text.
 const DROPPED: &[&str] = &[
     "script", "style", "noscript", "template", "svg", "iframe", "object", "textarea",
-    "select", "canvas", "math",
+    "select", "canvas", "math", "nav", "footer",
 ];
 
 /// Elements that separate paragraphs.
@@ -32,9 +33,7 @@ const PARAGRAPH: &[&str] = &[
     "article",
     "main",
     "header",
-    "footer",
     "aside",
-    "nav",
     "blockquote",
     "ul",
     "ol",

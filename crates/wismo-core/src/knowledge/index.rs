@@ -38,6 +38,8 @@ const MIN_TYPO_CHARS: usize = 5;
 const MAX_TYPO_CHARS: usize = 30;
 /// How much a typo-corrected word counts compared with an exact one.
 const TYPO_CERTAINTY: f32 = 0.75;
+/// Ranking weight of an article's first passage (not applied to its score).
+const LEAD_BONUS: f32 = 1.05;
 /// At most this many distinct query terms are used (hostile input).
 const MAX_QUERY_TERMS: usize = 32;
 /// Only the first this many bytes of a question are read (hostile input).
@@ -109,7 +111,14 @@ impl LocaleIndex {
         };
         let mut counts: HashMap<u32, [u16; FIELDS]> = HashMap::new();
         for (a, article) in articles.iter().enumerate() {
-            let title = text::terms(&article.title, lang);
+            // The file name often names the topic ("international.html")
+            // when the title does not ("Worldwide delivery").
+            let mut title = text::terms(&article.title, lang);
+            for t in text::terms(&article.id, lang) {
+                if !title.contains(&t) {
+                    title.push(t);
+                }
+            }
             for (s, section) in article.passages.iter().enumerate() {
                 let p = idx.passages.len() as u32;
                 counts.clear();
@@ -221,9 +230,22 @@ impl LocaleIndex {
                 matched_idf: matched[p],
             })
             .collect();
+        // An article's first passage usually states its main rule ("you can
+        // return items within 14 days"): it wins near-ties.
+        let rank = |h: &Hit| {
+            let lead = self
+                .passages
+                .get(h.passage)
+                .is_some_and(|p| p.passage == 0);
+            if lead {
+                h.score * LEAD_BONUS
+            } else {
+                h.score
+            }
+        };
         hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            rank(b)
+                .total_cmp(&rank(a))
                 .then_with(|| a.passage.cmp(&b.passage))
         });
         hits
@@ -248,6 +270,7 @@ impl LocaleIndex {
             }
             let (id, certainty) = match self.vocab.get(w.as_str()) {
                 Some(&id) => (Some(id), 1.0),
+                None if text::is_soft_word(w, self.lang) => continue,
                 None => match self.correct(w) {
                     Some(id) => (Some(id), TYPO_CERTAINTY),
                     None => (None, 1.0),

@@ -14,7 +14,8 @@
 //!
 //! # When the knowledge base declines
 //!
-//! [`KnowledgeBase::answer`] answers only when the best passage passes all of:
+//! [`KnowledgeBase::answer`] answers with the best-ranked passage (of the
+//! first [`MAX_CANDIDATES`]) that passes all of:
 //!
 //! * **coverage** ≥ [`MIN_COVERAGE`]: the passage contains query terms that
 //!   carry at least half of the question's information (idf-weighted; a word
@@ -44,6 +45,8 @@ use index::{Hit, LocaleIndex};
 pub const MIN_COVERAGE: f32 = 0.5;
 /// Least normalised BM25F score (score / question's total idf) to answer.
 pub const MIN_SCORE: f32 = 0.2;
+/// How many of the best-ranked passages [`KnowledgeBase::answer`] considers.
+pub const MAX_CANDIDATES: usize = 5;
 /// Largest article file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Most article files read from one folder.
@@ -256,15 +259,16 @@ impl KnowledgeBase {
     /// matches well enough to answer (see the module documentation).
     pub fn answer(&self, question: &str, locale: &str) -> Option<Answer> {
         let idx = self.index(locale)?;
-        let best = idx.search(question).into_iter().next()?;
-        let confident = best.coverage >= MIN_COVERAGE
-            && best.score >= MIN_SCORE
-            && best.matched_idf >= idx.specificity_floor();
-        if confident {
-            to_answer(idx, &best)
-        } else {
-            None
-        }
+        let floor = idx.specificity_floor();
+        // The best-ranked passage that passes the rule: a long passage that
+        // holds the answer is not hidden by a short one that merely shares a
+        // common word with the question.
+        let best = idx
+            .search(question)
+            .into_iter()
+            .take(MAX_CANDIDATES)
+            .find(|h| h.coverage >= MIN_COVERAGE && h.score >= MIN_SCORE && h.matched_idf >= floor)?;
+        to_answer(idx, &best)
     }
 
     /// The `limit` best passages for `question`, best first, whether or not
