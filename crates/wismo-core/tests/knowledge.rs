@@ -318,12 +318,7 @@ fn from_dir_reads_a_flat_folder_as_english() {
 #[test]
 fn from_dir_errors_name_the_file() {
     for (name, file, bytes, message) in [
-        (
-            "empty-title",
-            "en/faq.md",
-            &b"\n#\nB\n"[..],
-            "title",
-        ),
+        ("empty-title", "en/faq.md", &b"\n#\nB\n"[..], "title"),
         (
             "front-matter",
             "en/faq.md",
@@ -350,7 +345,10 @@ fn from_dir_errors_name_the_file() {
         write(&dir.join(file.replace("faq", "a_good_one")), WARRANTY);
         write(&dir.join(file), bytes);
         let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
-        assert!(err.path.ends_with(file.rsplit('/').next().unwrap_or(file)), "{name}: {err}");
+        assert!(
+            err.path.ends_with(file.rsplit('/').next().unwrap_or(file)),
+            "{name}: {err}"
+        );
         assert!(err.message.contains(message), "{name}: {err}");
     }
     // Lines are named where there is one.
@@ -359,9 +357,16 @@ fn from_dir_errors_name_the_file() {
     let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
     assert_eq!(err.line, Some(3), "{err}");
     assert!(err.to_string().contains("faq.md:3: "), "{err}");
-    write(&dir.join("en/faq.md"), b"# Caf\xc3\xa9\n\nok\nstill \xe9 bad\n");
+    write(
+        &dir.join("en/faq.md"),
+        b"# Caf\xc3\xa9\n\nok\nstill \xe9 bad\n",
+    );
     let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
-    assert_eq!((err.line, err.message.contains("UTF-8")), (Some(4), true), "{err}");
+    assert_eq!(
+        (err.line, err.message.contains("UTF-8")),
+        (Some(4), true),
+        "{err}"
+    );
     // Two files for one article id.
     let dir = temp_dir("duplicate");
     write(&dir.join("en/returns.md"), WARRANTY);
@@ -478,7 +483,9 @@ fn plain_paragraph_pages_answer_with_the_right_paragraph() {
             "Enviamos a toda España peninsular por 3,90 €; a Baleares por 7 €.",
         ),
     ] {
-        let got = kb.answer(question, locale).map(|a| (a.article_id, a.passage));
+        let got = kb
+            .answer(question, locale)
+            .map(|a| (a.article_id, a.passage));
         assert_eq!(
             got,
             Some((article.to_string(), passage.to_string())),
@@ -598,7 +605,12 @@ fn evaluation_set_answer_rate_precision_and_declines() {
                 r.question,
                 kb.search(&r.question, &r.locale, 2)
                     .iter()
-                    .map(|a| format!("{} {:.3} {:?}", a.article_id, a.score, first_words(&a.passage)))
+                    .map(|a| format!(
+                        "{} {:.3} {:?}",
+                        a.article_id,
+                        a.score,
+                        first_words(&a.passage)
+                    ))
                     .collect::<Vec<_>>()
             )),
         }
@@ -618,14 +630,22 @@ fn evaluation_set_answer_rate_precision_and_declines() {
     let answer_rate = answered as f64 / answerable as f64;
     let precision = right as f64 / answered.max(1) as f64;
     let false_rate = false_answers as f64 / declinable as f64;
-    assert!(answer_rate >= ANSWER_RATE_FLOOR, "answer rate {answer_rate:.3}");
+    assert!(
+        answer_rate >= ANSWER_RATE_FLOOR,
+        "answer rate {answer_rate:.3}"
+    );
     assert!(precision >= PRECISION_FLOOR, "precision {precision:.3}");
-    assert!(false_rate <= FALSE_ANSWER_CEILING, "false answers {false_rate:.3}");
+    assert!(
+        false_rate <= FALSE_ANSWER_CEILING,
+        "false answers {false_rate:.3}"
+    );
 }
 
-const ANSWER_RATE_FLOOR: f64 = 0.0;
-const PRECISION_FLOOR: f64 = 0.0;
-const FALSE_ANSWER_CEILING: f64 = 1.0;
+/// Floors a little below what was measured (answer rate 65/69 = 0.942,
+/// precision 50/65 = 0.769, 0 of 22 declinable questions answered).
+const ANSWER_RATE_FLOOR: f64 = 0.9;
+const PRECISION_FLOOR: f64 = 0.74;
+const FALSE_ANSWER_CEILING: f64 = 0.05;
 
 fn rates(n: &[usize; 5]) -> String {
     let [answerable, answered, right, declinable, false_answers] = *n;

@@ -432,9 +432,9 @@ pub(crate) fn sentences(text: &str) -> Vec<(usize, usize)> {
                 let next_line = text[pos + 1..].trim_start();
                 before.ends_with(['.', '!', '?', ':', ';', '…'])
                     || next_line.starts_with(['-', '*', '•', '+'])
-                    || next_line
-                        .split_once(['.', ')'])
-                        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    || next_line.split_once(['.', ')']).is_some_and(|(n, _)| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                    })
             } else {
                 let next = chars.get(j).map(|&(_, c)| c);
                 let after = chars[j..]
@@ -600,7 +600,10 @@ mod tests {
     #[test]
     fn rejects_files_without_text() {
         let err = |t: &str, f| parse_as("x", t, f).map(|_| ()).unwrap_err();
-        assert_eq!(err(" \n\t\n", Format::Markdown).message, "the file is empty");
+        assert_eq!(
+            err(" \n\t\n", Format::Markdown).message,
+            "the file is empty"
+        );
         assert_eq!(
             err("\n\n#\ntext", Format::Markdown),
             ParseError::at(3, "the `#` title is empty")

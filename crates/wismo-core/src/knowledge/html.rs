@@ -21,8 +21,8 @@ pub(crate) struct Page {
 
 /// Elements whose contents are never shown text.
 const DROPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "iframe", "object", "textarea",
-    "select", "canvas", "math", "nav", "footer",
+    "script", "style", "noscript", "template", "svg", "iframe", "object", "textarea", "select",
+    "canvas", "math", "nav", "footer",
 ];
 
 /// Elements that separate paragraphs.
@@ -222,7 +222,10 @@ impl Tag {
             return None;
         }
         let start = i;
-        while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-') {
+        while b
+            .get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        {
             i += 1;
         }
         let name = if i - start <= MAX_TAG_NAME {

@@ -233,10 +233,7 @@ impl LocaleIndex {
         // An article's first passage usually states its main rule ("you can
         // return items within 14 days"): it wins near-ties.
         let rank = |h: &Hit| {
-            let lead = self
-                .passages
-                .get(h.passage)
-                .is_some_and(|p| p.passage == 0);
+            let lead = self.passages.get(h.passage).is_some_and(|p| p.passage == 0);
             if lead {
                 h.score * LEAD_BONUS
             } else {

@@ -46,7 +46,7 @@ pub const MIN_COVERAGE: f32 = 0.5;
 /// Least normalised BM25F score (score / question's total idf) to answer.
 pub const MIN_SCORE: f32 = 0.2;
 /// How many of the best-ranked passages [`KnowledgeBase::answer`] considers.
-pub const MAX_CANDIDATES: usize = 5;
+pub const MAX_CANDIDATES: usize = 50;
 /// Largest article file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Most article files read from one folder.
@@ -247,10 +247,7 @@ impl KnowledgeBase {
             }
         }
         if by_locale.is_empty() {
-            return Err(err(
-                path,
-                "no articles (*.md, *.txt, *.html) found".into(),
-            ));
+            return Err(err(path, "no articles (*.md, *.txt, *.html) found".into()));
         }
         Ok(Self::from_articles(by_locale))
     }
@@ -267,7 +264,9 @@ impl KnowledgeBase {
             .search(question)
             .into_iter()
             .take(MAX_CANDIDATES)
-            .find(|h| h.coverage >= MIN_COVERAGE && h.score >= MIN_SCORE && h.matched_idf >= floor)?;
+            .find(|h| {
+                h.coverage >= MIN_COVERAGE && h.score >= MIN_SCORE && h.matched_idf >= floor
+            })?;
         to_answer(idx, &best)
     }
 
@@ -353,7 +352,10 @@ fn read_limited(file: &Path) -> Result<String, (Option<usize>, String)> {
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         (Some(line), format!("not valid UTF-8 ({})", e.utf8_error()))
     })
 }

@@ -53,6 +53,15 @@ pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
             prev = c;
             continue;
         }
+        // "P.O." and "e.g." are one word.
+        if c == '.'
+            && chars == 1
+            && prev.is_alphabetic()
+            && it.peek().is_some_and(|n| n.is_alphabetic())
+        {
+            prev = c;
+            continue;
+        }
         prev = c;
         if c.is_alphanumeric() {
             if chars < MAX_WORD_CHARS {
@@ -86,7 +95,17 @@ fn push_term(word: &mut String, lang: Lang, out: &mut Vec<String>) {
             Lang::En => stem_en(word),
             Lang::Es => stem_es(word),
         };
-        if !stemmed.is_empty() {
+        if lang == Lang::En && stemmed == "back" {
+            // "send it back" is a return; "money back" says nothing more.
+            let sent = out
+                .iter()
+                .rev()
+                .take(2)
+                .any(|t| matches!(t.as_str(), "send" | "sent" | "bring" | "mail"));
+            if sent {
+                out.push("return".to_string());
+            }
+        } else if !stemmed.is_empty() {
             out.push(concept(word, stemmed, lang));
         }
     }
@@ -127,9 +146,7 @@ fn concept(word: &str, stem: String, lang: Lang) -> String {
     let to = |s: &str| s.to_string();
     match lang {
         Lang::En => match stem.as_str() {
-            "delivery" => to("deliver"),
-            "shipment" => to("ship"),
-            "back" => to("return"),
+            "deliver" | "delivery" | "shipment" => to("ship"),
             "uk" | "britain" | "england" => to("kingdom"),
             "much" | "price" | "rate" | "cost" => to(COST),
             "pm" | "hour" => to(HOUR),
@@ -167,7 +184,11 @@ fn concept(word: &str, stem: String, lang: Lang) -> String {
                 to("cancel")
             } else if w.starts_with("factur") {
                 to("factura")
-            } else if w.starts_with("cuest") || w.starts_with("cost") || w.starts_with("preci") || w.starts_with("tarifa") {
+            } else if w.starts_with("cuest")
+                || w.starts_with("cost")
+                || w.starts_with("preci")
+                || w.starts_with("tarifa")
+            {
                 to(COST)
             } else if w.starts_with("telefon") || w.starts_with("llam") {
                 to("telefono")
@@ -203,32 +224,169 @@ pub(crate) fn is_stop_word(w: &str, lang: Lang) -> bool {
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const EN_STOP: &[&str] = &[
-    "a", "about", "accept", "all", "also", "am", "an", "and", "any", "anyone", "anything", "are", "arent", "as", "at",
-    "be", "been", "but", "by", "can", "cant", "could", "couldnt", "dear", "did", "didnt", "do",
-    "does", "doesnt", "doing", "dont", "for", "from", "get", "getting", "got", "had", "has",
-    "hasnt", "have", "havent", "hello", "help", "hey", "hi", "how", "hows", "i", "id", "if", "ill",
-    "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let", "lets", "like", "make", "many", "may", "me", "might",
-    "mine", "more", "must", "my", "no", "not", "of", "ok", "okay", "on", "one", "only", "or",
-    "other", "our", "please", "pls", "plz", "really", "shall", "should",
-    "so", "some", "something", "stuff", "take", "takes", "tell", "than", "thank", "thanks", "that",
-    "thats", "the", "their", "them", "then", "there", "these", "they", "thing", "things", "this",
-    "those", "thx", "to", "too", "u", "us", "use", "used", "uses", "using", "very", "want", "was", "wasnt", "way", "ways", "we",
-    "were", "what", "whats", "when", "where", "wheres", "which", "who", "why", "will", "with",
-    "wont", "would", "wouldnt", "ya", "yall", "yes", "you", "your", "youre",
+    "a",
+    "about",
+    "accept",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "anyone",
+    "anything",
+    "are",
+    "arent",
+    "as",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "cant",
+    "could",
+    "couldnt",
+    "dear",
+    "did",
+    "didnt",
+    "do",
+    "does",
+    "doesnt",
+    "doing",
+    "dont",
+    "for",
+    "from",
+    "get",
+    "getting",
+    "got",
+    "had",
+    "has",
+    "hasnt",
+    "have",
+    "havent",
+    "hello",
+    "help",
+    "hey",
+    "hi",
+    "how",
+    "hows",
+    "i",
+    "id",
+    "if",
+    "ill",
+    "im",
+    "in",
+    "into",
+    "is",
+    "isnt",
+    "it",
+    "its",
+    "ive",
+    "just",
+    "know",
+    "let",
+    "lets",
+    "like",
+    "make",
+    "many",
+    "may",
+    "me",
+    "might",
+    "mine",
+    "more",
+    "must",
+    "my",
+    "no",
+    "not",
+    "of",
+    "ok",
+    "okay",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "please",
+    "pls",
+    "plz",
+    "really",
+    "shall",
+    "should",
+    "so",
+    "some",
+    "something",
+    "stuff",
+    "take",
+    "takes",
+    "tell",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "thats",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "this",
+    "those",
+    "thx",
+    "to",
+    "too",
+    "u",
+    "us",
+    "use",
+    "used",
+    "uses",
+    "using",
+    "very",
+    "want",
+    "was",
+    "wasnt",
+    "way",
+    "ways",
+    "we",
+    "were",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "wheres",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "wont",
+    "would",
+    "wouldnt",
+    "ya",
+    "yall",
+    "yes",
+    "you",
+    "your",
+    "youre",
 ];
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const ES_STOP: &[&str] = &[
-    "a", "aceptais", "aceptan", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando", "cuanta", "cuantas",
-    "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es", "esa", "ese", "eso",
-    "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha", "habeis", "hace", "haceis",
-    "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos", "hola", "la",
-    "las", "le", "les",
-    "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito", "no", "nos", "nuestra", "nuestras",
-    "nuestro", "nuestros", "o", "os", "para", "pero", "por", "porfa", "puede", "pueden", "puedes",
-    "puedo", "que", "quiero", "quisiera", "saber", "se", "ser", "si", "son", "su", "sus", "te",
-    "tengo", "tiene", "tienen", "tu", "tus", "u", "un", "una", "unas", "unos", "usted", "ustedes",
-    "vosotros", "vuestra", "vuestras", "vuestro", "vuestros", "y", "ya", "yo",
+    "a", "aceptais", "aceptan", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando",
+    "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es",
+    "esa", "ese", "eso", "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha",
+    "habeis", "hace", "haceis", "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos",
+    "hola", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito",
+    "no", "nos", "nuestra", "nuestras", "nuestro", "nuestros", "o", "os", "para", "pero", "por",
+    "porfa", "puede", "pueden", "puedes", "puedo", "que", "quiero", "quisiera", "saber", "se",
+    "ser", "si", "son", "su", "sus", "te", "tengo", "tiene", "tienen", "tu", "tus", "u", "un",
+    "una", "unas", "unos", "usted", "ustedes", "vosotros", "vuestra", "vuestras", "vuestro",
+    "vuestros", "y", "ya", "yo",
 ];
 
 fn is_vowel(b: u8) -> bool {
@@ -349,6 +507,16 @@ mod tests {
         );
         assert_eq!(en("What's your opening hours"), "open hour");
         assert_eq!(en("addresses address boxes"), "addres addres box");
+        assert_eq!(en("deliver to P.O. boxes"), "ship po box");
+        assert_eq!(en("send it back for your money back"), "send return money");
+        assert_eq!(
+            en("how much? $4.95 at 9:30 pm"),
+            "cost cost 4 95 9 hour 30 hour"
+        );
+        assert_eq!(
+            es("¿enviáis a Canarias? cuesta 3 €"),
+            "envio canaria cost 3 cost"
+        );
         assert_eq!(
             en("internationally international apply"),
             "international international apply"
