@@ -70,8 +70,8 @@ pub(crate) fn read(html: &str) -> Page {
             continue;
         }
         let rest = &html[i..];
-        if rest.starts_with("<!--") {
-            i = match rest[4..].find("-->") {
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            i = match comment.find("-->") {
                 Some(k) => i + 4 + k + 3,
                 None => bytes.len(),
             };

@@ -1,16 +1,22 @@
-//! The knowledge base: policy and FAQ articles (Markdown), searched with BM25.
+//! The knowledge base: policy and FAQ articles, searched with BM25.
 //!
-//! Articles are Markdown files, one per topic, grouped by locale: a `# Title`
-//! first line, then `## Heading` sections; each section is a passage. The
-//! built-in set ([`KnowledgeBase::builtin`]) covers a general online store in
-//! English and Spanish (`shipping`, `returns`, `payments`, `international`,
-//! `contact`, `orders`); [`KnowledgeBase::from_dir`] reads a store's own.
+//! Articles are files, one per topic, grouped by locale: Markdown (`# Title`
+//! and `## Heading` sections, or plain paragraphs without any heading), plain
+//! text, or simple HTML pages (see the `article` and `html` modules). Each is
+//! split into passages: sections under headings, otherwise paragraphs, and
+//! long ones into overlapping windows of whole sentences; an answer is always
+//! one passage as written. The built-in set ([`KnowledgeBase::builtin`])
+//! covers a general online store in English and Spanish (`shipping`,
+//! `returns`, `payments`, `international`, `contact`, `orders`);
+//! [`KnowledgeBase::from_dir`] reads a store's own.
 //!
 //! Passages are ranked with BM25F (Okapi BM25 over three fields: article
-//! title, section heading and section text; see the `index` module), after
-//! lower-casing, accent folding, per-language stop words and light stemming.
+//! title with the file name, section heading and passage text; see the
+//! `index` module), after lower-casing, accent folding, per-language stop
+//! words, light stemming and a few shopper synonyms (see the `text` module).
 //! A question word the articles never use is corrected to a known word at
-//! edit distance 1 ("retunr" -> "return") when it is at least five letters.
+//! edit distance 1 ("retunr" -> "return") when it is at least five letters;
+//! a framing word no article uses ("policy", "método") is left out.
 //!
 //! # When the knowledge base declines
 //!
@@ -59,7 +65,7 @@ pub const FALLBACK_LOCALE: &str = "en";
 pub struct Answer {
     /// The article's file stem, e.g. `returns`.
     pub article_id: String,
-    /// The article's `# Title`.
+    /// The article's title (`# Title`, `<h1>`, `<title>` or the file name).
     pub title: String,
     /// The passage as written: a section, a paragraph or a run of whole
     /// sentences (without its heading).
