@@ -99,14 +99,17 @@ fn push_term(word: &mut String, lang: Lang, out: &mut Vec<String>) {
             Lang::Es => stem_es(word),
         };
         if lang == Lang::En && stemmed == "back" {
-            // "send it back" is a return; "money back" says nothing more.
-            let sent = out
-                .iter()
-                .rev()
-                .take(2)
-                .any(|t| matches!(t.as_str(), "send" | "sent" | "bring" | "mail"));
-            if sent {
+            // "send it back" is a return, "the money goes back" a refund.
+            let before = |words: &[&str]| {
+                out.iter()
+                    .rev()
+                    .take(2)
+                    .any(|t| words.contains(&t.as_str()))
+            };
+            if before(&["send", "sent", "bring", "mail"]) {
                 out.push("return".to_string());
+            } else if before(&["money"]) {
+                out.push("refund".to_string());
             }
         } else if !stemmed.is_empty() {
             out.push(concept(word, stemmed, lang));
@@ -511,7 +514,10 @@ mod tests {
         assert_eq!(en("What's your opening hours"), "open hour");
         assert_eq!(en("addresses address boxes"), "addres addres box");
         assert_eq!(en("deliver to P.O. boxes"), "ship po box");
-        assert_eq!(en("send it back for your money back"), "send return money");
+        assert_eq!(
+            en("send it back, money back, come back"),
+            "send return money refund come"
+        );
         assert_eq!(
             en("how much? $4.95 at 9:30 pm"),
             "cost cost 4 95 9 hour 30 hour"
