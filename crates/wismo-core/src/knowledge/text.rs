@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(en("deliver to P.O. boxes"), "ship po box");
         assert_eq!(
             en("send it back, money back, come back"),
-            "send return money refund come"
+            "send return money refund com"
         );
         assert_eq!(
             en("how much? $4.95 at 9:30 pm"),
