@@ -2,6 +2,7 @@
 //! shopper's question (or that none does), the passage they are shown, folders
 //! of articles, locales, and hostile input.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -281,7 +282,7 @@ fn from_dir_reads_locale_folders() {
         &dir.join("de/garantie.md"),
         "# Garantie\n\n## Umfang\nJeder Mixer hat zwei Jahre Garantie.\n".as_bytes(),
     );
-    write(&dir.join("en/notes.txt"), b"not an article");
+    write(&dir.join("en/logo.png"), b"\x89PNG not an article");
     write(&dir.join("images/logo.md"), b"not a locale folder");
     let kb = KnowledgeBase::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(kb.locales(), ["de", "en"]);
@@ -317,13 +318,26 @@ fn from_dir_reads_a_flat_folder_as_english() {
 #[test]
 fn from_dir_errors_name_the_file() {
     for (name, file, bytes, message) in [
+        ("empty-title", "en/faq.md", &b"\n#\nB\n"[..], "title"),
         (
-            "no-title",
+            "front-matter",
             "en/faq.md",
-            &b"Just text\n## A\nB\n"[..],
-            "title",
+            &b"---\ntitle: FAQ\n"[..],
+            "front matter",
         ),
-        ("empty", "en/faq.md", &b"  \n"[..], "empty"),
+        (
+            "html-without-text",
+            "en/faq.html",
+            &b"<html><script>var a = '<p>x</p>';</script><p> &nbsp; </p>"[..],
+            "no text",
+        ),
+        ("empty", "en/faq.txt", &b"  \n"[..], "empty"),
+        (
+            "too-large",
+            "en/faq.txt",
+            "Big. ".repeat(300_000).as_bytes(),
+            "larger than",
+        ),
         ("latin1", "en/faq.md", &b"# Caf\xe9\n## A\nB\n"[..], "UTF-8"),
         ("no-text", "faq.md", &b"# FAQ\n"[..], "no text"),
     ] {
@@ -331,15 +345,40 @@ fn from_dir_errors_name_the_file() {
         write(&dir.join(file.replace("faq", "a_good_one")), WARRANTY);
         write(&dir.join(file), bytes);
         let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
-        assert!(err.path.ends_with("faq.md"), "{name}: {err}");
+        assert!(
+            err.path.ends_with(file.rsplit('/').next().unwrap_or(file)),
+            "{name}: {err}"
+        );
         assert!(err.message.contains(message), "{name}: {err}");
     }
+    // Lines are named where there is one.
+    let dir = temp_dir("lines");
+    write(&dir.join("en/faq.md"), b"\n\n#\ntext\n");
+    let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
+    assert_eq!(err.line, Some(3), "{err}");
+    assert!(err.to_string().contains("faq.md:3: "), "{err}");
+    write(
+        &dir.join("en/faq.md"),
+        b"# Caf\xc3\xa9\n\nok\nstill \xe9 bad\n",
+    );
+    let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
+    assert_eq!(
+        (err.line, err.message.contains("UTF-8")),
+        (Some(4), true),
+        "{err}"
+    );
+    // Two files for one article id.
+    let dir = temp_dir("duplicate");
+    write(&dir.join("en/returns.md"), WARRANTY);
+    write(&dir.join("en/returns.txt"), b"Fourteen days.");
+    let err = KnowledgeBase::from_dir(&dir).map(|_| ()).unwrap_err();
+    assert!(err.message.contains("same name: returns.md"), "{err}");
     let missing = temp_dir("missing").join("nope");
     let err = KnowledgeBase::from_dir(&missing).map(|_| ()).unwrap_err();
     assert!(err.path.ends_with("nope"), "{err}");
     let empty = temp_dir("no-articles");
     let err = KnowledgeBase::from_dir(&empty).map(|_| ()).unwrap_err();
-    assert!(err.message.contains("no Markdown articles"), "{err}");
+    assert!(err.message.contains("no articles"), "{err}");
 }
 
 #[test]
@@ -398,5 +437,248 @@ fn timing() {
     }
     let per = start.elapsed().as_secs_f64() * 1e6 / rounds as f64;
     println!("builtin(): {build:?}; answer(): {per:.2} µs per question ({answered} answered)");
+    assert_eq!(answered, rounds / questions.len() * 4);
+}
+
+/// Pages as real stores write them: no headings at all, plain text, or HTML.
+#[test]
+fn plain_paragraph_pages_answer_with_the_right_paragraph() {
+    let dir = temp_dir("plain-paragraphs");
+    write(
+        &dir.join("en/shipping.md"),
+        b"Orders leave our warehouse within two working days.\n\n\
+          We also deliver to Canada and Mexico. Delivery there takes 6 to 9 days and costs $19.\n\n\
+          Tracking links are emailed as soon as the parcel is scanned.\n",
+    );
+    write(
+        &dir.join("en/returns.txt"),
+        b"You can send items back within 21 days of delivery, unworn and with tags.\n\n\
+          Refunds reach your card about a week after we receive the parcel.\n",
+    );
+    write(
+        &dir.join("es/envios.html"),
+        "<h1>Env&iacute;os</h1><p>Los pedidos salen del almac&eacute;n en 24 horas.</p>\
+         <p>Enviamos a toda Espa&ntilde;a peninsular por 3,90&nbsp;&euro;; a Baleares por 7&nbsp;&euro;.</p>\
+         <p>Recibir&aacute;s un correo con el seguimiento.</p>"
+            .as_bytes(),
+    );
+    let kb = KnowledgeBase::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    for (question, locale, article, passage) in [
+        (
+            "do you ship to Canada?",
+            "en",
+            "shipping",
+            "We also deliver to Canada and Mexico. Delivery there takes 6 to 9 days and costs $19.",
+        ),
+        (
+            "how long do I have to return something?",
+            "en",
+            "returns",
+            "You can send items back within 21 days of delivery, unworn and with tags.",
+        ),
+        (
+            "¿hacen envíos a España?",
+            "es",
+            "envios",
+            "Enviamos a toda España peninsular por 3,90 €; a Baleares por 7 €.",
+        ),
+    ] {
+        let got = kb
+            .answer(question, locale)
+            .map(|a| (a.article_id, a.passage));
+        assert_eq!(
+            got,
+            Some((article.to_string(), passage.to_string())),
+            "{question:?}: {:?}",
+            kb.search(question, locale, 3)
+        );
+    }
+    assert_eq!(
+        kb.answer("returns", "en").map(|a| a.title),
+        Some("Returns".to_string())
+    );
+    assert_eq!(kb.answer("what's the weather in paris", "en"), None);
+    assert_eq!(kb.answer("receta de paella", "es"), None);
+}
+
+#[test]
+fn long_paragraphs_are_answered_with_whole_sentences() {
+    let dir = temp_dir("long-paragraph");
+    write(
+        &dir.join("en/policies.txt"),
+        b"We are a family business founded in 1998 and we love the outdoors. \
+          Our team tests every product on real trips before we sell it. \
+          Orders are packed by hand in Portland. \
+          Returns are accepted within 14 days of delivery when items are unused. \
+          Gift cards are valid forever. \
+          Our newsletter goes out every Friday with new arrivals.\n",
+    );
+    let kb = KnowledgeBase::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let a = kb
+        .answer("within how many days can I return items", "en")
+        .unwrap_or_else(|| panic!("{:?}", kb.search("return items", "en", 3)));
+    assert!(a.passage.contains("within 14 days"), "{a:?}");
+    // A window of whole sentences, not the whole paragraph, not cut.
+    assert!(a.passage.len() < 250, "{a:?}");
+    assert!(a.passage.ends_with('.'), "{a:?}");
+    assert!(a.passage.starts_with(char::is_uppercase), "{a:?}");
+    assert_eq!(a.title, "Policies");
+}
+
+fn eval_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/knowledge-eval")
+}
+
+struct EvalRow {
+    locale: String,
+    question: String,
+    file: String,
+    phrase: String,
+}
+
+fn eval_questions() -> Vec<EvalRow> {
+    let mut reader = csv::Reader::from_path(eval_dir().join("questions.csv"))
+        .unwrap_or_else(|e| panic!("questions.csv: {e}"));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("questions.csv: {e}"));
+            let field = |i: usize| r.get(i).unwrap_or("").to_string();
+            EvalRow {
+                locale: field(0),
+                question: field(1),
+                file: field(2),
+                phrase: field(3),
+            }
+        })
+        .collect()
+}
+
+/// The evaluation set: another store's pages in another style (plain
+/// paragraphs; `.txt`, `.html`, `.md` without headings) and shoppers'
+/// questions. Prints the numbers BENCHMARKS.md records.
+#[test]
+fn evaluation_set_answer_rate_precision_and_declines() {
+    let kb = KnowledgeBase::from_dir(&eval_dir()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kb.locales(), ["en", "es"]);
+    let rows = eval_questions();
+    let declinable = rows.iter().filter(|r| r.file.is_empty()).count();
+    assert!(
+        rows.len() >= 60 && declinable >= 15,
+        "{} {declinable}",
+        rows.len()
+    );
+    // locale -> (answerable, answered, right, declinable, falsely answered)
+    let mut by_locale: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
+    let mut misses = Vec::new();
+    for r in &rows {
+        let got = kb.answer(&r.question, &r.locale);
+        let n = by_locale.entry(r.locale.as_str()).or_default();
+        if r.file.is_empty() {
+            n[3] += 1;
+            if let Some(a) = &got {
+                n[4] += 1;
+                misses.push(format!(
+                    "{:?} should be declined, got {} {:?}",
+                    r.question,
+                    a.article_id,
+                    first_words(&a.passage)
+                ));
+            }
+            continue;
+        }
+        n[0] += 1;
+        match &got {
+            Some(a) => {
+                n[1] += 1;
+                if a.article_id == r.file && a.passage.contains(&r.phrase) {
+                    n[2] += 1;
+                } else {
+                    misses.push(format!(
+                        "{:?} wants {} {:?}, got {} {:?}",
+                        r.question, r.file, r.phrase, a.article_id, a.passage
+                    ));
+                }
+            }
+            None => misses.push(format!(
+                "{:?} declined; ranking {:?}",
+                r.question,
+                kb.search(&r.question, &r.locale, 2)
+                    .iter()
+                    .map(|a| format!(
+                        "{} {:.3} {:?}",
+                        a.article_id,
+                        a.score,
+                        first_words(&a.passage)
+                    ))
+                    .collect::<Vec<_>>()
+            )),
+        }
+    }
+    let mut total = [0usize; 5];
+    for (locale, n) in &by_locale {
+        for (t, v) in total.iter_mut().zip(n) {
+            *t += v;
+        }
+        eprintln!("knowledge eval {locale}: {}", rates(n));
+    }
+    eprintln!("knowledge eval all: {}", rates(&total));
+    for m in &misses {
+        eprintln!("  miss: {m}");
+    }
+    let [answerable, answered, right, declinable, false_answers] = total;
+    let answer_rate = answered as f64 / answerable as f64;
+    let precision = right as f64 / answered.max(1) as f64;
+    let false_rate = false_answers as f64 / declinable as f64;
+    assert!(
+        answer_rate >= ANSWER_RATE_FLOOR,
+        "answer rate {answer_rate:.3}"
+    );
+    assert!(precision >= PRECISION_FLOOR, "precision {precision:.3}");
+    assert!(
+        false_rate <= FALSE_ANSWER_CEILING,
+        "false answers {false_rate:.3}"
+    );
+}
+
+/// Floors a little below what was measured (answer rate 65/69 = 0.942,
+/// precision 50/65 = 0.769, 0 of 22 declinable questions answered).
+const ANSWER_RATE_FLOOR: f64 = 0.9;
+const PRECISION_FLOOR: f64 = 0.74;
+const FALSE_ANSWER_CEILING: f64 = 0.05;
+
+fn rates(n: &[usize; 5]) -> String {
+    let [answerable, answered, right, declinable, false_answers] = *n;
+    format!(
+        "answer rate {answered}/{answerable} = {:.3}, precision {right}/{answered} = {:.3}, \
+         declined {}/{declinable} = {:.3} (false answers {false_answers})",
+        answered as f64 / answerable.max(1) as f64,
+        right as f64 / answered.max(1) as f64,
+        declinable - false_answers,
+        (declinable - false_answers) as f64 / declinable.max(1) as f64,
+    )
+}
+
+/// How long `answer` takes on the built-in articles (printed, not asserted:
+/// the hot path of a turn). Release numbers: the ignored `timing` test.
+#[test]
+fn answer_time_is_printed() {
+    let questions = [
+        "how long do refunds take",
+        "do you ship to canada",
+        "retunr policy",
+        "what's the weather in paris",
+        "¿cuánto tarda el reembolso?",
+    ];
+    let rounds = 5_000;
+    let start = Instant::now();
+    let mut answered = 0;
+    for i in 0..rounds {
+        let q = questions[i % questions.len()];
+        let locale = if q.starts_with('¿') { "es" } else { "en" };
+        answered += usize::from(kb().answer(q, locale).is_some());
+    }
+    let per = start.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    eprintln!("knowledge answer(): {per:.2} µs per question on the built-in articles");
     assert_eq!(answered, rounds / questions.len() * 4);
 }

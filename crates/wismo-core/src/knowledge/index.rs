@@ -2,7 +2,7 @@
 //! words against the index vocabulary.
 //!
 //! Every passage has three fields: the article title (shared by all passages
-//! of an article), the section heading and the section text. A term's
+//! of an article), the section heading(s) and the passage text. A term's
 //! frequencies are length-normalised per field, weighted (title and heading
 //! count double) and summed, then saturated once with Okapi's `k1`:
 //!
@@ -38,6 +38,8 @@ const MIN_TYPO_CHARS: usize = 5;
 const MAX_TYPO_CHARS: usize = 30;
 /// How much a typo-corrected word counts compared with an exact one.
 const TYPO_CERTAINTY: f32 = 0.75;
+/// Ranking weight of an article's first passage (not applied to its score).
+const LEAD_BONUS: f32 = 1.05;
 /// At most this many distinct query terms are used (hostile input).
 const MAX_QUERY_TERMS: usize = 32;
 /// Only the first this many bytes of a question are read (hostile input).
@@ -49,11 +51,11 @@ struct Posting {
     tf: [u16; FIELDS],
 }
 
-/// Where a passage comes from: article and section index.
+/// Where a passage comes from: article and passage index in the article.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PassageRef {
     pub article: usize,
-    pub section: usize,
+    pub passage: usize,
 }
 
 /// One locale's articles and their index.
@@ -109,8 +111,15 @@ impl LocaleIndex {
         };
         let mut counts: HashMap<u32, [u16; FIELDS]> = HashMap::new();
         for (a, article) in articles.iter().enumerate() {
-            let title = text::terms(&article.title, lang);
-            for (s, section) in article.sections.iter().enumerate() {
+            // The file name often names the topic ("international.html")
+            // when the title does not ("Worldwide delivery").
+            let mut title = text::terms(&article.title, lang);
+            for t in text::terms(&article.id, lang) {
+                if !title.contains(&t) {
+                    title.push(t);
+                }
+            }
+            for (s, section) in article.passages.iter().enumerate() {
                 let p = idx.passages.len() as u32;
                 counts.clear();
                 let heading = text::terms(&section.heading, lang);
@@ -133,7 +142,7 @@ impl LocaleIndex {
                 }
                 idx.passages.push(PassageRef {
                     article: a,
-                    section: s,
+                    passage: s,
                 });
                 idx.lens.push(lens);
             }
@@ -221,9 +230,19 @@ impl LocaleIndex {
                 matched_idf: matched[p],
             })
             .collect();
+        // An article's first passage usually states its main rule ("you can
+        // return items within 14 days"): it wins near-ties.
+        let rank = |h: &Hit| {
+            let lead = self.passages.get(h.passage).is_some_and(|p| p.passage == 0);
+            if lead {
+                h.score * LEAD_BONUS
+            } else {
+                h.score
+            }
+        };
         hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            rank(b)
+                .total_cmp(&rank(a))
                 .then_with(|| a.passage.cmp(&b.passage))
         });
         hits
@@ -248,6 +267,7 @@ impl LocaleIndex {
             }
             let (id, certainty) = match self.vocab.get(w.as_str()) {
                 Some(&id) => (Some(id), 1.0),
+                None if text::is_soft_word(w, self.lang) => continue,
                 None => match self.correct(w) {
                     Some(id) => (Some(id), TYPO_CERTAINTY),
                     None => (None, 1.0),

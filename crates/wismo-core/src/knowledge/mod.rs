@@ -1,20 +1,27 @@
-//! The knowledge base: policy and FAQ articles (Markdown), searched with BM25.
+//! The knowledge base: policy and FAQ articles, searched with BM25.
 //!
-//! Articles are Markdown files, one per topic, grouped by locale: a `# Title`
-//! first line, then `## Heading` sections; each section is a passage. The
-//! built-in set ([`KnowledgeBase::builtin`]) covers a general online store in
-//! English and Spanish (`shipping`, `returns`, `payments`, `international`,
-//! `contact`, `orders`); [`KnowledgeBase::from_dir`] reads a store's own.
+//! Articles are files, one per topic, grouped by locale: Markdown (`# Title`
+//! and `## Heading` sections, or plain paragraphs without any heading), plain
+//! text, or simple HTML pages (see the `article` and `html` modules). Each is
+//! split into passages: sections under headings, otherwise paragraphs, and
+//! long ones into overlapping windows of whole sentences; an answer is always
+//! one passage as written. The built-in set ([`KnowledgeBase::builtin`])
+//! covers a general online store in English and Spanish (`shipping`,
+//! `returns`, `payments`, `international`, `contact`, `orders`);
+//! [`KnowledgeBase::from_dir`] reads a store's own.
 //!
 //! Passages are ranked with BM25F (Okapi BM25 over three fields: article
-//! title, section heading and section text; see the `index` module), after
-//! lower-casing, accent folding, per-language stop words and light stemming.
+//! title with the file name, section heading and passage text; see the
+//! `index` module), after lower-casing, accent folding, per-language stop
+//! words, light stemming and a few shopper synonyms (see the `text` module).
 //! A question word the articles never use is corrected to a known word at
-//! edit distance 1 ("retunr" -> "return") when it is at least five letters.
+//! edit distance 1 ("retunr" -> "return") when it is at least five letters;
+//! a framing word no article uses ("policy", "método") is left out.
 //!
 //! # When the knowledge base declines
 //!
-//! [`KnowledgeBase::answer`] answers only when the best passage passes all of:
+//! [`KnowledgeBase::answer`] answers with the best-ranked passage (of the
+//! first [`MAX_CANDIDATES`]) that passes all of:
 //!
 //! * **coverage** ≥ [`MIN_COVERAGE`]: the passage contains query terms that
 //!   carry at least half of the question's information (idf-weighted; a word
@@ -29,6 +36,7 @@
 //!   everywhere is not answered with an arbitrary passage.
 
 mod article;
+mod html;
 mod index;
 mod text;
 
@@ -43,6 +51,12 @@ use index::{Hit, LocaleIndex};
 pub const MIN_COVERAGE: f32 = 0.5;
 /// Least normalised BM25F score (score / question's total idf) to answer.
 pub const MIN_SCORE: f32 = 0.2;
+/// How many of the best-ranked passages [`KnowledgeBase::answer`] considers.
+pub const MAX_CANDIDATES: usize = 50;
+/// Largest article file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Most article files read from one folder.
+pub const MAX_FILES: usize = 1000;
 /// The locale used when the requested one has no articles.
 pub const FALLBACK_LOCALE: &str = "en";
 
@@ -51,18 +65,22 @@ pub const FALLBACK_LOCALE: &str = "en";
 pub struct Answer {
     /// The article's file stem, e.g. `returns`.
     pub article_id: String,
-    /// The article's `# Title`.
+    /// The article's title (`# Title`, `<h1>`, `<title>` or the file name).
     pub title: String,
-    /// The section's paragraphs as written (without its `##` heading).
+    /// The passage as written: a section, a paragraph or a run of whole
+    /// sentences (without its heading).
     pub passage: String,
     /// Normalised BM25F score in `[0, 1)`: comparable across questions.
     pub score: f32,
 }
 
+/// A folder or file that cannot be read as articles.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct KnowledgeError {
     pub path: String,
+    /// The line the problem is on, where there is one.
+    pub line: Option<usize>,
     pub message: String,
 }
 
@@ -143,7 +161,7 @@ impl KnowledgeBase {
         for (locale, id, markdown) in BUILTIN {
             // The built-in articles are checked by tests; one that failed to
             // parse would simply be missing rather than panic here.
-            if let Ok(a) = article::parse(id, markdown) {
+            if let Ok(a) = article::parse_as(id, markdown, article::Format::Markdown) {
                 by_locale.entry((*locale).to_string()).or_default().push(a);
             }
         }
@@ -161,14 +179,18 @@ impl KnowledgeBase {
         KnowledgeBase { locales }
     }
 
-    /// Reads a folder of Markdown articles: `path/<locale>/*.md` (folders
-    /// named like a locale: `en`, `es`, `pt-BR`, ...), or `path/*.md` as
-    /// English when there are no locale folders. The article id is the file
-    /// stem. Errors name the file: unreadable, not UTF-8, empty, no `# Title`
-    /// first line, no text; or the folder: missing, or without any article.
+    /// Reads a folder of articles: `path/<locale>/*` (folders named like a
+    /// locale: `en`, `es`, `pt-BR`, ...), or `path/*` as English when there
+    /// are no locale folders. Articles are Markdown (`.md`, `.markdown`),
+    /// plain text (`.txt`) or HTML (`.html`, `.htm`); other files are
+    /// ignored. The article id is the file stem. Errors name the file (and
+    /// the line where there is one): unreadable, larger than
+    /// [`MAX_FILE_BYTES`], not UTF-8, empty, without text, two files with one
+    /// id; or the folder: missing, more than [`MAX_FILES`] articles, or none.
     pub fn from_dir(path: &Path) -> Result<Self, KnowledgeError> {
         let err = |p: &Path, message: String| KnowledgeError {
             path: p.display().to_string(),
+            line: None,
             message,
         };
         let entries = list_dir(path).map_err(|e| err(path, format!("cannot read folder: {e}")))?;
@@ -190,21 +212,48 @@ impl KnowledgeBase {
             } else {
                 list_dir(&dir).map_err(|e| err(&dir, format!("cannot read folder: {e}")))?
             };
-            for file in files.iter().filter(|p| is_markdown(p)) {
+            let articles: Vec<(&std::path::PathBuf, article::Format)> = files
+                .iter()
+                .filter(|p| p.is_file())
+                .filter_map(|p| {
+                    let ext = p.extension()?.to_str()?;
+                    Some((p, article::Format::from_extension(ext)?))
+                })
+                .collect();
+            if articles.len() > MAX_FILES {
+                return Err(err(
+                    &dir,
+                    format!("more than {MAX_FILES} articles in one folder"),
+                ));
+            }
+            let mut seen: BTreeMap<String, &std::path::PathBuf> = BTreeMap::new();
+            for (file, format) in articles {
                 let id = file
                     .file_stem()
                     .and_then(|s| s.to_str())
                     .ok_or_else(|| err(file, "the file name is not valid UTF-8".into()))?;
-                let bytes =
-                    std::fs::read(file).map_err(|e| err(file, format!("cannot read: {e}")))?;
-                let markdown = String::from_utf8(bytes)
-                    .map_err(|e| err(file, format!("not valid UTF-8 ({e})")))?;
-                let article = article::parse(id, &markdown).map_err(|m| err(file, m))?;
+                if let Some(other) = seen.insert(id.to_string(), file) {
+                    return Err(err(
+                        file,
+                        format!(
+                            "another article has the same name: {}",
+                            other.file_name().and_then(|n| n.to_str()).unwrap_or(id)
+                        ),
+                    ));
+                }
+                let text = read_limited(file).map_err(|(line, m)| KnowledgeError {
+                    line,
+                    ..err(file, m)
+                })?;
+                let article = article::parse_as(id, &text, format).map_err(|e| KnowledgeError {
+                    line: e.line,
+                    ..err(file, e.message)
+                })?;
                 by_locale.entry(locale.clone()).or_default().push(article);
             }
         }
         if by_locale.is_empty() {
-            return Err(err(path, "no Markdown articles (*.md) found".into()));
+            return Err(err(path, "no articles (*.md, *.txt, *.html) found".into()));
         }
         Ok(Self::from_articles(by_locale))
     }
@@ -213,15 +262,18 @@ impl KnowledgeBase {
     /// matches well enough to answer (see the module documentation).
     pub fn answer(&self, question: &str, locale: &str) -> Option<Answer> {
         let idx = self.index(locale)?;
-        let best = idx.search(question).into_iter().next()?;
-        let confident = best.coverage >= MIN_COVERAGE
-            && best.score >= MIN_SCORE
-            && best.matched_idf >= idx.specificity_floor();
-        if confident {
-            to_answer(idx, &best)
-        } else {
-            None
-        }
+        let floor = idx.specificity_floor();
+        // The best-ranked passage that passes the rule: a long passage that
+        // holds the answer is not hidden by a short one that merely shares a
+        // common word with the question.
+        let best = idx
+            .search(question)
+            .into_iter()
+            .take(MAX_CANDIDATES)
+            .find(|h| {
+                h.coverage >= MIN_COVERAGE && h.score >= MIN_SCORE && h.matched_idf >= floor
+            })?;
+        to_answer(idx, &best)
     }
 
     /// The `limit` best passages for `question`, best first, whether or not
@@ -272,11 +324,11 @@ impl KnowledgeBase {
 fn to_answer(idx: &LocaleIndex, hit: &Hit) -> Option<Answer> {
     let p = idx.passages.get(hit.passage)?;
     let article = idx.articles.get(p.article)?;
-    let section = article.sections.get(p.section)?;
+    let passage = article.passages.get(p.passage)?;
     Some(Answer {
         article_id: article.id.clone(),
         title: article.title.clone(),
-        passage: section.text.clone(),
+        passage: passage.text.clone(),
         score: hit.score,
     })
 }
@@ -290,11 +342,28 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
-fn is_markdown(p: &Path) -> bool {
-    p.is_file()
-        && p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+/// A file's text, at most [`MAX_FILE_BYTES`]; the error may carry a line.
+fn read_limited(file: &Path) -> Result<String, (Option<usize>, String)> {
+    use std::io::Read;
+    let f = std::fs::File::open(file).map_err(|e| (None, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (None, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err((
+            None,
+            format!("the file is larger than {} KiB", MAX_FILE_BYTES / 1024),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        (Some(line), format!("not valid UTF-8 ({})", e.utf8_error()))
+    })
 }
 
 /// `Some("pt-br")` for folder names like `pt-BR`, `pt_BR`, `es`, `fil`.

@@ -4,6 +4,9 @@
 //! The same function prepares articles and questions, so whatever it does to a
 //! word it does on both sides; the stemmer only has to be consistent, not
 //! linguistically right ("charge", "charged" and "charging" all become "charg").
+//! A few words a shopper uses for the same thing become one term ("deliver"
+//! and "ship"; "how much", "price" and a currency sign; "how long" and "days";
+//! Spanish verb forms such as "enviáis" and "envío").
 
 use crate::nlu::text::fold_char;
 
@@ -34,7 +37,35 @@ const MAX_WORD_CHARS: usize = 48;
 pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
     let mut word = String::new();
     let mut chars = 0usize;
-    for c in text.chars() {
+    let mut prev = ' ';
+    let mut it = text.chars().peekable();
+    while let Some(c) = it.next() {
+        // A price ("$6.50", "4,95 €") and a clock time ("9:00") say what a
+        // passage is about as much as "cost" or "hours" do.
+        if is_currency(c) {
+            push_term(&mut word, lang, out);
+            chars = 0;
+            out.push(COST.to_string());
+            prev = c;
+            continue;
+        }
+        if c == ':' && prev.is_ascii_digit() && it.peek().is_some_and(char::is_ascii_digit) {
+            push_term(&mut word, lang, out);
+            chars = 0;
+            out.push(HOUR.to_string());
+            prev = c;
+            continue;
+        }
+        // "P.O." and "e.g." are one word.
+        if c == '.'
+            && chars == 1
+            && prev.is_alphabetic()
+            && it.peek().is_some_and(|n| n.is_alphabetic())
+        {
+            prev = c;
+            continue;
+        }
+        prev = c;
         if c.is_alphanumeric() {
             if chars < MAX_WORD_CHARS {
                 fold_char(c, &mut word);
@@ -67,11 +98,115 @@ fn push_term(word: &mut String, lang: Lang, out: &mut Vec<String>) {
             Lang::En => stem_en(word),
             Lang::Es => stem_es(word),
         };
-        if !stemmed.is_empty() {
-            out.push(stemmed);
+        if lang == Lang::En && stemmed == "back" {
+            // "send it back" is a return, "the money goes back" a refund.
+            let before = |words: &[&str]| {
+                out.iter()
+                    .rev()
+                    .take(2)
+                    .any(|t| words.contains(&t.as_str()))
+            };
+            if before(&["send", "sent", "bring", "mail"]) {
+                out.push("return".to_string());
+            } else if before(&["money"]) {
+                out.push("refund".to_string());
+            }
+        } else if !stemmed.is_empty() {
+            out.push(concept(word, stemmed, lang));
         }
     }
     word.clear();
+}
+
+/// Words that frame a question ("return policy", "payment methods") rather
+/// than say what it is about: dropped from a question when no article uses
+/// them, instead of counting as unmatched. Checked on the stem.
+pub(crate) fn is_soft_word(stem: &str, lang: Lang) -> bool {
+    match lang {
+        Lang::En => matches!(
+            stem,
+            "policy" | "info" | "information" | "method" | "option" | "type" | "kind" | "detail"
+        ),
+        Lang::Es => matches!(
+            stem,
+            "politica" | "informacion" | "metodo" | "forma" | "tipo" | "opcion" | "detall"
+        ),
+    }
+}
+
+/// The term prices stand for ("how much", "cost", "$").
+const COST: &str = "cost";
+/// The term clock times stand for ("hours", "9:00", "am").
+const HOUR: &str = "hour";
+/// The term durations stand for ("how long", "days", "tarda").
+const DURATION: &str = "duration";
+
+fn is_currency(c: char) -> bool {
+    matches!(c, '$' | '€' | '£' | '¥')
+}
+
+/// Words that mean the same thing to a shopper map to one term, on both the
+/// article and the question side: "deliver" and "ship", "enviáis" and
+/// "envío", "how long" and "days". `word` is folded, `stem` its stem.
+fn concept(word: &str, stem: String, lang: Lang) -> String {
+    let to = |s: &str| s.to_string();
+    match lang {
+        Lang::En => match stem.as_str() {
+            "deliver" | "delivery" | "shipment" => to("ship"),
+            "uk" | "britain" | "england" => to("kingdom"),
+            "much" | "price" | "rate" | "cost" => to(COST),
+            "pm" | "hour" => to(HOUR),
+            "long" | "day" | "week" | "month" => to(DURATION),
+            "courier" => to("carrier"),
+            "payment" | "paying" => to("pay"),
+            "call" | "telephone" => to("phone"),
+            "reach" | "contacting" => to("contact"),
+            "parcel" | "packag" => to("packag"),
+            _ => stem,
+        },
+        Lang::Es => {
+            let w = word;
+            if w.starts_with("envi") {
+                to("envio")
+            } else if w.starts_with("devol") || w.starts_with("devuel") {
+                to("devolucion")
+            } else if w.starts_with("reembols") {
+                to("reembolso")
+            } else if w.starts_with("segui") || w.starts_with("sigo") || w.starts_with("sigue") {
+                to("seguimiento")
+            } else if w.starts_with("arancel") || w.starts_with("aduana") {
+                to("aduana")
+            } else if w.starts_with("transport") {
+                to("transporte")
+            } else if w.starts_with("lleg") {
+                to("llega")
+            } else if w.starts_with("atend") || w.starts_with("atencion") {
+                to("atencion")
+            } else if w.starts_with("tard") || w.starts_with("plazo") {
+                to(DURATION)
+            } else if w.starts_with("pag") {
+                to("pago")
+            } else if w.starts_with("cancel") {
+                to("cancel")
+            } else if w.starts_with("factur") {
+                to("factura")
+            } else if w.starts_with("cuest")
+                || w.starts_with("cost")
+                || w.starts_with("preci")
+                || w.starts_with("tarifa")
+            {
+                to(COST)
+            } else if w.starts_with("telefon") || w.starts_with("llam") {
+                to("telefono")
+            } else {
+                match stem.as_str() {
+                    "dia" | "semana" | "mes" => to(DURATION),
+                    "hora" | "horario" => to(HOUR),
+                    _ => stem,
+                }
+            }
+        }
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -95,31 +230,169 @@ pub(crate) fn is_stop_word(w: &str, lang: Lang) -> bool {
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const EN_STOP: &[&str] = &[
-    "a", "about", "all", "also", "am", "an", "and", "any", "anyone", "are", "arent", "as", "at",
-    "be", "been", "but", "by", "can", "cant", "could", "couldnt", "dear", "did", "didnt", "do",
-    "does", "doesnt", "doing", "dont", "for", "from", "get", "getting", "got", "had", "has",
-    "hasnt", "have", "havent", "hello", "help", "hey", "hi", "how", "hows", "i", "id", "if", "ill",
-    "im", "in", "into", "is", "isnt", "it", "its", "ive", "just", "know", "let", "lets", "like",
-    "long", "make", "many", "may", "me", "might", "mine", "more", "must", "my", "no", "not", "of",
-    "ok", "okay", "on", "one", "only", "or", "other", "our", "please", "pls", "plz", "really",
-    "shall", "should", "so", "some", "take", "takes", "tell", "than", "thank", "thanks", "that",
-    "thats", "the", "their", "them", "then", "there", "these", "they", "this", "those", "thx",
-    "to", "too", "u", "us", "use", "used", "uses", "using", "very", "want", "was", "wasnt", "we",
-    "were", "what", "whats", "when", "where", "wheres", "which", "who", "why", "will", "with",
-    "wont", "would", "wouldnt", "ya", "yall", "yes", "you", "your", "youre",
+    "a",
+    "about",
+    "accept",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "anyone",
+    "anything",
+    "are",
+    "arent",
+    "as",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "cant",
+    "could",
+    "couldnt",
+    "dear",
+    "did",
+    "didnt",
+    "do",
+    "does",
+    "doesnt",
+    "doing",
+    "dont",
+    "for",
+    "from",
+    "get",
+    "getting",
+    "got",
+    "had",
+    "has",
+    "hasnt",
+    "have",
+    "havent",
+    "hello",
+    "help",
+    "hey",
+    "hi",
+    "how",
+    "hows",
+    "i",
+    "id",
+    "if",
+    "ill",
+    "im",
+    "in",
+    "into",
+    "is",
+    "isnt",
+    "it",
+    "its",
+    "ive",
+    "just",
+    "know",
+    "let",
+    "lets",
+    "like",
+    "make",
+    "many",
+    "may",
+    "me",
+    "might",
+    "mine",
+    "more",
+    "must",
+    "my",
+    "no",
+    "not",
+    "of",
+    "ok",
+    "okay",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "please",
+    "pls",
+    "plz",
+    "really",
+    "shall",
+    "should",
+    "so",
+    "some",
+    "something",
+    "stuff",
+    "take",
+    "takes",
+    "tell",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "thats",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "this",
+    "those",
+    "thx",
+    "to",
+    "too",
+    "u",
+    "us",
+    "use",
+    "used",
+    "uses",
+    "using",
+    "very",
+    "want",
+    "was",
+    "wasnt",
+    "way",
+    "ways",
+    "we",
+    "were",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "wheres",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "wont",
+    "would",
+    "wouldnt",
+    "ya",
+    "yall",
+    "yes",
+    "you",
+    "your",
+    "youre",
 ];
 
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const ES_STOP: &[&str] = &[
-    "a", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando", "cuanta", "cuantas",
-    "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es", "esa", "ese", "eso",
-    "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha", "habeis", "hace", "haceis",
-    "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos", "hola", "la", "las", "le", "les",
-    "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito", "no", "nos", "nuestra", "nuestras",
-    "nuestro", "nuestros", "o", "os", "para", "pero", "por", "porfa", "puede", "pueden", "puedes",
-    "puedo", "que", "quiero", "quisiera", "saber", "se", "ser", "si", "son", "su", "sus", "te",
-    "tengo", "tiene", "tienen", "tu", "tus", "u", "un", "una", "unas", "unos", "usted", "ustedes",
-    "vosotros", "vuestra", "vuestras", "vuestro", "vuestros", "y", "ya", "yo",
+    "a", "aceptais", "aceptan", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando",
+    "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es",
+    "esa", "ese", "eso", "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha",
+    "habeis", "hace", "haceis", "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos",
+    "hola", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito",
+    "no", "nos", "nuestra", "nuestras", "nuestro", "nuestros", "o", "os", "para", "pero", "por",
+    "porfa", "puede", "pueden", "puedes", "puedo", "que", "quiero", "quisiera", "saber", "se",
+    "ser", "si", "son", "su", "sus", "te", "tengo", "tiene", "tienen", "tu", "tus", "u", "un",
+    "una", "unas", "unos", "usted", "ustedes", "vosotros", "vuestra", "vuestras", "vuestro",
+    "vuestros", "y", "ya", "yo",
 ];
 
 fn is_vowel(b: u8) -> bool {
@@ -228,7 +501,7 @@ mod tests {
     fn folds_stems_and_drops_stop_words() {
         let en = |s: &str| terms(s, Lang::En).join(" ");
         let es = |s: &str| terms(s, Lang::Es).join(" ");
-        assert_eq!(en("How long do REFUNDS take?"), "refund");
+        assert_eq!(en("How long do REFUNDS take?"), "duration refund");
         assert_eq!(en("shipping shipped ships"), "ship ship ship");
         assert_eq!(
             en("charges charged charging charge"),
@@ -240,11 +513,24 @@ mod tests {
         );
         assert_eq!(en("What's your opening hours"), "open hour");
         assert_eq!(en("addresses address boxes"), "addres addres box");
+        assert_eq!(en("deliver to P.O. boxes"), "ship po box");
+        assert_eq!(
+            en("send it back, money back, come back"),
+            "send return money refund com"
+        );
+        assert_eq!(
+            en("how much? $4.95 at 9:30 pm"),
+            "cost cost 4 95 9 hour 30 hour"
+        );
+        assert_eq!(
+            es("¿enviáis a Canarias? cuesta 3 €"),
+            "envio canaria cost 3 cost"
+        );
         assert_eq!(
             en("internationally international apply"),
             "international international apply"
         );
-        assert_eq!(es("¿Cuánto tarda el reembolso?"), "tarda reembolso");
+        assert_eq!(es("¿Cuánto tarda el reembolso?"), "duration reembolso");
         assert_eq!(es("devoluciones devolución"), "devolucion devolucion");
         assert_eq!(
             es("paquetes paquete países país"),
