@@ -226,6 +226,7 @@ pub fn entity_config(a: &EntityArgs) -> Result<EntityConfig> {
         catalogue,
         default_phone_region: a.phone_region.clone(),
         default_currency: a.currency.clone(),
+        ..EntityConfig::default()
     })
 }
 
