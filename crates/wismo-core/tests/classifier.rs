@@ -559,7 +559,8 @@ fn shopper_phrasing_test_set_is_understood() {
         .iter()
         .filter_map(|e| {
             let (got, c) = decide(&e.text);
-            (got != e.intent).then(|| format!("{:?}: expected {}, got {got} ({c:.2})", e.text, e.intent))
+            (got != e.intent)
+                .then(|| format!("{:?}: expected {}, got {got} ({c:.2})", e.text, e.intent))
         })
         .collect();
     let accuracy = 1.0 - wrong.len() as f64 / test.examples.len() as f64;

@@ -62,17 +62,8 @@ fn render(e: &Entity, with_span: bool) -> String {
     }
 }
 
-/// Extracts with `ex`/`ctx` and compares against `expected`, printing a diff.
-fn check_with(
-    ex: &EntityExtractor,
-    ctx: &ExtractionContext,
-    text: &str,
-    expected: &[&str],
-) -> bool {
-    check_expecting(ex, ctx, Expecting::Nothing, text, expected)
-}
-
-/// [`check_with`] for the answer to a question the bot asked.
+/// Extracts with `ex`/`ctx` for the answer to `expecting` and compares
+/// against `expected`, printing a diff.
 fn check_expecting(
     ex: &EntityExtractor,
     ctx: &ExtractionContext,
@@ -1023,13 +1014,22 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("where is 1987?", &["order_number | 1987 | 1987"]),
     ("wheres 1987", &["order_number | 1987 | 1987"]),
     ("where's 2013??", &["order_number | 2013 | 2013"]),
-    ("status of 2013 please", &["order_number | 2013 | 2013 | 10..14"]),
+    (
+        "status of 2013 please",
+        &["order_number | 2013 | 2013 | 10..14"],
+    ),
     ("status of 2013", &["order_number | 2013 | 2013"]),
     ("mi pedido 2026", &["order_number | 2026 | 2026 | 10..14"]),
-    ("mi pedido 2026 no ha llegado", &["order_number | 2026 | 2026"]),
+    (
+        "mi pedido 2026 no ha llegado",
+        &["order_number | 2026 | 2026"],
+    ),
     ("donde esta mi pedido 1999", &["order_number | 1999 | 1999"]),
     ("dónde está el pedido 2044", &["order_number | 2044 | 2044"]),
-    ("tracking for 1999?", &["order_number | 1999 | 1999 | 13..17"]),
+    (
+        "tracking for 1999?",
+        &["order_number | 1999 | 1999 | 13..17"],
+    ),
     ("track 2001", &["order_number | 2001 | 2001"]),
     ("can u check 2015", &["order_number | 2015 | 2015"]),
     ("any update on 2023", &["order_number | 2023 | 2023"]),
@@ -1050,7 +1050,10 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("what about 1022?", &["order_number | 1022 | 1022"]),
     ("and 1022?", &["order_number | 1022 | 1022"]),
     ("y el 1022?", &["order_number | 1022 | 1022"]),
-    ("where is 1987 and 2013", &["order_number | 1987 | 1987", "order_number | 2013 | 2013"]),
+    (
+        "where is 1987 and 2013",
+        &["order_number | 1987 | 1987", "order_number | 2013 | 2013"],
+    ),
     // ---- the same numbers as years
     ("in 2019", NONE),
     ("since 2020", NONE),
@@ -1084,15 +1087,27 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("invoice 2026-03-03", &["date | 2026-03-03 | 2026-03-03"]),
     // ---- never an amount, quantity, phone or tracking number
     ("$2013", &["money | 2013.00 USD (201300) | $2013"]),
-    ("i paid $2013 for order 1042", &["money | 2013.00 USD (201300) | $2013", "order_number | 1042 | 1042"]),
+    (
+        "i paid $2013 for order 1042",
+        &[
+            "money | 2013.00 USD (201300) | $2013",
+            "order_number | 1042 | 1042",
+        ],
+    ),
     ("2013 pesos", NONE),
     ("pague 2013 pesos", NONE),
-    ("2000 dollars for this??", &["money | 2000.00 USD (200000) | 2000 dollars"]),
+    (
+        "2000 dollars for this??",
+        &["money | 2000.00 USD (200000) | 2000 dollars"],
+    ),
     ("where are my 2000 items", NONE),
     ("i paid 2013 for it", NONE),
     ("2000 mah battery", NONE),
     ("size 2000", NONE),
-    ("where is 2125550123", &["phone | +12125550123 | 2125550123"]),
+    (
+        "where is 2125550123",
+        &["phone | +12125550123 | 2125550123"],
+    ),
     // ---- explicit forms are unchanged
     ("order 2026", &["order_number | 2026 | 2026"]),
     ("#2026", &["order_number | 2026 | #2026"]),
@@ -1104,14 +1119,26 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("status of 1001", &["order_number | 1001 | 1001"]),
     ("mi pedido 1055", &["order_number | 1055 | 1055"]),
     // ---- postal codes as shoppers type them
-    ("zip 78704-1234", &["postal_code | 78704-1234/US | 78704-1234"]),
-    ("my zip is 78704 1234", &["postal_code | 78704-1234/US | 78704 1234"]),
-    ("zip: 787041234", &["postal_code | 78704-1234/US | 787041234"]),
+    (
+        "zip 78704-1234",
+        &["postal_code | 78704-1234/US | 78704-1234"],
+    ),
+    (
+        "my zip is 78704 1234",
+        &["postal_code | 78704-1234/US | 78704 1234"],
+    ),
+    (
+        "zip: 787041234",
+        &["postal_code | 78704-1234/US | 787041234"],
+    ),
     ("zip 78 704", &["postal_code | 78704/US | 78 704"]),
     ("zipcode 78704", &["postal_code | 78704/US | 78704"]),
     ("postal code is 78704", &["postal_code | 78704/US | 78704"]),
     ("sw1a1aa", &["postal_code | SW1A 1AA/GB | sw1a1aa"]),
-    ("my postcode is sw1a 1aa", &["postal_code | SW1A 1AA/GB | sw1a 1aa"]),
+    (
+        "my postcode is sw1a 1aa",
+        &["postal_code | SW1A 1AA/GB | sw1a 1aa"],
+    ),
     ("Sw1a 1Aa", &["postal_code | SW1A 1AA/GB | Sw1a 1Aa"]),
     ("ec1a1bb", &["postal_code | EC1A 1BB/GB | ec1a1bb"]),
     ("m1 1ae", &["postal_code | M1 1AE/GB | m1 1ae"]),
@@ -1120,7 +1147,10 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("k1a0b1", &["postal_code | K1A 0B1/CA | k1a0b1"]),
     ("K1A 0B1", &["postal_code | K1A 0B1/CA | K1A 0B1"]),
     ("k1a 0b1", &["postal_code | K1A 0B1/CA | k1a 0b1"]),
-    ("my postal code is m5v3l9", &["postal_code | M5V 3L9/CA | m5v3l9"]),
+    (
+        "my postal code is m5v3l9",
+        &["postal_code | M5V 3L9/CA | m5v3l9"],
+    ),
     ("PLZ 10115", &["postal_code | 10115/DE | 10115"]),
     ("plz 80331 münchen", &["postal_code | 80331/DE | 80331"]),
     ("codigo postal 78704", &["postal_code | 78704/US | 78704"]),
@@ -1260,8 +1290,14 @@ fn store_order_number_format_validates_candidates() {
         &ny(),
         &[
             ("order MX-12345", &["order_number | MX-12345 | MX-12345"]),
-            ("order mx-12345 please", &["order_number | MX-12345 | mx-12345"]),
-            ("status of MX-55501", &["order_number | MX-55501 | MX-55501"]),
+            (
+                "order mx-12345 please",
+                &["order_number | MX-12345 | mx-12345"],
+            ),
+            (
+                "status of MX-55501",
+                &["order_number | MX-55501 | MX-55501"],
+            ),
             ("order 1042", NONE),
             ("where is 1987", NONE),
             ("MX-123", NONE),
@@ -1284,7 +1320,10 @@ fn store_order_number_format_validates_candidates() {
         &ny(),
         &[
             ("order 123", &["order_number | 123 | 123"]),
-            ("ORD-2024-000123", &["order_number | ORD-2024-000123 | ORD-2024-000123"]),
+            (
+                "ORD-2024-000123",
+                &["order_number | ORD-2024-000123 | ORD-2024-000123"],
+            ),
         ],
     );
     let bad = EntityExtractor::new(&EntityConfig {

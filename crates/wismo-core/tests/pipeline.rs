@@ -270,7 +270,11 @@ fn parse_expecting_reads_a_bare_answer_as_what_was_asked() {
     };
     for text in ["2031", "es el 1987", "1987 please"] {
         let asked = nlu.parse_expecting(text, &ctx(), Expecting::OrderNumber);
-        assert_eq!(order_numbers(&asked).len(), 1, "{text:?} after the question");
+        assert_eq!(
+            order_numbers(&asked).len(),
+            1,
+            "{text:?} after the question"
+        );
         let plain = nlu.parse(text, &ctx());
         assert_eq!(plain, nlu.parse_expecting(text, &ctx(), Expecting::Nothing));
     }

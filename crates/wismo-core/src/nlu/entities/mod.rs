@@ -805,7 +805,8 @@ impl EntityExtractor {
         let asked_postal = expecting == Expecting::PostalCode;
         let keyword = postal::has_postal_keyword(lower);
         let mut postals = Vec::new();
-        self.postal.find_shaped(text, keyword || asked_postal, &mut postals);
+        self.postal
+            .find_shaped(text, keyword || asked_postal, &mut postals);
         if keyword || asked_postal {
             postal::find_split_zips(text, groups, &mut postals);
         }

@@ -116,9 +116,10 @@ pub(super) fn has_postal_keyword(lower: &str) -> bool {
         || lower.contains("postal")
         || lower.contains("plz")
         || lower.contains("c.p.")
-        || lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| w == "cp")
+        || lower.contains("cp")
+            && lower
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == "cp")
 }
 
 /// Where the store sells, for five-digit codes named by a generic keyword.
