@@ -1079,6 +1079,9 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("ordered march 2026", NONE),
     ("bought it in dec 2025", NONE),
     ("en enero 2026", NONE),
+    ("order placed 2025 never came", NONE),
+    ("i ordered december of 2025", NONE),
+    ("lo compre en marzo de 2024", NONE),
     (
         "ordered on March 3, 2026",
         &["date | 2026-03-03 | March 3, 2026"],

@@ -490,6 +490,10 @@ const YEAR_BEFORE: &[&str] = &[
     "charged",
     "price",
     "total",
+    "placed",
+    "ordered",
+    "bought",
+    "purchased",
 ];
 
 /// Words right after a four-digit number that make it a year (or a model year).
@@ -622,8 +626,8 @@ fn year_is_order(lower: &str, s: usize, e: usize, expecting_order: bool) -> bool
     let year_context = match before {
         // "del 2019" is "from 2019", but "estado del 2013" asks about an order
         "del" => !matches!(before2, "estado" | "seguimiento" | "rastreo" | "status"),
-        // "en el 2019", "in the 2020 sale"
-        "el" | "the" => is_one_of(before2, YEAR_BEFORE),
+        // "en el 2019", "in the 2020 sale", "december of 2025", "marzo de 2024"
+        "el" | "the" | "of" | "de" => is_one_of(before2, YEAR_BEFORE),
         w => is_one_of(w, YEAR_BEFORE),
     } || is_one_of(next_word(lower, e), YEAR_AFTER);
     if year_context {
