@@ -46,6 +46,10 @@ pub struct EntityArgs {
     /// Extra order-number pattern (regex; group 1 or the whole match is the number). Repeatable.
     #[arg(long = "order-pattern")]
     pub order_patterns: Vec<String>,
+    /// The shape every order number of the store has (regex matched against the
+    /// whole number, e.g. `\d{4,5}` or `MX-\d{5}`); other candidates are dropped.
+    #[arg(long = "order-format")]
+    pub order_format: Option<String>,
     /// Region for phone numbers without a country code (ISO 3166 alpha-2).
     #[arg(long, default_value = "US")]
     pub phone_region: String,
@@ -226,6 +230,7 @@ pub fn entity_config(a: &EntityArgs) -> Result<EntityConfig> {
         catalogue,
         default_phone_region: a.phone_region.clone(),
         default_currency: a.currency.clone(),
+        order_number_format: a.order_format.clone(),
     })
 }
 

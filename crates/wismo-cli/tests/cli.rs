@@ -170,6 +170,34 @@ fn train_then_parse() {
 }
 
 #[test]
+fn parse_order_format_drops_numbers_of_another_shape() {
+    let dir = TempDir::new("order-format");
+    let model = trained(&dir);
+    let order_numbers = |v: &Value| -> Vec<String> {
+        v["result"]["entities"]
+            .as_array()
+            .expect("entities")
+            .iter()
+            .filter(|e| e["type"] == "order_number")
+            .map(|e| e["value"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let text = "order 123 or order MX-12345";
+    let default = json(&["nlu", "parse", "--model", &model, text]);
+    assert_eq!(order_numbers(&default), ["123", "MX-12345"]);
+    let shaped = json(&[
+        "nlu",
+        "parse",
+        "--model",
+        &model,
+        "--order-format",
+        r"MX-\d{5}",
+        text,
+    ]);
+    assert_eq!(order_numbers(&shaped), ["MX-12345"]);
+}
+
+#[test]
 fn parse_without_a_model_uses_the_built_in_data() {
     let v = json(&["nlu", "parse", "wher is my ordr #1042"]);
     assert_eq!(intent(&v), "track_order", "{v}");

@@ -8,8 +8,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use wismo_core::nlu::entities::{
-    demo_catalogue, Entity, EntityConfig, EntityConfigError, EntityExtractor, EntityValue,
-    ExtractionContext,
+    demo_catalogue, postal::normalise_postal, Entity, EntityConfig, EntityConfigError,
+    EntityExtractor, EntityValue, Expecting, ExtractionContext,
 };
 
 /// Tuesday 2026-11-24, 10:00 in New York.
@@ -62,14 +62,16 @@ fn render(e: &Entity, with_span: bool) -> String {
     }
 }
 
-/// Extracts with `ex`/`ctx` and compares against `expected`, printing a diff.
-fn check_with(
+/// Extracts with `ex`/`ctx` for the answer to `expecting` and compares
+/// against `expected`, printing a diff.
+fn check_expecting(
     ex: &EntityExtractor,
     ctx: &ExtractionContext,
+    expecting: Expecting,
     text: &str,
     expected: &[&str],
 ) -> bool {
-    let got = ex.extract(text, ctx);
+    let got = ex.extract_expecting(text, ctx, expecting);
     // invariants every result must satisfy
     let chars: Vec<char> = text.chars().collect();
     for (i, e) in got.iter().enumerate() {
@@ -112,9 +114,18 @@ fn check_with(
 }
 
 fn run_table(ex: &EntityExtractor, ctx: &ExtractionContext, cases: &[(&str, &[&str])]) {
+    run_table_expecting(ex, ctx, Expecting::Nothing, cases);
+}
+
+fn run_table_expecting(
+    ex: &EntityExtractor,
+    ctx: &ExtractionContext,
+    expecting: Expecting,
+    cases: &[(&str, &[&str])],
+) {
     let failed = cases
         .iter()
-        .filter(|(t, e)| !check_with(ex, ctx, t, e))
+        .filter(|(t, e)| !check_expecting(ex, ctx, expecting, t, e))
         .count();
     assert_eq!(
         failed,
@@ -449,7 +460,8 @@ const CASES: &[(&str, &[&str])] = &[
         &["postal_code | 94105-1234/US | 94105-1234"],
     ),
     ("is 94105 right?", &["order_number | 94105 | 94105"]),
-    ("sw1a 1aa", NONE),
+    // lower-case, spaced UK postcodes are postcodes (issue 12)
+    ("sw1a 1aa", &["postal_code | SW1A 1AA/GB | sw1a 1aa"]),
     ("selling my PS5 2TB edition", NONE),
     ("is the XY1 2AB code right", NONE),
     // ---- dates (today is Tuesday 2026-11-24 in New York)
@@ -989,5 +1001,378 @@ fn timing() {
         "median {:?}, max {:?} per message",
         samples[samples.len() / 2],
         samples[samples.len() - 1]
+    );
+}
+
+/// Issue 12: how shoppers really write order numbers, years and postal codes.
+/// Shopify numbers orders from #1001, so four-digit numbers from 1900 to 2099
+/// are order numbers when the words around them ask about an order, and years
+/// only when the words around them say so.
+const PHRASING_CASES: &[(&str, &[&str])] = &[
+    // ---- year-range numbers asked about as orders
+    ("where is 1987", &["order_number | 1987 | 1987 | 9..13"]),
+    ("where is 1987?", &["order_number | 1987 | 1987"]),
+    ("wheres 1987", &["order_number | 1987 | 1987"]),
+    ("where's 2013??", &["order_number | 2013 | 2013"]),
+    (
+        "status of 2013 please",
+        &["order_number | 2013 | 2013 | 10..14"],
+    ),
+    ("status of 2013", &["order_number | 2013 | 2013"]),
+    ("mi pedido 2026", &["order_number | 2026 | 2026 | 10..14"]),
+    (
+        "mi pedido 2026 no ha llegado",
+        &["order_number | 2026 | 2026"],
+    ),
+    ("donde esta mi pedido 1999", &["order_number | 1999 | 1999"]),
+    ("dónde está el pedido 2044", &["order_number | 2044 | 2044"]),
+    (
+        "tracking for 1999?",
+        &["order_number | 1999 | 1999 | 13..17"],
+    ),
+    ("track 2001", &["order_number | 2001 | 2001"]),
+    ("can u check 2015", &["order_number | 2015 | 2015"]),
+    ("any update on 2023", &["order_number | 2023 | 2023"]),
+    ("what about 1990?", &["order_number | 1990 | 1990"]),
+    ("and 2020?", &["order_number | 2020 | 2020"]),
+    ("y el 1987?", &["order_number | 1987 | 1987"]),
+    ("y el 2031", &["order_number | 2031 | 2031"]),
+    ("estado del 2013", &["order_number | 2013 | 2013"]),
+    ("seguimiento 2017", &["order_number | 2017 | 2017"]),
+    ("1987 hasnt arrived", &["order_number | 1987 | 1987"]),
+    ("2044 still not delivered", &["order_number | 2044 | 2044"]),
+    ("is 2010 shipped yet", &["order_number | 2010 | 2010"]),
+    ("package 1995 where", &["order_number | 1995 | 1995"]),
+    ("my parcel is 2088", &["order_number | 2088 | 2088"]),
+    ("el paquete 2002 no llega", &["order_number | 2002 | 2002"]),
+    ("whats the status on 2019", &["order_number | 2019 | 2019"]),
+    ("how about #1022", &["order_number | 1022 | #1022"]),
+    ("what about 1022?", &["order_number | 1022 | 1022"]),
+    ("and 1022?", &["order_number | 1022 | 1022"]),
+    ("y el 1022?", &["order_number | 1022 | 1022"]),
+    (
+        "where is 1987 and 2013",
+        &["order_number | 1987 | 1987", "order_number | 2013 | 2013"],
+    ),
+    // ---- the same numbers as years
+    ("in 2019", NONE),
+    ("since 2020", NONE),
+    ("i ordered from you in 2019", NONE),
+    ("I have been a customer since 2020", NONE),
+    ("the 2025 catalogue", NONE),
+    ("is the 2025 catalog out", NONE),
+    ("do you still sell the 2024 collection", NONE),
+    ("back in 1999", NONE),
+    ("año 2024", NONE),
+    ("en el 2019 compre aqui", NONE),
+    ("compre desde 2018", NONE),
+    ("del 2019", NONE),
+    ("my 2024 order was fine", NONE),
+    ("where is my 2024 order", NONE),
+    ("in early 2020 i bought here", NONE),
+    ("2019 was a good year", NONE),
+    ("happy 2026", NONE),
+    ("since 1999 we loved your store", NONE),
+    ("winter 2025 sale", NONE),
+    ("the 2026 model", NONE),
+    ("tax year 2025", NONE),
+    ("ordered march 2026", NONE),
+    ("bought it in dec 2025", NONE),
+    ("en enero 2026", NONE),
+    ("order placed 2025 never came", NONE),
+    ("i ordered december of 2025", NONE),
+    ("lo compre en marzo de 2024", NONE),
+    (
+        "ordered on March 3, 2026",
+        &["date | 2026-03-03 | March 3, 2026"],
+    ),
+    ("placed 03/03/2026", &["date | 2026-03-03 | 03/03/2026"]),
+    ("invoice 2026-03-03", &["date | 2026-03-03 | 2026-03-03"]),
+    // ---- never an amount, quantity, phone or tracking number
+    ("$2013", &["money | 2013.00 USD (201300) | $2013"]),
+    (
+        "i paid $2013 for order 1042",
+        &[
+            "money | 2013.00 USD (201300) | $2013",
+            "order_number | 1042 | 1042",
+        ],
+    ),
+    ("2013 pesos", NONE),
+    ("pague 2013 pesos", NONE),
+    (
+        "2000 dollars for this??",
+        &["money | 2000.00 USD (200000) | 2000 dollars"],
+    ),
+    ("where are my 2000 items", NONE),
+    ("i paid 2013 for it", NONE),
+    ("2000 mah battery", NONE),
+    ("size 2000", NONE),
+    (
+        "where is 2125550123",
+        &["phone | +12125550123 | 2125550123"],
+    ),
+    // ---- explicit forms are unchanged
+    ("order 2026", &["order_number | 2026 | 2026"]),
+    ("#2026", &["order_number | 2026 | #2026"]),
+    ("order #1987 status", &["order_number | 1987 | #1987"]),
+    ("pedido #2013", &["order_number | 2013 | #2013"]),
+    // ---- numbers that were order numbers before stay so
+    ("where is 1042", &["order_number | 1042 | 1042"]),
+    ("where is 4512", &["order_number | 4512 | 4512"]),
+    ("status of 1001", &["order_number | 1001 | 1001"]),
+    ("mi pedido 1055", &["order_number | 1055 | 1055"]),
+    // ---- postal codes as shoppers type them
+    (
+        "zip 78704-1234",
+        &["postal_code | 78704-1234/US | 78704-1234"],
+    ),
+    (
+        "my zip is 78704 1234",
+        &["postal_code | 78704-1234/US | 78704 1234"],
+    ),
+    (
+        "zip: 787041234",
+        &["postal_code | 78704-1234/US | 787041234"],
+    ),
+    ("zip 78 704", &["postal_code | 78704/US | 78 704"]),
+    ("zipcode 78704", &["postal_code | 78704/US | 78704"]),
+    ("postal code is 78704", &["postal_code | 78704/US | 78704"]),
+    ("sw1a1aa", &["postal_code | SW1A 1AA/GB | sw1a1aa"]),
+    (
+        "my postcode is sw1a 1aa",
+        &["postal_code | SW1A 1AA/GB | sw1a 1aa"],
+    ),
+    ("Sw1a 1Aa", &["postal_code | SW1A 1AA/GB | Sw1a 1Aa"]),
+    ("ec1a1bb", &["postal_code | EC1A 1BB/GB | ec1a1bb"]),
+    ("m1 1ae", &["postal_code | M1 1AE/GB | m1 1ae"]),
+    ("its b33 8th", NONE),
+    ("postcode b33 8th", &["postal_code | B33 8TH/GB | b33 8th"]),
+    ("k1a0b1", &["postal_code | K1A 0B1/CA | k1a0b1"]),
+    ("K1A 0B1", &["postal_code | K1A 0B1/CA | K1A 0B1"]),
+    ("k1a 0b1", &["postal_code | K1A 0B1/CA | k1a 0b1"]),
+    (
+        "my postal code is m5v3l9",
+        &["postal_code | M5V 3L9/CA | m5v3l9"],
+    ),
+    ("PLZ 10115", &["postal_code | 10115/DE | 10115"]),
+    ("plz 80331 münchen", &["postal_code | 80331/DE | 80331"]),
+    ("codigo postal 78704", &["postal_code | 78704/US | 78704"]),
+    ("cp 78704", &["postal_code | 78704/US | 78704"]),
+    ("c.p. 78704", &["postal_code | 78704/US | 78704"]),
+    ("order 78704", &["order_number | 78704 | 78704"]),
+];
+
+#[test]
+fn shopper_phrasing_of_orders_years_and_postcodes() {
+    let ex = EntityExtractor::new(&config()).unwrap();
+    run_table(&ex, &ny(), PHRASING_CASES);
+}
+
+/// Answers to "what's your order number?".
+const ANSWERING_ORDER_NUMBER: &[(&str, &[&str])] = &[
+    ("2031", &["order_number | 2031 | 2031 | 0..4"]),
+    ("1987", &["order_number | 1987 | 1987"]),
+    ("es el 1987", &["order_number | 1987 | 1987 | 6..10"]),
+    ("1987 please", &["order_number | 1987 | 1987"]),
+    ("its 2013", &["order_number | 2013 | 2013"]),
+    ("it's 1999 i think", &["order_number | 1999 | 1999"]),
+    ("el 2026", &["order_number | 2026 | 2026"]),
+    ("numero 2000", &["order_number | 2000 | 2000"]),
+    ("1042", &["order_number | 1042 | 1042"]),
+    ("#2013", &["order_number | 2013 | #2013"]),
+    // still never a phone, amount, quantity, tracking number or year in words
+    ("415-555-0123", &["phone | +14155550123 | 415-555-0123"]),
+    ("$2013", &["money | 2013.00 USD (201300) | $2013"]),
+    ("2013 pesos", NONE),
+    ("2 items", NONE),
+    ("i ordered in 2019", NONE),
+    ("since 2020", NONE),
+    (
+        "1Z999AA10123456784",
+        &["tracking_number | 1Z999AA10123456784/UPS | 1Z999AA10123456784"],
+    ),
+];
+
+#[test]
+fn a_bare_number_answering_the_order_question_is_an_order_number() {
+    let ex = EntityExtractor::new(&config()).unwrap();
+    run_table_expecting(&ex, &ny(), Expecting::OrderNumber, ANSWERING_ORDER_NUMBER);
+    // without the hint the bare year-range numbers are nothing
+    for t in ["2031", "1987 please", "its 2013"] {
+        assert!(ex.extract(t, &ny()).is_empty(), "{t:?} without a question");
+    }
+}
+
+/// Answers to "what's the postal code on the order?".
+const ANSWERING_POSTAL_CODE: &[(&str, &[&str])] = &[
+    ("78704", &["postal_code | 78704/US | 78704"]),
+    ("78 704", &["postal_code | 78704/US | 78 704 | 0..6"]),
+    ("78704-1234", &["postal_code | 78704-1234/US | 78704-1234"]),
+    ("78704 1234", &["postal_code | 78704-1234/US | 78704 1234"]),
+    ("787041234", &["postal_code | 78704-1234/US | 787041234"]),
+    ("its 78704", &["postal_code | 78704/US | 78704"]),
+    ("sw1a1aa", &["postal_code | SW1A 1AA/GB | sw1a1aa"]),
+    ("b33 8th", &["postal_code | B33 8TH/GB | b33 8th"]),
+    ("k1a0b1", &["postal_code | K1A 0B1/CA | k1a0b1"]),
+    // an order number said as such is still one
+    ("order 78704", &["order_number | 78704 | 78704"]),
+];
+
+#[test]
+fn a_bare_code_answering_the_postal_question_is_a_postal_code() {
+    let ex = EntityExtractor::new(&config()).unwrap();
+    run_table_expecting(&ex, &ny(), Expecting::PostalCode, ANSWERING_POSTAL_CODE);
+    let plain = ex.extract("78704", &ny());
+    assert_eq!(plain.len(), 1);
+    assert_eq!(plain[0].kind, "order_number", "without the question");
+}
+
+#[test]
+fn five_digit_codes_follow_the_store_market() {
+    let mx = EntityExtractor::new(&EntityConfig {
+        default_currency: "MXN".into(),
+        ..EntityConfig::default()
+    })
+    .unwrap();
+    run_table(
+        &mx,
+        &ny(),
+        &[
+            ("cp 06600", &["postal_code | 06600/MX | 06600"]),
+            ("código postal 44100", &["postal_code | 44100/MX | 44100"]),
+            ("mi c.p. es 64000", &["postal_code | 64000/MX | 64000"]),
+            ("zip 78704", &["postal_code | 78704/US | 78704"]),
+        ],
+    );
+    run_table_expecting(
+        &mx,
+        &ny(),
+        Expecting::PostalCode,
+        &[("06600", &["postal_code | 06600/MX | 06600"])],
+    );
+    let es = EntityExtractor::new(&EntityConfig {
+        default_currency: "EUR".into(),
+        default_phone_region: "FR".into(),
+        ..EntityConfig::default()
+    })
+    .unwrap();
+    run_table(
+        &es,
+        &ny(),
+        &[("codigo postal 28014", &["postal_code | 28014/ES | 28014"])],
+    );
+}
+
+#[test]
+fn store_order_number_format_validates_candidates() {
+    let four_five = EntityExtractor::new(&EntityConfig {
+        order_number_format: Some(r"^\d{4,5}$".into()),
+        ..config()
+    })
+    .unwrap();
+    run_table(
+        &four_five,
+        &ny(),
+        &[
+            ("order 1042", &["order_number | 1042 | 1042"]),
+            ("where is 1987", &["order_number | 1987 | 1987"]),
+            ("order 123", NONE),
+            ("order 1234567", NONE),
+            ("#55", NONE),
+            ("ORD-2024-000123", NONE),
+            ("where is 12345", &["order_number | 12345 | 12345"]),
+        ],
+    );
+    let mx = EntityExtractor::new(&EntityConfig {
+        order_number_format: Some(r"^MX-\d{5}$".into()),
+        ..config()
+    })
+    .unwrap();
+    run_table(
+        &mx,
+        &ny(),
+        &[
+            ("order MX-12345", &["order_number | MX-12345 | MX-12345"]),
+            (
+                "order mx-12345 please",
+                &["order_number | MX-12345 | mx-12345"],
+            ),
+            (
+                "status of MX-55501",
+                &["order_number | MX-55501 | MX-55501"],
+            ),
+            ("order 1042", NONE),
+            ("where is 1987", NONE),
+            ("MX-123", NONE),
+        ],
+    );
+    run_table_expecting(
+        &mx,
+        &ny(),
+        Expecting::OrderNumber,
+        &[
+            ("mx-12345", &["order_number | MX-12345 | mx-12345"]),
+            ("#MX-12345.", &["order_number | MX-12345 | #MX-12345"]),
+            ("1987", NONE),
+        ],
+    );
+    // the default keeps today's shapes
+    let default = EntityExtractor::new(&config()).unwrap();
+    run_table(
+        &default,
+        &ny(),
+        &[
+            ("order 123", &["order_number | 123 | 123"]),
+            (
+                "ORD-2024-000123",
+                &["order_number | ORD-2024-000123 | ORD-2024-000123"],
+            ),
+        ],
+    );
+    let bad = EntityExtractor::new(&EntityConfig {
+        order_number_format: Some("(".into()),
+        ..config()
+    });
+    assert!(matches!(bad, Err(EntityConfigError::BadOrderFormat { .. })));
+}
+
+#[test]
+fn postal_codes_compare_in_canonical_form() {
+    let cases: &[(Option<&str>, &str, &str)] = &[
+        (Some("US"), "78704-1234", "78704"),
+        (Some("US"), "78704 1234", "78704"),
+        (Some("US"), "787041234", "78704"),
+        (Some("US"), "78 704", "78704"),
+        (Some("US"), " 78704 ", "78704"),
+        (Some("United States"), "78704", "78704"),
+        (None, "78704-1234", "78704"),
+        (None, "78704", "78704"),
+        (Some("GB"), "sw1a1aa", "SW1A1AA"),
+        (Some("GB"), "SW1A 1AA", "SW1A1AA"),
+        (Some("uk"), "sw1a 1aa", "SW1A1AA"),
+        (None, "sw1a 1aa", "SW1A1AA"),
+        (Some("CA"), "k1a0b1", "K1A0B1"),
+        (Some("Canada"), "K1A 0B1", "K1A0B1"),
+        (Some("DE"), "10115", "10115"),
+        (Some("MX"), "06600", "06600"),
+        (Some("ES"), "28014", "28014"),
+        (Some("FR"), "75001", "75001"),
+        (Some("NL"), "1012 ab", "1012AB"),
+    ];
+    for (hint, typed, want) in cases {
+        assert_eq!(normalise_postal(*hint, typed), *want, "{hint:?} {typed:?}");
+    }
+    // what the dialogue compares: a typed code against the order's zip
+    assert_eq!(
+        normalise_postal(Some("US"), "78704-1234"),
+        normalise_postal(Some("US"), "78704")
+    );
+    assert_eq!(
+        normalise_postal(Some("GB"), "sw1a1aa"),
+        normalise_postal(Some("GB"), "SW1A 1AA")
+    );
+    assert_ne!(
+        normalise_postal(Some("US"), "78705"),
+        normalise_postal(Some("US"), "78704")
     );
 }

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use wismo_core::nlu::data::parse_rasa_yaml;
 use wismo_core::nlu::entities::{
-    demo_catalogue, Entity, EntityConfig, EntityValue, ExtractionContext, Extractor,
+    demo_catalogue, Entity, EntityConfig, EntityValue, Expecting, ExtractionContext, Extractor,
 };
 use wismo_core::nlu::sentiment::SentimentLabel;
 use wismo_core::nlu::{default_training_data, train, Nlu, NluTrainOptions, ParseResult};
@@ -255,4 +255,44 @@ fn hostile_input_does_not_panic() {
             serde_json::to_string(&r).expect("serialises");
         }
     }
+}
+
+/// The dialogue says what it just asked for; a bare answer is read as that.
+#[test]
+fn parse_expecting_reads_a_bare_answer_as_what_was_asked() {
+    let nlu = store_nlu();
+    let order_numbers = |r: &ParseResult| -> Vec<String> {
+        r.entities
+            .iter()
+            .filter(|e| e.kind == "order_number")
+            .map(|e| e.text.clone())
+            .collect()
+    };
+    for text in ["2031", "es el 1987", "1987 please"] {
+        let asked = nlu.parse_expecting(text, &ctx(), Expecting::OrderNumber);
+        assert_eq!(
+            order_numbers(&asked).len(),
+            1,
+            "{text:?} after the question"
+        );
+        let plain = nlu.parse(text, &ctx());
+        assert_eq!(plain, nlu.parse_expecting(text, &ctx(), Expecting::Nothing));
+    }
+    assert!(order_numbers(&nlu.parse("2031", &ctx())).is_empty());
+    let zip = nlu.parse_expecting("78 704", &ctx(), Expecting::PostalCode);
+    assert_eq!(
+        summary(&zip.entities),
+        [(
+            "postal_code".to_string(),
+            "78 704".to_string(),
+            Extractor::Builtin
+        )]
+    );
+    assert_eq!(
+        zip.entities[0].value,
+        EntityValue::PostalCode {
+            code: "78704".into(),
+            country: wismo_core::nlu::entities::PostalCountry::US
+        }
+    );
 }

@@ -19,7 +19,9 @@ use classifier::features::{Scratch, Sparse};
 use classifier::{IntentClassifier, IntentScore, TrainError, TrainOptions, TrainProgress};
 use custom_entities::{CustomEntityError, CustomEntityExtractor, CustomEntityModel};
 use data::{DataError, TrainingData};
-use entities::{Entity, EntityConfig, EntityConfigError, EntityExtractor, ExtractionContext};
+use entities::{
+    Entity, EntityConfig, EntityConfigError, EntityExtractor, Expecting, ExtractionContext,
+};
 use model::{ModelMeta, NluModel};
 use sentiment::Sentiment;
 use serde::{Deserialize, Serialize};
@@ -213,8 +215,21 @@ impl Nlu {
     }
 
     /// Runs the whole pipeline on one message.
-    #[tracing::instrument(level = "debug", name = "nlu.parse", skip_all, fields(chars = text.chars().count()))]
     pub fn parse(&self, text: &str, ctx: &ExtractionContext) -> ParseResult {
+        self.parse_expecting(text, ctx, Expecting::Nothing)
+    }
+
+    /// [`Self::parse`] for the answer to a question the bot has just asked:
+    /// with [`Expecting::OrderNumber`] a bare `2031` or `es el 1987` is an
+    /// order number, with [`Expecting::PostalCode`] a bare `78704` is a postal
+    /// code (see [`Expecting`]). The intent is classified as usual.
+    #[tracing::instrument(level = "debug", name = "nlu.parse", skip_all, fields(chars = text.chars().count()))]
+    pub fn parse_expecting(
+        &self,
+        text: &str,
+        ctx: &ExtractionContext,
+        expecting: Expecting,
+    ) -> ParseResult {
         let ranking = self.classify(text, RANKING_LEN);
         let oos_name = self
             .model
@@ -244,14 +259,24 @@ impl Nlu {
             intent,
             intent_ranking: ranking,
             out_of_scope,
-            entities: self.entities(text, ctx),
+            entities: self.entities_expecting(text, ctx, expecting),
             sentiment: sentiment::analyze(text),
         }
     }
 
     /// Built-in and custom entities; where they overlap the built-in one wins.
     pub fn entities(&self, text: &str, ctx: &ExtractionContext) -> Vec<Entity> {
-        let mut found = self.builtins.extract(text, ctx);
+        self.entities_expecting(text, ctx, Expecting::Nothing)
+    }
+
+    /// [`Self::entities`] for the answer to a question (see [`Expecting`]).
+    pub fn entities_expecting(
+        &self,
+        text: &str,
+        ctx: &ExtractionContext,
+        expecting: Expecting,
+    ) -> Vec<Entity> {
+        let mut found = self.builtins.extract_expecting(text, ctx, expecting);
         let custom = self.custom.extract(text);
         if !custom.is_empty() {
             for c in custom {

@@ -115,6 +115,8 @@ pub enum PostalCountry {
     GB,
     CA,
     DE,
+    ES,
+    MX,
 }
 
 /// A product of the store's catalogue, for product-name matching.
@@ -141,11 +143,21 @@ pub struct EntityConfig {
     pub default_phone_region: String,
     /// ISO 4217 currency for amounts written with a bare `$` or no symbol.
     pub default_currency: String,
+    /// The shape of the store's order numbers (regex syntax of the `regex`
+    /// crate, matched against the whole value, e.g. `^\d{4,5}$` or
+    /// `^MX-\d{5}$`). Built-in candidates (after a keyword, `#1042`, bare
+    /// numbers, `ORD-...` codes) whose value does not match are dropped, and
+    /// when the bot asked for an order number a message that is only such a
+    /// value is one. `None` (the default) accepts the built-in shapes: 3-20
+    /// digits or a letter-led code with at least three digits.
+    #[serde(default)]
+    pub order_number_format: Option<String>,
 }
 
 impl Default for EntityConfig {
     fn default() -> Self {
         Self {
+            order_number_format: None,
             order_number_patterns: Vec::new(),
             catalogue: Vec::new(),
             default_phone_region: "US".into(),
@@ -161,10 +173,31 @@ pub struct ExtractionContext {
     pub tz: Tz,
 }
 
+/// What the bot has just asked for, so that a bare answer is read as that
+/// ([`EntityExtractor::extract_expecting`], `Nlu::parse_expecting`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expecting {
+    /// Nothing in particular: every rule applies as documented.
+    #[default]
+    Nothing,
+    /// "What's your order number?": a bare number in the year range
+    /// (`2031`, `es el 1987`, `1987 please`) is an order number, and a message
+    /// that is only a value of the store's `order_number_format` is one.
+    /// Phone numbers, amounts, quantities and tracking numbers stay what they are.
+    OrderNumber,
+    /// "What's the postal code on the order?": a bare five-digit number is a
+    /// postal code (of the store's market), as are `78 704`, `78704 1234`
+    /// and `787041234`.
+    PostalCode,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EntityConfigError {
     #[error("order number pattern {pattern:?} is not a valid regex: {reason}")]
     BadOrderPattern { pattern: String, reason: String },
+    #[error("order number format {format:?} is not a valid regex: {reason}")]
+    BadOrderFormat { format: String, reason: String },
     #[error(
         "unknown phone region {0:?} (expected an ISO 3166 alpha-2 code such as US, GB, CA, DE)"
     )]
@@ -177,7 +210,7 @@ mod date;
 mod money;
 mod order;
 mod phone;
-mod postal;
+pub mod postal;
 mod product;
 mod tracking;
 mod util;
@@ -231,6 +264,9 @@ pub struct EntityExtractor {
     money_suffix: Regex,
     dates: date::DateRules,
     postal: postal::PostalRules,
+    market: postal::Market,
+    /// The store's order-number format, anchored (`^(?:...)$`).
+    order_format: Option<Regex>,
     order: order::OrderRules,
     products: product::ProductMatcher,
 }
@@ -259,6 +295,25 @@ impl EntityExtractor {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let order_format = config
+            .order_number_format
+            .as_deref()
+            .map(|f| {
+                Regex::new(&format!("^(?:{f})$")).map_err(|e| EntityConfigError::BadOrderFormat {
+                    format: f.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let market = if region == phone::Region::De {
+            postal::Market::De
+        } else if currency == "MXN" {
+            postal::Market::Mx
+        } else if currency == "EUR" {
+            postal::Market::Euro
+        } else {
+            postal::Market::Us
+        };
         Ok(Self {
             config: config.clone(),
             region,
@@ -277,6 +332,8 @@ impl EntityExtractor {
             )),
             dates: date::DateRules::new(),
             postal: postal::PostalRules::new(),
+            market,
+            order_format,
             order: order::OrderRules::new(custom),
             products: product::ProductMatcher::new(&config.catalogue),
         })
@@ -289,6 +346,17 @@ impl EntityExtractor {
 
     /// All built-in entities in `text`, ordered by `start`, never overlapping.
     pub fn extract(&self, text: &str, ctx: &ExtractionContext) -> Vec<Entity> {
+        self.extract_expecting(text, ctx, Expecting::Nothing)
+    }
+
+    /// [`Self::extract`] for the answer to a question: `expecting` says what
+    /// the bot has just asked for (see [`Expecting`]).
+    pub fn extract_expecting(
+        &self,
+        text: &str,
+        ctx: &ExtractionContext,
+        expecting: Expecting,
+    ) -> Vec<Entity> {
         if text.is_empty() {
             return Vec::new();
         }
@@ -317,7 +385,18 @@ impl EntityExtractor {
             self.find_tracking(text, &lower, &groups, &mut cands);
             self.find_phones(text, ctx, &mut cands);
             self.find_money(text, &mut cands);
-            self.find_orders_and_postal(text, &lower, &groups, &mut cands);
+            self.find_orders_and_postal(text, &lower, &groups, expecting, &mut cands);
+        }
+        if let Some(format) = &self.order_format {
+            // built-in order candidates must have the store's shape
+            cands.retain(|c| {
+                c.kind != "order_number"
+                    || c.rank == R_ORDER_STORE
+                    || matches!(&c.value, EntityValue::Text(v) if format.is_match(v))
+            });
+            if expecting == Expecting::OrderNumber {
+                self.whole_message_order(text, format, &mut cands);
+            }
         }
         let mut dates = Vec::new();
         self.dates.find(text, &lower, has_digit, today, &mut dates);
@@ -674,11 +753,35 @@ impl EntityExtractor {
         }
     }
 
+    /// Asked for an order number, a message that is only a value of the
+    /// store's format (`mx-12345`, `#MX-12345.`) is one.
+    fn whole_message_order(&self, text: &str, format: &Regex, out: &mut Vec<Cand>) {
+        let trimmed = text.trim_matches(|c: char| c.is_whitespace() || ".!?,;".contains(c));
+        let body = trimmed.trim_start_matches('#').trim_start();
+        if body.is_empty() || body.len() > 40 || body.contains(char::is_whitespace) {
+            return;
+        }
+        let value = body.to_ascii_uppercase();
+        if !format.is_match(&value) {
+            return;
+        }
+        let start = trimmed.as_ptr() as usize - text.as_ptr() as usize;
+        out.push(Cand {
+            start,
+            end: start + trimmed.len(),
+            kind: "order_number",
+            value: EntityValue::Text(value),
+            rank: R_ORDER_EXPLICIT,
+            score: 1.0,
+        });
+    }
+
     fn find_orders_and_postal(
         &self,
         text: &str,
         lower: &str,
         groups: &[(usize, usize)],
+        expecting: Expecting,
         out: &mut Vec<Cand>,
     ) {
         let mut orders = Vec::new();
@@ -699,20 +802,27 @@ impl EntityExtractor {
                 score: 1.0,
             });
         }
+        let asked_postal = expecting == Expecting::PostalCode;
         let keyword = postal::has_postal_keyword(lower);
         let mut postals = Vec::new();
-        self.postal.find_shaped(text, keyword, &mut postals);
-        let german_store = self.region == phone::Region::De;
+        self.postal
+            .find_shaped(text, keyword || asked_postal, &mut postals);
+        if keyword || asked_postal {
+            postal::find_split_zips(text, groups, &mut postals);
+        }
         let nanp = matches!(self.region, phone::Region::Us | phone::Region::Ca);
+        let expecting_order = expecting == Expecting::OrderNumber;
         for &(s, e) in groups {
             if e - s == 5 && util::num_start_ok(text, s) && util::num_end_ok(text, e) {
-                if let Some(country) = postal::five_digit(text, lower, s, e, german_store) {
+                let country = postal::five_digit(text, lower, s, e, self.market)
+                    .or_else(|| asked_postal.then(|| postal::market_country(self.market, false)));
+                if let Some(country) = country {
                     let code = text.get(s..e).unwrap_or("").to_string();
                     postals.push((s, e, code, country));
                     continue;
                 }
             }
-            if order::bare_ok(text, lower, s, e, nanp) {
+            if order::bare_ok(text, lower, s, e, nanp, expecting_order) {
                 out.push(Cand {
                     start: s,
                     end: e,

@@ -9,11 +9,21 @@
 //! (`order #1042` -> text `#1042`, value `1042`); the keyword is not part of it.
 //!
 //! Bare forms (weak): a lone run of 3-12 digits nobody else claims, unless it is
-//! a quantity or duration (followed by `days`, `items`, `dollars`, `%`, ...), a
-//! year (four digits 1900-2099), part of a decimal, time, date, range or
+//! a quantity or duration (followed by `days`, `items`, `dollars`, `pesos`,
+//! `%`, ...), a year (below), part of a decimal, time, date, range or
 //! version (`1.5`, `10:30`, `11/03`, `3-4`, `v2`), follows `size`/`qty`/
 //! `version`/`apt`/`room`/... or looks like a phone number (ten digits that are
 //! a valid North American number, or ten/eleven digits starting with `0`).
+//!
+//! Years: Shopify numbers orders from #1001, so a four-digit number from 1900
+//! to 2099 is read by its neighbours. Year words around it make it a year
+//! (`in 2019`, `since 2020`, `back in 1999`, `año 2024`, `March 2026`,
+//! `the 2025 catalogue`, `my 2024 order`); otherwise it is an order number
+//! when the words before it ask about an order (`where is 1987`, `status of
+//! 2013`, `tracking for 1999`, `y el 1987`), when the message talks about
+//! orders or deliveries (`mi pedido 2026`, `1987 hasn't arrived`), or when
+//! the bot has just asked for an order number ([`super::Expecting`]);
+//! and in any other case it is nothing (`2019 was a good year`).
 //!
 //! An explicit keyword wins over a phone reading of an *unformatted* digit run:
 //! `order 4155550123` is order number `4155550123`, because the shopper said
@@ -151,6 +161,25 @@ const UNITS: &[&str] = &[
     "st",
     "nd",
     "rd",
+    // Spanish
+    "peso",
+    "pesos",
+    "dolares",
+    "libras",
+    "dias",
+    "semanas",
+    "meses",
+    "anos",
+    "años",
+    "horas",
+    "minutos",
+    "veces",
+    "unidades",
+    "piezas",
+    "articulos",
+    "productos",
+    "cajas",
+    "pares",
 ];
 
 /// Words before a number that make it something else than an order.
@@ -328,7 +357,14 @@ fn explicit_value(text: &str, lower: &str, body: &str, end: usize) -> Option<Str
 }
 
 /// Whether a lone digit group `s..e` may be a bare order number.
-pub(super) fn bare_ok(text: &str, lower: &str, s: usize, e: usize, nanp_region: bool) -> bool {
+pub(super) fn bare_ok(
+    text: &str,
+    lower: &str,
+    s: usize,
+    e: usize,
+    nanp_region: bool,
+    expecting_order: bool,
+) -> bool {
     let d = &text.as_bytes()[s..e];
     let n = d.len();
     if !(3..=12).contains(&n) || !num_start_ok(text, s) || !num_end_ok(text, e) {
@@ -342,7 +378,7 @@ pub(super) fn bare_ok(text: &str, lower: &str, s: usize, e: usize, nanp_region: 
     }
     if n == 4 {
         let y = d.iter().fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
-        if (1900..=2099).contains(&y) {
+        if (1900..=2099).contains(&y) && !year_is_order(lower, s, e, expecting_order) {
             return false;
         }
     }
@@ -364,6 +400,244 @@ pub(super) fn bare_ok(text: &str, lower: &str, s: usize, e: usize, nanp_region: 
         .filter(|w| !w.is_empty())
         .take(3)
         .any(|w| is_one_of(w, STREET))
+}
+
+/// Words right before a four-digit number that make it a year.
+const YEAR_BEFORE: &[&str] = &[
+    "in",
+    "since",
+    "from",
+    "until",
+    "till",
+    "til",
+    "before",
+    "after",
+    "during",
+    "back",
+    "circa",
+    "around",
+    "year",
+    "early",
+    "late",
+    "mid",
+    "class",
+    "born",
+    "est",
+    "copyright",
+    "summer",
+    "winter",
+    "spring",
+    "fall",
+    "autumn",
+    "christmas",
+    "xmas",
+    "season",
+    "fy",
+    "año",
+    "ano",
+    "anio",
+    "en",
+    "desde",
+    "hasta",
+    "antes",
+    "despues",
+    "durante",
+    "verano",
+    "invierno",
+    "navidad",
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "setiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "paid",
+    "pay",
+    "cost",
+    "costs",
+    "spent",
+    "charged",
+    "price",
+    "total",
+    "placed",
+    "ordered",
+    "bought",
+    "purchased",
+];
+
+/// Words right after a four-digit number that make it a year (or a model year).
+const YEAR_AFTER: &[&str] = &[
+    "catalogue",
+    "catalog",
+    "catalogo",
+    "collection",
+    "coleccion",
+    "edition",
+    "season",
+    "model",
+    "models",
+    "version",
+    "lineup",
+    "line",
+    "range",
+    "sale",
+    "sales",
+    "tax",
+    "taxes",
+    "calendar",
+    "holiday",
+    "holidays",
+    "christmas",
+    "summer",
+    "winter",
+    "spring",
+    "fall",
+    "autumn",
+    "black",
+    "cyber",
+    "promo",
+    "promotion",
+    "order",
+    "orders",
+    "purchase",
+    "purchases",
+    "pedido",
+    "pedidos",
+    "compra",
+    "compras",
+    "invoice",
+    "invoices",
+    "statement",
+    "bc",
+    "ad",
+];
+
+/// Words right before a number that ask about an order by its number.
+const ORDER_BEFORE: &[&str] = &[
+    "is",
+    "s",
+    "of",
+    "for",
+    "about",
+    "el",
+    "pedido",
+    "orden",
+    "compra",
+    "number",
+    "numero",
+    "número",
+    "no",
+    "nr",
+    "nro",
+    "and",
+    "y",
+    "track",
+    "tracking",
+    "status",
+    "check",
+    "on",
+    "with",
+    "update",
+    "where",
+    "wheres",
+    "seguimiento",
+    "rastreo",
+    "rastrear",
+    "estado",
+    "sobre",
+    "con",
+    "es",
+];
+
+/// Words anywhere in a message that make it about orders and deliveries.
+const ORDER_TALK: &[&str] = &[
+    "order",
+    "ordr",
+    "oder",
+    "where",
+    "wheres",
+    "status",
+    "track",
+    "tracking",
+    "package",
+    "parcel",
+    "shipment",
+    "shipped",
+    "delivery",
+    "delivered",
+    "arrive",
+    "arrived",
+    "hasnt",
+    "pedido",
+    "orden",
+    "compra",
+    "paquete",
+    "envio",
+    "llega",
+    "llego",
+    "estado",
+    "donde",
+    "rastreo",
+    "seguimiento",
+];
+
+/// Whether a four-digit number from 1900 to 2099 at `s..e` is an order number
+/// rather than a year (see the module docs).
+fn year_is_order(lower: &str, s: usize, e: usize, expecting_order: bool) -> bool {
+    let before = prev_word(lower, s);
+    let before2 = if before.is_empty() {
+        ""
+    } else {
+        // `before` is a slice of `lower`: the word before it
+        let at = before.as_ptr() as usize - lower.as_ptr() as usize;
+        prev_word(lower, at)
+    };
+    let year_context = match before {
+        // "del 2019" is "from 2019", but "estado del 2013" asks about an order
+        "del" => !matches!(before2, "estado" | "seguimiento" | "rastreo" | "status"),
+        // "en el 2019", "in the 2020 sale", "december of 2025", "marzo de 2024"
+        "el" | "the" | "of" | "de" => is_one_of(before2, YEAR_BEFORE),
+        w => is_one_of(w, YEAR_BEFORE),
+    } || is_one_of(next_word(lower, e), YEAR_AFTER);
+    if year_context {
+        return false;
+    }
+    expecting_order
+        || is_one_of(before, ORDER_BEFORE)
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| is_one_of(w, ORDER_TALK))
 }
 
 const STREET: &[&str] = &[

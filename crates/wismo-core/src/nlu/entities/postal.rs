@@ -1,9 +1,13 @@
 //! Postal codes.
 //!
-//! * UK (`SW1A 1AA`, starting with one of the 121 postcode areas) and Canada (`K1A 0B1`) codes have a shape of their own and
-//!   are accepted when written in capitals, or in any case when the message
-//!   gives postal context (see below). Normalised upper-case with one space.
-//! * US ZIP+4 (`94105-1234`) is always a postal code.
+//! * UK (`SW1A 1AA`, starting with one of the 121 postcode areas) and Canada
+//!   (`K1A 0B1`) codes have a shape of their own and are accepted in any case,
+//!   with or without the space (`sw1a1aa`, `k1a0b1`); a lower-case UK shape
+//!   whose last part reads as an ordinal (`b2 2nd`) needs postal context.
+//!   Normalised upper-case with one space.
+//! * US ZIP+4 (`94105-1234`) is always a postal code; with postal context (or
+//!   when the bot asked for one) also `94105 1234`, `941051234` and a ZIP
+//!   typed in two parts (`78 704`), all normalised to `94105-1234` / `78704`.
 //! * A bare five-digit number is ambiguous with an order number and is only a
 //!   postal code with context: a keyword before it (`zip`, `zip code`,
 //!   `zipcode`, `postcode`, `post code`, `postal code`, `PLZ`), a US state
@@ -11,8 +15,12 @@
 //!   German address (a city from a short list right after it, as in
 //!   `10115 Berlin`, or `Straße`/`Str.`/`Germany`/`Deutschland` in the message
 //!   and a capitalised word after it). `zip` and states give US, `PLZ` and
-//!   German addresses DE, `postcode`/`postal code` the store's phone region
-//!   (DE for a German store, else US).
+//!   German addresses DE, `postcode`/`postal code`/`código postal`/`CP` the
+//!   store's market (DE for a German store, MX for a store selling in MXN,
+//!   ES for a euro store asked in Spanish, else US).
+//!
+//! [`normalise_postal`] is the canonical form used to compare a code a
+//! shopper typed with the one on an order.
 
 use super::util::{num_end_ok, num_start_ok};
 use super::PostalCountry;
@@ -77,6 +85,16 @@ const UK_AREAS: &[&str] = &[
     "TS", "TW", "UB", "W", "WA", "WC", "WD", "WF", "WN", "WR", "WS", "WV", "YO", "ZE",
 ];
 
+/// The country of a five-digit code named by a generic keyword.
+pub(super) fn market_country(market: Market, spanish: bool) -> PostalCountry {
+    match market {
+        Market::De => PostalCountry::DE,
+        Market::Mx => PostalCountry::MX,
+        Market::Euro if spanish => PostalCountry::ES,
+        Market::Euro | Market::Us => PostalCountry::US,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct PostalRules {
     uk: Regex,
@@ -97,6 +115,69 @@ pub(super) fn has_postal_keyword(lower: &str) -> bool {
         || lower.contains("post code")
         || lower.contains("postal")
         || lower.contains("plz")
+        || lower.contains("c.p.")
+        || lower.contains("cp")
+            && lower
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == "cp")
+}
+
+/// Where the store sells, for five-digit codes named by a generic keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Market {
+    Us,
+    De,
+    Mx,
+    /// A euro store: Spanish keywords give ES, others US.
+    Euro,
+}
+
+/// The country of a postal code, as written on an order (`"US"`, `"usa"`,
+/// `"United Kingdom"`, `"México"`, ...).
+fn country_of(hint: &str) -> Option<PostalCountry> {
+    let h = hint.trim().to_lowercase();
+    Some(match h.as_str() {
+        "us" | "usa" | "u.s." | "u.s.a." | "united states" | "united states of america" => {
+            PostalCountry::US
+        }
+        "gb" | "uk" | "united kingdom" | "great britain" | "england" | "scotland" | "wales"
+        | "northern ireland" => PostalCountry::GB,
+        "ca" | "canada" => PostalCountry::CA,
+        "de" | "germany" | "deutschland" => PostalCountry::DE,
+        "es" | "spain" | "españa" | "espana" => PostalCountry::ES,
+        "mx" | "mexico" | "méxico" => PostalCountry::MX,
+        _ => return None,
+    })
+}
+
+/// The canonical form of a postal code, for comparing what a shopper typed
+/// with the code on an order: US codes are the five-digit ZIP (`78704-1234`,
+/// `78704 1234`, `787041234` and `78 704` are all `78704`); GB and CA codes
+/// are upper-case without spaces (`sw1a 1aa` is `SW1A1AA`); DE, ES and MX
+/// codes are their digits; any other code is its letters and digits in upper
+/// case. `country_hint` is the order's country (ISO code or name); without
+/// one, a nine-digit ZIP+4 is still cut to its ZIP.
+pub fn normalise_postal(country_hint: Option<&str>, s: &str) -> String {
+    let alnum: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let digits_only = !alnum.is_empty() && alnum.bytes().all(|b| b.is_ascii_digit());
+    match country_hint.and_then(country_of) {
+        Some(PostalCountry::US) => {
+            let d: String = alnum.chars().filter(char::is_ascii_digit).collect();
+            if d.len() >= 5 {
+                d[..5].to_string()
+            } else {
+                d
+            }
+        }
+        Some(PostalCountry::DE | PostalCountry::ES | PostalCountry::MX) if digits_only => alnum,
+        Some(_) => alnum,
+        None if digits_only && alnum.len() == 9 => alnum[..5].to_string(),
+        None => alnum,
+    }
 }
 
 impl PostalRules {
@@ -113,10 +194,17 @@ impl PostalRules {
     /// Shaped codes (UK, CA, ZIP+4). `keyword` says whether the message has
     /// postal context.
     pub(super) fn find_shaped(&self, text: &str, keyword: bool, out: &mut Vec<Found>) {
-        let caps_ok = |s: &str| keyword || !s.bytes().any(|b| b.is_ascii_lowercase());
         for m in self.uk.find_iter(text) {
             let s = m.as_str();
-            if !caps_ok(s) {
+            // "b2 2nd": a lower-case ordinal, not a postcode, unless asked for one
+            let lower_case = s.bytes().any(|b| b.is_ascii_lowercase());
+            let tail = s.get(s.len().saturating_sub(2)..).unwrap_or("");
+            if lower_case
+                && !keyword
+                && ["st", "nd", "rd", "th"]
+                    .iter()
+                    .any(|o| tail.eq_ignore_ascii_case(o))
+            {
                 continue;
             }
             let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -136,9 +224,6 @@ impl PostalRules {
         }
         for m in self.ca.find_iter(text) {
             let s = m.as_str();
-            if !caps_ok(s) {
-                continue;
-            }
             let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
             let compact = compact.to_ascii_uppercase();
             let (a, b) = compact.split_at(3);
@@ -165,22 +250,30 @@ pub(super) fn five_digit(
     lower: &str,
     s: usize,
     e: usize,
-    german_store: bool,
+    market: Market,
 ) -> Option<PostalCountry> {
     // keyword shortly before (allowing "is", ":" and a few words)
-    let before = lower.get(s.saturating_sub(24)..s).unwrap_or("");
+    let from = (s.saturating_sub(24)..=s)
+        .find(|&i| lower.is_char_boundary(i))
+        .unwrap_or(s);
+    let before = lower.get(from..s).unwrap_or("");
     if before.contains("plz") {
         return Some(PostalCountry::DE);
     }
     if before.contains("zip") {
         return Some(PostalCountry::US);
     }
-    if before.contains("postcode") || before.contains("post code") || before.contains("postal") {
-        return Some(if german_store {
-            PostalCountry::DE
-        } else {
-            PostalCountry::US
-        });
+    let spanish = before.contains("c.p")
+        || before.contains("digo postal")
+        || before
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == "cp");
+    if spanish
+        || before.contains("postcode")
+        || before.contains("post code")
+        || before.contains("postal")
+    {
+        return Some(market_country(market, spanish));
     }
     // US state abbreviation right before, in capitals
     let raw_before = text.get(..s).unwrap_or("").trim_end_matches([' ', ',']);
@@ -217,4 +310,39 @@ pub(super) fn five_digit(
         }
     }
     None
+}
+
+/// US ZIP codes typed in pieces, for messages with postal context: `78 704`,
+/// `78704 1234` and `787041234` (digit groups `groups` of `text`).
+pub(super) fn find_split_zips(text: &str, groups: &[(usize, usize)], out: &mut Vec<Found>) {
+    let digits = |s: usize, e: usize| text.get(s..e).unwrap_or("");
+    let lone = |s: usize, e: usize| num_start_ok(text, s) && num_end_ok(text, e);
+    for (i, &(s, e)) in groups.iter().enumerate() {
+        if e - s == 9 && lone(s, e) {
+            let d = digits(s, e);
+            out.push((s, e, format!("{}-{}", &d[..5], &d[5..]), PostalCountry::US));
+            continue;
+        }
+        let Some(&(s2, e2)) = groups.get(i + 1) else {
+            continue;
+        };
+        if s2 != e + 1 || text.as_bytes().get(e) != Some(&b' ') || !lone(s, e2) {
+            continue;
+        }
+        match (e - s, e2 - s2) {
+            (2, 3) => out.push((
+                s,
+                e2,
+                format!("{}{}", digits(s, e), digits(s2, e2)),
+                PostalCountry::US,
+            )),
+            (5, 4) => out.push((
+                s,
+                e2,
+                format!("{}-{}", digits(s, e), digits(s2, e2)),
+                PostalCountry::US,
+            )),
+            _ => {}
+        }
+    }
 }
