@@ -330,13 +330,18 @@ pub fn test(a: &TestArgs) -> Result<bool> {
             a.tz.clone()
                 .or_else(|| store.profile.time_zone.clone())
                 .unwrap_or_else(|| "UTC".into());
-        let nlu = match &store.profile.order_number_pattern {
-            Some(pattern) => {
+        // The store's order-number format: candidates of another shape are
+        // not order numbers (a flag, `--order-format`, wins).
+        let nlu = match (
+            &store.profile.order_number_pattern,
+            &entities.order_number_format,
+        ) {
+            (Some(pattern), None) => {
                 let mut entities = entities.clone();
-                entities.order_number_patterns.push(pattern.clone());
+                entities.order_number_format = Some(pattern.clone());
                 Nlu::new(model.clone(), &entities)?
             }
-            None => nlu.clone(),
+            _ => nlu.clone(),
         };
         let now = s.now.unwrap_or_else(|| {
             if orders.is_none() {

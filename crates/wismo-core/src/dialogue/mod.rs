@@ -18,7 +18,8 @@ pub mod state;
 pub mod templates;
 
 use crate::knowledge::KnowledgeBase;
-use crate::nlu::entities::{EntityValue, ExtractionContext};
+use crate::nlu::entities::postal::normalise_postal;
+use crate::nlu::entities::{EntityValue, Expecting, ExtractionContext};
 use crate::nlu::{Nlu, ParseResult};
 use crate::redact::{self, Kinds};
 pub use crate::redact::{contains_card_number, redact_card_numbers};
@@ -478,25 +479,15 @@ fn is_follow_up(lower: &str) -> bool {
         .any(|p| t.starts_with(p))
 }
 
-/// Whether a postal code the shopper typed is the order's: compared without
-/// spaces, hyphens or case, and a US ZIP+4 matches its 5-digit ZIP either way.
-fn same_postal(typed: &str, on_order: &str) -> bool {
-    let (a, b) = (normalise_postal(typed), normalise_postal(on_order));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    let zip = |s: &str| -> Option<String> {
-        let digits = s.chars().all(|c| c.is_ascii_digit());
-        (digits && (s.len() == 5 || s.len() == 9)).then(|| s[..5].to_string())
-    };
-    a == b || matches!((zip(&a), zip(&b)), (Some(x), Some(y)) if x == y)
-}
-
-fn normalise_postal(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+/// Whether a postal code the shopper typed is the order's: both in the
+/// canonical form of the order's country (no spaces, hyphens or case; a US
+/// ZIP+4 is its 5-digit ZIP, either way round).
+fn same_postal(typed: &str, on_order: &str, country: Option<&str>) -> bool {
+    let (a, b) = (
+        normalise_postal(country, typed),
+        normalise_postal(country, on_order),
+    );
+    !a.is_empty() && a == b
 }
 
 /// Whether `email` or `postal` matches what the order holds.
@@ -507,11 +498,10 @@ fn matches_order(order: &Order, email: Option<&str>, postal: Option<&str>) -> bo
             || order.customer.as_ref().and_then(|c| c.email.as_deref()) == Some(m.as_str())
     });
     let postal_ok = postal.is_some_and(|p| {
-        order
-            .shipping_address
-            .as_ref()
-            .and_then(|a| a.zip.as_deref())
-            .is_some_and(|z| same_postal(p, z))
+        order.shipping_address.as_ref().is_some_and(|a| {
+            let country = a.country_code.as_deref().or(a.country.as_deref());
+            a.zip.as_deref().is_some_and(|z| same_postal(p, z, country))
+        })
     });
     email_ok || postal_ok
 }
@@ -788,12 +778,19 @@ impl Engine {
     )]
     pub fn turn(&self, conv: &mut Conversation, text: &str, now: DateTime<Utc>) -> TurnOutput {
         let first_new = conv.events.len();
-        let mut nlu = self.nlu.parse(
+        // A bare answer is read as what the bot just asked for.
+        let expecting = match conv.state.flow.as_ref().and_then(|f| f.awaiting.as_ref()) {
+            Some(Awaiting::OrderNumber | Awaiting::ChooseOrder) => Expecting::OrderNumber,
+            Some(Awaiting::Verification) => Expecting::PostalCode,
+            _ => Expecting::Nothing,
+        };
+        let mut nlu = self.nlu.parse_expecting(
             text,
             &ExtractionContext {
                 now,
                 tz: self.config.tz,
             },
+            expecting,
         );
         // Card data (PCI DSS): the NLU read the message as typed, but no
         // entity cut from a card number, security code or bank account
