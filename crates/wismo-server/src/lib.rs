@@ -261,7 +261,7 @@ fn save_atomically(model: &NluModel, path: &Path) {
 impl Server {
     /// Opens the database (migrating it), loads the demo store into an empty
     /// one when configured, loads the model and binds `config.listen`.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         let started = Instant::now();
         // TLS and the security log first: a wrong path fails fast.
         let tls = match (&config.tls_cert, &config.tls_key) {
@@ -325,6 +325,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("no local address")?;
+        config.public_url = Some(config.public_url_for(addr));
         let webhooks = Webhooks::new(db.clone(), &config)?;
         let shopper_jwt = match &config.shopper_jwt {
             Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),

@@ -296,6 +296,7 @@ async fn scenario(app: &TestApp) {
     let res = app
         .client
         .post(app.url("/webhooks/rest/webhook"))
+        .bearer_auth(RASA_TOKEN)
         .json(&json!({"sender": "pci-rasa", "message": format!("card {} cvv 7373", CARDS[2])}))
         .send()
         .await
@@ -388,6 +389,8 @@ async fn postgres_dump(database_url: &str) -> Vec<u8> {
     all
 }
 
+const RASA_TOKEN: &str = "rasa-channel-secret-0123456789abcdef";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_data_is_never_stored_logged_or_sent() {
     let logs = logs().clone();
@@ -400,6 +403,8 @@ async fn card_data_is_never_stored_logged_or_sent() {
                 ("webhook_urls", hooks.url.as_str()),
                 ("webhook_secret", "whsec-test-0123456789abcdef"),
                 ("webhook_retry_base", "50ms"),
+                ("rasa_channel", "true"),
+                ("rasa_channel_token", RASA_TOKEN),
             ],
         )
         .await;
