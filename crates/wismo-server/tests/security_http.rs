@@ -565,3 +565,113 @@ async fn an_enumeration_script_learns_nothing_and_is_blocked() {
     );
     assert_eq!(events(&app, "verification_failed").len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_signed_in_requests_from_other_sites_are_refused() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let (set_cookie, body) = common::sign_up_agent(
+        &app,
+        common::AgentSpec {
+            id: "sup-csrf",
+            email: "sup.csrf@example.com",
+            name: "Sup",
+            role: "supervisor",
+            max_chats: 3,
+            languages: &["en"],
+        },
+    )
+    .await;
+    let cookie = set_cookie.split(';').next().expect("cookie").to_string();
+    assert!(cookie.starts_with("wismo_agent="), "{cookie}");
+    let bearer = common::token_of(&body);
+    let canned = |n: u32| {
+        json!({"shortcut": format!("/c{n}"), "title": "Hi", "text": "Hello there"}).to_string()
+    };
+    let post = |builder: reqwest::RequestBuilder| async move {
+        let res = builder.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let url = app.url("/v1/agent/canned-replies");
+    // The attack: a page on another site posts a body with no Content-Type
+    // (or text/plain, a "simple" request with no preflight); the browser adds the cookie.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .body(canned(1)),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["code"], "cross_site_request");
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("sec-fetch-site", "cross-site")
+            .header("content-type", "application/json")
+            .body(canned(2)),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["code"], "cross_site_request");
+    // Same origin but not JSON: 415.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", &app.base)
+            .header("content-type", "text/plain")
+            .body(canned(3)),
+    )
+    .await;
+    assert_eq!(s, 415, "{v}");
+    assert_eq!(v["code"], "unsupported_media_type");
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .body(canned(4)),
+    )
+    .await;
+    assert_eq!(s, 415, "{v}");
+    assert_eq!(v["code"], "unsupported_media_type");
+    // Nothing was created by any of those.
+    let list: Value = app
+        .client
+        .get(&url)
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !list.to_string().contains("/c1") && !list.to_string().contains("/c4"),
+        "{list}"
+    );
+    // The console itself (same origin, JSON) works.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", &app.base)
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/json")
+            .body(canned(5)),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    // A bearer token is not a browser's ambient credential: unaffected.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .bearer_auth(&bearer)
+            .header("origin", "https://evil.example")
+            .body(canned(6)),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+}
