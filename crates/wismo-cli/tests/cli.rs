@@ -1045,6 +1045,8 @@ fn agents_add_list_passwd_remove() {
     let dir = TempDir::new("agents");
     let data = dir.path("data");
     let data = data.display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let add = |args: &[&str], pw: &str| {
         let mut all = vec!["agents", "add", "--data-dir", data.as_str()];
         all.extend_from_slice(args);
@@ -1207,6 +1209,8 @@ fn agents_add_list_passwd_remove() {
 fn keys_create_list_revoke() {
     let dir = TempDir::new("keys");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "keys",
@@ -1275,6 +1279,8 @@ fn keys_create_list_revoke() {
 fn gdpr_export_erase_purge() {
     let dir = TempDir::new("gdpr");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "import",
@@ -1509,4 +1515,66 @@ fn data_keys_from_the_environment_replace_the_key_file() {
         err.contains("WISMO_DATA_KEYS") && !err.contains("{not json"),
         "{err}"
     );
+}
+
+/// Admin commands never create a database (or a key file) where there is
+/// none: they say so and fail; `wismo migrate` creates one.
+#[test]
+fn admin_commands_refuse_a_folder_without_a_database() {
+    let dir = TempDir::new("nodb");
+    let data = dir.path("data").display().to_string();
+    let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["agents", "list"],
+        vec!["agents", "remove", "alice@example.com"],
+        vec!["keys", "list"],
+        vec!["keys", "create", "--name", "n", "--scope", "import"],
+        vec!["audit", "list"],
+        vec!["audit", "verify"],
+        vec!["gdpr", "export", "--email", "emma.johnson@example.com"],
+        vec!["import", "shopify", demo.as_str()],
+    ];
+    for cmd in &commands {
+        let mut args = cmd.clone();
+        args.extend_from_slice(&["--data-dir", &data]);
+        let o = wismo(&args, None);
+        assert!(!o.status.success(), "{cmd:?} succeeded");
+        let err = stderr(&o);
+        assert!(
+            err.contains("no wismo database at") && err.contains("wismo migrate"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            !dir.path("data").join("wismo.db").exists()
+                && !dir.path("data").join("wismo.key").exists(),
+            "{cmd:?} created files"
+        );
+    }
+    let o = wismo(
+        &[
+            "agents",
+            "add",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--data-dir",
+            &data,
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(!o.status.success());
+    assert!(!dir.path("data").join("wismo.db").exists());
+    // migrate creates it; then the admin commands work.
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path("data").join("wismo.db").exists());
+    let o = wismo(&["keys", "list", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A database whose key file went missing is refused too (no new key).
+    std::fs::remove_file(dir.path("data").join("wismo.key")).expect("remove key");
+    let o = wismo(&["agents", "list", "--data-dir", &data], None);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("data key file"), "{}", stderr(&o));
+    assert!(!dir.path("data").join("wismo.key").exists());
 }
