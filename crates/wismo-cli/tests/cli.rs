@@ -1578,3 +1578,29 @@ fn admin_commands_refuse_a_folder_without_a_database() {
     assert!(stderr(&o).contains("data key file"), "{}", stderr(&o));
     assert!(!dir.path("data").join("wismo.key").exists());
 }
+
+/// `wismo serve` sharing a database whose data is sealed with keys it does
+/// not have refuses to start, naming the key and what to do.
+#[test]
+fn serve_refuses_a_database_sealed_with_keys_it_lacks() {
+    let dir = TempDir::new("lackkey");
+    let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
+    let o = wismo(&["import", "shopify", &demo, "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = dir.path("other.key").display().to_string();
+    let o = wismo_env(
+        &dir,
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("WISMO_DATA_DIR", data.as_str()),
+            ("WISMO_DATA_KEY_FILE", other.as_str()),
+        ],
+    );
+    assert!(!o.status.success(), "started: {}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("data key(s) k1"), "{err}");
+    assert!(err.contains("copy the key file"), "{err}");
+}

@@ -285,6 +285,29 @@ impl Server {
             None => Db::connect_with_key_file(&url, &config.data_key_file_in_effect()).await,
         }
         .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
+        // Data sealed with keys this server lacks would make every request
+        // that reads it fail (503): refuse to start, naming the keys.
+        let unreadable = db
+            .unreadable_data_keys()
+            .await
+            .context("cannot check the data keys against the database")?;
+        if !unreadable.is_empty() {
+            let keys_from = if config.data_keys.is_some() {
+                "the data_keys setting".to_string()
+            } else {
+                format!(
+                    "the data key file {}",
+                    config.data_key_file_in_effect().display()
+                )
+            };
+            anyhow::bail!(
+                "the database at {} holds personal data sealed with data key(s) {} that {keys_from} cannot open \
+                 (missing, or another key under the same id). Every server sharing a database needs the same data keys: \
+                 copy the key file of the server that wrote the data (or set data_keys to the same keys) and start again",
+                masked_url(&url),
+                unreadable.join(", ")
+            );
+        }
         let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db
