@@ -40,19 +40,38 @@ pub async fn limited_turn(
             return state.sessions.turn(session, text, client_message_id).await;
         }
     }
-    let verifying =
-        state.config.verification_failures.is_some() && state.sessions.verifying(session).await;
-    state
-        .security
-        .before_turn(&state.config, ip, &session.id, verifying)?;
+    let verifying = (state.config.verification_failures.is_some()
+        || state.config.verification_failures_order.is_some())
+        && state.sessions.verifying(session).await;
+    let order = if verifying {
+        state.sessions.order_in_question(session).await
+    } else {
+        None
+    };
+    // Per IP (sized for NATs): a flood, answered 429. Per order number: the
+    // shopper is told in the conversation and offered a person.
+    let locked = state.security.before_turn(
+        &state.config,
+        ip,
+        &session.id,
+        path,
+        verifying,
+        order.as_deref(),
+    )?;
     let (reply, failed) = state
         .sessions
-        .turn_counted(session, text, client_message_id)
+        .turn_checked(session, text, client_message_id, locked)
         .await?;
     if failed > 0 {
-        state
-            .security
-            .after_turn(&state.config, ip, &session.id, path, failed);
+        let order = state.sessions.order_in_question(session).await.or(order);
+        state.security.after_turn(
+            &state.config,
+            ip,
+            &session.id,
+            path,
+            failed,
+            order.as_deref(),
+        );
     }
     Ok(reply)
 }

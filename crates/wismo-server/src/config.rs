@@ -134,8 +134,13 @@ pub struct Config {
     pub rate_limit_admin: Option<Rate>,
     /// Failed sign-ins per email before the email is locked for the window.
     pub sign_in_lockout: Option<Rate>,
-    /// Failed order verifications per client IP (across conversations).
+    /// Failed order verifications per client IP (across conversations);
+    /// sized for many shoppers behind one NAT.
     pub verification_failures: Option<Rate>,
+    /// Failed order verifications per order number (across conversations
+    /// and IPs), after which that order is not checked in chat for the
+    /// window: the shopper is told so and offered a person.
+    pub verification_failures_order: Option<Rate>,
     /// 401/403/429 answers per client IP before the IP is blocked.
     pub abuse_block: Option<Rate>,
     /// How long an abusive IP stays blocked.
@@ -566,9 +571,15 @@ const KEYS: &[Key] = &[
     },
     Key {
         name: "verification_failures",
+        default: Some("100/1h"),
+        secret: false,
+        help: "failed order verifications per client IP across conversations, sized for NATs; then 429 (0: unlimited)",
+    },
+    Key {
+        name: "verification_failures_order",
         default: Some("10/1h"),
         secret: false,
-        help: "failed order verifications per client IP across conversations (0: unlimited)",
+        help: "failed verifications per order number (any conversation or IP); then the chat says so and offers a person (0: unlimited)",
     },
     Key {
         name: "abuse_block",
@@ -1158,6 +1169,7 @@ impl Layers {
             rate_limit_admin: rate("rate_limit_admin")?,
             sign_in_lockout: rate("sign_in_lockout")?,
             verification_failures: rate("verification_failures")?,
+            verification_failures_order: rate("verification_failures_order")?,
             abuse_block: rate("abuse_block")?,
             abuse_block_time: duration("abuse_block_time")?,
             listen,

@@ -89,7 +89,7 @@ pub enum ApiError {
     /// sign-in email or admin token; `scope` says which limit
     /// (`ip`, `blocked`, `conversation`, `sign_in`, `sign_in_locked`,
     /// `admin`, `verification`). Answered 429 with `Retry-After`.
-    #[error("too many requests; try again in {retry_after} s")]
+    #[error("{}", rate_message(scope, *retry_after))]
     RateLimited {
         scope: &'static str,
         retry_after: u64,
@@ -122,6 +122,20 @@ pub enum ApiError {
     /// A cookie-authenticated state-changing request from another site.
     #[error("cross-site request refused: the Origin is not this server's")]
     CrossSiteRequest,
+}
+
+/// Why a request was rate limited, in words (the `message` of a 429).
+fn rate_message(scope: &str, retry_after: u64) -> String {
+    let why = match scope {
+        "verification" => "too many failed order checks from your network",
+        "conversation" => "too many messages in this conversation in a short time",
+        "ip" => "too many requests from your network",
+        "blocked" => "your network is blocked for a while after too many refused requests",
+        "sign_in" | "sign_in_locked" => "too many sign-in attempts",
+        "admin" => "too many admin requests",
+        _ => "too many requests",
+    };
+    format!("{why}; try again in {retry_after} s")
 }
 
 /// Put on every error response, so middleware can see the stable code

@@ -354,15 +354,22 @@ impl Limits {
         }
     }
 
-    /// The shopper-message limits, before a turn: per conversation, and
-    /// failed verifications per IP when the conversation is verifying.
+    /// The shopper-message limits, before a turn: per conversation, and,
+    /// when the conversation is verifying, failed verifications per client
+    /// IP (a flood from one address: 429 `rate_limited`, scope
+    /// `verification`) and per order number. `Ok(true)`: the order in
+    /// question has had too many failed checks (from any conversation or
+    /// address), so this turn makes no order check and the engine tells the
+    /// shopper so and offers a person.
     pub fn before_turn(
         &self,
         config: &Config,
         ip: IpAddr,
         conversation: &str,
+        path: &str,
         verifying: bool,
-    ) -> Result<(), ApiError> {
+        order: Option<&str>,
+    ) -> Result<bool, ApiError> {
         if verifying {
             if let Err(retry_after) =
                 self.check(&format!("verify:{ip}"), config.verification_failures)
@@ -380,10 +387,29 @@ impl Limits {
         .map_err(|retry_after| ApiError::RateLimited {
             scope: "conversation",
             retry_after,
-        })
+        })?;
+        let locked = verifying
+            && order.is_some_and(|o| {
+                self.check(
+                    &format!("verify_order:{o}"),
+                    config.verification_failures_order,
+                )
+                .is_err()
+            });
+        if locked {
+            self.event(
+                "verification_locked",
+                ip,
+                conversation,
+                path,
+                "verification_order",
+            );
+        }
+        Ok(locked)
     }
 
-    /// After a turn: counts (and logs) its failed verifications.
+    /// After a turn: counts (and logs) its failed verifications, per IP and
+    /// per order number.
     pub fn after_turn(
         &self,
         config: &Config,
@@ -391,9 +417,16 @@ impl Limits {
         conversation: &str,
         path: &str,
         failed: u32,
+        order: Option<&str>,
     ) {
         for _ in 0..failed {
             self.record(&format!("verify:{ip}"), config.verification_failures);
+            if let Some(o) = order {
+                self.record(
+                    &format!("verify_order:{o}"),
+                    config.verification_failures_order,
+                );
+            }
             self.event(
                 "verification_failed",
                 ip,

@@ -554,6 +554,18 @@ impl Sessions {
         )
     }
 
+    /// The order number the conversation is asking about, if any
+    /// (normalised: no `#`, lower case), for the per-order limit.
+    pub async fn order_in_question(&self, session: &Session) -> Option<String> {
+        let live = session.live.lock().await;
+        live.conv
+            .state
+            .slots
+            .get("order_number")
+            .map(|n| n.trim().trim_start_matches('#').to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+    }
+
     /// [`Sessions::turn`], also returning how many order verifications
     /// failed in the turn (0 for a replay).
     pub async fn turn_counted(
@@ -561,6 +573,21 @@ impl Sessions {
         session: &Arc<Session>,
         text: &str,
         client_message_id: Option<&str>,
+    ) -> Result<(Value, u32), ApiError> {
+        self.turn_checked(session, text, client_message_id, false)
+            .await
+    }
+
+    /// [`Sessions::turn_counted`]; with `locked`, no order check is made in
+    /// this turn: the engine answers as it does after too many failures in
+    /// the conversation (`verify.locked`: says so plainly and offers a
+    /// person). The server's verification limits use this.
+    pub async fn turn_checked(
+        &self,
+        session: &Arc<Session>,
+        text: &str,
+        client_message_id: Option<&str>,
+        locked: bool,
     ) -> Result<(Value, u32), ApiError> {
         let mut live = session.live.lock().await;
         session.used_now();
@@ -606,7 +633,14 @@ impl Sessions {
             if fail {
                 panic!("injected engine failure");
             }
+            let saved = conv.state.failed_verifications;
+            if locked {
+                conv.state.failed_verifications = u32::MAX / 2;
+            }
             let out = engine.turn(&mut conv, &owned, now);
+            if locked {
+                conv.state.failed_verifications = saved;
+            }
             (conv, out)
         })
         .await;
