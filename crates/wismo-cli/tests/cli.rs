@@ -1604,3 +1604,41 @@ fn serve_refuses_a_database_sealed_with_keys_it_lacks() {
     assert!(err.contains("data key(s) k1"), "{err}");
     assert!(err.contains("copy the key file"), "{err}");
 }
+
+/// The README's load test against a default `wismo serve`: every answer a
+/// success — no failed order checks, no 429, no block.
+#[test]
+fn loadgen_against_a_default_server_gets_no_429_and_no_errors() {
+    let dir = TempDir::new("loadgen-default");
+    let (served, host) = Served::start(&dir, std::time::Duration::from_secs(300));
+    let o = Command::new(env!("CARGO_BIN_EXE_wismo"))
+        .args([
+            "loadgen",
+            "--url",
+            &format!("http://{host}"),
+            "--connections",
+            "4",
+            "--duration",
+            "4s",
+            "--warmup",
+            "1s",
+            "--max-rate",
+            "40",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("loadgen runs");
+    let out = stdout(&o);
+    let report: Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("JSON report ({e}): {out}\n{}", stderr(&o)));
+    let (status, log) = served.terminate(std::time::Duration::from_secs(15));
+    assert!(o.status.success(), "{report}\n{}", stderr(&o));
+    assert_eq!(report["errors"].as_f64(), Some(0.0), "{report}");
+    assert!(!report.to_string().contains("429"), "{report}");
+    assert!(
+        report["turns"].as_f64().is_some_and(|t| t >= 60.0),
+        "{report}"
+    );
+    assert!(status.success(), "{log}");
+}
