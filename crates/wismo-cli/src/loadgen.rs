@@ -1620,8 +1620,7 @@ mod tests {
                 .and_then(|o| o["email"].as_str())
                 .map(str::to_ascii_lowercase)
         };
-        for conv in 0..ORDERS.len() {
-            let (order, email) = ORDERS[conv];
+        for (conv, &(order, email)) in ORDERS.iter().enumerate() {
             assert_eq!(email_of(order).as_deref(), Some(email), "{order}");
             let lines: Vec<String> = (0..SCRIPT.len()).map(|t| script_line(conv, t)).collect();
             // The order is named, then proved, before anything else about it.

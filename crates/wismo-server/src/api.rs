@@ -538,7 +538,7 @@ fn rasa_jwt_subject(token: &str, key: &[u8], now: i64) -> Option<String> {
     }
     let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
     let hkey = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    ring::hmac::verify(&hkey, token[..h.len() + 1 + p.len()].as_bytes(), &sig).ok()?;
+    ring::hmac::verify(&hkey, &token.as_bytes()[..h.len() + 1 + p.len()], &sig).ok()?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
     let date = |name: &str| claims.get(name).map(|v| v.as_f64().map(|f| f as i64));
     match date("exp") {
