@@ -1382,13 +1382,15 @@ fn gdpr_export_erase_purge() {
 }
 
 /// `wismo keys rotate-data-key`: the personal data is encrypted from the
-/// first import (key file created next to the database, mode 0600), a
+/// `wismo migrate` (key file created next to the database, mode 0600), a
 /// rotation moves every value to the new key, the old key then retires,
 /// and the rotation is in the audit trail.
 #[test]
 fn data_keys_rotate_status_retire() {
     let dir = TempDir::new("datakeys");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "import",
@@ -1488,6 +1490,8 @@ fn data_keys_from_the_environment_replace_the_key_file() {
             .output()
             .expect("wismo runs")
     };
+    let o = run(&["migrate", "--data-dir", &data], keys);
+    assert!(o.status.success(), "{}", stderr(&o));
     let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
     let o = run(&["import", "shopify", &demo, "--data-dir", &data], keys);
     assert!(o.status.success(), "{}", stderr(&o));
