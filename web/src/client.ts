@@ -8,6 +8,9 @@ import { lastMessageId, type ChatStore } from './store';
 import type { ClientFrame, Locale, SavedConversation, ServerFrame } from './types';
 
 /** The part of a WebSocket the client uses. */
+/** The server's largest WebSocket frame (bigger ones close the socket with 1009). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
 export interface SocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
@@ -494,8 +497,12 @@ export class WismoClient {
     s.onmessage = (ev) => {
       if (this.socket === s) this.onFrame(ev.data);
     };
-    s.onclose = () => {
-      if (this.socket === s) this.closed();
+    s.onclose = (ev) => {
+      if (this.socket !== s) return;
+      // 1009: a frame over the server's size limit. Resending it would only
+      // close the socket again: fail it with the reason instead.
+      if (ev && ev.code === 1009) this.failTooBig();
+      this.closed();
     };
     s.onerror = () => {
       /* a close event follows */
@@ -513,6 +520,18 @@ export class WismoClient {
       /* already closed */
     }
     this.closed();
+  }
+
+  /** Fails the queued messages too big for a frame (or, if none is, the last one). */
+  private failTooBig(): void {
+    const size = (q: Outgoing) =>
+      new TextEncoder().encode(JSON.stringify({ type: 'message', text: q.text, client_message_id: q.clientId })).length;
+    let big = this.queue.filter((q) => size(q) > MAX_FRAME_BYTES);
+    if (big.length === 0 && this.queue.length > 0) big = [this.queue[this.queue.length - 1]];
+    for (const q of big) {
+      this.queue = this.queue.filter((x) => x.clientId !== q.clientId);
+      this.store.dispatch({ type: 'failed', clientId: q.clientId, error: 'message_too_big' });
+    }
   }
 
   private closed(): void {

@@ -19,6 +19,8 @@ export interface Strings {
   sending: string;
   notSent: string;
   retry: string;
+  /** Why a message was refused, for the codes a retry cannot fix; null: offer Retry. */
+  notSentReason: (code: string | undefined) => string | null;
   connecting: string;
   reconnecting: string;
   botTyping: string;
@@ -75,6 +77,12 @@ const en: Strings = {
   sending: 'Sending…',
   notSent: 'Not sent.',
   retry: 'Retry',
+  notSentReason: (code) =>
+    code === 'message_too_big' || code === 'message_too_long'
+      ? 'That message is too long. Please shorten it and send it again.'
+      : code === 'rate_limited'
+        ? 'Too many messages in a short time. Please wait a minute, then send it again.'
+        : null,
   connecting: 'Connecting…',
   reconnecting: 'Reconnecting…',
   botTyping: 'The assistant is typing…',
@@ -151,6 +159,12 @@ const es: Strings = {
   sending: 'Enviando…',
   notSent: 'No enviado.',
   retry: 'Reintentar',
+  notSentReason: (code) =>
+    code === 'message_too_big' || code === 'message_too_long'
+      ? 'Ese mensaje es demasiado largo. Acórtalo y envíalo de nuevo.'
+      : code === 'rate_limited'
+        ? 'Demasiados mensajes en poco tiempo. Espera un minuto y envíalo de nuevo.'
+        : null,
   connecting: 'Conectando…',
   reconnecting: 'Reconectando…',
   botTyping: 'El asistente está escribiendo…',

@@ -252,6 +252,23 @@ describe('server answers', () => {
     expect(sockets.last.framesOf('message').map((f) => f.client_message_id)).toEqual([id, id]);
   });
 
+  it('a socket closed with 1009 (frame too big) fails that message with the reason and does not resend it', async () => {
+    const { client, sockets, store } = setup();
+    client.open();
+    await settle();
+    sockets.last.ready();
+    const id = client.send('y'.repeat(70 * 1024))!;
+    const s = sockets.last;
+    s.closed = true;
+    s.onclose?.({ code: 1009, reason: 'message too big: the limit is 64 KiB' });
+    expect(store.getState().pending[0]).toMatchObject({ clientId: id, status: 'failed', error: 'message_too_big' });
+    expect(client.queued).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20000);
+    await settle();
+    sockets.last.ready();
+    expect(sockets.last.framesOf('message')).toEqual([]);
+  });
+
   it('passes typing and hand-off frames to the store, and sends the shopper’s typing', async () => {
     const { client, sockets, store } = setup();
     client.typing(true); // offline: not queued

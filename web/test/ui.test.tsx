@@ -122,6 +122,40 @@ describe('the widget on a page', () => {
     expect(mine[0].dataset.messageId).toBe('2');
   });
 
+  it('says why a message was refused (too long, too many) instead of offering Retry', async () => {
+    const { input, openOnline, frame, $$, sockets } = await setup();
+    await openOnline();
+    await act(async () => typeText(input(), 'hello'));
+    await act(async () => {
+      key(input(), 'Enter');
+    });
+    await frame({ type: 'error', code: 'rate_limited', message: 'too many requests', client_message_id: 'cm-1' });
+    let pending = $$('.wismo-pending');
+    expect(pending[0].textContent).toContain('Too many messages in a short time');
+    expect(pending[0].querySelector('.wismo-retry')).toBeNull();
+    // A plain failure still offers Retry.
+    await act(async () => typeText(input(), 'again'));
+    await act(async () => {
+      key(input(), 'Enter');
+    });
+    await frame({ type: 'error', code: 'timeout', message: 'Request timed out', client_message_id: 'cm-2' });
+    pending = $$('.wismo-pending');
+    expect(pending[1].querySelector('.wismo-retry')?.textContent).toBe('Retry');
+    // A frame over the limit: the server closes with 1009.
+    await act(async () => typeText(input(), 'x'.repeat(1500)));
+    await act(async () => {
+      key(input(), 'Enter');
+    });
+    await act(async () => {
+      const s = sockets.last;
+      s.closed = true;
+      s.onclose?.({ code: 1009, reason: 'message too big: the limit is 64 KiB' });
+    });
+    pending = $$('.wismo-pending');
+    expect(pending[2].textContent).toContain('That message is too long');
+    expect(pending[2].querySelector('.wismo-retry')).toBeNull();
+  });
+
   it('renders message text as text: no markup, no script, line breaks kept', async () => {
     const { openOnline, frame, $, m } = await setup();
     await openOnline();

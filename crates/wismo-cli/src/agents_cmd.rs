@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use wismo_store::NewAgent;
 
-use crate::db_cmd::{connect, runtime, DbArgs};
+use crate::db_cmd::{connect_existing as connect, runtime, DbArgs};
 use crate::say;
 
 #[derive(Subcommand)]

@@ -76,6 +76,43 @@ pub async fn connect(args: &DbArgs) -> Result<Db> {
     .with_context(|| format!("cannot open the database at {}", masked(&url)))
 }
 
+/// Opens a database that must already exist (the admin commands): a
+/// missing SQLite file, an empty PostgreSQL database or a missing key file
+/// is refused, and nothing is created. Only `wismo migrate` and `wismo
+/// serve` create a database and its key file.
+pub async fn connect_existing(args: &DbArgs) -> Result<Db> {
+    let url = args.url();
+    let missing = |at: String| {
+        anyhow::anyhow!(
+            "no wismo database at {at}; start `wismo serve` or run `wismo migrate` first (with the same --data-dir / --database-url)"
+        )
+    };
+    if let Some(file) = Db::sqlite_file(&url) {
+        if !file.is_file() {
+            return Err(missing(file.display().to_string()));
+        }
+    } else if !url.trim().to_ascii_lowercase().starts_with("sqlite:") {
+        let db = Db::connect_without_migrating(&url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", masked(&url)))?;
+        let found = db.has_schema().await;
+        db.close().await;
+        if !found.with_context(|| format!("cannot read the database at {}", masked(&url)))? {
+            return Err(missing(masked(&url)));
+        }
+    }
+    let keys_in_env = std::env::var("WISMO_DATA_KEYS").is_ok_and(|k| !k.trim().is_empty());
+    let key_file = args.key_file();
+    if !keys_in_env && !key_file.is_file() {
+        anyhow::bail!(
+            "the data key file {} is missing, and the database at {} cannot be read without it; restore it from your backup, or point --data-key-file (WISMO_DATA_KEY_FILE) at it",
+            key_file.display(),
+            masked(&url)
+        );
+    }
+    connect(args).await
+}
+
 pub fn migrate(args: &DbArgs) -> Result<()> {
     runtime()?.block_on(async {
         let db = connect(args).await?;
@@ -94,7 +131,7 @@ pub fn import(cmd: &ImportCommand) -> Result<()> {
     let json =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     runtime()?.block_on(async {
-        let store = connect(db).await?;
+        let store = connect_existing(db).await?;
         let report = store
             .import_shopify(&json)
             .await

@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use wismo_store::Shopper;
 
-use crate::db_cmd::{connect, runtime, DbArgs};
+use crate::db_cmd::{connect_existing as connect, runtime, DbArgs};
 use crate::say;
 
 #[derive(Args)]

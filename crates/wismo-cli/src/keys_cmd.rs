@@ -7,7 +7,7 @@
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
-use crate::db_cmd::{connect, runtime, DbArgs};
+use crate::db_cmd::{connect_existing as connect, runtime, DbArgs};
 use crate::say;
 
 #[derive(Subcommand)]

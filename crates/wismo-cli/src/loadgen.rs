@@ -29,19 +29,65 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What a shopper says, in order; a conversation of K turns sends the first K
-/// lines (cycling when K is larger).
+/// lines (cycling when K is larger). `{order}` and `{email}` are one demo
+/// store order and its real email: the conversation proves the order is the
+/// shopper's before asking about it, and asks about no other, so a default
+/// server's verification limits never see a failed check.
 const SCRIPT: [&str; 10] = [
     "hi",
-    "where is my order #1001",
-    "emma.johnson@example.com",
+    "where is my order {order}",
+    "{email}",
     "when will it arrive?",
     "how long does shipping to Canada take?",
     "what is your returns policy?",
-    "I want to return the blue sweater, it doesn't fit",
-    "has my refund for order #1002 been processed yet?",
-    "can I cancel order #1003?",
+    "has my refund for order {order} been processed yet?",
+    "can I cancel order {order}?",
+    "where is order {order} now?",
     "thanks, that's all!",
 ];
+
+/// Demo store orders (`crates/wismo-core/data/store/demo_orders.json`)
+/// with their emails; each conversation takes the next.
+const ORDERS: [(&str, &str); 5] = [
+    ("#1001", "emma.johnson@example.com"),
+    ("#1002", "liam.smith@example.com"),
+    ("#1003", "sofia.garcia@example.com"),
+    ("#1005", "olivia.brown@example.com"),
+    ("#1007", "james.wilson@example.com"),
+];
+
+/// The `turn`th line of the script for the `conversation`th conversation.
+fn script_line(conversation: usize, turn: usize) -> String {
+    let (order, email) = ORDERS[conversation % ORDERS.len()];
+    SCRIPT[turn % SCRIPT.len()]
+        .replace("{order}", order)
+        .replace("{email}", email)
+}
+
+/// Conversations started so far (picks each one's order).
+static CONVERSATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn next_conversation() -> usize {
+    CONVERSATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `--max-rate`: the time between two requests, and when the next may go.
+static PACER: std::sync::OnceLock<Option<(Duration, std::sync::Mutex<Instant>)>> =
+    std::sync::OnceLock::new();
+
+/// Waits for this request's slot under `--max-rate` (no wait without it).
+async fn pace() {
+    let Some(Some((gap, next))) = PACER.get() else {
+        return;
+    };
+    let at = {
+        let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+        let at = (*next).max(Instant::now());
+        *next = at + *gap;
+        at
+    };
+    tokio::time::sleep_until(at.into()).await;
+}
 
 /// Longest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -97,6 +143,12 @@ pub struct LoadgenArgs {
     /// Give up on a request, a handshake or a pong after this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Requests per second at most, over all connections (0: as fast as
+    /// possible). A default server allows 3000 requests a minute per client
+    /// IP (`rate_limit_ip`): stay under 50, or start the server with
+    /// `--rate-limit-ip 0` to measure its full speed.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_rate: f64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -145,6 +197,13 @@ pub fn run(args: &LoadgenArgs) -> Result<()> {
     if args.connections == 0 {
         bail!("--connections must be at least 1");
     }
+    if !args.max_rate.is_finite() || args.max_rate < 0.0 {
+        bail!("--max-rate must be a number of requests per second, 0 for no limit");
+    }
+    let gap = (args.max_rate > 0.0)
+        .then(|| Duration::from_secs_f64(1.0 / args.max_rate))
+        .map(|gap| (gap, std::sync::Mutex::new(Instant::now())));
+    let _ = PACER.set(gap);
     let target = Arc::new(Target::parse(&args.url)?);
     let fd_limit = raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -904,6 +963,8 @@ async fn turns_worker(
     let mut tally = Tally::default();
     let counted = |t: Instant| t >= measure_from && t < until;
     'conversations: while Instant::now() < until {
+        let nth = next_conversation();
+        pace().await;
         let conv = match create_conversation(client).await {
             Ok(conv) => {
                 if counted(Instant::now()) {
@@ -926,8 +987,9 @@ async fn turns_worker(
             if Instant::now() >= until {
                 break 'conversations;
             }
+            pace().await;
             let start = Instant::now();
-            let result = send_message(client, &conv, SCRIPT[turn % SCRIPT.len()]).await;
+            let result = send_message(client, &conv, &script_line(nth, turn)).await;
             let end = Instant::now();
             if end >= until {
                 break 'conversations;
@@ -1073,6 +1135,7 @@ async fn growth_worker(client: &mut Client, m: usize) -> (Option<Vec<Option<u32>
     let far = Instant::now() + Duration::from_secs(3600);
     let mut conv = None;
     for _attempt in 0..3 {
+        pace().await;
         match create_conversation(client).await {
             Ok(c) => {
                 conv = Some(c);
@@ -1089,9 +1152,11 @@ async fn growth_worker(client: &mut Client, m: usize) -> (Option<Vec<Option<u32>
     };
     tally.creates += 1;
     let mut turns = Vec::with_capacity(m);
+    let nth = next_conversation();
     for turn in 0..m {
+        pace().await;
         let start = Instant::now();
-        match send_message(client, &conv, SCRIPT[turn % SCRIPT.len()]).await {
+        match send_message(client, &conv, &script_line(nth, turn)).await {
             Ok(()) => turns.push(Some(micros(start.elapsed()))),
             Err(failure) => {
                 tally.fail(failure);
@@ -1542,6 +1607,32 @@ async fn websockets(args: &LoadgenArgs, target: Arc<Target>) -> Result<WsReport>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_script_verifies_its_order_with_the_real_email_and_asks_about_no_other() {
+        let demo: serde_json::Value =
+            serde_json::from_str(include_str!("../../wismo-core/data/store/demo_orders.json"))
+                .expect("demo orders");
+        let email_of = |name: &str| {
+            demo["orders"]
+                .as_array()
+                .and_then(|os| os.iter().find(|o| o["name"] == name))
+                .and_then(|o| o["email"].as_str())
+                .map(str::to_ascii_lowercase)
+        };
+        for (conv, &(order, email)) in ORDERS.iter().enumerate() {
+            assert_eq!(email_of(order).as_deref(), Some(email), "{order}");
+            let lines: Vec<String> = (0..SCRIPT.len()).map(|t| script_line(conv, t)).collect();
+            // The order is named, then proved, before anything else about it.
+            assert!(lines[1].contains(order), "{lines:?}");
+            assert_eq!(lines[2], email);
+            for line in &lines {
+                for (other, _) in ORDERS.iter().filter(|(o, _)| *o != order) {
+                    assert!(!line.contains(other), "{line:?} asks about {other}");
+                }
+            }
+        }
+    }
 
     fn parse_all(raw: &[u8]) -> (Response, usize) {
         match parse_response(raw, false) {

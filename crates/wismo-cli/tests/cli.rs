@@ -1073,6 +1073,8 @@ fn agents_add_list_passwd_remove() {
     let dir = TempDir::new("agents");
     let data = dir.path("data");
     let data = data.display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let add = |args: &[&str], pw: &str| {
         let mut all = vec!["agents", "add", "--data-dir", data.as_str()];
         all.extend_from_slice(args);
@@ -1235,6 +1237,8 @@ fn agents_add_list_passwd_remove() {
 fn keys_create_list_revoke() {
     let dir = TempDir::new("keys");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "keys",
@@ -1303,6 +1307,8 @@ fn keys_create_list_revoke() {
 fn gdpr_export_erase_purge() {
     let dir = TempDir::new("gdpr");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "import",
@@ -1404,13 +1410,15 @@ fn gdpr_export_erase_purge() {
 }
 
 /// `wismo keys rotate-data-key`: the personal data is encrypted from the
-/// first import (key file created next to the database, mode 0600), a
+/// `wismo migrate` (key file created next to the database, mode 0600), a
 /// rotation moves every value to the new key, the old key then retires,
 /// and the rotation is in the audit trail.
 #[test]
 fn data_keys_rotate_status_retire() {
     let dir = TempDir::new("datakeys");
     let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = wismo(
         &[
             "import",
@@ -1510,6 +1518,8 @@ fn data_keys_from_the_environment_replace_the_key_file() {
             .output()
             .expect("wismo runs")
     };
+    let o = run(&["migrate", "--data-dir", &data], keys);
+    assert!(o.status.success(), "{}", stderr(&o));
     let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
     let o = run(&["import", "shopify", &demo, "--data-dir", &data], keys);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1537,4 +1547,130 @@ fn data_keys_from_the_environment_replace_the_key_file() {
         err.contains("WISMO_DATA_KEYS") && !err.contains("{not json"),
         "{err}"
     );
+}
+
+/// Admin commands never create a database (or a key file) where there is
+/// none: they say so and fail; `wismo migrate` creates one.
+#[test]
+fn admin_commands_refuse_a_folder_without_a_database() {
+    let dir = TempDir::new("nodb");
+    let data = dir.path("data").display().to_string();
+    let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["agents", "list"],
+        vec!["agents", "remove", "alice@example.com"],
+        vec!["keys", "list"],
+        vec!["keys", "create", "--name", "n", "--scope", "import"],
+        vec!["audit", "list"],
+        vec!["audit", "verify"],
+        vec!["gdpr", "export", "--email", "emma.johnson@example.com"],
+        vec!["import", "shopify", demo.as_str()],
+    ];
+    for cmd in &commands {
+        let mut args = cmd.clone();
+        args.extend_from_slice(&["--data-dir", &data]);
+        let o = wismo(&args, None);
+        assert!(!o.status.success(), "{cmd:?} succeeded");
+        let err = stderr(&o);
+        assert!(
+            err.contains("no wismo database at") && err.contains("wismo migrate"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            !dir.path("data").join("wismo.db").exists()
+                && !dir.path("data").join("wismo.key").exists(),
+            "{cmd:?} created files"
+        );
+    }
+    let o = wismo(
+        &[
+            "agents",
+            "add",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--data-dir",
+            &data,
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(!o.status.success());
+    assert!(!dir.path("data").join("wismo.db").exists());
+    // migrate creates it; then the admin commands work.
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path("data").join("wismo.db").exists());
+    let o = wismo(&["keys", "list", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A database whose key file went missing is refused too (no new key).
+    std::fs::remove_file(dir.path("data").join("wismo.key")).expect("remove key");
+    let o = wismo(&["agents", "list", "--data-dir", &data], None);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("data key file"), "{}", stderr(&o));
+    assert!(!dir.path("data").join("wismo.key").exists());
+}
+
+/// `wismo serve` sharing a database whose data is sealed with keys it does
+/// not have refuses to start, naming the key and what to do.
+#[test]
+fn serve_refuses_a_database_sealed_with_keys_it_lacks() {
+    let dir = TempDir::new("lackkey");
+    let data = dir.path("data").display().to_string();
+    let o = wismo(&["migrate", "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let demo = fixture("../../../wismo-core/data/store/demo_orders.json");
+    let o = wismo(&["import", "shopify", &demo, "--data-dir", &data], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = dir.path("other.key").display().to_string();
+    let o = wismo_env(
+        &dir,
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("WISMO_DATA_DIR", data.as_str()),
+            ("WISMO_DATA_KEY_FILE", other.as_str()),
+        ],
+    );
+    assert!(!o.status.success(), "started: {}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("data key(s) k1"), "{err}");
+    assert!(err.contains("copy the key file"), "{err}");
+}
+
+/// The README's load test against a default `wismo serve`: every answer a
+/// success — no failed order checks, no 429, no block.
+#[test]
+fn loadgen_against_a_default_server_gets_no_429_and_no_errors() {
+    let dir = TempDir::new("loadgen-default");
+    let (served, host) = Served::start(&dir, std::time::Duration::from_secs(300));
+    let o = Command::new(env!("CARGO_BIN_EXE_wismo"))
+        .args([
+            "loadgen",
+            "--url",
+            &format!("http://{host}"),
+            "--connections",
+            "4",
+            "--duration",
+            "4s",
+            "--warmup",
+            "1s",
+            "--max-rate",
+            "40",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("loadgen runs");
+    let out = stdout(&o);
+    let report: Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("JSON report ({e}): {out}\n{}", stderr(&o)));
+    let (status, log) = served.terminate(std::time::Duration::from_secs(15));
+    assert!(o.status.success(), "{report}\n{}", stderr(&o));
+    assert_eq!(report["errors"].as_f64(), Some(0.0), "{report}");
+    assert!(!report.to_string().contains("429"), "{report}");
+    assert!(
+        report["turns"].as_f64().is_some_and(|t| t >= 60.0),
+        "{report}"
+    );
+    assert!(status.success(), "{log}");
 }

@@ -187,6 +187,8 @@ struct Run {
     start: usize,
     end: usize,
     digits: Vec<u8>,
+    /// Digits before each separator (where one group ends and the next starts).
+    breaks: Vec<usize>,
 }
 
 fn is_sep(c: char) -> bool {
@@ -205,6 +207,7 @@ fn digit_runs(text: &str) -> Vec<Run> {
         }
         let start = i;
         let mut digits = Vec::new();
+        let mut breaks = Vec::new();
         let mut end = i;
         loop {
             if i < b.len() && b[i].is_ascii_digit() {
@@ -212,12 +215,18 @@ fn digit_runs(text: &str) -> Vec<Run> {
                 i += 1;
                 end = i;
             } else if i + 1 < b.len() && is_sep(b[i] as char) && b[i + 1].is_ascii_digit() {
+                breaks.push(digits.len());
                 i += 1;
             } else {
                 break;
             }
         }
-        runs.push(Run { start, end, digits });
+        runs.push(Run {
+            start,
+            end,
+            digits,
+            breaks,
+        });
         i = end;
     }
     runs
@@ -249,16 +258,81 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
+/// Whether a digit run is a card number, or a card number followed by its
+/// 3 or 4 digit security code as the run's last group
+/// (`4111111111111111 123`, `4111-1111-1111-1111-123`).
+fn is_card_run(r: &Run) -> bool {
+    if luhn_valid(&r.digits) {
+        return true;
+    }
+    match r.breaks.last() {
+        Some(&n) => (3..=4).contains(&(r.digits.len() - n)) && luhn_valid(&r.digits[..n]),
+        None => false,
+    }
+}
+
+/// The end of a 3 or 4 digit security code right after a card number
+/// ending at `end`: `4111… / 123`, `4111…, 123`, `4111… - 1234`. Only
+/// separators (` ,/;:-`, at most 4) may stand between.
+fn code_after_card(text: &str, end: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = end;
+    while i < b.len() && i - end < 4 && matches!(b[i], b' ' | b',' | b'/' | b';' | b':' | b'-') {
+        i += 1;
+    }
+    if i == end {
+        return None;
+    }
+    let code_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let len = i - code_start;
+    let bounded = i == b.len() || !b[i].is_ascii_alphanumeric();
+    ((3..=4).contains(&len) && bounded).then_some(i)
+}
+
 fn card_spans(text: &str) -> Vec<Span> {
     digit_runs(text)
         .into_iter()
-        .filter(|r| luhn_valid(&r.digits))
+        .filter(is_card_run)
         .map(|r| Span {
             start: r.start,
-            end: r.end,
+            end: code_after_card(text, r.end).unwrap_or(r.end),
             kind: Kind::CardNumber,
         })
         .collect()
+}
+
+/// The digits of a message's last digit run when the message ends with it
+/// (trailing spaces and punctuation aside): what a card number split across
+/// two messages would have in the first one.
+pub fn trailing_digits(text: &str) -> Option<(usize, Vec<u8>)> {
+    let trimmed =
+        text.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '.' | ',' | '-'));
+    let run = digit_runs(trimmed).pop()?;
+    (run.end == trimmed.len()).then_some((run.start, run.digits))
+}
+
+/// The byte end and digits of a message's first digit run when the message
+/// starts with it (leading spaces aside).
+pub fn leading_digits(text: &str) -> Option<(usize, usize, Vec<u8>)> {
+    let start = text.len() - text.trim_start().len();
+    let run = digit_runs(text).into_iter().next()?;
+    (run.start == start).then_some((run.start, run.end, run.digits))
+}
+
+/// Whether the digits of the end of one message and the start of the next
+/// together make a card number (or a card number and its security code,
+/// or one with a few more digits typed after it).
+pub fn split_card(tail: &[u8], head: &[u8]) -> bool {
+    if tail.is_empty() || head.is_empty() {
+        return false;
+    }
+    let all: Vec<u8> = tail.iter().chain(head).copied().collect();
+    (13..=19)
+        .filter(|&n| n > tail.len() && n <= all.len() && all.len() - n <= 4)
+        .any(|n| luhn_valid(&all[..n]))
 }
 
 // ---------------------------------------------------------------------------
@@ -653,6 +727,41 @@ mod tests {
         "call 1-800-555-0199",
         "my account was charged 45 dollars",
     ];
+
+    #[test]
+    fn a_security_code_right_after_the_card_number_goes_with_it() {
+        for text in [
+            "4111 1111 1111 1111 / 123",
+            "4111111111111111 123",
+            "my card 4111111111111111, cvv 123 thanks",
+            "4111-1111-1111-1111-1234",
+            "4111 1111 1111 1111, 987 exp soon",
+        ] {
+            let r = redact_text(text);
+            assert!(!r.chars().any(|c| c.is_ascii_digit()), "{text:?} -> {r:?}");
+            assert!(r.contains(CARD_MARKER), "{text:?} -> {r:?}");
+        }
+        // Not a code: a longer number, or a word after the digits.
+        assert_eq!(
+            redact_text("4111 1111 1111 1111 / 12345"),
+            format!("{CARD_MARKER} / 12345")
+        );
+    }
+
+    #[test]
+    fn a_card_number_split_across_two_messages_is_recognised() {
+        let (_, tail) = trailing_digits("my card is 4111 1111").expect("tail");
+        let (_, _, head) = leading_digits("1111 1111 thanks").expect("head");
+        assert!(split_card(&tail, &head));
+        let (_, _, head) = leading_digits("1111 1111 / 123").expect("head");
+        assert!(split_card(&tail, &head));
+        // Order numbers and quantities are not.
+        let (_, tail) = trailing_digits("order 1001").expect("tail");
+        let (_, _, head) = leading_digits("2 items").expect("head");
+        assert!(!split_card(&tail, &head));
+        assert!(trailing_digits("4111 1111 please").is_none());
+        assert!(leading_digits("it is 1111 1111").is_none());
+    }
 
     #[test]
     fn redacts_what_it_must() {

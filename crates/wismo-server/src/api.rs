@@ -40,19 +40,38 @@ pub async fn limited_turn(
             return state.sessions.turn(session, text, client_message_id).await;
         }
     }
-    let verifying =
-        state.config.verification_failures.is_some() && state.sessions.verifying(session).await;
-    state
-        .security
-        .before_turn(&state.config, ip, &session.id, verifying)?;
+    let verifying = (state.config.verification_failures.is_some()
+        || state.config.verification_failures_order.is_some())
+        && state.sessions.verifying(session).await;
+    let order = if verifying {
+        state.sessions.order_in_question(session).await
+    } else {
+        None
+    };
+    // Per IP (sized for NATs): a flood, answered 429. Per order number: the
+    // shopper is told in the conversation and offered a person.
+    let locked = state.security.before_turn(
+        &state.config,
+        ip,
+        &session.id,
+        path,
+        verifying,
+        order.as_deref(),
+    )?;
     let (reply, failed) = state
         .sessions
-        .turn_counted(session, text, client_message_id)
+        .turn_checked(session, text, client_message_id, locked)
         .await?;
     if failed > 0 {
-        state
-            .security
-            .after_turn(&state.config, ip, &session.id, path, failed);
+        let order = state.sessions.order_in_question(session).await.or(order);
+        state.security.after_turn(
+            &state.config,
+            ip,
+            &session.id,
+            path,
+            failed,
+            order.as_deref(),
+        );
     }
     Ok(reply)
 }
@@ -480,14 +499,80 @@ struct RasaBody {
     metadata: Option<Value>,
 }
 
+/// Who is calling the Rasa channel: `shared` for the shared secret itself,
+/// `jwt:<sub>` for an HS256 JWT signed with it (Rasa's own `jwt_secret`
+/// style; `sub`, or Rasa's `user.username`, names the client). The channel
+/// off: 404 `rasa_channel_disabled`; anything else: 401 `rasa_unauthorized`.
+pub fn rasa_client(
+    secret: Option<&crate::config::Secret>,
+    headers: &HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, ApiError> {
+    let secret = secret.ok_or(ApiError::RasaChannelDisabled)?;
+    let token = bearer(headers).ok_or(ApiError::RasaUnauthorized)?;
+    if constant_time_eq(token.as_bytes(), secret.expose().as_bytes()) {
+        return Ok("shared".into());
+    }
+    rasa_jwt_subject(token, secret.expose().as_bytes(), now.timestamp())
+        .map(|sub| format!("jwt:{sub}"))
+        .ok_or(ApiError::RasaUnauthorized)
+}
+
+/// The client a Rasa channel JWT names, if it is HS256-signed with `key`,
+/// not expired (`exp`, when present) nor early (`nbf`), and names a client.
+fn rasa_jwt_subject(token: &str, key: &[u8], now: i64) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    if token.len() > crate::shopper_jwt::MAX_TOKEN_BYTES {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+    if header.get("alg").and_then(Value::as_str) != Some("HS256") || header.get("crit").is_some() {
+        return None;
+    }
+    let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    let hkey = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::verify(&hkey, &token.as_bytes()[..h.len() + 1 + p.len()], &sig).ok()?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
+    let date = |name: &str| claims.get(name).map(|v| v.as_f64().map(|f| f as i64));
+    match date("exp") {
+        Some(Some(exp)) if exp <= now => return None,
+        Some(None) => return None,
+        _ => {}
+    }
+    match date("nbf") {
+        Some(Some(nbf)) if nbf > now + 60 => return None,
+        Some(None) => return None,
+        _ => {}
+    }
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .or_else(|| claims["user"]["username"].as_str())?;
+    (!sub.is_empty() && sub.len() <= 256).then(|| sub.to_string())
+}
+
 /// The Rasa REST channel: `{"sender", "message"}` → `[{"recipient_id", "text"}]`.
-/// One conversation per sender.
+/// Off unless `rasa_channel` is set; every request carries the shared
+/// secret (or a JWT signed with it). One conversation per authenticated
+/// client and sender.
 pub async fn rasa_webhook(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let client = rasa_client(
+        state.config.rasa_channel_token.as_ref(),
+        &headers,
+        state.sessions.clock.now(),
+    )?;
     let body: RasaBody = parse_json(&headers, &body)?;
     if body.sender.is_empty() || body.sender.chars().count() > 128 || body.sender.contains('\0') {
         return Err(ApiError::InvalidField {
@@ -496,7 +581,11 @@ pub async fn rasa_webhook(
         });
     }
     check_text(&body.message, state.config.max_message_chars)?;
-    let digest = Sha256::digest(body.sender.as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(client.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(body.sender.as_bytes());
+    let digest = hasher.finalize();
     let id: String = std::iter::once("rasa_".to_string())
         .chain(digest[..16].iter().map(|b| format!("{b:02x}")))
         .collect();

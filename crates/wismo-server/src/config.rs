@@ -134,8 +134,13 @@ pub struct Config {
     pub rate_limit_admin: Option<Rate>,
     /// Failed sign-ins per email before the email is locked for the window.
     pub sign_in_lockout: Option<Rate>,
-    /// Failed order verifications per client IP (across conversations).
+    /// Failed order verifications per client IP (across conversations);
+    /// sized for many shoppers behind one NAT.
     pub verification_failures: Option<Rate>,
+    /// Failed order verifications per order number (across conversations
+    /// and IPs), after which that order is not checked in chat for the
+    /// window: the shopper is told so and offered a person.
+    pub verification_failures_order: Option<Rate>,
     /// 401/403/429 answers per client IP before the IP is blocked.
     pub abuse_block: Option<Rate>,
     /// How long an abusive IP stays blocked.
@@ -152,6 +157,15 @@ pub struct Config {
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
     pub oidc: Option<OidcConfig>,
+    /// The Rasa REST channel (`/webhooks/rest/webhook`): `None`: off (404);
+    /// on, every request needs this shared secret as a bearer token or an
+    /// HS256 JWT signed with it.
+    pub rasa_channel_token: Option<Secret>,
+    /// The server's address as browsers reach it (`https://chat.shop.example`,
+    /// no trailing slash): `/docs` examples and links, and the origin that
+    /// cookie-authenticated requests must come from. `None`: the bound
+    /// address (`http(s)://<addr>`), see [`Config::public_url_for`].
+    pub public_url: Option<String>,
 }
 
 /// Agent sign-in through an external OpenID Connect provider
@@ -297,6 +311,22 @@ impl Config {
     /// Whether wismo serves HTTPS itself (`tls_cert` and `tls_key` set).
     pub fn serves_tls(&self) -> bool {
         self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// The public URL in effect once the server is bound to `bound`.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let scheme = if self.serves_tls() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        }
+    }
+
+    /// The public URL (set by `Server::start` once bound; empty before).
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_deref().unwrap_or("")
     }
 
     /// The data key file in effect (see [`Config::data_key_file`]).
@@ -541,9 +571,15 @@ const KEYS: &[Key] = &[
     },
     Key {
         name: "verification_failures",
+        default: Some("100/1h"),
+        secret: false,
+        help: "failed order verifications per client IP across conversations, sized for NATs; then 429 (0: unlimited)",
+    },
+    Key {
+        name: "verification_failures_order",
         default: Some("10/1h"),
         secret: false,
-        help: "failed order verifications per client IP across conversations (0: unlimited)",
+        help: "failed verifications per order number (any conversation or IP); then the chat says so and offers a person (0: unlimited)",
     },
     Key {
         name: "abuse_block",
@@ -646,6 +682,24 @@ const KEYS: &[Key] = &[
         default: None,
         secret: false,
         help: "PEM private key of tls_cert (keep it readable only by wismo)",
+    },
+    Key {
+        name: "rasa_channel",
+        default: Some("false"),
+        secret: false,
+        help: "serve the Rasa REST channel at /webhooks/rest/webhook (needs rasa_channel_token)",
+    },
+    Key {
+        name: "rasa_channel_token",
+        default: None,
+        secret: true,
+        help: "shared secret (32+ characters) of the Rasa channel: Authorization: Bearer <it>, or an HS256 JWT signed with it",
+    },
+    Key {
+        name: "public_url",
+        default: None,
+        secret: false,
+        help: "the server's URL as browsers reach it, e.g. https://chat.shop.example (default: http(s)://<listen address>)",
     },
     Key {
         name: "security_log",
@@ -1076,7 +1130,30 @@ impl Layers {
             }
             _ => {}
         }
+        let rasa_channel_token = if boolean("rasa_channel")? {
+            let token = text("rasa_channel_token").map(Secret::new).ok_or_else(|| {
+                invalid(
+                    "rasa_channel_token",
+                    "must be set when rasa_channel is true (the channel's shared secret)".into(),
+                )
+            })?;
+            if token.expose().len() < 32 {
+                return Err(invalid(
+                    "rasa_channel_token",
+                    "must be at least 32 characters long".into(),
+                ));
+            }
+            Some(token)
+        } else {
+            None
+        };
+        let public_url = match text("public_url") {
+            Some(u) => Some(parse_public_url(u).map_err(|m| invalid("public_url", m))?),
+            None => None,
+        };
         Ok(Config {
+            rasa_channel_token,
+            public_url,
             shopper_jwt,
             oidc,
             tls_cert,
@@ -1092,6 +1169,7 @@ impl Layers {
             rate_limit_admin: rate("rate_limit_admin")?,
             sign_in_lockout: rate("sign_in_lockout")?,
             verification_failures: rate("verification_failures")?,
+            verification_failures_order: rate("verification_failures_order")?,
             abuse_block: rate("abuse_block")?,
             abuse_block_time: duration("abuse_block_time")?,
             listen,
@@ -1193,6 +1271,27 @@ pub fn parse_webhook_urls(list: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The server's public URL: an absolute http(s) URL with a host, no
+/// query, fragment or credentials; returned without a trailing slash.
+pub fn parse_public_url(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let bad = |why: &str| format!("{t:?} is not a URL such as https://chat.shop.example ({why})");
+    let url = reqwest::Url::parse(t).map_err(|e| bad(&e.to_string()))?;
+    if !["http", "https"].contains(&url.scheme()) {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a ?query or #fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it must not hold a user name or password"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// The store's JWKS URL: https, or http to a loopback address only (a
@@ -1578,6 +1677,55 @@ mod tests {
             }
             let e = bad.build().expect_err(value).to_string();
             assert!(e.contains(key), "{key}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_rasa_channel_is_off_by_default_and_needs_a_long_secret() {
+        assert!(Layers::defaults()
+            .build()
+            .expect("defaults")
+            .rasa_channel_token
+            .is_none());
+        let mut l = Layers::defaults();
+        l.flag("rasa_channel", "true").expect("flag");
+        let e = l.build().expect_err("no secret").to_string();
+        assert!(e.contains("rasa_channel_token"), "{e}");
+        l.flag("rasa_channel_token", "short").expect("flag");
+        let e = l.build().expect_err("short").to_string();
+        assert!(e.contains("at least 32"), "{e}");
+        let secret = "rasa-channel-secret-0123456789abcdef";
+        l.env(env(&[("WISMO_RASA_CHANNEL_TOKEN", secret)]))
+            .expect("env");
+        let c = l.build().expect("valid");
+        assert_eq!(
+            c.rasa_channel_token.as_ref().map(Secret::expose),
+            Some(secret)
+        );
+        assert!(!l.describe().contains(secret));
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_bound_address_and_is_checked() {
+        let c = Layers::defaults().build().expect("defaults");
+        let bound: SocketAddr = "127.0.0.1:9999".parse().expect("addr");
+        assert_eq!(c.public_url_for(bound), "http://127.0.0.1:9999");
+        let mut l = Layers::defaults();
+        l.flag("public_url", "https://chat.shop.example/")
+            .expect("flag");
+        let c = l.build().expect("valid");
+        assert_eq!(c.public_url_for(bound), "https://chat.shop.example");
+        for bad in [
+            "chat.shop.example",
+            "ftp://chat.shop.example",
+            "https://chat.shop.example/?a=1",
+            "https://chat.shop.example/#top",
+            "https://user:pw@chat.shop.example",
+        ] {
+            let mut l = Layers::defaults();
+            l.flag("public_url", bad).expect("flag");
+            let e = l.build().expect_err(bad).to_string();
+            assert!(e.starts_with("--public-url: public_url"), "{bad}: {e}");
         }
     }
 }

@@ -89,7 +89,7 @@ pub enum ApiError {
     /// sign-in email or admin token; `scope` says which limit
     /// (`ip`, `blocked`, `conversation`, `sign_in`, `sign_in_locked`,
     /// `admin`, `verification`). Answered 429 with `Retry-After`.
-    #[error("too many requests; try again in {retry_after} s")]
+    #[error("{}", rate_message(scope, *retry_after))]
     RateLimited {
         scope: &'static str,
         retry_after: u64,
@@ -110,6 +110,32 @@ pub enum ApiError {
     /// The identity provider could not be reached or answered nonsense.
     #[error("the identity provider is unavailable; try again later")]
     OidcUnavailable,
+    /// The Rasa REST channel is off (`rasa_channel = false`, the default).
+    #[error("the Rasa REST channel is off: set rasa_channel and rasa_channel_token to enable it")]
+    RasaChannelDisabled,
+    /// The Rasa REST channel's shared secret (or a JWT signed with it) is
+    /// missing or wrong.
+    #[error(
+        "a valid Authorization: Bearer <rasa_channel_token> (or a JWT signed with it) is required"
+    )]
+    RasaUnauthorized,
+    /// A cookie-authenticated state-changing request from another site.
+    #[error("cross-site request refused: the Origin is not this server's")]
+    CrossSiteRequest,
+}
+
+/// Why a request was rate limited, in words (the `message` of a 429).
+fn rate_message(scope: &str, retry_after: u64) -> String {
+    let why = match scope {
+        "verification" => "too many failed order checks from your network",
+        "conversation" => "too many messages in this conversation in a short time",
+        "ip" => "too many requests from your network",
+        "blocked" => "your network is blocked for a while after too many refused requests",
+        "sign_in" | "sign_in_locked" => "too many sign-in attempts",
+        "admin" => "too many admin requests",
+        _ => "too many requests",
+    };
+    format!("{why}; try again in {retry_after} s")
 }
 
 /// Put on every error response, so middleware can see the stable code
@@ -154,6 +180,9 @@ impl ApiError {
             ApiError::OidcNotConfigured => "oidc_not_configured",
             ApiError::OidcFailed => "oidc_failed",
             ApiError::OidcUnavailable => "oidc_unavailable",
+            ApiError::RasaChannelDisabled => "rasa_channel_disabled",
+            ApiError::RasaUnauthorized => "rasa_unauthorized",
+            ApiError::CrossSiteRequest => "cross_site_request",
         }
     }
 
@@ -187,6 +216,9 @@ impl ApiError {
             ApiError::OidcNotConfigured => StatusCode::NOT_FOUND,
             ApiError::OidcFailed => StatusCode::UNAUTHORIZED,
             ApiError::OidcUnavailable => StatusCode::BAD_GATEWAY,
+            ApiError::RasaChannelDisabled => StatusCode::NOT_FOUND,
+            ApiError::RasaUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
         }
     }
 
@@ -221,6 +253,9 @@ impl ApiError {
             ApiError::OidcNotConfigured => "Single sign-on not configured",
             ApiError::OidcFailed => "Single sign-on failed",
             ApiError::OidcUnavailable => "Identity provider unavailable",
+            ApiError::RasaChannelDisabled => "Rasa channel disabled",
+            ApiError::RasaUnauthorized => "Unauthorized",
+            ApiError::CrossSiteRequest => "Cross-site request",
         }
     }
 

@@ -261,7 +261,7 @@ fn save_atomically(model: &NluModel, path: &Path) {
 impl Server {
     /// Opens the database (migrating it), loads the demo store into an empty
     /// one when configured, loads the model and binds `config.listen`.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         let started = Instant::now();
         // TLS and the security log first: a wrong path fails fast.
         let tls = match (&config.tls_cert, &config.tls_key) {
@@ -285,6 +285,29 @@ impl Server {
             None => Db::connect_with_key_file(&url, &config.data_key_file_in_effect()).await,
         }
         .with_context(|| format!("cannot open the database at {}", masked_url(&url)))?;
+        // Data sealed with keys this server lacks would make every request
+        // that reads it fail (503): refuse to start, naming the keys.
+        let unreadable = db
+            .unreadable_data_keys()
+            .await
+            .context("cannot check the data keys against the database")?;
+        if !unreadable.is_empty() {
+            let keys_from = if config.data_keys.is_some() {
+                "the data_keys setting".to_string()
+            } else {
+                format!(
+                    "the data key file {}",
+                    config.data_key_file_in_effect().display()
+                )
+            };
+            anyhow::bail!(
+                "the database at {} holds personal data sealed with data key(s) {} that {keys_from} cannot open \
+                 (missing, or another key under the same id). Every server sharing a database needs the same data keys: \
+                 copy the key file of the server that wrote the data (or set data_keys to the same keys) and start again",
+                masked_url(&url),
+                unreadable.join(", ")
+            );
+        }
         let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db
@@ -325,6 +348,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("no local address")?;
+        config.public_url = Some(config.public_url_for(addr));
         let webhooks = Webhooks::new(db.clone(), &config)?;
         let shopper_jwt = match &config.shopper_jwt {
             Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),

@@ -12,20 +12,57 @@
 //! check the document's shape (paths, methods, operation ids, error
 //! responses, references).
 
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+
+use crate::AppState;
 
 /// The OpenAPI 3.1 document, as JSON text.
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
+/// The address the page's examples and the document's `servers` name in
+/// the source; replaced by the server's `public_url` when served.
+const EXAMPLE_BASE: &str = "http://127.0.0.1:8080";
+
+/// The document with `public_url` as its server.
+pub fn document_for(public_url: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(DOCUMENT) {
+        Ok(mut doc) => {
+            doc["servers"] = serde_json::json!([{
+                "url": public_url,
+                "description": "This server (its public_url setting).",
+            }]);
+            doc.to_string()
+        }
+        Err(_) => DOCUMENT.to_string(),
+    }
+}
+
 /// `GET /openapi.json`: the document, as `application/json`.
-pub async fn document() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT).into_response()
+pub async fn document(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_for(state.config.public_base()),
+    )
+        .into_response()
+}
+
+/// The page with its examples addressed to `public_url` (HTML-escaped; the
+/// inline script is untouched, so its CSP hash still holds).
+pub fn page_for(public_url: &str) -> String {
+    let escaped = public_url
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    PAGE.replace(EXAMPLE_BASE, &escaped)
 }
 
 /// `GET /docs`: the human-readable API page.
-pub async fn page() -> Html<&'static str> {
-    Html(PAGE)
+pub async fn page(State(state): State<AppState>) -> Html<String> {
+    Html(page_for(state.config.public_base()))
 }
 
 /// The API page. Everything it needs is inline; its script fetches
@@ -692,6 +729,9 @@ mod tests {
         ("oidc_not_configured", 404),
         ("oidc_failed", 401),
         ("oidc_unavailable", 502),
+        ("rasa_channel_disabled", 404),
+        ("rasa_unauthorized", 401),
+        ("cross_site_request", 403),
     ];
 
     fn doc() -> Value {
@@ -935,6 +975,9 @@ mod tests {
             ApiError::OidcNotConfigured,
             ApiError::OidcFailed,
             ApiError::OidcUnavailable,
+            ApiError::RasaChannelDisabled,
+            ApiError::RasaUnauthorized,
+            ApiError::CrossSiteRequest,
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()
@@ -1151,23 +1194,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn serves_the_document_as_json() {
-        let res = document().await;
-        assert_eq!(res.status(), axum::http::StatusCode::OK);
-        let content_type = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        assert_eq!(content_type, Some("application/json"));
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        assert_eq!(&body[..], DOCUMENT.as_bytes());
+    async fn the_document_names_the_public_url_as_its_server() {
+        let served: Value =
+            serde_json::from_str(&document_for("https://chat.shop.example")).expect("json");
+        assert_eq!(served["servers"][0]["url"], "https://chat.shop.example");
+        let mut original = doc();
+        original["servers"] = served["servers"].clone();
+        assert_eq!(served, original, "only the server changes");
     }
 
     #[tokio::test]
     async fn the_page_is_self_contained() {
-        let Html(html) = page().await;
+        let html = page_for("http://127.0.0.1:8080");
         assert!(html.contains("<title>wismo API</title>"));
         assert!(html.contains("fetch('/openapi.json'"));
         assert!(html.contains("curl -s -X POST http://127.0.0.1:8080/v1/conversations"));

@@ -354,15 +354,22 @@ impl Limits {
         }
     }
 
-    /// The shopper-message limits, before a turn: per conversation, and
-    /// failed verifications per IP when the conversation is verifying.
+    /// The shopper-message limits, before a turn: per conversation, and,
+    /// when the conversation is verifying, failed verifications per client
+    /// IP (a flood from one address: 429 `rate_limited`, scope
+    /// `verification`) and per order number. `Ok(true)`: the order in
+    /// question has had too many failed checks (from any conversation or
+    /// address), so this turn makes no order check and the engine tells the
+    /// shopper so and offers a person.
     pub fn before_turn(
         &self,
         config: &Config,
         ip: IpAddr,
         conversation: &str,
+        path: &str,
         verifying: bool,
-    ) -> Result<(), ApiError> {
+        order: Option<&str>,
+    ) -> Result<bool, ApiError> {
         if verifying {
             if let Err(retry_after) =
                 self.check(&format!("verify:{ip}"), config.verification_failures)
@@ -380,10 +387,29 @@ impl Limits {
         .map_err(|retry_after| ApiError::RateLimited {
             scope: "conversation",
             retry_after,
-        })
+        })?;
+        let locked = verifying
+            && order.is_some_and(|o| {
+                self.check(
+                    &format!("verify_order:{o}"),
+                    config.verification_failures_order,
+                )
+                .is_err()
+            });
+        if locked {
+            self.event(
+                "verification_locked",
+                ip,
+                conversation,
+                path,
+                "verification_order",
+            );
+        }
+        Ok(locked)
     }
 
-    /// After a turn: counts (and logs) its failed verifications.
+    /// After a turn: counts (and logs) its failed verifications, per IP and
+    /// per order number.
     pub fn after_turn(
         &self,
         config: &Config,
@@ -391,9 +417,16 @@ impl Limits {
         conversation: &str,
         path: &str,
         failed: u32,
+        order: Option<&str>,
     ) {
         for _ in 0..failed {
             self.record(&format!("verify:{ip}"), config.verification_failures);
+            if let Some(o) = order {
+                self.record(
+                    &format!("verify_order:{o}"),
+                    config.verification_failures_order,
+                );
+            }
             self.event(
                 "verification_failed",
                 ip,
@@ -509,6 +542,70 @@ fn plain_host(headers: &HeaderMap) -> Option<String> {
     ok.then(|| h.to_ascii_lowercase())
 }
 
+/// Cookie-authenticated state-changing requests (the agent console's
+/// cookie, no `Authorization` header) must come from this server's own
+/// pages: `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin`
+/// that is neither `public_url`'s origin nor `http(s)://<Host>`, is 403
+/// `cross_site_request`; and their bodies must be JSON (415
+/// `unsupported_media_type`, which also rules out the form and text/plain
+/// bodies a cross-site page can send without a preflight). Requests with a
+/// bearer token are not affected (no browser sends one on its own).
+fn check_cookie_request(
+    config: &Config,
+    method: &Method,
+    headers: &HeaderMap,
+    host: Option<&str>,
+) -> Result<(), ApiError> {
+    if !matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) || headers.contains_key(header::AUTHORIZATION)
+        || crate::agents::cookie_value(headers, crate::agents::COOKIE).is_none_or(str::is_empty)
+    {
+        return Ok(());
+    }
+    let text = |name: header::HeaderName| {
+        headers.get(name).map(|v| {
+            v.to_str()
+                .unwrap_or("(not text)")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    };
+    if let Some(site) = text(HeaderName::from_static("sec-fetch-site")) {
+        if site != "same-origin" && site != "none" {
+            return Err(ApiError::CrossSiteRequest);
+        }
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let own = reqwest::Url::parse(config.public_base())
+            .ok()
+            .map(|u| u.origin().ascii_serialization().to_ascii_lowercase());
+        let same = own.as_deref() == Some(origin.as_str())
+            || host.is_some_and(|h| {
+                origin == format!("http://{h}") || origin == format!("https://{h}")
+            });
+        if !same {
+            return Err(ApiError::CrossSiteRequest);
+        }
+    }
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || text(header::CONTENT_LENGTH).is_some_and(|n| n != "0");
+    if has_body {
+        let ct = text(header::CONTENT_TYPE);
+        let mime = ct
+            .as_deref()
+            .and_then(|c| c.split(';').next())
+            .map(str::trim);
+        match mime {
+            Some(m) if m == "application/json" || m.ends_with("+json") => {}
+            Some(m) => return Err(ApiError::UnsupportedMediaType(m.to_string())),
+            None => return Err(ApiError::UnsupportedMediaType("no Content-Type".into())),
+        }
+    }
+    Ok(())
+}
+
 const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 const ALLOW_HEADERS: &str = "authorization, content-type";
 const EXPOSE_HEADERS: &str = "location, retry-after";
@@ -603,6 +700,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             );
         }
         r
+    } else if let Err(e) =
+        check_cookie_request(config, req.method(), req.headers(), host.as_deref())
+    {
+        e.into_response()
     } else {
         next.run(req).await
     };

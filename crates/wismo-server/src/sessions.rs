@@ -563,6 +563,46 @@ impl Sessions {
         )
     }
 
+    /// When `text` starts with digits that complete a card number begun at
+    /// the end of the conversation's previous shopper message (as stored,
+    /// so any server of a cluster sees it): removes those digits from the
+    /// stored previous message and returns `text` with its part replaced.
+    async fn split_card_number(&self, id: &str, text: &str) -> Result<Option<String>, ApiError> {
+        use wismo_core::redact::{leading_digits, split_card, trailing_digits, CARD_MARKER};
+        let Some((head_start, head_end, head)) = leading_digits(text) else {
+            return Ok(None);
+        };
+        let Some((seq, previous)) = self.db.last_user_text(id).await? else {
+            return Ok(None);
+        };
+        let Some((tail_start, tail)) = trailing_digits(&previous) else {
+            return Ok(None);
+        };
+        if !split_card(&tail, &head) {
+            return Ok(None);
+        }
+        let cleaned = format!("{}{CARD_MARKER}", &previous[..tail_start]);
+        self.db.rewrite_user_text(id, seq, &cleaned).await?;
+        tracing::info!(conversation = %id, "card number split over two messages removed");
+        Ok(Some(format!(
+            "{}{CARD_MARKER}{}",
+            &text[..head_start],
+            &text[head_end..]
+        )))
+    }
+
+    /// The order number the conversation is asking about, if any
+    /// (normalised: no `#`, lower case), for the per-order limit.
+    pub async fn order_in_question(&self, session: &Session) -> Option<String> {
+        let live = session.live.lock().await;
+        live.conv
+            .state
+            .slots
+            .get("order_number")
+            .map(|n| n.trim().trim_start_matches('#').to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+    }
+
     /// [`Sessions::turn`], also returning how many order verifications
     /// failed in the turn (0 for a replay).
     pub async fn turn_counted(
@@ -571,6 +611,21 @@ impl Sessions {
         text: &str,
         client_message_id: Option<&str>,
     ) -> Result<(Value, u32), ApiError> {
+        self.turn_checked(session, text, client_message_id, false)
+            .await
+    }
+
+    /// [`Sessions::turn_counted`]; with `locked`, no order check is made in
+    /// this turn: the engine answers as it does after too many failures in
+    /// the conversation (`verify.locked`: says so plainly and offers a
+    /// person). The server's verification limits use this.
+    pub async fn turn_checked(
+        &self,
+        session: &Arc<Session>,
+        text: &str,
+        client_message_id: Option<&str>,
+        locked: bool,
+    ) -> Result<(Value, u32), ApiError> {
         let mut live = session.live.lock().await;
         session.used_now();
         // Card data (PCI DSS): what is stored, compared and sent on is the
@@ -578,7 +633,20 @@ impl Sessions {
         let stored_text = redact_text(text);
         if let Some(cmid) = client_message_id {
             if let Some(r) = self.db.recall_client_message(&session.id, cmid).await? {
-                let same = r.response["user_message"]["text"].as_str() == Some(&stored_text);
+                let recorded = r.response["user_message"]["text"].as_str();
+                // The end of a card number split over two messages was
+                // replaced when first answered.
+                let completed =
+                    wismo_core::redact::leading_digits(&stored_text).map(|(a, b, _)| {
+                        format!(
+                            "{}{}{}",
+                            &stored_text[..a],
+                            wismo_core::redact::CARD_MARKER,
+                            &stored_text[b..]
+                        )
+                    });
+                let same = recorded == Some(&stored_text)
+                    || (recorded.is_some() && recorded == completed.as_deref());
                 if !same {
                     return Err(ApiError::ClientMessageIdReused(cmid.to_string()));
                 }
@@ -588,6 +656,18 @@ impl Sessions {
             }
         }
         self.reload_if_stale(session, &mut live).await?;
+        // A card number split over this message and the previous one: its
+        // start leaves the stored previous message, its end this one, before
+        // anything of this message is stored.
+        let joined;
+        let text = match self.split_card_number(&session.id, text).await? {
+            Some(t) => {
+                joined = t;
+                joined.as_str()
+            }
+            None => text,
+        };
+        let stored_text = redact_text(text);
         let now = self.clock.now();
         let mut events = Vec::new();
         // A conversation waiting for or talking to a person never expires.
@@ -618,7 +698,14 @@ impl Sessions {
             if fail {
                 panic!("injected engine failure");
             }
+            let saved = conv.state.failed_verifications;
+            if locked {
+                conv.state.failed_verifications = u32::MAX / 2;
+            }
             let out = engine.turn(&mut conv, &owned, now);
+            if locked {
+                conv.state.failed_verifications = saved;
+            }
             (conv, out)
         })
         .await;

@@ -50,6 +50,20 @@ pub const PROTOCOL: &str = "wismo.v1";
 const BEARER_PREFIX: &str = "bearer.";
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest frame (and message) read; a bigger one closes the socket with
+/// 1009 "message too big".
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The close reason of a frame over [`MAX_FRAME_BYTES`].
+const TOO_BIG_REASON: &str = "message too big: the limit is 64 KiB";
+
+/// Whether a read error is the frame size limit (the WebSocket library's
+/// "space limit exceeded" capacity error).
+fn too_big(e: &axum::Error) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("space limit exceeded") || text.contains("too long") || text.contains("too big")
+}
+
 static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Debug, Deserialize)]
@@ -142,8 +156,8 @@ pub async fn upgrade(
     let ws = ws
         .read_buffer_size(2048)
         .write_buffer_size(0)
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024);
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES);
     let ws = if protocols.iter().any(|p| p == PROTOCOL) {
         ws.protocols([PROTOCOL])
     } else {
@@ -194,6 +208,10 @@ async fn authenticate(
         Ok(Some(Ok(_))) | Err(_) => {
             let _ = send_error(socket, &ApiError::Unauthorized, None).await;
             close(socket, 1008, "authorisation required").await;
+            return None;
+        }
+        Ok(Some(Err(e))) if too_big(&e) => {
+            close(socket, 1009, TOO_BIG_REASON).await;
             return None;
         }
         Ok(None) | Ok(Some(Err(_))) => return None,
@@ -313,6 +331,11 @@ async fn connection(
                             while let Some(Ok(_)) = socket.recv().await {}
                         })
                         .await;
+                        return;
+                    }
+                    Some(Err(e)) if too_big(&e) => {
+                        tracing::debug!(connection = me, "WebSocket frame over the size limit");
+                        close(&mut socket, 1009, TOO_BIG_REASON).await;
                         return;
                     }
                     None | Some(Err(_)) => return,

@@ -526,22 +526,63 @@ async fn health_readiness_docs_and_index() {
     );
 }
 
+const RASA_TOKEN: &str = "rasa-channel-secret-0123456789abcdef";
+
+/// An HS256 JWT signed with `key`, as a store's backend would make one.
+fn hs256(key: &str, claims: Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    let sig = ring::hmac::sign(&k, format!("{h}.{p}").as_bytes());
+    format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+async fn rasa_post(app: &common::TestApp, auth: Option<&str>, body: Value) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url("/webhooks/rest/webhook"))
+        .json(&body);
+    if let Some(a) = auth {
+        req = req.bearer_auth(a);
+    }
+    let res = req.send().await.expect("req");
+    let status = res.status().as_u16();
+    (status, res.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+fn rasa_text(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rasa_rest_channel_works_like_rasa() {
     for_each_backend(|b| async move {
-        let app = spawn_app(b).await;
+        let app = spawn_app_with(
+            b,
+            &[("rasa_channel", "true"), ("rasa_channel_token", RASA_TOKEN)],
+        )
+        .await;
         let post = |sender: &'static str, message: &'static str| {
             let app = &app;
             async move {
-                let res = app
-                    .client
-                    .post(app.url("/webhooks/rest/webhook"))
-                    .json(&json!({"sender": sender, "message": message}))
-                    .send()
-                    .await
-                    .expect("req");
-                assert_eq!(res.status(), 200);
-                res.json::<Value>().await.expect("json")
+                let (s, v) = rasa_post(
+                    app,
+                    Some(RASA_TOKEN),
+                    json!({"sender": sender, "message": message}),
+                )
+                .await;
+                assert_eq!(s, 200, "{v}");
+                v
             }
         };
         let r = post("shopper-42", "where is my order #1001").await;
@@ -550,15 +591,7 @@ async fn the_rasa_rest_channel_works_like_rasa() {
         assert!(arr.iter().all(|m| m["recipient_id"] == "shopper-42"));
         assert!(arr.iter().all(|m| m["text"].is_string()));
         // Same sender, same conversation: the bot remembers the order.
-        let r = post("shopper-42", "emma.johnson@example.com").await;
-        let text: String = r
-            .as_array()
-            .expect("array")
-            .iter()
-            .filter_map(|m| m["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
+        let text = rasa_text(&post("shopper-42", "emma.johnson@example.com").await);
         assert!(text.contains("1001"), "{b:?}: {text}");
         assert!(text.contains("deliver"), "{b:?}: {text}");
         // Another sender starts from scratch.
@@ -566,24 +599,104 @@ async fn the_rasa_rest_channel_works_like_rasa() {
         let text = r.to_string().to_lowercase();
         assert!(!text.contains("#1001"), "{b:?}: {text}");
         // Bad payloads are refused precisely.
-        let res = app
-            .client
-            .post(app.url("/webhooks/rest/webhook"))
-            .json(&json!({"sender": "", "message": "hi"}))
-            .send()
-            .await
-            .expect("req");
-        assert_eq!(res.status(), 422);
-        let res = app
-            .client
-            .post(app.url("/webhooks/rest/webhook"))
-            .json(&json!({"message": "hi"}))
-            .send()
-            .await
-            .expect("req");
-        assert_eq!(res.status(), 400);
+        let (s, _) = rasa_post(
+            &app,
+            Some(RASA_TOKEN),
+            json!({"sender": "", "message": "hi"}),
+        )
+        .await;
+        assert_eq!(s, 422);
+        let (s, _) = rasa_post(&app, Some(RASA_TOKEN), json!({"message": "hi"})).await;
+        assert_eq!(s, 400);
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rasa_channel_is_off_by_default_and_a_sender_id_is_no_credential() {
+    // Off by default: 404 with its own code, and no conversation is made.
+    let app = spawn_app(Backend::Sqlite).await;
+    let (s, v) = rasa_post(
+        &app,
+        None,
+        json!({"sender": "shopper-42", "message": "where is my order #1001"}),
+    )
+    .await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["code"], "rasa_channel_disabled", "{v}");
+    drop(app);
+
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("rasa_channel", "true"), ("rasa_channel_token", RASA_TOKEN)],
+    )
+    .await;
+    let ask = json!({"sender": "shopper-42", "message": "where is my order #1001"});
+    // No secret, a wrong one, a JWT signed with another key, an expired JWT: 401.
+    let now = 1_795_521_600_i64; // the test clock, 2026-11-24T12:00:00Z
+    let forged = hs256(
+        "another-secret-0123456789abcdef0123",
+        json!({"sub": "shop-a"}),
+    );
+    let expired = hs256(RASA_TOKEN, json!({"sub": "shop-a", "exp": now - 10}));
+    for auth in [
+        None,
+        Some("wrong-secret"),
+        Some(forged.as_str()),
+        Some(expired.as_str()),
+    ] {
+        let (s, v) = rasa_post(&app, auth, ask.clone()).await;
+        assert_eq!(s, 401, "{auth:?}: {v}");
+        assert_eq!(v["code"], "rasa_unauthorized", "{v}");
+    }
+    // Client A (a JWT whose sub is shop-a) verifies order 1001 as sender shopper-42.
+    let a = hs256(RASA_TOKEN, json!({"sub": "shop-a", "exp": now + 600}));
+    let (s, _) = rasa_post(&app, Some(&a), ask.clone()).await;
+    assert_eq!(s, 200);
+    let (s, v) = rasa_post(
+        &app,
+        Some(&a),
+        json!({"sender": "shopper-42", "message": "emma.johnson@example.com"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(rasa_text(&v).contains("deliver"), "{v}");
+    // Client B reuses the sender id: a fresh conversation, no order in it.
+    let b = hs256(RASA_TOKEN, json!({"sub": "shop-b", "exp": now + 600}));
+    let (s, v) = rasa_post(
+        &app,
+        Some(&b),
+        json!({"sender": "shopper-42", "message": "what's the status?"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let text = rasa_text(&v);
+    assert!(
+        !text.contains("1001") && !text.contains("deliver"),
+        "{text}"
+    );
+    // So does the bare shared secret (its own client).
+    let (s, v) = rasa_post(
+        &app,
+        Some(RASA_TOKEN),
+        json!({"sender": "shopper-42", "message": "what's the status?"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let text = rasa_text(&v);
+    assert!(
+        !text.contains("1001") && !text.contains("deliver"),
+        "{text}"
+    );
+    // Client A still has its conversation.
+    let (s, v) = rasa_post(
+        &app,
+        Some(&a),
+        json!({"sender": "shopper-42", "message": "what's the status?"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(rasa_text(&v).contains("1001"), "{v}");
 }
 
 fn shopify_order(id: u64, name: &str, email: &str, fulfillment: Option<&str>) -> Value {
@@ -791,4 +904,53 @@ async fn a_conversation_changed_by_another_server_is_reloaded() {
         assert!(!text.contains("merino"), "{b:?}: nothing disclosed: {text}");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_examples_use_the_public_url() {
+    // Default: the address the server is bound to.
+    let app = spawn_app(Backend::Sqlite).await;
+    let html = app
+        .client
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("text");
+    let expected = format!("curl -s -X POST {}/v1/conversations", app.base);
+    assert!(html.contains(&expected), "{expected} not in the page");
+    assert!(
+        !html.contains("127.0.0.1:8080"),
+        "the page names another server"
+    );
+    drop(app);
+    // Set: the public URL, in the page and as the document's server.
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("public_url", "https://chat.shop.example/")],
+    )
+    .await;
+    let html = app
+        .client
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("curl -s -X POST https://chat.shop.example/v1/conversations"));
+    assert!(html.contains("curl -s https://chat.shop.example/v1/conversations/$ID"));
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(doc["servers"][0]["url"], "https://chat.shop.example");
 }

@@ -224,3 +224,42 @@ fn bad_data_keys_are_refused_without_showing_them() {
         assert!(!err.contains(&bad), "the value is not echoed: {err}");
     }
 }
+
+/// A second server sharing the database with other data keys (its own
+/// fresh key file, whose first key is also `k1`) refuses to start, naming
+/// the key, instead of answering 503 to every request that reads the data.
+#[tokio::test]
+async fn a_server_without_the_data_keys_of_the_database_refuses_to_start() {
+    let app = spawn_app(Backend::Sqlite).await;
+    // The demo store's emails are sealed with the first server's k1.
+    let other_keys = data_keys_json("k1", 99);
+    let dir = std::env::temp_dir().join(format!("wismo-other-key-{}", std::process::id()));
+    for (key, value) in [
+        ("data_keys", other_keys.clone()),
+        ("data_key_file", dir.join("wismo.key").display().to_string()),
+    ] {
+        let mut layers = wismo_server::config::Layers::defaults();
+        for (k, v) in [
+            ("listen", "127.0.0.1:0"),
+            ("database_url", app.database_url.as_str()),
+            ("data_dir", dir.display().to_string().as_str()),
+            (key, value.as_str()),
+        ] {
+            layers.flag(k, v).expect("known setting");
+        }
+        let config = layers.build().expect("valid config");
+        let err = match wismo_server::Server::start(config).await {
+            Ok(_) => panic!("{key}: started with keys that cannot read the data"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("data key(s) k1"), "{key}: {err}");
+        assert!(err.contains("copy the key file"), "{key}: {err}");
+        assert!(!err.contains(&other_keys), "the keys are not shown: {err}");
+    }
+    // The first server still works with its own keys.
+    let conv = app.create().await;
+    app.say(&conv, "where is my order #1001?").await;
+    let r = app.say(&conv, &format!("it's {EMAIL}")).await;
+    assert!(r.to_string().contains("order_card"), "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -296,6 +296,7 @@ async fn scenario(app: &TestApp) {
     let res = app
         .client
         .post(app.url("/webhooks/rest/webhook"))
+        .bearer_auth(RASA_TOKEN)
         .json(&json!({"sender": "pci-rasa", "message": format!("card {} cvv 7373", CARDS[2])}))
         .send()
         .await
@@ -388,6 +389,8 @@ async fn postgres_dump(database_url: &str) -> Vec<u8> {
     all
 }
 
+const RASA_TOKEN: &str = "rasa-channel-secret-0123456789abcdef";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_data_is_never_stored_logged_or_sent() {
     let logs = logs().clone();
@@ -400,6 +403,8 @@ async fn card_data_is_never_stored_logged_or_sent() {
                 ("webhook_urls", hooks.url.as_str()),
                 ("webhook_secret", "whsec-test-0123456789abcdef"),
                 ("webhook_retry_base", "50ms"),
+                ("rasa_channel", "true"),
+                ("rasa_channel_token", RASA_TOKEN),
             ],
         )
         .await;
@@ -465,4 +470,48 @@ async fn card_data_is_never_stored_logged_or_sent() {
     );
     let found = leaks(&captured, &secrets);
     assert!(found.is_empty(), "the logs leak {found:?}");
+}
+
+/// A card number typed over two messages, the second sent to another
+/// server sharing the database: neither part stays in the stored log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_number_split_over_two_messages_is_not_stored() {
+    for backend in BACKENDS {
+        let a = spawn_app_with(backend, &[]).await;
+        let b = spawn_app_with(backend, &[("database_url", a.database_url.as_str())]).await;
+        let conv = a.create().await;
+        let first = a.say(&conv, "my card is 4111 1111").await;
+        assert!(!first.to_string().is_empty());
+        let second = b.say(&conv, "1111 1111 thanks").await;
+        assert!(
+            !second.to_string().contains("1111 1111"),
+            "{backend:?}: {second}"
+        );
+        let events = a
+            .state
+            .sessions
+            .db
+            .load_events(&conv.id)
+            .await
+            .expect("events");
+        let said: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                wismo_core::dialogue::Event::UserSaid { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        for text in &said {
+            assert!(
+                !text.chars().any(|c| c.is_ascii_digit()),
+                "{backend:?}: card digits stored: {said:?}"
+            );
+        }
+        assert!(said[0].starts_with("my card is "), "{said:?}");
+        assert!(said[1].ends_with(" thanks"), "{said:?}");
+        // The transcript the shopper reads back is clean too.
+        let t = a.transcript(&conv).await.to_string();
+        assert!(!t.contains("4111") && !t.contains("1111 1111"), "{t}");
+    }
 }

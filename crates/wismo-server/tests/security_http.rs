@@ -565,3 +565,221 @@ async fn an_enumeration_script_learns_nothing_and_is_blocked() {
     );
     assert_eq!(events(&app, "verification_failed").len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_signed_in_requests_from_other_sites_are_refused() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let (set_cookie, body) = common::sign_up_agent(
+        &app,
+        common::AgentSpec {
+            id: "sup-csrf",
+            email: "sup.csrf@example.com",
+            name: "Sup",
+            role: "supervisor",
+            max_chats: 3,
+            languages: &["en"],
+        },
+    )
+    .await;
+    let cookie = set_cookie.split(';').next().expect("cookie").to_string();
+    assert!(cookie.starts_with("wismo_agent="), "{cookie}");
+    let bearer = common::token_of(&body);
+    let canned = |n: u32| {
+        json!({"shortcut": format!("/c{n}"), "title": "Hi", "text": "Hello there"}).to_string()
+    };
+    let post = |builder: reqwest::RequestBuilder| async move {
+        let res = builder.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let url = app.url("/v1/agent/canned-replies");
+    // The attack: a page on another site posts a body with no Content-Type
+    // (or text/plain, a "simple" request with no preflight); the browser adds the cookie.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .body(canned(1)),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["code"], "cross_site_request");
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("sec-fetch-site", "cross-site")
+            .header("content-type", "application/json")
+            .body(canned(2)),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["code"], "cross_site_request");
+    // Same origin but not JSON: 415.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", &app.base)
+            .header("content-type", "text/plain")
+            .body(canned(3)),
+    )
+    .await;
+    assert_eq!(s, 415, "{v}");
+    assert_eq!(v["code"], "unsupported_media_type");
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .body(canned(4)),
+    )
+    .await;
+    assert_eq!(s, 415, "{v}");
+    assert_eq!(v["code"], "unsupported_media_type");
+    // Nothing was created by any of those.
+    let list: Value = app
+        .client
+        .get(&url)
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !list.to_string().contains("/c1") && !list.to_string().contains("/c4"),
+        "{list}"
+    );
+    // The console itself (same origin, JSON) works.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .header("cookie", &cookie)
+            .header("origin", &app.base)
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/json")
+            .body(canned(5)),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    // A bearer token is not a browser's ambient credential: unaffected.
+    let (s, v) = post(
+        app.client
+            .post(&url)
+            .bearer_auth(&bearer)
+            .header("origin", "https://evil.example")
+            .body(canned(6)),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+}
+
+/// The demo store's orders with their emails (the shoppers' own details).
+fn demo_orders() -> Vec<(String, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wismo-core/data/store/demo_orders.json"
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("demo orders")).expect("json");
+    v["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().expect("name").to_string(),
+                o["email"].as_str().expect("email").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Many shoppers share one address (an office, a phone network's NAT):
+/// others' failed checks from that address do not lock them out.
+#[tokio::test]
+async fn shoppers_behind_one_nat_verify_their_own_orders_after_others_failed() {
+    let app = spawn_app_with(Backend::Sqlite, &[("trusted_proxies", "127.0.0.1")]).await;
+    let nat = "192.0.2.44";
+    let orders = demo_orders();
+    // 10 failed checks from four other conversations behind the NAT.
+    let mut failures = 0;
+    for (i, (number, _)) in orders.iter().skip(30).take(4).enumerate() {
+        let conv = create_from(&app, nat).await;
+        let (s, _) = say_from(&app, nat, &conv, &format!("where is my order {number}?")).await;
+        assert_eq!(s, 200);
+        for n in 0..3 {
+            if failures == 10 {
+                break;
+            }
+            let (s, v) = say_from(&app, nat, &conv, &format!("wrong{i}{n}@example.com")).await;
+            assert_eq!(s, 200, "{v}");
+            failures += 1;
+        }
+    }
+    assert_eq!(events(&app, "verification_failed").len(), 10);
+    // 15 shoppers, each with their own order and email: all verified.
+    for (number, email) in orders.iter().take(15) {
+        let conv = create_from(&app, nat).await;
+        let (s, v) = say_from(&app, nat, &conv, &format!("where is my order {number}?")).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = say_from(&app, nat, &conv, email).await;
+        assert_eq!(s, 200, "{number}: {v}");
+        let said = replies(&v).to_lowercase();
+        assert!(
+            !said.contains("doesn't match") && !said.contains("can't check"),
+            "{number}: {said}"
+        );
+        assert!(said.contains(&number.to_lowercase()), "{number}: {said}");
+    }
+}
+
+/// Failed checks on one order number, from any conversations and
+/// addresses, stop checks on that order for a while; the shopper is told
+/// so in the conversation and offered a person — not a bare 429.
+#[tokio::test]
+async fn too_many_failed_checks_on_one_order_are_said_in_the_chat_with_a_person_offered() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("trusted_proxies", "127.0.0.1"),
+            ("verification_failures_order", "4/1h"),
+        ],
+    )
+    .await;
+    for (ip, guesses) in [("203.0.113.10", 3), ("203.0.113.11", 1)] {
+        let conv = create_from(&app, ip).await;
+        say_from(&app, ip, &conv, "where is my order #1001?").await;
+        for n in 0..guesses {
+            let (s, v) = say_from(&app, ip, &conv, &format!("guess{n}@example.com")).await;
+            assert_eq!(s, 200, "{v}");
+        }
+    }
+    assert_eq!(events(&app, "verification_failed").len(), 4);
+    let ip = "198.51.100.20";
+    let conv = create_from(&app, ip).await;
+    say_from(&app, ip, &conv, "where is my order #1001?").await;
+    let (s, v) = say_from(&app, ip, &conv, "emma.johnson@example.com").await;
+    assert_eq!(s, 200, "told in the conversation, not refused: {v}");
+    let said = replies(&v);
+    assert!(said.contains("can't check more order details"), "{said}");
+    assert!(
+        v["messages"]
+            .as_array()
+            .is_some_and(|ms| ms.iter().all(|m| m.get("order_card").is_none())),
+        "nothing about the order: {v}"
+    );
+    assert!(
+        v.to_string().contains("Talk to a person"),
+        "a person is offered: {v}"
+    );
+    assert_eq!(events(&app, "verification_locked").len(), 1);
+    // Other orders are unaffected.
+    let conv = create_from(&app, ip).await;
+    say_from(&app, ip, &conv, "where is my order #1002?").await;
+    let (s, v) = say_from(&app, ip, &conv, "liam.smith@example.com").await;
+    assert_eq!(s, 200);
+    assert!(!replies(&v).contains("can't check"), "{}", replies(&v));
+}

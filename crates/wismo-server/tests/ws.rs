@@ -353,3 +353,36 @@ async fn shutdown_closes_websockets_with_going_away() {
         .expect("task")
         .expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_limit_closes_with_1009_and_a_reason() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let conv = app.create().await;
+    let mut ws = open(&app, &conv).await;
+    let huge = json!({"type": "message", "text": "a".repeat(70 * 1024)}).to_string();
+    ws.send(Message::Text(huge.into())).await.expect("sent");
+    let close = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer within 10 s");
+        match msg {
+            Some(Ok(Message::Close(c))) => break c,
+            Some(Ok(_)) => continue,
+            other => panic!("the connection dropped without a close frame: {other:?}"),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 1009);
+    assert!(close.reason.contains("64 KiB"), "{}", close.reason);
+    // The conversation is fine: a new connection works.
+    let mut ws = open(&app, &conv).await;
+    ws.send(Message::Text(
+        json!({"type": "message", "text": "hello"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("sent");
+    let frames = until(&mut ws, "ack").await;
+    assert!(!frames.is_empty());
+}

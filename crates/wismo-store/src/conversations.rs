@@ -332,6 +332,54 @@ impl Db {
         })
     }
 
+    /// The last shopper message of the conversation: its seq and text as
+    /// stored (already redacted).
+    pub async fn last_user_text(&self, id: &str) -> Result<Option<(i64, String)>, StoreDbError> {
+        Ok(self
+            .events_after(id, 0)
+            .await?
+            .into_iter()
+            .rev()
+            .find_map(|(seq, e)| match e {
+                Event::UserSaid { text, .. } => Some((seq, text)),
+                _ => None,
+            }))
+    }
+
+    /// Replaces the text of the shopper message at `seq` (the end of a
+    /// card number that the next message completed). False when `seq` is
+    /// not a shopper message of this conversation.
+    pub async fn rewrite_user_text(
+        &self,
+        id: &str,
+        seq: i64,
+        text: &str,
+    ) -> Result<bool, StoreDbError> {
+        let Some((found, mut event)) = self.events_after(id, seq - 1).await?.into_iter().next()
+        else {
+            return Ok(false);
+        };
+        match &mut event {
+            Event::UserSaid { text: t, .. } if found == seq => *t = text.to_string(),
+            _ => return Ok(false),
+        }
+        let sealed = self
+            .crypt
+            .seal("conversation_events.event", &serde_json::to_string(&event)?)?;
+        let done = crate::with_pool!(self, p => {
+            sqlx::query(
+                "UPDATE conversation_events SET event = $1 WHERE conversation_id = $2 AND seq = $3",
+            )
+            .bind(sealed)
+            .bind(id)
+            .bind(seq)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
     /// Sets `last_active_at`; false when there is no such conversation.
     pub async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreDbError> {
         if id.contains('\0') {

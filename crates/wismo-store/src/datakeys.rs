@@ -137,6 +137,42 @@ impl Db {
             .collect())
     }
 
+    /// The data key ids that stored values are sealed with but that the
+    /// keys in use cannot open: ids missing from the key file, or present
+    /// under the same id with other key material (another server's fresh
+    /// key file also starts at `k1`). One value per column and id is tried;
+    /// nothing is decrypted beyond that. Empty: every stored value is readable.
+    pub async fn unreadable_data_keys(&self) -> Result<Vec<String>, StoreDbError> {
+        let keys = self.crypt().keyring();
+        let mut bad = std::collections::BTreeSet::new();
+        for spec in SPECS {
+            for col in spec.cols {
+                let column = format!("{}.{col}", spec.table);
+                let sql = format!(
+                    "SELECT {col} FROM {t} WHERE {col} LIKE 'enc:%'",
+                    t = spec.table
+                );
+                let rows: Vec<(String,)> = with_pool!(self, p => {
+                    sqlx::query_as(&sql).fetch_all(p).await?
+                });
+                let mut tried = std::collections::BTreeSet::new();
+                for (v,) in rows {
+                    let Some(kid) = Keyring::kid_of(&v) else {
+                        continue;
+                    };
+                    if tried.contains(kid) {
+                        continue;
+                    }
+                    tried.insert(kid.to_string());
+                    if keys.open(&column, &v).is_err() {
+                        bad.insert(kid.to_string());
+                    }
+                }
+            }
+        }
+        Ok(bad.into_iter().collect())
+    }
+
     /// Re-encrypts, in batches of `batch` rows, every row with a personal
     /// value in plaintext or under a key other than the active one, and
     /// fills in its keyed hashes. Stops after `max_batches` batches when

@@ -299,6 +299,36 @@ impl Db {
         Some(dir.join("wismo.key"))
     }
 
+    /// The SQLite database file of `url` (`None` for PostgreSQL or an
+    /// in-memory database).
+    pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+        let lower = url.trim().to_ascii_lowercase();
+        if !lower.starts_with("sqlite:") || is_memory(url) {
+            return None;
+        }
+        let opts = SqliteConnectOptions::from_str(url.trim()).ok()?;
+        Some(opts.get_filename().to_path_buf())
+    }
+
+    /// Whether wismo's schema is in this database (it was migrated once).
+    pub async fn has_schema(&self) -> Result<bool, StoreDbError> {
+        let found = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(p)
+            .await?
+            .is_some(),
+            Pool::Postgres(p) => sqlx::query(
+                "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations'",
+            )
+            .fetch_optional(p)
+            .await?
+            .is_some(),
+        };
+        Ok(found)
+    }
+
     /// The data keys this pool encrypts and decrypts with.
     pub fn crypt(&self) -> &Crypt {
         &self.crypt

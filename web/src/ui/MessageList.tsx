@@ -50,6 +50,7 @@ function PendingBubble({
   onRetry: (clientId: string) => void;
 }) {
   const failed = item.status === 'failed';
+  const reason = failed ? t.notSentReason(item.error) : null;
   return (
     <div
       className={`wismo-msg wismo-msg-user wismo-pending${failed ? ' wismo-failed' : ''}`}
@@ -60,7 +61,11 @@ function PendingBubble({
       <span className="wismo-sr">{t.you}: </span>
       <div className="wismo-msg-text">{item.text}</div>
       <div className="wismo-msg-meta">
-        {failed ? (
+        {failed && reason ? (
+          <span className="wismo-failed-reason" role="alert">
+            {t.notSent} {reason}
+          </span>
+        ) : failed ? (
           <>
             {t.notSent}{' '}
             <button type="button" className="wismo-retry" onClick={() => onRetry(item.clientId)}>
