@@ -106,6 +106,11 @@ pub struct Config {
     pub agent_session_ttl: Duration,
     /// Conversations idle for more days than this are deleted (0: kept).
     pub retention_days: u32,
+    /// Days after delivery within which returns and exchanges are accepted.
+    pub return_window_days: u32,
+    /// Days past the promised delivery date after which a late order gets a
+    /// trace case.
+    pub late_after_days: u32,
     /// Where events are POSTed (http/https URLs, normalised); empty: none.
     pub webhook_urls: Vec<String>,
     /// The key of the webhooks' HMAC signatures; set whenever a URL is.
@@ -490,6 +495,18 @@ const KEYS: &[Key] = &[
         default: Some("0"),
         secret: false,
         help: "delete conversations idle for more than this many days (0: keep them)",
+    },
+    Key {
+        name: "return_window_days",
+        default: Some("30"),
+        secret: false,
+        help: "days after delivery within which returns and exchanges are accepted (the bot states the deadline and offers a person after it)",
+    },
+    Key {
+        name: "late_after_days",
+        default: Some("3"),
+        secret: false,
+        help: "days past the promised delivery date after which a late order is offered a trace case",
     },
     Key {
         name: "webhook_urls",
@@ -943,6 +960,19 @@ impl Layers {
                 format!("unknown time zone {tz_text:?} (use an IANA name such as Europe/Berlin)"),
             )
         })?;
+        let days = |key: &'static str, max: u32| -> Result<u32, ConfigError> {
+            let v = required(key)?;
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| *d <= max)
+                .ok_or_else(|| {
+                    invalid(
+                        key,
+                        format!("{v:?} is not a number of days from 0 to {max}"),
+                    )
+                })
+        };
         let now = match text("now") {
             Some(s) => Some(
                 DateTime::parse_from_rfc3339(s.trim())
@@ -1214,6 +1244,8 @@ impl Layers {
                         )
                     })?
             },
+            return_window_days: days("return_window_days", 3650)?,
+            late_after_days: days("late_after_days", 365)?,
             webhook_urls,
             webhook_secret,
             webhook_retry_base: duration("webhook_retry_base")?,
@@ -1432,6 +1464,9 @@ mod tests {
             ("WISMO_SESSION_IDLE", "soon", "not a duration"),
             ("WISMO_MAX_BODY_BYTES", "12 parsecs", "not a size"),
             ("WISMO_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+            ("WISMO_RETURN_WINDOW_DAYS", "-3", "from 0 to 3650"),
+            ("WISMO_RETURN_WINDOW_DAYS", "a month", "from 0 to 3650"),
+            ("WISMO_LATE_AFTER_DAYS", "9999", "from 0 to 365"),
             (
                 "WISMO_DATABASE_URL",
                 "mysql://x",

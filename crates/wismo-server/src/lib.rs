@@ -340,6 +340,8 @@ impl Server {
             orders,
             EngineConfig {
                 tz: config.timezone,
+                return_window_days: config.return_window_days,
+                late_after_days: config.late_after_days,
                 ..EngineConfig::default()
             },
         )

@@ -686,7 +686,7 @@ mod tests {
         ("/v1/admin/gdpr/purge", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 42] = [
+    const CODES: [(&str, u64); 45] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
