@@ -53,8 +53,11 @@ fn all_orders() -> Vec<Order> {
     v
 }
 
+/// A named way to take facts away from an order.
+type Removal = (&'static str, fn(&mut Order));
+
 /// Each way an order can lack an optional value.
-fn removals() -> Vec<(&'static str, fn(&mut Order))> {
+fn removals() -> Vec<Removal> {
     vec![
         ("nothing", |_| {}),
         ("carrier", |o| {

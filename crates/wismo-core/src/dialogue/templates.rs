@@ -238,18 +238,12 @@ impl<'a> Variant<'a> {
             forbids: Vec::new(),
             body: t,
         };
-        loop {
-            let (list, rest) = match v
-                .body
-                .strip_prefix("{?")
-                .or_else(|| v.body.strip_prefix("{!"))
-            {
-                Some(rest) => match rest.split_once('}') {
-                    Some((keys, after)) => (keys, after),
-                    None => break,
-                },
-                None => break,
-            };
+        while let Some((list, rest)) = v
+            .body
+            .strip_prefix("{?")
+            .or_else(|| v.body.strip_prefix("{!"))
+            .and_then(|rest| rest.split_once('}'))
+        {
             let target = if v.body.starts_with("{?") {
                 &mut v.requires
             } else {
