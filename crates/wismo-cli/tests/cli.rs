@@ -544,7 +544,8 @@ fn chat_holds_an_order_status_conversation() {
         "nothing before verification: {out}"
     );
     assert!(bot[2].contains("UPS") && bot[2].contains("#1042"), "{out}");
-    assert!(bot[3].contains("November"), "{out}");
+    // The demo store's dates follow the clock: #1042 is due tomorrow on any day.
+    assert!(bot[3].contains("tomorrow"), "{out}");
     assert!(bot[4].contains("Emma"), "{out}");
 }
 
@@ -1043,9 +1044,15 @@ fn serve_prints_its_port_answers_and_stops_cleanly_on_sigterm() {
         .to_string();
     let data = dir.0.display().to_string();
     let again = json(&["import", "shopify", &demo, "--data-dir", &data]);
+    // The server loaded the demo with its dates moved to today, so the file
+    // as written updates those orders (unless today is the demo's own day);
+    // none is new.
     assert_eq!(
-        (again["inserted"].as_u64(), again["unchanged"].as_u64()),
-        (Some(0), Some(53)),
+        (
+            again["inserted"].as_u64(),
+            again["unchanged"].as_u64().unwrap_or(0) + again["updated"].as_u64().unwrap_or(0)
+        ),
+        (Some(0), 53),
         "the demo store was loaded at the first start: {again}"
     );
 
