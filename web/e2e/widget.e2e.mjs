@@ -79,6 +79,11 @@ function addAgent(dataDir, email, name) {
 
 const AGENT_PASSWORD = 'e2e-agent-password';
 const dataDir = mkdtempSync(join(tmpdir(), 'wismo-e2e-'));
+// Admin commands never create a database: make it first.
+{
+  const r = spawnSync(binary, ['migrate', '--data-dir', dataDir], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`wismo migrate failed: ${r.stderr}`);
+}
 addAgent(dataDir, 'alice@example.com', 'Alice');
 const { child, base } = await startServer(dataDir);
 const browser = await chromium.launch({
