@@ -464,14 +464,9 @@ fn is_follow_up(lower: &str) -> bool {
             "also ",
             "what of",
             "now ",
-            "y el",
-            "y del",
-            "y mi",
-            "y ",
+            "y ", // "y el 1022?", "y mi pedido 1022?"
             "que tal",
             "qué tal",
-            "y qué",
-            "y que",
             "tambien",
             "también",
         ]
