@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// Repetitions of the model-load measurement.
     #[arg(long, default_value_t = 20)]
     pub loads: usize,
+    /// Times the shipped conversations this many times over (each round
+    /// replays every conversation from its start); the median is over all.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rounds: u32,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -142,26 +146,32 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         )?
     };
+    let mut scripts = Vec::new();
     for (name, src) in wismo_core::dialogue::script::SHIPPED {
         let script = wismo_core::dialogue::script::parse(src, name)?;
         let now = script
             .now
             .unwrap_or_else(wismo_core::store::memory::demo_now);
         let engine = crate::chat::build_engine(None, None, "UTC", base_nlu.clone(), now)?;
-        for c in &script.conversations {
-            let mut conv = wismo_core::dialogue::Conversation {
-                id: c.name.clone(),
-                locale: c.locale.clone(),
-                ..Default::default()
-            };
-            for t in &c.turns {
-                let s = Instant::now();
-                std::hint::black_box(engine.turn(&mut conv, &t.user, now));
-                turn_times.push(s.elapsed().as_secs_f64() * 1e6);
+        scripts.push((script, engine, now));
+    }
+    for _ in 0..a.rounds {
+        for (script, engine, now) in &scripts {
+            for c in &script.conversations {
+                let mut conv = wismo_core::dialogue::Conversation {
+                    id: c.name.clone(),
+                    locale: c.locale.clone(),
+                    ..Default::default()
+                };
+                for t in &c.turns {
+                    let s = Instant::now();
+                    std::hint::black_box(engine.turn(&mut conv, &t.user, *now));
+                    turn_times.push(s.elapsed().as_secs_f64() * 1e6);
+                }
             }
         }
     }
-    let turn_count = turn_times.len();
+    let turn_count = turn_times.len() / a.rounds as usize;
     let turns = latency(turn_times);
 
     let out = serde_json::json!({
@@ -176,6 +186,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         "sentiment_us_mean": sentiment_us,
         "dialogue_turn_us": turns,
         "dialogue_turns": turn_count,
+        "dialogue_rounds": a.rounds,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
     if a.json {
@@ -211,10 +222,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             "sentiment            mean {sentiment_us:.2} µs per message"
         ));
         crate::say(format!(
-            "dialogue turn        median {:.1} µs  p99 {:.1} µs  ({} turns of the shipped conversations, demo store)",
+            "dialogue turn        median {:.1} µs  p99 {:.1} µs  ({} turns of the shipped conversations, demo store, {} rounds)",
             turns.median_us,
             turns.p99_us,
-            out["dialogue_turns"]
+            out["dialogue_turns"],
+            a.rounds
         ));
     }
     Ok(())

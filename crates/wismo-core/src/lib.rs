@@ -9,10 +9,13 @@
 //! * [`store`]: the order/customer/case traits the assistant uses, and an
 //!   in-memory implementation over Shopify order JSON.
 //! * [`knowledge`]: policy and FAQ articles searched with BM25.
+//! * [`workspace`]: a store workspace (profile, knowledge, flows, templates,
+//!   training data, catalogue, tests) as files, and what it builds.
 
 pub mod dialogue;
 pub mod knowledge;
 pub mod nlu;
 pub mod redact;
 pub mod store;
+pub mod workspace;
 pub(crate) mod yaml;
