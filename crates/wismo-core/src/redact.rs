@@ -101,6 +101,11 @@ pub struct Redacted {
 
 /// Every piece of sensitive data in `text`, in order, never overlapping.
 pub fn spans(text: &str) -> Vec<Span> {
+    // Everything found here is made of ASCII digits: most messages have
+    // none, and are done with at once.
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
     let mut all = card_spans(text);
     all.extend(iban_spans(text));
     all.extend(keyword_spans(text));
@@ -117,10 +122,15 @@ pub fn spans(text: &str) -> Vec<Span> {
 
 /// `text` with every card number, security code and bank account replaced.
 pub fn redact(text: &str) -> Redacted {
+    redact_spans(text, &spans(text))
+}
+
+/// `text` with the given spans (from [`spans`] of the same text) replaced.
+pub fn redact_spans(text: &str, spans: &[Span]) -> Redacted {
     let mut out = String::with_capacity(text.len());
     let mut found = Kinds::default();
     let mut last = 0;
-    for s in spans(text) {
+    for s in spans {
         out.push_str(&text[last..s.start]);
         out.push_str(s.kind.marker());
         found = found.with(s.kind);
@@ -168,7 +178,11 @@ pub fn redact_card_numbers(text: &str) -> String {
 /// The sensitive spans as char (Unicode scalar) offsets, as the NLU's
 /// entities count them.
 pub fn char_spans(text: &str) -> Vec<(usize, usize)> {
-    let spans = spans(text);
+    char_spans_of(text, &spans(text))
+}
+
+/// [`char_spans`] of spans already found in `text`.
+pub fn char_spans_of(text: &str, spans: &[Span]) -> Vec<(usize, usize)> {
     if spans.is_empty() {
         return Vec::new();
     }
@@ -530,10 +544,18 @@ fn keyword_spans(text: &str) -> Vec<Span> {
     let f = fold(text);
     let mut out = Vec::new();
     for k in 0..f.len() {
-        if !f[k].1.is_alphabetic() {
+        let c = f[k].1;
+        // Key words start a word: skip the rest of each word at once.
+        if !c.is_alphabetic() || (k > 0 && f[k - 1].1.is_alphanumeric()) {
             continue;
         }
-        let after = |words: &[&str]| words.iter().filter_map(|w| match_word(&f, k, w)).max();
+        let after = |words: &[&str]| {
+            words
+                .iter()
+                .filter(|w| w.starts_with(c))
+                .filter_map(|w| match_word(&f, k, w))
+                .max()
+        };
         if let Some(j) = after(SECURITY_WORDS) {
             let from = f.get(j).map_or(text.len(), |c| c.0);
             if let Some(s) = codes_after(text, from, 3..=4, false).into_iter().next() {

@@ -510,8 +510,12 @@ struct Turn<'a> {
     messages: Vec<BotMessage>,
     nlu: ParseResult,
     text: String,
+    /// Card and bank data in `text` (found once per turn).
+    sensitive: Vec<redact::Span>,
+    /// `text` with that data replaced: what the log keeps.
+    redacted: redact::Redacted,
     /// The verified order as last read from the store in this turn.
-    order_cache: Option<(String, Order)>,
+    order_cache: Option<(String, Arc<Order>)>,
 }
 
 impl Engine {
@@ -616,7 +620,14 @@ impl Engine {
 
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
-        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let mut t = Turn::new(
+            self,
+            conv,
+            now,
+            ParseResult::empty(),
+            String::new(),
+            Vec::new(),
+        );
         t.say(
             "welcome",
             &HashMap::new(),
@@ -637,7 +648,14 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Vec<Event> {
         let first_new = conv.events.len();
-        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let mut t = Turn::new(
+            self,
+            conv,
+            now,
+            ParseResult::empty(),
+            String::new(),
+            Vec::new(),
+        );
         let known = queued
             .contact_email
             .clone()
@@ -682,7 +700,14 @@ impl Engine {
     ) -> Vec<Event> {
         let first_new = conv.events.len();
         let was_online = conv.state.agents_online;
-        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let mut t = Turn::new(
+            self,
+            conv,
+            now,
+            ParseResult::empty(),
+            String::new(),
+            Vec::new(),
+        );
         let known = update
             .contact_email
             .clone()
@@ -731,7 +756,14 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Vec<Event> {
         let first_new = conv.events.len();
-        let mut t = Turn::new(self, conv, now, ParseResult::empty(), String::new());
+        let mut t = Turn::new(
+            self,
+            conv,
+            now,
+            ParseResult::empty(),
+            String::new(),
+            Vec::new(),
+        );
         let resolved = resolution.is_some();
         let (outcome, tags) = resolution.unzip();
         t.emit(Event::AgentLeft {
@@ -790,12 +822,13 @@ impl Engine {
         // Card data (PCI DSS): the NLU read the message as typed, but no
         // entity cut from a card number, security code or bank account
         // goes on (into a slot, the log or the caller's hands).
-        let sensitive = redact::char_spans(text);
+        let spans = redact::spans(text);
+        let sensitive = redact::char_spans_of(text, &spans);
         if !sensitive.is_empty() {
             nlu.entities
                 .retain(|e| sensitive.iter().all(|&(a, b)| e.end <= a || e.start >= b));
         }
-        let mut t = Turn::new(self, conv, now, nlu, text.to_string());
+        let mut t = Turn::new(self, conv, now, nlu, text.to_string(), spans);
         t.run();
         let span = tracing::Span::current();
         span.record("intent", t.nlu.intent.name.as_str());
@@ -831,6 +864,7 @@ impl<'a> Turn<'a> {
         now: DateTime<Utc>,
         nlu: ParseResult,
         text: String,
+        sensitive: Vec<redact::Span>,
     ) -> Self {
         Self {
             engine,
@@ -839,7 +873,9 @@ impl<'a> Turn<'a> {
             now,
             messages: Vec::new(),
             nlu,
+            redacted: redact::redact_spans(&text, &sensitive),
             text,
+            sensitive,
             order_cache: None,
         }
     }
@@ -953,7 +989,7 @@ impl<'a> Turn<'a> {
             let understood = !self.nlu.out_of_scope
                 && self.nlu.intent.confidence >= self.engine.config.min_confidence;
             self.emit(Event::UserSaid {
-                text: redact::redact_text(&self.text),
+                text: self.redacted.text.clone(),
                 at: self.now,
                 intent: self.nlu.intent.name.clone(),
                 confidence: self.nlu.intent.confidence,
@@ -969,7 +1005,7 @@ impl<'a> Turn<'a> {
             // Card and bank data say nothing about the language ("DE89…").
             let mut words = String::with_capacity(self.text.len());
             let mut last = 0;
-            for sp in redact::spans(&self.text) {
+            for sp in &self.sensitive {
                 words.push_str(&self.text[last..sp.start]);
                 words.push(' ');
                 last = sp.end;
@@ -988,7 +1024,7 @@ impl<'a> Turn<'a> {
             && self.nlu.intent.confidence >= self.engine.config.min_confidence;
         // Card numbers never enter the log (PCI DSS); the rest is kept as said.
         self.emit(Event::UserSaid {
-            text: redact::redact_text(&self.text),
+            text: self.redacted.text.clone(),
             at: self.now,
             intent: self.nlu.intent.name.clone(),
             confidence: self.nlu.intent.confidence,
@@ -1067,7 +1103,7 @@ impl<'a> Turn<'a> {
 
     /// Tells the shopper not to share card or bank data, when they did.
     fn warn_about_card_data(&mut self) {
-        let found: Kinds = redact::find(&self.text);
+        let found: Kinds = self.redacted.found;
         if found.card_data() {
             self.say("payment.card_warning", &self.base_vars(), &[]);
         } else if found.bank_account {
@@ -1217,7 +1253,8 @@ impl<'a> Turn<'a> {
 
     fn start_flow_for_intent(&mut self) {
         let intent = self.intent().to_string();
-        let Some(flow) = self.engine.flows.flow_for_intent(&intent).cloned() else {
+        let engine = self.engine;
+        let Some(flow) = engine.flows.flow_for_intent(&intent) else {
             self.say(
                 "fallback",
                 &self.base_vars(),
@@ -1236,7 +1273,7 @@ impl<'a> Turn<'a> {
                 value: intent,
             });
         }
-        self.run_flow(&flow, 0);
+        self.run_flow(flow, 0);
     }
 
     /// Handles a message while the flow waits for something. True when handled.
@@ -1244,7 +1281,8 @@ impl<'a> Turn<'a> {
         let Some(pos) = self.state.flow.clone() else {
             return false;
         };
-        let Some(flow) = self.engine.flows.get(&pos.flow).cloned() else {
+        let engine = self.engine;
+        let Some(flow) = engine.flows.get(&pos.flow) else {
             return false;
         };
         let intent = self.intent().to_string();
@@ -1258,21 +1296,19 @@ impl<'a> Turn<'a> {
             );
         // A digression (policy question, small talk) is answered, then we ask again.
         let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
-        if let Some(d) = self
-            .engine
+        if let Some(d) = engine
             .flows
             .flow_for_intent(&intent)
-            .cloned()
             .filter(|_| !free_text && !names_an_order)
         {
             if d.name != flow.name
-                && is_digression(&d)
+                && is_digression(d)
                 && !matches!(
                     intent.as_str(),
                     "affirm" | "deny" | "inform" | crate::nlu::DEFAULT_OOS_LABEL
                 )
             {
-                self.run_flow(&d, 0);
+                self.run_flow(d, 0);
                 self.emit(Event::FlowAt {
                     flow: pos.flow.clone(),
                     step: pos.step,
@@ -1285,11 +1321,11 @@ impl<'a> Turn<'a> {
         match awaiting {
             Awaiting::OrderNumber | Awaiting::ChooseOrder => {
                 if self.state.slots.contains_key("order_number") {
-                    self.run_flow(&flow, pos.step);
+                    self.run_flow(flow, pos.step);
                     return true;
                 }
                 if self.state.slots.contains_key("email") && *awaiting == Awaiting::OrderNumber {
-                    self.run_flow(&flow, pos.step);
+                    self.run_flow(flow, pos.step);
                     return true;
                 }
             }
@@ -1304,13 +1340,13 @@ impl<'a> Turn<'a> {
                     || self.state.slots.contains_key("order_number")
                         && self.nlu.entities.iter().any(|e| e.kind == "order_number")
                 {
-                    self.run_flow(&flow, pos.step);
+                    self.run_flow(flow, pos.step);
                     return true;
                 }
             }
             Awaiting::Confirm => match intent.as_str() {
                 i if i == "affirm" || i == self.flow_intent() => {
-                    self.run_flow(&flow, pos.step + 1);
+                    self.run_flow(flow, pos.step + 1);
                     return true;
                 }
                 "deny" => {
@@ -1335,11 +1371,11 @@ impl<'a> Turn<'a> {
                         SlotKind::Email => self.entity_text("email"),
                         SlotKind::PostalCode => self.entity_text("postal_code"),
                         SlotKind::Address => {
-                            let t = redact::redact_text(self.text.trim());
+                            let t = self.redacted.text.trim().to_string();
                             parse_address(&t).map(|_| t)
                         }
                         SlotKind::Text => {
-                            let t = redact::redact_text(self.text.trim());
+                            let t = self.redacted.text.trim().to_string();
                             (!t.is_empty()).then_some(t)
                         }
                     };
@@ -1348,7 +1384,7 @@ impl<'a> Turn<'a> {
                             name: name.clone(),
                             value: v,
                         });
-                        self.run_flow(&flow, pos.step + 1);
+                        self.run_flow(flow, pos.step + 1);
                         return true;
                     }
                     if self.engine.flows.flow_for_intent(&intent).is_none() || intent == "inform" {
@@ -1423,7 +1459,7 @@ impl<'a> Turn<'a> {
     }
 
     /// The order in the `order_number` slot, if the shopper is verified for it.
-    fn verified_order(&mut self) -> Result<Option<Order>, StoreError> {
+    fn verified_order(&mut self) -> Result<Option<Arc<Order>>, StoreError> {
         let Some(n) = self.current_order_number() else {
             return Ok(None);
         };
@@ -1433,12 +1469,12 @@ impl<'a> Turn<'a> {
         // One store call per order per turn; actions that change an order clear it.
         if let Some((cached, order)) = &self.order_cache {
             if *cached == n {
-                return Ok(Some(order.clone()));
+                return Ok(Some(Arc::clone(order)));
             }
         }
-        let order = self.engine.store.find_order(&n)?;
+        let order = self.engine.store.find_order(&n)?.map(Arc::new);
         if let Some(o) = &order {
-            self.order_cache = Some((n, o.clone()));
+            self.order_cache = Some((n, Arc::clone(o)));
         }
         Ok(order)
     }
@@ -1469,7 +1505,7 @@ impl<'a> Turn<'a> {
     fn run_flow(&mut self, flow: &Flow, from: usize) {
         let mut i = from;
         while i < flow.steps.len() {
-            let step = flow.steps[i].clone();
+            let step = &flow.steps[i];
             self.emit(Event::FlowAt {
                 flow: flow.name.clone(),
                 step: i,
@@ -1725,7 +1761,7 @@ impl<'a> Turn<'a> {
                     || matches_order(o, c.email.as_deref(), None)
             });
             if theirs {
-                self.verified(&number, order.as_ref());
+                self.verified(&number, order);
                 return true;
             }
             self.say("verify.not_on_account", &self.base_vars(), &[]);
@@ -1740,7 +1776,7 @@ impl<'a> Turn<'a> {
         // Already proved an email that this order carries.
         if let (Some(m), Some(o)) = (self.state.verified_email.clone(), order.as_ref()) {
             if matches_order(o, Some(&m), None) {
-                self.verified(&number, order.as_ref());
+                self.verified(&number, order);
                 return true;
             }
         }
@@ -1755,7 +1791,7 @@ impl<'a> Turn<'a> {
             .as_ref()
             .is_some_and(|o| matches_order(o, email.as_deref(), postal.as_deref()))
         {
-            self.verified(&number, order.as_ref());
+            self.verified(&number, order);
             return true;
         }
         // Wrong details, or no such order: the same answer, so nothing leaks.
@@ -1804,19 +1840,20 @@ impl<'a> Turn<'a> {
         }
     }
 
-    fn verified(&mut self, number: &str, order: Option<&Order>) {
+    fn verified(&mut self, number: &str, order: Option<Order>) {
+        let email = order.as_ref().and_then(|o| o.email.clone());
+        let first_name = order
+            .as_ref()
+            .and_then(|o| o.customer.as_ref())
+            .and_then(|c| c.first_name.clone());
         if let Some(o) = order {
-            self.order_cache = Some((number.to_string(), o.clone()));
+            self.order_cache = Some((number.to_string(), Arc::new(o)));
         }
-        let email = order.and_then(|o| o.email.clone());
         self.emit(Event::Verified {
             order_number: Some(number.to_string()),
             email,
         });
-        if let Some(name) = order
-            .and_then(|o| o.customer.as_ref())
-            .and_then(|c| c.first_name.clone())
-        {
+        if let Some(name) = first_name {
             if self.state.slots.get("first_name") != Some(&name) {
                 self.emit(Event::SlotSet {
                     name: "first_name".into(),

@@ -127,16 +127,14 @@ impl Templates {
     ) -> Option<String> {
         let variants = self.variants(locale, id)?;
         let has = |k: &str| vars.get(k).is_some_and(|v| !v.is_empty());
-        let eligible: Vec<&String> = variants
-            .iter()
-            .filter(|t| Variant::parse(t).eligible(&has))
-            .collect();
-        let t = if eligible.is_empty() {
+        let eligible = |t: &&String| Variant::parse(t).eligible(&has);
+        let count = variants.iter().filter(eligible).count();
+        let t = if count == 0 {
             // Only reachable when a key the engine always provides is missing;
             // the optional parts still keep the reply free of holes.
             &variants[pick % variants.len()]
         } else {
-            eligible[pick % eligible.len()]
+            variants.iter().filter(eligible).nth(pick % count)?
         };
         Some(fill(t, vars))
     }
@@ -270,32 +268,44 @@ impl<'a> Variant<'a> {
 }
 
 /// `(prefix, key)` of every `{…}` placeholder outside `[[ … ]]` parts.
-fn placeholders(t: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut out = Vec::new();
-    let mut rest = t;
-    let mut depth = 0usize;
-    loop {
-        let next = [rest.find("[["), rest.find("]]"), rest.find('{')]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(at) = next else { break };
-        if rest[at..].starts_with("[[") {
-            depth += 1;
-            rest = &rest[at + 2..];
-        } else if rest[at..].starts_with("]]") {
-            depth = depth.saturating_sub(1);
-            rest = &rest[at + 2..];
-        } else {
-            let after = &rest[at + 1..];
-            let Some(close) = after.find('}') else { break };
-            if depth == 0 {
-                out.push(split_key(&after[..close]));
+fn placeholders(t: &str) -> Placeholders<'_> {
+    Placeholders { rest: t, depth: 0 }
+}
+
+/// The iterator behind [`placeholders`] (no allocation: it runs on every
+/// variant of every reply).
+struct Placeholders<'a> {
+    rest: &'a str,
+    depth: usize,
+}
+
+impl<'a> Iterator for Placeholders<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self.rest;
+            let at = rest.find(['[', ']', '{'])?;
+            let tail = &rest[at..];
+            if tail.starts_with("[[") {
+                self.depth += 1;
+                self.rest = &rest[at + 2..];
+            } else if tail.starts_with("]]") {
+                self.depth = self.depth.saturating_sub(1);
+                self.rest = &rest[at + 2..];
+            } else if tail.starts_with('{') {
+                let after = &rest[at + 1..];
+                let close = after.find('}')?;
+                self.rest = &after[close + 1..];
+                if self.depth == 0 {
+                    return Some(split_key(&after[..close]));
+                }
+            } else {
+                // A single bracket is text.
+                self.rest = &rest[at + 1..];
             }
-            rest = &after[close + 1..];
         }
     }
-    out.into_iter()
 }
 
 /// `{, name}` → (", ", "name"); `{name}` → ("", "name").

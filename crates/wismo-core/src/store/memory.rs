@@ -395,7 +395,13 @@ impl OrderService for InMemoryStore {
             inner
                 .orders
                 .iter()
-                .find(|o| o.number.to_lowercase() == key)
+                .find(|o| {
+                    if o.number.is_ascii() {
+                        o.number.eq_ignore_ascii_case(&key)
+                    } else {
+                        o.number.to_lowercase() == key
+                    }
+                })
                 .cloned()
         })
     }
