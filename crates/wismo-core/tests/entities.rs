@@ -1038,6 +1038,15 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("y el 1987?", &["order_number | 1987 | 1987"]),
     ("y el 2031", &["order_number | 2031 | 2031"]),
     ("estado del 2013", &["order_number | 2013 | 2013"]),
+    // "del" + a year-shaped number about an order, with no date words.
+    (
+        "quiero cambiar la direccion de envio del 2026",
+        &["order_number | 2026 | 2026"],
+    ),
+    (
+        "cambiar la dirección del 2031",
+        &["order_number | 2031 | 2031"],
+    ),
     ("seguimiento 2017", &["order_number | 2017 | 2017"]),
     ("1987 hasnt arrived", &["order_number | 1987 | 1987"]),
     ("2044 still not delivered", &["order_number | 2044 | 2044"]),
@@ -1067,6 +1076,9 @@ const PHRASING_CASES: &[(&str, &[&str])] = &[
     ("en el 2019 compre aqui", NONE),
     ("compre desde 2018", NONE),
     ("del 2019", NONE),
+    ("compre en marzo del 2025 y mi pedido no llega", NONE),
+    ("el envio del 2025 fue rapido, ahora es el año", NONE),
+    ("la coleccion del 2026", NONE),
     ("my 2024 order was fine", NONE),
     ("where is my 2024 order", NONE),
     ("in early 2020 i bought here", NONE),

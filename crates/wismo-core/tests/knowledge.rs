@@ -641,10 +641,11 @@ fn evaluation_set_answer_rate_precision_and_declines() {
     );
 }
 
-/// Floors a little below what was measured (answer rate 65/69 = 0.942,
-/// precision 50/65 = 0.769, 0 of 22 declinable questions answered).
+/// Floors a little below what was measured (answer rate 69/73 = 0.945,
+/// precision 54/69 = 0.783, 0 of 22 declinable questions answered; before
+/// issue 12's second-store work: 65/69 = 0.942 and 50/65 = 0.769).
 const ANSWER_RATE_FLOOR: f64 = 0.9;
-const PRECISION_FLOOR: f64 = 0.74;
+const PRECISION_FLOOR: f64 = 0.76;
 const FALSE_ANSWER_CEILING: f64 = 0.05;
 
 fn rates(n: &[usize; 5]) -> String {

@@ -25,13 +25,18 @@
 //! `reprompt` for answers that do not validate), `action` (`cancel_order`,
 //! `change_address`, `open_case`, `handoff`, with `say`/`on_error`, and for
 //! `open_case` and `handoff` a `reason`), and `answer: knowledge` (answer from
-//! the knowledge base). Any step may carry `if:` and `end: true`. Conditions:
+//! the knowledge base; with `quiet: true` it says nothing when the knowledge
+//! base has no answer, instead of offering a person). Any step may carry
+//! `if:` and `end: true`. Conditions:
 //! `state` (a list of order states, `late` included), `shipped` (true/false),
 //! `intent` (a list), `overdue` (true when a late order is at least the
 //! store's `late_after_days` past its promised date), `return_window`
 //! (`open`, `closed` or `unknown`: whether today is within the store's return
 //! window after the delivery date), `split` (true when the order went out in
-//! several packages of which some arrived and some did not).
+//! several packages of which some arrived and some did not), `general` (true
+//! when the message asks how something works in general — "how long do
+//! refunds take?", "si devuelvo algo, ¿quién paga el envío?" — and no order
+//! is named in it or in the conversation).
 
 use super::order_view::OrderState;
 use crate::yaml::{self, Node, NodeKind};
@@ -77,7 +82,10 @@ pub enum StepKind {
         say: Option<String>,
         on_error: Option<String>,
     },
-    AnswerFromKnowledge,
+    AnswerFromKnowledge {
+        /// Say nothing when the knowledge base has no answer.
+        quiet: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +126,8 @@ pub struct Condition {
     pub return_window: Option<ReturnWindow>,
     /// Sent in several packages, some delivered and some not.
     pub split: Option<bool>,
+    /// The message asks how something works in general, naming no order.
+    pub general: Option<bool>,
 }
 
 /// Where today stands against an order's return window.
@@ -168,7 +178,7 @@ impl Flows {
                         v.extend(say.as_deref().map(|t| vec![t]));
                         v.extend(on_error.as_deref().map(|t| vec![t]));
                     }
-                    StepKind::Need(_) | StepKind::AnswerFromKnowledge => {}
+                    StepKind::Need(_) | StepKind::AnswerFromKnowledge { .. } => {}
                 }
             }
         }
@@ -312,7 +322,9 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
             on_error: opt("on_error"),
         }
     } else if opt("answer").as_deref() == Some("knowledge") {
-        StepKind::AnswerFromKnowledge
+        StepKind::AnswerFromKnowledge {
+            quiet: node.get("quiet").and_then(Node::as_str) == Some("true"),
+        }
     } else {
         return Err(err(
             node.line,
@@ -357,6 +369,7 @@ fn parse_step(node: &Node, err: &dyn Fn(usize, String) -> FlowError) -> Result<S
                 overdue: flag("overdue")?,
                 return_window,
                 split: flag("split")?,
+                general: flag("general")?,
             })
         }
     };

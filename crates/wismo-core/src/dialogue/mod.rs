@@ -12,6 +12,7 @@
 //! order number alone reveals nothing, not even whether the order exists.
 
 pub mod flows;
+mod general;
 pub mod order_view;
 pub mod script;
 pub mod state;
@@ -298,9 +299,12 @@ pub struct Engine {
 
 /// Intents whose flows are digressions: answered, then the pending question is asked again.
 fn is_digression(flow: &Flow) -> bool {
-    flow.steps
-        .iter()
-        .all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
+    flow.steps.iter().all(|s| {
+        matches!(
+            s.kind,
+            StepKind::Say(_) | StepKind::AnswerFromKnowledge { .. }
+        )
+    })
 }
 
 /// A few strong signs of Spanish or English, for choosing the reply language.
@@ -1206,12 +1210,19 @@ impl<'a> Turn<'a> {
         // come?") or corrects one ("no, I meant 1043") is about that order.
         let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
         let lower = self.text.to_lowercase();
+        // ... and so is a message naming an order that is not understood
+        // otherwise ("pedido 2101 en estafeta dice devuelto al remitente??").
+        let not_understood =
+            self.nlu.out_of_scope || self.nlu.intent.confidence < self.engine.config.min_confidence;
+        let mut about_the_order = false;
         if names_an_order
             && (matches!(
                 intent.as_str(),
                 "thanks" | "greet" | "goodbye" | "affirm" | "deny" | "complaint" | "out_of_scope"
-            ) || is_follow_up(&lower))
+            ) || is_follow_up(&lower)
+                || not_understood)
         {
+            about_the_order = true;
             // "What about 1022?" asks the last order question again, about 1022.
             intent = self
                 .state
@@ -1239,7 +1250,7 @@ impl<'a> Turn<'a> {
                 intent = "track_order".into();
             }
         }
-        if intent != self.nlu.intent.name {
+        if intent != self.nlu.intent.name || about_the_order {
             self.nlu.intent.name = intent;
             self.nlu.out_of_scope = false;
             self.nlu.intent.confidence = self
@@ -1458,6 +1469,14 @@ impl<'a> Turn<'a> {
         self.state.slots.get("order_number").cloned()
     }
 
+    /// A question about how something works, with no order named in the
+    /// message or the conversation (the flow condition `general`).
+    fn is_general_question(&self) -> bool {
+        self.current_order_number().is_none()
+            && !self.nlu.entities.iter().any(|e| e.kind == "order_number")
+            && general::is_general_question(&self.text)
+    }
+
     /// The order in the `order_number` slot, if the shopper is verified for it.
     fn verified_order(&mut self) -> Result<Option<Arc<Order>>, StoreError> {
         let Some(n) = self.current_order_number() else {
@@ -1548,7 +1567,17 @@ impl<'a> Turn<'a> {
                 let ok_split = cond.split.is_none_or(|want| {
                     order.as_ref().is_some_and(|o| order_view::split(o) == want)
                 });
-                if !(ok_state && ok_shipped && ok_intent && ok_overdue && ok_window && ok_split) {
+                let ok_general = cond
+                    .general
+                    .is_none_or(|want| self.is_general_question() == want);
+                if !(ok_state
+                    && ok_shipped
+                    && ok_intent
+                    && ok_overdue
+                    && ok_window
+                    && ok_split
+                    && ok_general)
+                {
                     i += 1;
                     continue;
                 }
@@ -1601,7 +1630,7 @@ impl<'a> Turn<'a> {
                         return;
                     }
                 }
-                StepKind::AnswerFromKnowledge => {
+                StepKind::AnswerFromKnowledge { quiet } => {
                     let locale = self.locale().to_string();
                     match self.engine.knowledge.answer(&self.text, &locale) {
                         Some(a) => {
@@ -1610,6 +1639,7 @@ impl<'a> Turn<'a> {
                             v.insert("passage", a.passage);
                             self.say("knowledge.answer", &v, &[]);
                         }
+                        None if *quiet => {}
                         None => self.say("knowledge.none", &self.base_vars(), &["human_button"]),
                     }
                 }

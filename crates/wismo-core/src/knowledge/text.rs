@@ -35,6 +35,16 @@ const MAX_WORD_CHARS: usize = 48;
 /// Appends the informative terms of `text` (folded, stop words removed,
 /// stemmed) to `out`, in order, duplicates included.
 pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
+    tokenise(text, lang, out);
+}
+
+struct Sink<'a> {
+    lang: Lang,
+    out: &'a mut Vec<String>,
+}
+
+fn tokenise(text: &str, lang: Lang, out: &mut Vec<String>) {
+    let mut sink = Sink { lang, out };
     let mut word = String::new();
     let mut chars = 0usize;
     let mut prev = ' ';
@@ -43,16 +53,30 @@ pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
         // A price ("$6.50", "4,95 €") and a clock time ("9:00") say what a
         // passage is about as much as "cost" or "hours" do.
         if is_currency(c) {
-            push_term(&mut word, lang, out);
+            sink.push(&mut word);
             chars = 0;
-            out.push(COST.to_string());
+            sink.out.push(COST.to_string());
             prev = c;
             continue;
         }
         if c == ':' && prev.is_ascii_digit() && it.peek().is_some_and(char::is_ascii_digit) {
-            push_term(&mut word, lang, out);
+            sink.push(&mut word);
             chars = 0;
-            out.push(HOUR.to_string());
+            sink.out.push(HOUR.to_string());
+            prev = c;
+            continue;
+        }
+        // A phone number in international form ("+52 55 4123 8890") is what
+        // "your phone number" or "número de WhatsApp" asks for.
+        if c == '+' && !prev.is_alphanumeric() && it.peek().is_some_and(char::is_ascii_digit) {
+            sink.push(&mut word);
+            chars = 0;
+            let (phone, number) = match lang {
+                Lang::En => ("phone", "number"),
+                Lang::Es => ("telefono", "numero"),
+            };
+            sink.out.push(phone.to_string());
+            sink.out.push(number.to_string());
             prev = c;
             continue;
         }
@@ -75,11 +99,11 @@ pub(crate) fn terms_into(text: &str, lang: Lang, out: &mut Vec<String>) {
             // Decomposed accents fold away; "what's" joins to "whats".
             continue;
         } else {
-            push_term(&mut word, lang, out);
+            sink.push(&mut word);
             chars = 0;
         }
     }
-    push_term(&mut word, lang, out);
+    sink.push(&mut word);
 }
 
 /// The informative terms of `text` as a new vector.
@@ -89,33 +113,96 @@ pub(crate) fn terms(text: &str, lang: Lang) -> Vec<String> {
     out
 }
 
-fn push_term(word: &mut String, lang: Lang, out: &mut Vec<String>) {
-    if word.is_empty() {
-        return;
+impl Sink<'_> {
+    /// The position of the latest of the last two terms that is one of `words`.
+    fn recent(&self, words: &[&str]) -> Option<usize> {
+        let n = self.out.len();
+        (n.saturating_sub(2)..n)
+            .rev()
+            .find(|&i| self.out.get(i).is_some_and(|t| words.contains(&t.as_str())))
     }
-    if !is_stop_word(word, lang) {
-        let stemmed = match lang {
-            Lang::En => stem_en(word),
-            Lang::Es => stem_es(word),
-        };
-        if lang == Lang::En && stemmed == "back" {
-            // "send it back" is a return, "the money goes back" a refund.
-            let before = |words: &[&str]| {
-                out.iter()
-                    .rev()
-                    .take(2)
-                    .any(|t| words.contains(&t.as_str()))
-            };
-            if before(&["send", "sent", "bring", "mail"]) {
-                out.push("return".to_string());
-            } else if before(&["money"]) {
-                out.push("refund".to_string());
-            }
-        } else if !stemmed.is_empty() {
-            out.push(concept(word, stemmed, lang));
+
+    /// Replaces the term at `i` with `concept`.
+    fn replace(&mut self, i: usize, concept: &str) {
+        if let Some(t) = self.out.get_mut(i) {
+            *t = concept.to_string();
         }
     }
-    word.clear();
+
+    fn push(&mut self, word: &mut String) {
+        if word.is_empty() {
+            return;
+        }
+        let lang = self.lang;
+        if !is_stop_word(word, lang) {
+            let stemmed = match lang {
+                Lang::En => stem_en(word),
+                Lang::Es => stem_es(word),
+            };
+            if lang == Lang::En && stemmed == "back" {
+                // "send it back" is a return, "the money goes back" a refund.
+                if let Some(i) = self.recent(&["send", "sent", "bring", "mail"]) {
+                    self.replace(i, "return");
+                } else if self.recent(&["money"]).is_some() {
+                    self.out.push("refund".to_string());
+                }
+            } else if let Some(i) = (lang == Lang::Es && stemmed == "dinero")
+                .then(|| self.recent(&["devolucion"]))
+                .flatten()
+            {
+                // "devolver / regresar el dinero" is a refund.
+                self.replace(i, "reembolso");
+                self.out.push(stemmed);
+            } else if !stemmed.is_empty() {
+                self.out.push(concept(word, stemmed, lang));
+            }
+        }
+        word.clear();
+    }
+}
+
+/// Adjacent word pairs of `text` written as two words or with a hyphen
+/// ("Mercado Pago", "pick-up"), as terms: (the pair written as one word,
+/// first word, second word). Pairs with a stop word are left out. The index
+/// matches "mercadopago" to "Mercado Pago" and "pick up" to "pickup" with them.
+pub(crate) fn word_pairs(text: &str, lang: Lang) -> Vec<(String, String, String)> {
+    // (folded word, whether only a space or hyphen separates it from the next)
+    let mut words: Vec<(String, bool)> = Vec::new();
+    let mut word = String::new();
+    let mut chars = 0usize;
+    let flush = |word: &mut String, joinable: bool, words: &mut Vec<(String, bool)>| {
+        if !word.is_empty() {
+            words.push((std::mem::take(word), joinable));
+        } else if let Some(last) = words.last_mut() {
+            last.1 = last.1 && joinable;
+        }
+    };
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            if chars < MAX_WORD_CHARS {
+                fold_char(c, &mut word);
+                chars += 1;
+            }
+        } else if !(is_combining_mark(c) || is_apostrophe(c)) {
+            flush(&mut word, c == ' ' || c == '-', &mut words);
+            chars = 0;
+        }
+    }
+    flush(&mut word, false, &mut words);
+    let one = |w: &str| terms(w, lang).pop();
+    let mut out = Vec::new();
+    for pair in words.windows(2) {
+        let [(a, joinable), (b, _)] = pair else {
+            continue;
+        };
+        if !joinable || is_stop_word(a, lang) || is_stop_word(b, lang) {
+            continue;
+        }
+        if let (Some(joined), Some(ta), Some(tb)) = (one(&format!("{a}{b}")), one(a), one(b)) {
+            out.push((joined, ta, tb));
+        }
+    }
+    out
 }
 
 /// Words that frame a question ("return policy", "payment methods") rather
@@ -131,6 +218,16 @@ pub(crate) fn is_soft_word(stem: &str, lang: Lang) -> bool {
             stem,
             "politica" | "informacion" | "metodo" | "forma" | "tipo" | "opcion" | "detall"
         ),
+    }
+}
+
+/// Words that narrow a topic to a part of it ("international shipping"): a
+/// passage about that part answers a question that does not name it only
+/// when no passage about the whole matches as well.
+pub(crate) fn is_scope_word(term: &str, lang: Lang) -> bool {
+    match lang {
+        Lang::En => term == "international",
+        Lang::Es => term == "internacional",
     }
 }
 
@@ -178,9 +275,16 @@ fn concept(word: &str, stem: String, lang: Lang) -> String {
                 to("aduana")
             } else if w.starts_with("transport") {
                 to("transporte")
+            } else if w.starts_with("regres") {
+                // Mexican Spanish: "regresar" is "devolver".
+                to("devolucion")
+            } else if w.starts_with("pid") || w.starts_with("pedi") {
+                // "pido", "pedí", "pedir": about an order.
+                to("pedido")
             } else if w.starts_with("lleg") {
                 to("llega")
-            } else if w.starts_with("atend") || w.starts_with("atencion") {
+            } else if w.starts_with("atend") || w.starts_with("atiend") || w.starts_with("atencion")
+            {
                 to("atencion")
             } else if w.starts_with("tard") || w.starts_with("plazo") {
                 to(DURATION)
@@ -384,15 +488,15 @@ const EN_STOP: &[&str] = &[
 /// Sorted (binary-searched; a unit test keeps it sorted).
 const ES_STOP: &[&str] = &[
     "a", "aceptais", "aceptan", "al", "algo", "alguien", "como", "con", "cual", "cuales", "cuando",
-    "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "donde", "e", "el", "ella", "en", "es",
-    "esa", "ese", "eso", "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha",
+    "cuanta", "cuantas", "cuanto", "cuantos", "dan", "de", "del", "donde", "e", "el", "ella", "en",
+    "es", "esa", "ese", "eso", "esta", "estan", "este", "esto", "estoy", "favor", "gracias", "ha",
     "habeis", "hace", "haceis", "hacen", "hacer", "hago", "han", "has", "hay", "he", "hemos",
     "hola", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "necesito",
-    "no", "nos", "nuestra", "nuestras", "nuestro", "nuestros", "o", "os", "para", "pero", "por",
-    "porfa", "puede", "pueden", "puedes", "puedo", "que", "quiero", "quisiera", "saber", "se",
-    "ser", "si", "son", "su", "sus", "te", "tengo", "tiene", "tienen", "tu", "tus", "u", "un",
-    "una", "unas", "unos", "usted", "ustedes", "vosotros", "vuestra", "vuestras", "vuestro",
-    "vuestros", "y", "ya", "yo",
+    "no", "nos", "nuestra", "nuestras", "nuestro", "nuestros", "o", "os", "para", "partir", "pero",
+    "por", "porfa", "puede", "pueden", "puedes", "puedo", "que", "quien", "quienes", "quiero",
+    "quisiera", "saber", "se", "ser", "si", "son", "su", "sus", "te", "tengo", "tiene", "tienen",
+    "tu", "tus", "u", "un", "una", "unas", "unos", "usted", "ustedes", "vosotros", "vuestra",
+    "vuestras", "vuestro", "vuestros", "y", "ya", "yo",
 ];
 
 fn is_vowel(b: u8) -> bool {
@@ -516,7 +620,7 @@ mod tests {
         assert_eq!(en("deliver to P.O. boxes"), "ship po box");
         assert_eq!(
             en("send it back, money back, come back"),
-            "send return money refund com"
+            "return money refund com"
         );
         assert_eq!(
             en("how much? $4.95 at 9:30 pm"),
@@ -538,5 +642,43 @@ mod tests {
         );
         // Decomposed accents (e + combining acute) fold like precomposed ones.
         assert_eq!(es("devolucio\u{301}n"), "devolucion");
+        // Verb forms a shopper uses for the article's nouns.
+        assert_eq!(es("¿a qué hora atienden?"), "hour atencion");
+        assert_eq!(
+            es("me regresan el dinero, envío de regreso"),
+            "reembolso dinero envio devolucion"
+        );
+        assert_eq!(
+            es("si pido con mensajería local me dan guía"),
+            "pedido mensajeria local guia"
+        );
+        assert_eq!(es("¿quién paga?"), "pago");
+        // A phone number in international form is a phone number.
+        assert_eq!(
+            en("WhatsApp +52 55 4123"),
+            "whatsap phone number 52 55 4123"
+        );
+        assert_eq!(es("al +34 600"), "telefono numero 34 600");
+        assert_eq!(en("1+1"), "1 1");
+    }
+
+    #[test]
+    fn word_pairs_written_apart() {
+        let pairs = |s: &str, lang| {
+            word_pairs(s, lang)
+                .into_iter()
+                .map(|(j, a, b)| format!("{j}={a}+{b}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs("PayPal, Mercado Pago y OXXO", Lang::Es),
+            ["mercadopago=mercado+pago"]
+        );
+        assert_eq!(
+            pairs("no pick-up here", Lang::En),
+            ["pickup=pick+up", "upher=up+her"]
+        );
+        // Punctuation, digits and stop words break a pair.
+        assert!(pairs("cards. Pay 3 times to the shop", Lang::En).is_empty());
     }
 }

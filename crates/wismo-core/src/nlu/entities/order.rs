@@ -18,7 +18,9 @@
 //! Years: Shopify numbers orders from #1001, so a four-digit number from 1900
 //! to 2099 is read by its neighbours. Year words around it make it a year
 //! (`in 2019`, `since 2020`, `back in 1999`, `año 2024`, `March 2026`,
-//! `the 2025 catalogue`, `my 2024 order`); otherwise it is an order number
+//! `the 2025 catalogue`, `my 2024 order`; `del 2019` only when the message
+//! does not talk about orders or also names a month or year word: `la
+//! dirección de envío del 2026` is order 2026); otherwise it is an order number
 //! when the words before it ask about an order (`where is 1987`, `status of
 //! 2013`, `tracking for 1999`, `y el 1987`), when the message talks about
 //! orders or deliveries (`mi pedido 2026`, `1987 hasn't arrived`), or when
@@ -604,6 +606,10 @@ const ORDER_TALK: &[&str] = &[
     "compra",
     "paquete",
     "envio",
+    "envío",
+    "address",
+    "direccion",
+    "dirección",
     "llega",
     "llego",
     "estado",
@@ -623,9 +629,19 @@ fn year_is_order(lower: &str, s: usize, e: usize, expecting_order: bool) -> bool
         let at = before.as_ptr() as usize - lower.as_ptr() as usize;
         prev_word(lower, at)
     };
+    let talks_about_orders = || {
+        lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| is_one_of(w, ORDER_TALK))
+    };
     let year_context = match before {
-        // "del 2019" is "from 2019", but "estado del 2013" asks about an order
-        "del" => !matches!(before2, "estado" | "seguimiento" | "rastreo" | "status"),
+        // "del 2019" is "from 2019", but "estado del 2013" asks about an
+        // order, and so does "la dirección de envío del 2026" when nothing
+        // else in the message speaks of dates ("compré en marzo del 2025").
+        "del" => {
+            !matches!(before2, "estado" | "seguimiento" | "rastreo" | "status")
+                && (!talks_about_orders() || speaks_of_dates(lower))
+        }
         // "en el 2019", "in the 2020 sale", "december of 2025", "marzo de 2024"
         "el" | "the" | "of" | "de" => is_one_of(before2, YEAR_BEFORE),
         w => is_one_of(w, YEAR_BEFORE),
@@ -633,12 +649,78 @@ fn year_is_order(lower: &str, s: usize, e: usize, expecting_order: bool) -> bool
     if year_context {
         return false;
     }
-    expecting_order
-        || is_one_of(before, ORDER_BEFORE)
-        || lower
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| is_one_of(w, ORDER_TALK))
+    expecting_order || is_one_of(before, ORDER_BEFORE) || talks_about_orders()
 }
+
+/// Whether a message names a month, a season or a year word anywhere.
+fn speaks_of_dates(lower: &str) -> bool {
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| is_one_of(w, DATE_WORDS))
+}
+
+/// Words that make a message speak of dates: months, seasons, years.
+const DATE_WORDS: &[&str] = &[
+    "year",
+    "years",
+    "month",
+    "months",
+    "año",
+    "años",
+    "ano",
+    "anos",
+    "anio",
+    "mes",
+    "meses",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "setiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "summer",
+    "winter",
+    "spring",
+    "autumn",
+    "verano",
+    "invierno",
+    "primavera",
+    "otoño",
+    "otono",
+    "navidad",
+    "christmas",
+];
 
 const STREET: &[&str] = &[
     "st",
