@@ -109,21 +109,21 @@ pub fn build_engine_for(
     design: &DesignArgs,
     now: DateTime<Utc>,
 ) -> Result<Engine> {
+    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
+    })?;
     let store = match orders {
         Some(p) => {
             let src = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
             InMemoryStore::from_shopify_json(&src, &p.display().to_string())?
         }
-        None => InMemoryStore::demo_at(now).context("the demo store does not load")?,
+        None => InMemoryStore::demo_at(now, tz).context("the demo store does not load")?,
     };
     let knowledge = match knowledge {
         Some(d) => KnowledgeBase::from_dir(d)?,
         None => KnowledgeBase::builtin(),
     };
-    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
-        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
-    })?;
     let defaults = EngineConfig::default();
     let config = EngineConfig {
         tz,

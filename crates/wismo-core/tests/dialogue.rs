@@ -1045,7 +1045,7 @@ fn relative_days_follow_the_clock_and_zone() {
 #[test]
 fn the_demo_store_follows_the_clock() {
     let now = at("2026-12-06T15:00:00Z");
-    let store = Arc::new(InMemoryStore::demo_at(now).expect("demo loads"));
+    let store = Arc::new(InMemoryStore::demo_at(now, chrono_tz::UTC).expect("demo loads"));
     let engine = engine_with(store);
     let mut conv = Conversation::new("demo-at");
     say_at(&engine, &mut conv, "when will order 1033 arrive", now);
@@ -1058,4 +1058,44 @@ fn the_demo_store_follows_the_clock() {
     let r = say_at(&engine, &mut conv, "emma.johnson@example.com", now);
     assert!(r.contains("until"), "{r}");
     assert!(!r.contains("window ended"), "{r}");
+}
+
+/// The demo's days are counted on the shoppers' calendar: at 8 pm in New
+/// York (1 am UTC the next day), #1042 is still due "tomorrow" in New York,
+/// as in the story; in any time zone the days between now and the ETA are
+/// those of the story on that zone's calendar.
+#[test]
+fn the_demo_store_counts_days_in_the_shoppers_time_zone() {
+    let now = at("2026-12-07T01:00:00Z");
+    let eta_of = |store: &InMemoryStore| {
+        store
+            .find_order("1042")
+            .expect("store")
+            .expect("#1042")
+            .fulfillments
+            .iter()
+            .find_map(|f| f.estimated_delivery_at)
+            .expect("#1042 has an ETA")
+    };
+    let story = eta_of(&InMemoryStore::demo().expect("demo loads"));
+    for tz in [
+        chrono_tz::America::New_York,
+        chrono_tz::UTC,
+        chrono_tz::Asia::Tokyo,
+    ] {
+        let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+        let eta = eta_of(&InMemoryStore::demo_at(now, tz).expect("demo loads"));
+        assert_eq!(
+            (day(eta) - day(now)).num_days(),
+            (day(story) - day(demo_now())).num_days(),
+            "{tz}"
+        );
+        if tz == chrono_tz::America::New_York {
+            assert_eq!(
+                (day(eta) - day(now)).num_days(),
+                1,
+                "due tomorrow in New York"
+            );
+        }
+    }
 }

@@ -311,7 +311,7 @@ impl Server {
         let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db
-                .load_demo_at_if_empty(config.now.unwrap_or_else(chrono::Utc::now))
+                .load_demo_at_if_empty(config.now.unwrap_or_else(chrono::Utc::now), config.timezone)
                 .await
                 .context("cannot load the demo store")?
             {

@@ -135,11 +135,12 @@ impl Db {
     pub async fn load_demo_at_if_empty(
         &self,
         now: chrono::DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
     ) -> Result<Option<ImportReport>, StoreDbError> {
         if !self.order_numbers().await?.is_empty() {
             return Ok(None);
         }
-        self.import_shopify(&wismo_core::store::memory::demo_json_at(now))
+        self.import_shopify(&wismo_core::store::memory::demo_json_at(now, tz))
             .await
             .map(Some)
     }

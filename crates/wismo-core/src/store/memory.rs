@@ -111,8 +111,13 @@ pub fn demo_now() -> DateTime<Utc> {
 /// The demo store's JSON with every timestamp moved by the whole days between
 /// [`DEMO_NOW`] and `now` (times of day kept). At `now` = [`DEMO_NOW`] it is
 /// the file as written.
-pub fn demo_json_at(now: DateTime<Utc>) -> String {
-    let days = (now.date_naive() - demo_now().date_naive()).num_days();
+///
+/// The days are counted on the calendar of `tz`, the time zone the shoppers
+/// are answered in: at 8 pm in New York (1 am UTC the next day) an order
+/// due "tomorrow" in the story is due tomorrow in New York.
+pub fn demo_json_at(now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let days = (day(now) - day(demo_now())).num_days();
     if days == 0 {
         return DEMO_JSON.to_string();
     }
@@ -268,8 +273,9 @@ impl InMemoryStore {
     /// The demo store as of `now`: every date moved by the whole days between
     /// [`DEMO_NOW`] and `now`, so the demo tells the same story on any day
     /// (an order due tomorrow is due tomorrow whenever the demo is loaded).
-    pub fn demo_at(now: DateTime<Utc>) -> Result<InMemoryStore, LoadError> {
-        InMemoryStore::from_shopify_json(&demo_json_at(now), DEMO_FILE)
+    /// Days are counted in `tz` (see [`demo_json_at`]).
+    pub fn demo_at(now: DateTime<Utc>, tz: chrono_tz::Tz) -> Result<InMemoryStore, LoadError> {
+        InMemoryStore::from_shopify_json(&demo_json_at(now, tz), DEMO_FILE)
     }
 
     /// The demo store's raw JSON.
