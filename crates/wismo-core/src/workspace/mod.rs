@@ -575,7 +575,9 @@ impl Workspace {
 
     /// The built-ins only: what `serve` uses without a store folder.
     pub fn builtin() -> Workspace {
-        match Workspace::load(&WorkspaceFiles::new()) {
+        let mut files = WorkspaceFiles::new();
+        let _ = files.insert("store.toml", builtin::STORE_TOML);
+        match Workspace::load(&files) {
             Ok(w) => w,
             // The built-ins are checked by tests; an empty workspace loads.
             Err(d) => panic!("the built-in workspace does not load: {d:?}"),
