@@ -544,7 +544,7 @@ impl Engine {
         &self.nlu
     }
 
-    /// A wait in `locale`, from its `wait.minute`, `wait.minutes` (`{n}`),
+    /// A wait in `locale`, from its `wait.minute`, `wait.minutes` (`{count}`),
     /// `wait.hour` and `wait.hours` templates, else [`human_wait`].
     fn wait_text(&self, secs: u32, locale: &str) -> String {
         let minutes = secs.div_ceil(60);
@@ -557,7 +557,7 @@ impl Engine {
         if self.templates.get(locale, id).is_none() {
             return human_wait(secs, locale);
         }
-        let vars = HashMap::from([("n", n.to_string())]);
+        let vars = HashMap::from([("count", n.to_string())]);
         self.templates
             .render(locale, id, 0, &vars)
             .unwrap_or_else(|| human_wait(secs, locale))

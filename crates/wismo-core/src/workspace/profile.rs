@@ -364,6 +364,12 @@ pub fn parse_profile(src: &str, file: &str) -> (Option<StoreProfile>, Vec<Diagno
             ));
         }
     }
+    // Typed errors with their position (legacy keys are ignored here).
+    if let Err(e) = toml::from_str::<StoreProfile>(src) {
+        let line = e.span().map_or(1, |s| line_of(src, s.start));
+        diags.push(diag(line, e.message().trim().to_string(), Severity::Error));
+        return (None, diags);
+    }
     let profile: StoreProfile = match StoreProfile::deserialize(toml::Value::Table(table)) {
         Ok(p) => p,
         Err(e) => {
