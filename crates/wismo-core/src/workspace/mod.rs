@@ -639,18 +639,19 @@ impl Workspace {
     pub fn engine_config(&self, base: EngineConfig) -> EngineConfig {
         let p = &self.profile;
         let e = &p.escalation;
-        EngineConfig {
-            tz: p.time_zone.parse().unwrap_or(base.tz),
-            max_verification_attempts: e.max_verification_attempts,
-            min_confidence: e.min_confidence,
-            misunderstood_handoff: e.misunderstood_turns,
-            negative_sentiment: e.negative_sentiment,
-            negative_turns_handoff: e.negative_turns,
-            return_window_days: p.policy.return_window_days,
-            late_after_days: p.policy.late_after_days,
-            languages: p.languages.clone(),
-            ..base
+        let mut c = base;
+        if let Ok(tz) = p.time_zone.parse() {
+            c.tz = tz;
         }
+        c.max_verification_attempts = e.max_verification_attempts;
+        c.min_confidence = e.min_confidence;
+        c.misunderstood_handoff = e.misunderstood_turns;
+        c.negative_sentiment = e.negative_sentiment;
+        c.negative_turns_handoff = e.negative_turns;
+        c.return_window_days = p.policy.return_window_days;
+        c.late_after_days = p.policy.late_after_days;
+        c.languages = p.languages.clone();
+        c
     }
 
     /// The engine for this workspace with a trained `nlu` (from
