@@ -623,14 +623,16 @@ impl Workspace {
     pub fn entity_config(&self) -> EntityConfig {
         let on = &self.profile.order_number;
         EntityConfig {
-            order_number_patterns: on.pattern.iter().cloned().collect(),
+            // The store's shape: candidates of another shape are not order
+            // numbers (the built-in extractors still find them).
+            order_number_patterns: Vec::new(),
             catalogue: self
                 .catalogue
                 .clone()
                 .unwrap_or_else(crate::nlu::entities::demo_catalogue),
             default_phone_region: self.profile.phone_region.clone(),
             default_currency: self.profile.currency.clone(),
-            order_number_format: None,
+            order_number_format: on.pattern.clone(),
         }
     }
 
