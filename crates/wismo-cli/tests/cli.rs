@@ -1713,3 +1713,68 @@ fn the_second_store_suite_holds_its_recorded_pass_count() {
     assert_eq!(passed + failed, 101, "{last}\n{}", stderr(&o));
     assert!(passed >= 101, "second store: {last}\n{out}");
 }
+
+/// `wismo init` writes a workspace that `wismo check` passes (its example
+/// tests included) and `wismo test --store` runs; init refuses a non-empty
+/// folder without --force.
+#[test]
+fn init_then_check_then_test_on_a_fresh_folder() {
+    let dir = TempDir::new("ws-init");
+    let ws = dir.path("shop");
+    let ws_s = ws.display().to_string();
+    let o = wismo(&["init", &ws_s], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(ws.join("store.toml").is_file() && ws.join("knowledge/en/returns.md").is_file());
+    let toml = std::fs::read_to_string(ws.join("store.toml")).expect("store.toml");
+    assert!(toml.contains("# Days after delivery"), "commented: {toml}");
+    let o = wismo(&["init", &ws_s], None);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    let o = wismo(&["check", &ws_s], None);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("cross-validated accuracy"), "{out}");
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+    let test_file = ws.join("tests/example.yml").display().to_string();
+    let o = wismo(&["test", "--store", &ws_s, &test_file], None);
+    assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// A broken workspace: exit 1 and every problem as file:line.
+#[test]
+fn check_refuses_a_broken_workspace_with_file_and_line() {
+    let dir = TempDir::new("ws-broken");
+    let ws = dir.path("shop");
+    std::fs::create_dir_all(ws.join("templates")).expect("mkdir");
+    std::fs::write(
+        ws.join("store.toml"),
+        "name = \"X\"\n\ntime_zone = \"Mars/Olympus\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        ws.join("flows.yml"),
+        "flows:\n  gift:\n    intents: [greet]\n    steps:\n      - say: no.such.reply\n",
+    )
+    .expect("write");
+    let o = wismo(&["check", &ws.display().to_string()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("store.toml:3: time_zone \"Mars/Olympus\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("flows.yml:5: flow gift: template \"no.such.reply\""),
+        "{err}"
+    );
+}
+
+/// The French test workspace of the core crate checks clean through the CLI.
+#[test]
+fn check_passes_a_third_language_workspace() {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wismo-core/tests/data/fr-store");
+    let o = wismo(&["check", &ws.display().to_string()], None);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("languages fr, en"), "{out}");
+}
