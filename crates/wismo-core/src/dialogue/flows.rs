@@ -175,6 +175,28 @@ impl Flows {
         v
     }
 
+    /// Adds `other`'s flows: one with the name of an existing flow replaces
+    /// it, and an intent `other` claims is taken from any existing flow.
+    pub fn merge(&mut self, other: Flows) {
+        let claimed: Vec<String> = other.flows.iter().flat_map(|f| f.intents.clone()).collect();
+        let mut flows: Vec<Flow> = std::mem::take(&mut self.flows);
+        for f in &mut flows {
+            f.intents.retain(|i| !claimed.contains(i));
+        }
+        for f in other.flows {
+            match flows.iter_mut().find(|old| old.name == f.name) {
+                Some(old) => *old = f,
+                None => flows.push(f),
+            }
+        }
+        self.by_intent = flows
+            .iter()
+            .enumerate()
+            .flat_map(|(n, f)| f.intents.iter().map(move |i| (i.clone(), n)))
+            .collect();
+        self.flows = flows;
+    }
+
     pub fn parse(src: &str, file: &str) -> Result<Self, FlowError> {
         let err = |line: usize, message: String| FlowError {
             file: file.to_string(),

@@ -91,6 +91,9 @@ pub struct EngineConfig {
     /// Days past the promised delivery date after which a late order gets a
     /// trace case.
     pub late_after_days: u32,
+    /// The languages replies are given in, the default first: messages are
+    /// only ever detected as one of these.
+    pub languages: Vec<String>,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +107,7 @@ impl Default for EngineConfig {
             negative_turns_handoff: 3,
             return_window_days: 30,
             late_after_days: 3,
+            languages: vec!["en".into(), "es".into()],
         }
     }
 }
@@ -527,6 +531,8 @@ impl Engine {
         for (locale, src) in DEFAULT_TEMPLATES {
             templates.add_locale(locale, src, &format!("<built-in>/templates/{locale}.yml"))?;
         }
+        // The built-in templates name the demo store's policy values.
+        crate::workspace::apply_store_values(&mut templates, &crate::workspace::builtin_profile());
         Self::with(nlu, flows, templates, knowledge, store, config)
     }
 

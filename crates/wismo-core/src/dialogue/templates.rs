@@ -96,6 +96,47 @@ impl Templates {
         Ok(())
     }
 
+    /// Rewrites every variant with `f(locale, id, variant)`; `None` drops the
+    /// variant. Templates left without variants are removed and returned as
+    /// `(locale, id)` (used to fill in a store's profile values at load time).
+    pub fn rewrite(
+        &mut self,
+        mut f: impl FnMut(&str, &str, &str) -> Option<String>,
+    ) -> Vec<(String, String)> {
+        let mut emptied = Vec::new();
+        for (locale, table) in &mut self.by_locale {
+            table.retain(|id, variants| {
+                *variants = variants.iter().filter_map(|v| f(locale, id, v)).collect();
+                if variants.is_empty() {
+                    emptied.push((locale.clone(), id.clone()));
+                }
+                !variants.is_empty()
+            });
+        }
+        emptied.sort();
+        emptied
+    }
+
+    /// Drops every template of `locale`.
+    pub fn clear_locale(&mut self, locale: &str) {
+        self.by_locale.remove(locale);
+    }
+
+    /// The locales that have templates, sorted.
+    pub fn locales(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.by_locale.keys().map(String::as_str).collect();
+        v.sort();
+        v
+    }
+
+    /// The variants of `id` in `locale` exactly (no fallback).
+    pub fn get(&self, locale: &str, id: &str) -> Option<&[String]> {
+        self.by_locale
+            .get(locale)
+            .and_then(|t| t.get(id))
+            .map(Vec::as_slice)
+    }
+
     pub fn has_locale(&self, locale: &str) -> bool {
         self.by_locale.contains_key(locale)
     }

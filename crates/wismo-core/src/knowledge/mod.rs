@@ -258,6 +258,82 @@ impl KnowledgeBase {
         Ok(Self::from_articles(by_locale))
     }
 
+    /// Builds the knowledge base from in-memory files: `(path, text)` with
+    /// paths relative to the knowledge folder, `<locale>/<name>.<ext>` or
+    /// `<name>.<ext>` (English when no path has a locale folder), with the
+    /// same rules and errors as [`from_dir`](Self::from_dir) (deeper folders
+    /// under a locale are read as part of it). `prefix` is put before paths
+    /// in errors.
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+        prefix: &str,
+    ) -> Result<Self, KnowledgeError> {
+        let err = |p: &str, line: Option<usize>, message: String| KnowledgeError {
+            path: format!("{prefix}{p}"),
+            line,
+            message,
+        };
+        let files: Vec<(&str, &str)> = files.into_iter().collect();
+        let has_locales = files.iter().any(|(p, _)| {
+            p.split_once('/')
+                .is_some_and(|(d, _)| locale_tag(d).is_some())
+        });
+        let mut by_locale: BTreeMap<String, Vec<article::Article>> = BTreeMap::new();
+        let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
+        for (path, text) in &files {
+            let (locale, name) = match path.split_once('/') {
+                Some((d, rest)) if has_locales => match locale_tag(d) {
+                    Some(l) => (l, rest.rsplit('/').next().unwrap_or(rest)),
+                    None => continue,
+                },
+                _ if has_locales => continue,
+                _ => (
+                    FALLBACK_LOCALE.to_string(),
+                    path.rsplit('/').next().unwrap_or(path),
+                ),
+            };
+            let Some((id, ext)) = name.rsplit_once('.') else {
+                continue;
+            };
+            let Some(format) = article::Format::from_extension(ext) else {
+                continue;
+            };
+            if text.len() as u64 > MAX_FILE_BYTES {
+                return Err(err(
+                    path,
+                    None,
+                    format!("larger than {MAX_FILE_BYTES} bytes"),
+                ));
+            }
+            if let Some(other) = seen.insert((locale.clone(), id.to_string()), path) {
+                return Err(err(
+                    path,
+                    None,
+                    format!("another article has the same name: {other}"),
+                ));
+            }
+            let a =
+                article::parse_as(id, text, format).map_err(|e| err(path, e.line, e.message))?;
+            let list = by_locale.entry(locale).or_default();
+            if list.len() >= MAX_FILES {
+                return Err(err(
+                    path,
+                    None,
+                    format!("more than {MAX_FILES} articles in one language"),
+                ));
+            }
+            list.push(a);
+        }
+        if by_locale.is_empty() {
+            return Err(err(
+                "",
+                None,
+                "no articles (*.md, *.txt, *.html) found".into(),
+            ));
+        }
+        Ok(Self::from_articles(by_locale))
+    }
+
     /// The best passage for `question` in `locale`, or `None` when nothing
     /// matches well enough to answer (see the module documentation).
     pub fn answer(&self, question: &str, locale: &str) -> Option<Answer> {
