@@ -1,17 +1,18 @@
 //! `wismo chat`: a terminal conversation with the assistant.
 
 use crate::nlu_cmd::{entity_config, model_from, EntityArgs, ModelSource};
-use crate::store_profile::{StoreDir, StoreProfile};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wismo_core::dialogue::{BotMessage, Conversation, Engine, EngineConfig, SignedIn};
 use wismo_core::knowledge::KnowledgeBase;
 use wismo_core::nlu::Nlu;
 use wismo_core::store::memory::InMemoryStore;
+use wismo_core::workspace::Workspace;
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -33,6 +34,11 @@ pub struct ChatArgs {
     /// Act as a signed-in customer with this email.
     #[arg(long)]
     pub customer: Option<String>,
+    /// A store workspace folder (see `wismo init`): its profile, knowledge,
+    /// flows, templates, training data and catalogue; `orders.json` in it
+    /// when there is one.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
     /// Show intent, confidence, entities, sentiment and slots after each turn.
     #[arg(long)]
     pub debug: bool,
@@ -87,55 +93,80 @@ pub fn build_engine_with(
     design: &DesignArgs,
     now: DateTime<Utc>,
 ) -> Result<Engine> {
-    build_engine_for(
-        orders,
-        knowledge,
+    let store = orders_at(orders, now)?;
+    let knowledge = match knowledge {
+        Some(d) => KnowledgeBase::from_dir(d)?,
+        None => KnowledgeBase::builtin(),
+    };
+    let tz: chrono_tz::Tz = parse_tz(tz)?;
+    let config = EngineConfig {
         tz,
-        &StoreProfile::default(),
-        nlu,
-        design,
-        now,
-    )
+        ..EngineConfig::default()
+    };
+    if design.flows.is_none() && design.templates.is_none() {
+        return Ok(Engine::new(nlu, knowledge, Arc::new(store), config)?);
+    }
+    build_designed(nlu, knowledge, store, config, design)
 }
 
-/// An engine over these orders and articles with the store profile's policy
-/// values (return window, late threshold).
-pub fn build_engine_for(
-    orders: Option<&PathBuf>,
-    knowledge: Option<&PathBuf>,
-    tz: &str,
-    profile: &StoreProfile,
-    nlu: Nlu,
-    design: &DesignArgs,
-    now: DateTime<Utc>,
-) -> Result<Engine> {
-    let store = match orders {
+fn parse_tz(tz: &str) -> Result<chrono_tz::Tz> {
+    tz.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
+    })
+}
+
+/// The orders in a Shopify JSON file, or the demo store's at `now`.
+fn orders_at(orders: Option<&PathBuf>, now: DateTime<Utc>) -> Result<InMemoryStore> {
+    Ok(match orders {
         Some(p) => {
             let src = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
             InMemoryStore::from_shopify_json(&src, &p.display().to_string())?
         }
         None => InMemoryStore::demo_at(now).context("the demo store does not load")?,
-    };
+    })
+}
+
+/// An engine over a store workspace. `orders`: a Shopify JSON file (else
+/// the workspace folder's `orders.json`, else the demo store);
+/// `knowledge` and `tz` override the workspace's.
+pub fn build_store_engine(
+    ws: &Workspace,
+    dir: &Path,
+    nlu: Nlu,
+    orders: Option<&PathBuf>,
+    knowledge: Option<&PathBuf>,
+    tz: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Engine> {
+    let own = dir.join("orders.json");
+    let orders = orders.cloned().or_else(|| own.is_file().then_some(own));
+    let store = orders_at(orders.as_ref(), now)?;
+    let mut config = ws.engine_config(EngineConfig::default());
+    if let Some(tz) = tz {
+        config.tz = parse_tz(tz)?;
+    }
     let knowledge = match knowledge {
         Some(d) => KnowledgeBase::from_dir(d)?,
-        None => KnowledgeBase::builtin(),
+        None => ws.knowledge().clone(),
     };
-    let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
-        anyhow::anyhow!("unknown time zone {tz:?} (use an IANA name such as Europe/Berlin)")
-    })?;
-    let defaults = EngineConfig::default();
-    let config = EngineConfig {
-        tz,
-        return_window_days: profile
-            .return_window_days
-            .unwrap_or(defaults.return_window_days),
-        late_after_days: profile.late_after_days.unwrap_or(defaults.late_after_days),
-        ..defaults
-    };
-    if design.flows.is_none() && design.templates.is_none() {
-        return Ok(Engine::new(nlu, knowledge, Arc::new(store), config)?);
-    }
+    Ok(Engine::with(
+        nlu,
+        ws.flows().clone(),
+        ws.templates().clone(),
+        knowledge,
+        Arc::new(store),
+        config,
+    )?)
+}
+
+fn build_designed(
+    nlu: Nlu,
+    knowledge: KnowledgeBase,
+    store: InMemoryStore,
+    config: EngineConfig,
+    design: &DesignArgs,
+) -> Result<Engine> {
     use wismo_core::dialogue::{
         flows::Flows, templates::Templates, DEFAULT_FLOWS, DEFAULT_TEMPLATES,
     };
@@ -151,6 +182,10 @@ pub fn build_engine_for(
     for (locale, src) in DEFAULT_TEMPLATES {
         templates.add_locale(locale, src, &format!("<built-in>/templates/{locale}.yml"))?;
     }
+    wismo_core::workspace::apply_store_values(
+        &mut templates,
+        &wismo_core::workspace::builtin_profile(),
+    );
     if let Some(dir) = &design.templates {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read folder {}", dir.display()))?;
@@ -202,16 +237,35 @@ fn print_messages(messages: &[BotMessage]) {
 }
 
 pub fn run(a: &ChatArgs) -> Result<()> {
-    let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
     let now = parse_now(a.now.as_deref())?;
-    let engine = build_engine_with(
-        a.orders.as_ref(),
-        a.knowledge.as_ref(),
-        &a.tz,
-        nlu,
-        &a.design,
-        now,
-    )?;
+    let engine = match &a.store {
+        Some(dir) => {
+            let ws = crate::workspace_cmd::load(dir)?;
+            let model = store_model(&a.source, &ws, &mut HashMap::new())?;
+            let nlu = Nlu::new(model, &ws.entity_config())?;
+            let tz = (a.tz != "UTC").then_some(a.tz.as_str());
+            build_store_engine(
+                &ws,
+                dir,
+                nlu,
+                a.orders.as_ref(),
+                a.knowledge.as_ref(),
+                tz,
+                now,
+            )?
+        }
+        None => {
+            let nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+            build_engine_with(
+                a.orders.as_ref(),
+                a.knowledge.as_ref(),
+                &a.tz,
+                nlu,
+                &a.design,
+                now,
+            )?
+        }
+    };
     let mut conv = Conversation {
         id: "terminal".into(),
         locale: a.locale.clone(),
@@ -284,6 +338,10 @@ pub struct TestArgs {
     /// The shoppers' time zone (IANA name); default: the script's store's, else UTC.
     #[arg(long)]
     pub tz: Option<String>,
+    /// A store workspace folder for scripts without a `store:` key (see
+    /// `wismo init`); `store:` in a script names one relative to the script.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
     #[command(flatten)]
     pub design: DesignArgs,
     #[command(flatten)]
@@ -292,12 +350,43 @@ pub struct TestArgs {
     pub entities: EntityArgs,
 }
 
+impl TestArgs {
+    /// `wismo test --store DIR FILES` (used by `wismo check`).
+    pub fn for_store(dir: &Path, files: Vec<PathBuf>) -> Self {
+        TestArgs {
+            files,
+            verbose: false,
+            tz: None,
+            store: Some(dir.to_path_buf()),
+            design: DesignArgs::default(),
+            source: ModelSource {
+                model: None,
+                data: Vec::new(),
+            },
+            entities: EntityArgs::default(),
+        }
+    }
+}
+
+/// The model for a workspace: `--model`/`--data` when given, else trained
+/// on the workspace's training data (once per distinct data).
+fn store_model(
+    source: &ModelSource,
+    ws: &Workspace,
+    cache: &mut HashMap<String, wismo_core::nlu::model::NluModel>,
+) -> Result<wismo_core::nlu::model::NluModel> {
+    if source.model.is_some() || !source.data.is_empty() {
+        return model_from(source);
+    }
+    let key = ws.files().training_hash();
+    crate::workspace_cmd::train_cached(cache, &key, &ws.training_data())
+}
+
 /// `wismo test`: runs conversation scripts; Ok(false) when any failed.
 pub fn test(a: &TestArgs) -> Result<bool> {
     use wismo_core::dialogue::script;
-    let model = model_from(&a.source)?;
-    let entities = entity_config(&a.entities)?;
-    let nlu = Nlu::new(model.clone(), &entities)?;
+    let mut models = HashMap::new();
+    let mut workspaces: HashMap<PathBuf, Workspace> = HashMap::new();
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut sources: Vec<(PathBuf, String)> = Vec::new();
     if a.files.is_empty() {
@@ -316,49 +405,77 @@ pub fn test(a: &TestArgs) -> Result<bool> {
     for (file, src) in &sources {
         let s = script::parse(src, &file.display().to_string())?;
         let base = file.parent().map(PathBuf::from).unwrap_or_default();
-        let store = match &s.store {
-            Some(p) => StoreDir::load(&base.join(p))?,
-            None => StoreDir::default(),
+        let dir = match &s.store {
+            Some(p) => Some(base.join(p)),
+            None => a.store.clone(),
         };
-        let orders = s.orders.as_ref().map(|p| base.join(p)).or(store.orders);
-        let knowledge = s
-            .knowledge
-            .as_ref()
-            .map(|p| base.join(p))
-            .or(store.knowledge);
-        let tz =
-            a.tz.clone()
-                .or_else(|| store.profile.time_zone.clone())
-                .unwrap_or_else(|| "UTC".into());
-        // The store's order-number format: candidates of another shape are
-        // not order numbers (a flag, `--order-format`, wins).
-        let nlu = match (
-            &store.profile.order_number_pattern,
-            &entities.order_number_format,
-        ) {
-            (Some(pattern), None) => {
-                let mut entities = entities.clone();
-                entities.order_number_format = Some(pattern.clone());
-                Nlu::new(model.clone(), &entities)?
-            }
-            _ => nlu.clone(),
+        let orders = s.orders.as_ref().map(|p| base.join(p));
+        let knowledge = s.knowledge.as_ref().map(|p| base.join(p));
+        let now_for = |has_orders: bool| {
+            s.now.unwrap_or_else(|| {
+                if has_orders {
+                    Utc::now()
+                } else {
+                    wismo_core::store::memory::demo_now()
+                }
+            })
         };
-        let now = s.now.unwrap_or_else(|| {
-            if orders.is_none() {
-                wismo_core::store::memory::demo_now()
-            } else {
-                Utc::now()
+        let (engine, now) = match dir {
+            Some(dir) => {
+                if !workspaces.contains_key(&dir) {
+                    let ws = crate::workspace_cmd::load(&dir)?;
+                    workspaces.insert(dir.clone(), ws);
+                }
+                let Some(ws) = workspaces.get(&dir) else {
+                    anyhow::bail!("the store workspace {} did not load", dir.display());
+                };
+                let model = store_model(&a.source, ws, &mut models)?;
+                let mut entities = ws.entity_config();
+                // The store's order-number shape: candidates of another
+                // shape are not order numbers (a flag, `--order-format`, wins).
+                entities.order_number_format = a
+                    .entities
+                    .order_format
+                    .clone()
+                    .or_else(|| ws.profile().order_number.pattern.clone());
+                entities.order_number_patterns = a.entities.order_patterns.clone();
+                let nlu = Nlu::new(model, &entities)?;
+                let has_orders = orders.is_some() || dir.join("orders.json").is_file();
+                let now = now_for(has_orders);
+                let engine = build_store_engine(
+                    ws,
+                    &dir,
+                    nlu,
+                    orders.as_ref(),
+                    knowledge.as_ref(),
+                    a.tz.as_deref(),
+                    now,
+                )?;
+                (engine, now)
             }
-        });
-        let engine = build_engine_for(
-            orders.as_ref(),
-            knowledge.as_ref(),
-            &tz,
-            &store.profile,
-            nlu,
-            &a.design,
-            now,
-        )?;
+            None => {
+                let model = match models.get("<default>") {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = model_from(&a.source)?;
+                        models.insert("<default>".into(), m.clone());
+                        m
+                    }
+                };
+                let nlu = Nlu::new(model, &entity_config(&a.entities)?)?;
+                let now = now_for(orders.is_some());
+                let tz = a.tz.clone().unwrap_or_else(|| "UTC".into());
+                let engine = build_engine_with(
+                    orders.as_ref(),
+                    knowledge.as_ref(),
+                    &tz,
+                    nlu,
+                    &a.design,
+                    now,
+                )?;
+                (engine, now)
+            }
+        };
         for c in &s.conversations {
             let out = script::run(&engine, c, now);
             if out.passed() {

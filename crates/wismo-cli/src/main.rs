@@ -10,7 +10,7 @@ mod keys_cmd;
 mod loadgen;
 mod nlu_cmd;
 mod serve;
-mod store_profile;
+mod workspace_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +47,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Talk to the assistant in the terminal (demo store by default).
     Chat(chat::ChatArgs),
+    /// Write a store workspace (profile, knowledge, flows, templates, training
+    /// data, tests) with editable copies of the built-ins.
+    Init(workspace_cmd::InitArgs),
+    /// Check a store workspace: files, training data, templates, its tests; exit 1 on an error.
+    Check(workspace_cmd::CheckArgs),
     /// Run conversation tests (YAML scripts); exit status 1 when any fails.
     Test(chat::TestArgs),
     /// Create or upgrade the database schema.
@@ -122,6 +127,12 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Keys(cmd) => keys_cmd::run(&cmd),
         Command::Gdpr(cmd) => gdpr_cmd::run(&cmd),
+        Command::Init(args) => workspace_cmd::init(&args),
+        Command::Check(args) => match workspace_cmd::check(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Test(args) => match chat::test(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -61,8 +61,11 @@ pub struct EntityArgs {
 #[derive(Args)]
 pub struct TrainArgs {
     /// Training files: Rasa NLU YAML (.yml/.yaml) or CSV with text and intent/category columns.
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, required_unless_present = "store", num_args = 1..)]
     pub data: Vec<PathBuf>,
+    /// Train on a store workspace's data (the built-in intents with its `nlu/`).
+    #[arg(long, conflicts_with = "data")]
+    pub store: Option<PathBuf>,
     /// Where to write the model.
     #[arg(long)]
     pub out: PathBuf,
@@ -87,6 +90,10 @@ pub struct TrainOpts {
 pub struct ParseArgs {
     /// The message; `-` reads one message per line from standard input (JSON lines out).
     pub text: String,
+    /// A store workspace: its training data, catalogue and order-number
+    /// format (unless --model/--data say otherwise).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
     #[command(flatten)]
     pub source: ModelSource,
     #[command(flatten)]
@@ -196,7 +203,10 @@ fn train_opts(o: &TrainOpts) -> NluTrainOptions {
 }
 
 fn train(a: &TrainArgs) -> Result<()> {
-    let data = load_data(&a.data)?;
+    let data = match &a.store {
+        Some(dir) => crate::workspace_cmd::load(dir)?.training_data(),
+        None => load_data(&a.data)?,
+    };
     let model = core_nlu::train(&data, &train_opts(&a.opts), &mut progress_printer())?;
     model.save(&a.out)?;
     let size = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
@@ -234,6 +244,18 @@ pub fn entity_config(a: &EntityArgs) -> Result<EntityConfig> {
     })
 }
 
+impl Default for EntityArgs {
+    fn default() -> Self {
+        EntityArgs {
+            catalogue: None,
+            order_patterns: Vec::new(),
+            order_format: None,
+            phone_region: "US".into(),
+            currency: "USD".into(),
+        }
+    }
+}
+
 /// Loads or trains the model named by `source`.
 pub fn model_from(source: &ModelSource) -> Result<NluModel> {
     if let Some(path) = &source.model {
@@ -268,7 +290,22 @@ fn context(tz: &str, now: Option<&str>) -> Result<ExtractionContext> {
 
 fn parse(a: &ParseArgs) -> Result<()> {
     let ctx = context(&a.tz, a.now.as_deref())?;
-    let mut nlu = Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?;
+    let mut nlu = match &a.store {
+        Some(dir) => {
+            let ws = crate::workspace_cmd::load(dir)?;
+            let model = if a.source.model.is_some() || !a.source.data.is_empty() {
+                model_from(&a.source)?
+            } else {
+                core_nlu::train(
+                    &ws.training_data(),
+                    &NluTrainOptions::default(),
+                    &mut |_| {},
+                )?
+            };
+            Nlu::new(model, &ws.entity_config())?
+        }
+        None => Nlu::new(model_from(&a.source)?, &entity_config(&a.entities)?)?,
+    };
     if let Some(t) = a.threshold {
         nlu.set_fallback_threshold(t)?;
     }

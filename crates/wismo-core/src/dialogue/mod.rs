@@ -12,6 +12,7 @@
 //! order number alone reveals nothing, not even whether the order exists.
 
 pub mod flows;
+pub mod language;
 pub mod order_view;
 pub mod script;
 pub mod state;
@@ -225,33 +226,16 @@ pub fn handoff_update_due(state: &State, current_wait: Option<u32>, now: DateTim
     }
 }
 
-/// A wait, said the way a person would ("about 5 minutes").
-pub fn human_wait(secs: u32, locale: &str) -> String {
-    let minutes = secs.div_ceil(60);
-    let es = locale == "es";
-    match minutes {
-        0 | 1 => if es {
-            "alrededor de un minuto"
-        } else {
-            "about a minute"
-        }
-        .to_string(),
-        m if m < 60 => {
-            if es {
-                format!("unos {m} minutos")
-            } else {
-                format!("about {m} minutes")
-            }
-        }
-        m => {
-            let h = m.div_ceil(60);
-            match (es, h) {
-                (true, 1) => "alrededor de una hora".to_string(),
-                (true, h) => format!("unas {h} horas"),
-                (false, 1) => "about an hour".to_string(),
-                (false, h) => format!("about {h} hours"),
-            }
-        }
+/// A wait, said the way a person would ("about 5 minutes"), in English: the
+/// fallback when a locale's templates have no `wait.*` texts.
+pub fn human_wait(secs: u32, _locale: &str) -> String {
+    match secs.div_ceil(60) {
+        0 | 1 => "about a minute".to_string(),
+        m if m < 60 => format!("about {m} minutes"),
+        m => match m.div_ceil(60) {
+            1 => "about an hour".to_string(),
+            h => format!("about {h} hours"),
+        },
     }
 }
 
@@ -298,6 +282,7 @@ pub struct Engine {
     knowledge: KnowledgeBase,
     store: Arc<dyn OrderService>,
     config: EngineConfig,
+    language: language::LanguageDetector,
 }
 
 /// Intents whose flows are digressions: answered, then the pending question is asked again.
@@ -307,70 +292,22 @@ fn is_digression(flow: &Flow) -> bool {
         .all(|s| matches!(s.kind, StepKind::Say(_) | StepKind::AnswerFromKnowledge))
 }
 
-/// A few strong signs of Spanish or English, for choosing the reply language.
+/// The language of `text` among the built-in ones (English and Spanish),
+/// from the markers in the built-in templates (see [`language`]). The
+/// engine uses its own detector over the store's languages.
 pub fn detect_locale(text: &str) -> Option<&'static str> {
-    let lower = text.to_lowercase();
-    if lower.contains(['¿', '¡', 'ñ']) {
-        return Some("es");
-    }
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty())
-        .collect();
-    const ES: [&str; 40] = [
-        "hola",
-        "pedido",
-        "pedidos",
-        "donde",
-        "dónde",
-        "está",
-        "esta",
-        "quiero",
-        "gracias",
-        "envío",
-        "envio",
-        "devolver",
-        "devolución",
-        "reembolso",
-        "cuándo",
-        "cuando",
-        "paquete",
-        "cancelar",
-        "llegó",
-        "llego",
-        "tengo",
-        "necesito",
-        "recibido",
-        "entregado",
-        "seguimiento",
-        "número",
-        "numero",
-        "dirección",
-        "correo",
-        "mi",
-        "el",
-        "la",
-        "de",
-        "pero",
-        "todavía",
-        "aún",
-        "buenas",
-        "hablar",
-        "persona",
-        "cambiar",
-    ];
-    const EN: [&str; 24] = [
-        "the", "my", "where", "order", "hello", "hi", "thanks", "please", "want", "when", "is",
-        "you", "it", "what", "how", "can", "i", "to", "and", "of", "a", "with", "this", "not",
-    ];
-    let es = words.iter().filter(|w| ES.contains(w)).count();
-    let en = words.iter().filter(|w| EN.contains(w)).count();
-    if es >= 2 && es > en || es >= 1 && en == 0 && words.len() <= 3 {
-        Some("es")
-    } else if en >= 2 && en > es || en >= 1 && es == 0 && words.len() <= 3 {
-        Some("en")
-    } else {
-        None
+    static DETECTOR: std::sync::OnceLock<language::LanguageDetector> = std::sync::OnceLock::new();
+    let d = DETECTOR.get_or_init(|| {
+        let mut t = Templates::default();
+        for (locale, src) in DEFAULT_TEMPLATES {
+            let _ = t.add_locale(locale, src, locale);
+        }
+        language::LanguageDetector::new(&t, &["en".to_string(), "es".to_string()])
+    });
+    match d.detect(text)? {
+        "en" => Some("en"),
+        "es" => Some("es"),
+        _ => None,
     }
 }
 
@@ -591,6 +528,7 @@ impl Engine {
         if !unguarded.is_empty() {
             return Err(EngineError::UnguardedTemplates(unguarded.join("\n")));
         }
+        let language = language::LanguageDetector::new(&templates, &config.languages);
         Ok(Self {
             nlu,
             flows,
@@ -598,11 +536,31 @@ impl Engine {
             knowledge,
             store,
             config,
+            language,
         })
     }
 
     pub fn nlu(&self) -> &Nlu {
         &self.nlu
+    }
+
+    /// A wait in `locale`, from its `wait.minute`, `wait.minutes` (`{n}`),
+    /// `wait.hour` and `wait.hours` templates, else [`human_wait`].
+    fn wait_text(&self, secs: u32, locale: &str) -> String {
+        let minutes = secs.div_ceil(60);
+        let (id, n) = match minutes {
+            0 | 1 => ("wait.minute", 1),
+            m if m < 60 => ("wait.minutes", m),
+            m if m.div_ceil(60) == 1 => ("wait.hour", 1),
+            m => ("wait.hours", m.div_ceil(60)),
+        };
+        if self.templates.get(locale, id).is_none() {
+            return human_wait(secs, locale);
+        }
+        let vars = HashMap::from([("n", n.to_string())]);
+        self.templates
+            .render(locale, id, 0, &vars)
+            .unwrap_or_else(|| human_wait(secs, locale))
     }
 
     /// The order view at `now` with this engine's time zone and policy values.
@@ -660,7 +618,7 @@ impl Engine {
         match (queued.agents_online, queued.wait_secs, known) {
             (true, wait, _) => {
                 let locale = t.locale().to_string();
-                v.insert("wait", human_wait(wait.unwrap_or(60), &locale));
+                v.insert("wait", t.engine.wait_text(wait.unwrap_or(60), &locale));
                 t.say("handoff.queue.wait", &v, &[]);
             }
             (false, _, Some(email)) => {
@@ -705,7 +663,7 @@ impl Engine {
         match (online, update.wait_secs, known) {
             (true, Some(wait), _) => {
                 let locale = t.locale().to_string();
-                v.insert("wait", human_wait(wait, &locale));
+                v.insert("wait", t.engine.wait_text(wait, &locale));
                 let id = if was_online {
                     "handoff.update.wait"
                 } else {
@@ -861,6 +819,7 @@ impl<'a> Turn<'a> {
             .locale
             .as_deref()
             .or(self.state.locale.as_deref())
+            .or(self.engine.config.languages.first().map(String::as_str))
             .unwrap_or("en")
     }
 
@@ -981,7 +940,7 @@ impl<'a> Turn<'a> {
                 last = sp.end;
             }
             words.push_str(&self.text[last..]);
-            if let Some(l) = detect_locale(&words) {
+            if let Some(l) = self.engine.language.detect(&words) {
                 if self.state.locale.as_deref() != Some(l) {
                     self.emit(Event::LocaleSet {
                         locale: l.to_string(),

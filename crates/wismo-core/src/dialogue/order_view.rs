@@ -310,34 +310,67 @@ fn weekday_index(w: Weekday) -> usize {
     w.num_days_from_monday() as usize
 }
 
-/// "Thursday, November 27" / "jueves, 27 de noviembre", in the shopper's time zone.
+const FR_DAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+const FR_MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// The language part of a locale tag ("es-MX" -> "es").
+fn language(locale: &str) -> &str {
+    locale.split(['-', '_']).next().unwrap_or(locale)
+}
+
+/// "Thursday, November 27" / "jueves, 27 de noviembre" / "jeudi 27
+/// novembre", in the shopper's time zone; other languages get the ISO date
+/// ("2026-11-27"), which reads the same everywhere.
 pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str) -> String {
     let d = t.with_timezone(&tz).date_naive();
     let (wd, m) = (weekday_index(d.weekday()), d.month0() as usize);
-    if locale == "es" {
-        format!("{}, {} de {}", ES_DAYS[wd], d.day(), ES_MONTHS[m])
-    } else {
-        format!("{}, {} {}", EN_DAYS[wd], EN_MONTHS[m], d.day())
+    match language(locale) {
+        "en" => format!("{}, {} {}", EN_DAYS[wd], EN_MONTHS[m], d.day()),
+        "es" => format!("{}, {} de {}", ES_DAYS[wd], d.day(), ES_MONTHS[m]),
+        "fr" => format!("{} {} {}", FR_DAYS[wd], d.day(), FR_MONTHS[m]),
+        _ => d.format("%Y-%m-%d").to_string(),
     }
 }
 
 /// A future or present day said relative to today: "today", "tomorrow,
 /// Wednesday, November 25", "on Friday, November 27" / "hoy", "mañana,
-/// miércoles, 25 de noviembre", "el viernes, 27 de noviembre".
+/// miércoles, 25 de noviembre", "el viernes, 27 de noviembre" /
+/// "aujourd'hui", "demain, mercredi 25 novembre", "le vendredi 27 novembre";
+/// other languages: the date.
 pub fn when(t: DateTime<Utc>, view: &View, locale: &str) -> String {
     let date = human_date(t, view.tz, locale);
     let diff = (view.day(t) - view.today()).num_days();
-    match (diff, locale == "es") {
-        (0, false) => "today".to_string(),
-        (0, true) => "hoy".to_string(),
-        (1, false) => format!("tomorrow, {date}"),
-        (1, true) => format!("mañana, {date}"),
-        (_, false) => format!("on {date}"),
-        (_, true) => format!("el {date}"),
+    match (language(locale), diff) {
+        ("en", 0) => "today".to_string(),
+        ("en", 1) => format!("tomorrow, {date}"),
+        ("en", _) => format!("on {date}"),
+        ("es", 0) => "hoy".to_string(),
+        ("es", 1) => format!("mañana, {date}"),
+        ("es", _) => format!("el {date}"),
+        ("fr", 0) => "aujourd'hui".to_string(),
+        ("fr", 1) => format!("demain, {date}"),
+        ("fr", _) => format!("le {date}"),
+        _ => date,
     }
 }
 
-/// "$49.99", "€20.00" / "49,99 US$", "20,00 €".
+/// "$49.99", "€20.00" / "49,99 US$", "20,00 €" / "49,99 $US", "20,00 €";
+/// other languages: "49.99 USD".
 pub fn human_money(amount: &str, currency: &str, locale: &str) -> String {
     let symbol = match currency {
         "USD" => "$",
@@ -348,11 +381,17 @@ pub fn human_money(amount: &str, currency: &str, locale: &str) -> String {
         "JPY" => "¥",
         other => other,
     };
-    if locale == "es" {
-        let es_symbol = if currency == "USD" { "US$" } else { symbol };
-        format!("{} {es_symbol}", amount.replace('.', ","))
-    } else {
-        format!("{symbol}{amount}")
+    match language(locale) {
+        "en" => format!("{symbol}{amount}"),
+        "es" => {
+            let es_symbol = if currency == "USD" { "US$" } else { symbol };
+            format!("{} {es_symbol}", amount.replace('.', ","))
+        }
+        "fr" => {
+            let fr_symbol = if currency == "USD" { "$US" } else { symbol };
+            format!("{}\u{a0}{fr_symbol}", amount.replace('.', ","))
+        }
+        _ => format!("{amount} {currency}"),
     }
 }
 

@@ -282,7 +282,7 @@ impl Workspace {
 
         // knowledge/
         let knowledge_files: Vec<(&str, &str)> = files
-            .under("knowledge/")
+            .under("knowledge")
             .map(|(p, t)| (p.strip_prefix("knowledge/").unwrap_or(p), t))
             .collect();
         let knowledge = if knowledge_files.is_empty() {
@@ -318,7 +318,7 @@ impl Workspace {
             let _ =
                 templates.add_locale(locale, src, &format!("<built-in>/templates/{locale}.yml"));
         }
-        let template_files: Vec<(&str, &str)> = files.under("templates/").collect();
+        let template_files: Vec<(&str, &str)> = files.under("templates").collect();
         for (path, src) in &template_files {
             let name = path.strip_prefix("templates/").unwrap_or(path);
             let Some(locale) = name
@@ -422,7 +422,7 @@ impl Workspace {
         // nlu/
         let mut training = TrainingData::default();
         let mut store_data = TrainingData::default();
-        let nlu_files: Vec<(&str, &str)> = files.under("nlu/").collect();
+        let nlu_files: Vec<(&str, &str)> = files.under("nlu").collect();
         for (name, src) in DEFAULT_TRAINING_FILES {
             let replaced = nlu_files.iter().any(|(p, _)| {
                 let stem = |n: &str| {
@@ -484,7 +484,13 @@ impl Workspace {
                 }
             }
         }
-        for i in &store_intents {
+        let builtin_intents = crate::nlu::default_training_data()
+            .map(|d| d.intents())
+            .unwrap_or_default();
+        for i in store_intents
+            .iter()
+            .filter(|i| !builtin_intents.contains(i))
+        {
             if flows.flow_for_intent(i).is_none() {
                 let (file, line) = nlu_files
                     .iter()
