@@ -121,7 +121,7 @@ pub enum ApiError {
     RasaUnauthorized,
     /// A store workspace that does not load: every error, each with its
     /// `file`, `line`, `message` and `text` (`file:line: message`).
-    #[error("the store workspace has {} error(s); nothing was changed", .0.len())]
+    #[error("the store workspace has {} error(s); nothing was changed", .0.iter().filter(|e| e["severity"] == "error").count())]
     WorkspaceInvalid(Vec<serde_json::Value>),
     /// A cookie-authenticated state-changing request from another site.
     #[error("cross-site request refused: the Origin is not this server's")]

@@ -82,7 +82,11 @@ impl std::fmt::Display for LiveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LiveError::Invalid(d) => {
-                let list: Vec<String> = d.iter().map(ToString::to_string).collect();
+                let list: Vec<String> = d
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .map(ToString::to_string)
+                    .collect();
                 write!(f, "the workspace has errors: {}", list.join("; "))
             }
             LiveError::Db(e) => write!(f, "{e}"),
@@ -676,10 +680,11 @@ pub async fn watch(live: Arc<Live>, poll: Duration) {
             let _ = live.sync().await;
             continue;
         }
-        match live.reload_dir((trigger, "system")).await {
-            Ok(o) if o.new => tracing::info!(version = o.version_id, trigger, "store reloaded"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(trigger, error = %e, "store reload refused"),
+        // A refusal is logged by `publish`.
+        if let Ok(o) = live.reload_dir((trigger, "system")).await {
+            if o.new {
+                tracing::info!(version = o.version_id, trigger, "store reloaded");
+            }
         }
         let _ = live.sync().await;
     }

@@ -117,8 +117,18 @@ async fn every_endpoint_for_every_role() {
             [Auth, Auth, Auth, Auth, Ok],
         ),
         // The store workspace: supervisors and admins (reload: admins only).
-        ("GET", "/v1/widget/config".into(), None, [Ok, Ok, Ok, Ok, Ok]),
-        ("GET", "/v1/admin/store".into(), None, [Auth, Auth, No, Ok, Ok]),
+        (
+            "GET",
+            "/v1/widget/config".into(),
+            None,
+            [Ok, Ok, Ok, Ok, Ok],
+        ),
+        (
+            "GET",
+            "/v1/admin/store".into(),
+            None,
+            [Auth, Auth, No, Ok, Ok],
+        ),
         (
             "GET",
             "/v1/admin/store/versions".into(),
