@@ -16,10 +16,14 @@
 //!   `state.webhooks.emit(…)`.
 //!
 //! [`Server::start`] connects and migrates the database, loads the demo store
-//! into an empty one, loads (or trains once and caches) the NLU model and
-//! binds the listener and starts the webhook worker; [`Server::run`] serves
+//! into an empty one, loads the store workspace ([`live`]: the `store_dir`
+//! folder, the database's active version or the built-ins, with the NLU model
+//! cached or trained once) and binds the listener and starts the webhook
+//! worker; [`Server::run`] serves (and reloads the store workspace live)
 //! until the shutdown future completes, then drains requests in flight,
 //! closes WebSockets and stops the webhook worker.
+//! * [`store_api`]: the store workspace's admin and console endpoints and
+//!   `GET /v1/widget/config`.
 
 pub mod agents;
 pub mod api;
