@@ -17,6 +17,40 @@ export interface WidgetConfig {
   color: string | null;
   /** A signed-in shopper's customer token (data-wismo-customer-token), or null. */
   customerToken: string | null;
+  /** The panel's title from the store (`GET /v1/widget/config`), or null for the default. */
+  title?: string | null;
+  /** Which settings the script tag set itself (the server's look never overrides them). */
+  explicit?: { position: boolean; color: boolean };
+}
+
+/**
+ * The store's look from `GET /v1/widget/config` (title, colours, position),
+ * applied under the script tag's own attributes: an attribute always wins.
+ * Anything malformed in `look` is ignored.
+ */
+export function applyServerLook(config: WidgetConfig, look: unknown): WidgetConfig {
+  if (!look || typeof look !== 'object') return config;
+  const l = look as {
+    title?: unknown;
+    position?: unknown;
+    colours?: { primary?: unknown } | null;
+    languages?: unknown;
+  };
+  const explicit = config.explicit ?? { position: false, color: false };
+  // The title is in the store's first language: other languages keep theirs.
+  const first = Array.isArray(l.languages) && typeof l.languages[0] === 'string' ? l.languages[0] : null;
+  const sameLanguage = !first || first.toLowerCase().split('-')[0] === config.locale;
+  const title =
+    sameLanguage && typeof l.title === 'string' && l.title.trim() ? l.title.trim().slice(0, 80) : null;
+  const primary = typeof l.colours?.primary === 'string' ? safeColor(l.colours.primary) : null;
+  const position =
+    l.position === 'bottom-left' ? 'left' : l.position === 'bottom-right' ? 'right' : null;
+  return {
+    ...config,
+    title: title ?? config.title ?? null,
+    color: explicit.color ? config.color : (primary ?? config.color),
+    position: explicit.position || !position ? config.position : position,
+  };
 }
 
 const HEX = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
@@ -82,5 +116,10 @@ export function readConfig(
     position: attr('data-wismo-position')?.trim().toLowerCase() === 'left' ? 'left' : 'right',
     color: safeColor(attr('data-wismo-color')),
     customerToken: attr('data-wismo-customer-token')?.trim() || null,
+    title: null,
+    explicit: {
+      position: attr('data-wismo-position') !== null,
+      color: safeColor(attr('data-wismo-color')) !== null,
+    },
   };
 }

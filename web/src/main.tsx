@@ -26,6 +26,7 @@ function boot() {
   const { widget } = mount(config, {
     page: () => location.href,
   });
+  void widget.loadLook();
   window.addEventListener('online', () => widget.client.networkOnline());
   window.addEventListener('offline', () => widget.client.networkOffline());
   window.wismo = { ...widget.api(), version: '0.1.0' };

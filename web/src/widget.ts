@@ -3,7 +3,7 @@
 // `window.wismo`.
 
 import { WismoClient, type SocketFactory, type StorageLike } from './client';
-import type { WidgetConfig } from './config';
+import { applyServerLook, type WidgetConfig } from './config';
 import { normalizeLocale } from './i18n';
 import { ChatStore } from './store';
 import type { Locale } from './types';
@@ -37,7 +37,7 @@ export interface WismoApi {
 export class Widget {
   readonly store = new ChatStore();
   readonly client: WismoClient;
-  readonly config: WidgetConfig;
+  config: WidgetConfig;
   private view: ViewState;
   private listeners = new Set<() => void>();
   /** Set by the UI: whether the keyboard focus is inside the widget. */
@@ -77,6 +77,24 @@ export class Widget {
 
   start(): void {
     this.client.start();
+  }
+
+  /** Applies the store's look (`GET /v1/widget/config`) under the script tag's attributes. */
+  applyLook(look: unknown): void {
+    this.config = applyServerLook(this.config, look);
+    this.setView({});
+  }
+
+  /** Fetches the store's look from the server; a failure keeps the defaults. */
+  async loadLook(fetchImpl: typeof fetch = fetch): Promise<void> {
+    try {
+      const res = await fetchImpl(`${this.config.baseUrl}/v1/widget/config`, {
+        headers: { accept: 'application/json' },
+      });
+      if (res.ok) this.applyLook(await res.json());
+    } catch {
+      // The defaults and the attributes stay.
+    }
   }
 
   open = (): void => {

@@ -486,6 +486,19 @@ describe('How did we do?', () => {
   });
 });
 
+describe("the store's look from the server", () => {
+  it('shows the title and side the server sends, and keeps an attribute colour', async () => {
+    const { m, $ } = await setup({ color: '#0a7d5a', explicit: { position: false, color: true } });
+    expect($('#wismo-title')?.textContent).toBe('Chat with us');
+    await act(async () =>
+      m.widget.applyLook({ title: 'Acme help', colours: { primary: '#aa3300' }, position: 'bottom-left' }),
+    );
+    expect($('#wismo-title')?.textContent).toBe('Acme help');
+    expect($('.wismo-root')?.className).toContain('wismo-left');
+    expect(m.widget.config.color).toBe('#0a7d5a');
+  });
+});
+
 describe('configuration from the script tag', () => {
   it('reads data-wismo-* attributes, validating each', () => {
     const s = document.createElement('script');
@@ -499,6 +512,8 @@ describe('configuration from the script tag', () => {
       position: 'left',
       color: '#0a7d5a',
       customerToken: null,
+      title: null,
+      explicit: { position: true, color: true },
     });
     s.setAttribute('data-wismo-customer-token', ' eyJ.x.y ');
     expect(readConfig(s, { href: 'https://shop.example/p/1' }).customerToken).toBe('eyJ.x.y');

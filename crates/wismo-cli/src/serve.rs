@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// Append security events to this file as JSON lines (schema wismo.security/1).
     #[arg(long)]
     pub security_log: Option<String>,
+    /// The store workspace folder (wismo init); watched and reloaded live, each change a new version.
+    #[arg(long = "store")]
+    pub store_dir: Option<String>,
 }
 
 impl ServeArgs {
@@ -118,6 +121,7 @@ impl ServeArgs {
             ("tls_cert", &self.tls_cert),
             ("tls_key", &self.tls_key),
             ("security_log", &self.security_log),
+            ("store_dir", &self.store_dir),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

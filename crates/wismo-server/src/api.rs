@@ -107,12 +107,13 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// What an API key may do. The admin token may do everything.
-pub const SCOPES: [&str; 5] = [
+pub const SCOPES: [&str; 6] = [
     "import",
     "webhooks",
     "analytics",
     "conversations",
     "privacy",
+    "store",
 ];
 
 /// Every API key starts with this (`wsk_` + 64 hex digits).
@@ -713,7 +714,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "status": "ready",
             "database": "ok",
             "model": "loaded",
-            "intents": state.sessions.engine.nlu().model().classifier.classes().len(),
+            "intents": state.sessions.engine.get().nlu().model().classifier.classes().len(),
             "websockets": state.websockets(),
         }))
         .into_response(),

@@ -158,6 +158,12 @@ pub struct Config {
     /// File that security events are appended to as JSON lines
     /// (`wismo.security/1`); `None`: only the tracing log.
     pub security_log: Option<PathBuf>,
+    /// The store workspace folder (`store.toml`, `knowledge/`, …); watched
+    /// and published as a new version when it changes. `None`: the active
+    /// version in the database, else the built-in (demo) workspace.
+    pub store_dir: Option<PathBuf>,
+    /// How often this server asks the database which store version is active.
+    pub store_poll: Duration,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -724,6 +730,18 @@ const KEYS: &[Key] = &[
         secret: false,
         help: "file that security events are appended to as JSON lines, schema wismo.security/1 (unset: tracing log only)",
     },
+    Key {
+        name: "store_dir",
+        default: None,
+        secret: false,
+        help: "the store workspace folder (store.toml, knowledge/, flows.yml, templates/, nlu/); watched, every change published as a new version (unset: the active version in the database, else the built-in demo store)",
+    },
+    Key {
+        name: "store_poll",
+        default: Some("3s"),
+        secret: false,
+        help: "how often each server checks the database for a newly published store version",
+    },
 ];
 
 /// Settings that take a list (comma-separated text, or a TOML array).
@@ -1189,6 +1207,8 @@ impl Layers {
             tls_cert,
             tls_key,
             security_log: text("security_log").map(|p| PathBuf::from(p.trim())),
+            store_dir: text("store_dir").map(|p| PathBuf::from(p.trim())),
+            store_poll: duration("store_poll")?,
             trusted_proxies,
             cors_origins,
             frame_ancestors,

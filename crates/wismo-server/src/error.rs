@@ -119,6 +119,10 @@ pub enum ApiError {
         "a valid Authorization: Bearer <rasa_channel_token> (or a JWT signed with it) is required"
     )]
     RasaUnauthorized,
+    /// A store workspace that does not load: every error, each with its
+    /// `file`, `line`, `message` and `text` (`file:line: message`).
+    #[error("the store workspace has {} error(s); nothing was changed", .0.iter().filter(|e| e["severity"] == "error").count())]
+    WorkspaceInvalid(Vec<serde_json::Value>),
     /// A cookie-authenticated state-changing request from another site.
     #[error("cross-site request refused: the Origin is not this server's")]
     CrossSiteRequest,
@@ -183,6 +187,7 @@ impl ApiError {
             ApiError::RasaChannelDisabled => "rasa_channel_disabled",
             ApiError::RasaUnauthorized => "rasa_unauthorized",
             ApiError::CrossSiteRequest => "cross_site_request",
+            ApiError::WorkspaceInvalid(_) => "workspace_invalid",
         }
     }
 
@@ -219,6 +224,7 @@ impl ApiError {
             ApiError::RasaChannelDisabled => StatusCode::NOT_FOUND,
             ApiError::RasaUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
+            ApiError::WorkspaceInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -256,19 +262,24 @@ impl ApiError {
             ApiError::RasaChannelDisabled => "Rasa channel disabled",
             ApiError::RasaUnauthorized => "Unauthorized",
             ApiError::CrossSiteRequest => "Cross-site request",
+            ApiError::WorkspaceInvalid(_) => "Store workspace invalid",
         }
     }
 
     /// The JSON body (also used for WebSocket error frames).
     pub fn body(&self) -> serde_json::Value {
         let code = self.code();
-        json!({
+        let mut body = json!({
             "type": format!("https://wismo.dev/errors/{code}"),
             "title": self.title(),
             "status": self.status().as_u16(),
             "code": code,
             "message": self.to_string(),
-        })
+        });
+        if let ApiError::WorkspaceInvalid(errors) = self {
+            body["errors"] = serde_json::Value::Array(errors.clone());
+        }
+        body
     }
 }
 

@@ -389,7 +389,7 @@ impl Sessions {
             })
             .await?;
         let before = conv.events.len();
-        self.engine.handoff_queued(
+        self.engine.get().handoff_queued(
             conv,
             HandoffQueue {
                 case: h.case_id(),
@@ -452,7 +452,7 @@ impl Sessions {
             return Ok(false);
         }
         let before = conv.events.len();
-        self.engine.handoff_update(
+        self.engine.get().handoff_update(
             conv,
             HandoffQueue {
                 case: h.case_id(),

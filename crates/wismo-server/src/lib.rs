@@ -16,10 +16,14 @@
 //!   `state.webhooks.emit(…)`.
 //!
 //! [`Server::start`] connects and migrates the database, loads the demo store
-//! into an empty one, loads (or trains once and caches) the NLU model and
-//! binds the listener and starts the webhook worker; [`Server::run`] serves
+//! into an empty one, loads the store workspace ([`live`]: the `store_dir`
+//! folder, the database's active version or the built-ins, with the NLU model
+//! cached or trained once) and binds the listener and starts the webhook
+//! worker; [`Server::run`] serves (and reloads the store workspace live)
 //! until the shutdown future completes, then drains requests in flight,
 //! closes WebSockets and stops the webhook worker.
+//! * [`store_api`]: the store workspace's admin and console endpoints and
+//!   `GET /v1/widget/config`.
 
 pub mod agents;
 pub mod api;
@@ -27,6 +31,7 @@ pub mod config;
 mod datakeys;
 pub mod error;
 pub mod escalation;
+pub mod live;
 pub mod oidc;
 pub mod openapi;
 pub mod rbac;
@@ -34,6 +39,7 @@ pub mod security;
 pub mod security_log;
 pub mod sessions;
 pub mod shopper_jwt;
+pub mod store_api;
 pub mod tls;
 pub mod webhooks;
 pub mod ws;
@@ -54,11 +60,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use wismo_core::dialogue::{Engine, EngineConfig};
-use wismo_core::knowledge::KnowledgeBase;
-use wismo_core::nlu::entities::EntityConfig;
+use wismo_core::dialogue::EngineConfig;
 use wismo_core::nlu::model::NluModel;
-use wismo_core::nlu::{self, Nlu, NluTrainOptions};
+use wismo_core::nlu::{self, NluTrainOptions};
 use wismo_store::{Db, SqlOrderService};
 
 use crate::config::{masked_url, Config};
@@ -81,6 +85,8 @@ pub struct Inner {
     pub shopper_jwt: Option<shopper_jwt::Verifier>,
     /// Agent single sign-on; `None` when OIDC is off.
     pub oidc: Option<oidc::Oidc>,
+    /// The store workspace in use, its versions and live reload.
+    pub store: Arc<live::Live>,
     shutdown: watch::Sender<bool>,
     websockets: AtomicUsize,
 }
@@ -220,15 +226,19 @@ fn cached_model_name() -> String {
 
 /// Loads the configured model, or the cached model of the built-in data,
 /// training and caching it when there is none yet.
-fn load_model(config: &Config) -> anyhow::Result<NluModel> {
-    if let Some(path) = &config.model {
+pub(crate) fn load_model_from(
+    data_dir: &Path,
+    model: Option<&Path>,
+) -> anyhow::Result<(NluModel, bool)> {
+    if let Some(path) = model {
         return NluModel::load(path)
+            .map(|m| (m, false))
             .with_context(|| format!("cannot load model {}", path.display()));
     }
-    let path = config.data_dir.join(cached_model_name());
+    let path = data_dir.join(cached_model_name());
     if path.exists() {
         match NluModel::load(&path) {
-            Ok(m) => return Ok(m),
+            Ok(m) => return Ok((m, false)),
             Err(e) => tracing::warn!(error = %e, "cached model unusable; training again"),
         }
     }
@@ -238,12 +248,12 @@ fn load_model(config: &Config) -> anyhow::Result<NluModel> {
         .context("training the built-in model failed")?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "model trained");
     save_atomically(&model, &path);
-    Ok(model)
+    Ok((model, true))
 }
 
 /// Writes next to the target and renames, so concurrent starts never read
 /// half a file. A failure only costs training again next time.
-fn save_atomically(model: &NluModel, path: &Path) {
+pub(crate) fn save_atomically(model: &NluModel, path: &Path) {
     let result = (|| -> anyhow::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -321,22 +331,9 @@ impl Server {
                 }
             }
         }
-        let model_config = config.clone();
-        let model = tokio::task::spawn_blocking(move || load_model(&model_config))
-            .await
-            .context("model loading stopped")??;
-        let nlu = Nlu::new(
-            model,
-            &EntityConfig {
-                catalogue: nlu::entities::demo_catalogue(),
-                ..EntityConfig::default()
-            },
-        )
-        .context("the model does not load")?;
         let orders = Arc::new(SqlOrderService::on_current_runtime(db.clone())?);
-        let engine = Engine::new(
-            nlu,
-            KnowledgeBase::builtin(),
+        let store = live::Live::start(
+            db.clone(),
             orders,
             EngineConfig {
                 tz: config.timezone,
@@ -344,8 +341,15 @@ impl Server {
                 late_after_days: config.late_after_days,
                 ..EngineConfig::default()
             },
+            live::Models {
+                data_dir: config.data_dir.clone(),
+                model: config.model.clone(),
+            },
+            config.store_dir.clone(),
         )
+        .await
         .context("the conversation engine does not load")?;
+        let store = Arc::new(store);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -363,7 +367,8 @@ impl Server {
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
             oidc,
-            sessions: Sessions::new(db, Arc::new(engine), webhooks.clone(), &config),
+            sessions: Sessions::new(db, store.engine.clone(), webhooks.clone(), &config),
+            store,
             webhooks,
             config,
             security: security::Limits::with_log(security_log),
@@ -448,6 +453,11 @@ impl Server {
                 }
             }
         });
+        // Live reload: the store folder, SIGHUP, and the active version.
+        let _store_watch = tls::AbortOnDrop(tokio::spawn(live::watch(
+            state.store.clone(),
+            state.config.store_poll,
+        )));
         // Re-encryption under the active data key; key file reloads.
         let data_keys = datakeys::start(state.sessions.db.clone());
         // Automatic assignment: whenever the queue or who is online changes.
@@ -653,6 +663,19 @@ pub fn router(state: AppState) -> Router {
             post(api::import_shopify).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route(WEBHOOKS_PATH, get(api::webhooks_status))
+        .route("/v1/widget/config", get(store_api::widget_config))
+        .route("/v1/admin/store", get(store_api::status))
+        .route("/v1/admin/store/versions", get(store_api::versions))
+        .route("/v1/admin/store/reload", post(store_api::reload))
+        .route("/v1/admin/store/files", get(store_api::files))
+        .route(
+            "/v1/admin/store/preview",
+            post(store_api::preview).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route(
+            "/v1/admin/store/publish",
+            post(store_api::publish).layer(DefaultBodyLimit::max(import_limit)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -706,11 +729,13 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         Err(_) => String::new(),
     };
     let err = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge(if path == IMPORT_PATH {
-            state.config.max_import_bytes
-        } else {
-            state.config.max_body_bytes
-        }),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge(
+            if path == IMPORT_PATH || path.starts_with("/v1/admin/store/") {
+                state.config.max_import_bytes
+            } else {
+                state.config.max_body_bytes
+            },
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(detail),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
             method: String::new(),

@@ -684,9 +684,16 @@ mod tests {
         ("/v1/admin/gdpr/export", &["post"]),
         ("/v1/admin/gdpr/erase", &["post"]),
         ("/v1/admin/gdpr/purge", &["post"]),
+        ("/v1/widget/config", &["get"]),
+        ("/v1/admin/store", &["get"]),
+        ("/v1/admin/store/versions", &["get"]),
+        ("/v1/admin/store/reload", &["post"]),
+        ("/v1/admin/store/files", &["get"]),
+        ("/v1/admin/store/preview", &["post"]),
+        ("/v1/admin/store/publish", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 45] = [
+    const CODES: [(&str, u64); 46] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -732,6 +739,7 @@ mod tests {
         ("rasa_channel_disabled", 404),
         ("rasa_unauthorized", 401),
         ("cross_site_request", 403),
+        ("workspace_invalid", 422),
     ];
 
     fn doc() -> Value {
@@ -978,6 +986,7 @@ mod tests {
             ApiError::RasaChannelDisabled,
             ApiError::RasaUnauthorized,
             ApiError::CrossSiteRequest,
+            ApiError::WorkspaceInvalid(Vec::new()),
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()

@@ -10,6 +10,7 @@
 //! | `ManageCannedReplies` | | | ✓ | |
 //! | `ViewAnalytics` (resolution tracking) | | | ✓ | ✓ |
 //! | `Administer` (import, webhooks, privacy; API keys by scope) | | | | ✓ |
+//! | `ManageStore` (the store workspace: files, preview, publish; reload is admin only) | | | ✓ | ✓ |
 
 use std::fmt;
 
@@ -33,6 +34,7 @@ pub enum Permission {
     ManageCannedReplies,
     ViewAnalytics,
     Administer,
+    ManageStore,
 }
 
 impl fmt::Display for Role {
@@ -57,6 +59,8 @@ pub const fn allows(role: Role, permission: Permission) -> bool {
             | (Role::Supervisor, P::ManageOthersCases)
             | (Role::Supervisor, P::ManageCannedReplies)
             | (Role::Supervisor, P::ViewAnalytics)
+            | (Role::Supervisor, P::ManageStore)
+            | (Role::Admin, P::ManageStore)
             | (Role::Admin, P::ViewAnalytics)
             | (Role::Admin, P::Administer)
     )
@@ -108,12 +112,13 @@ mod tests {
             P::ManageCannedReplies,
             P::ViewAnalytics,
             P::Administer,
+            P::ManageStore,
         ];
         let granted = |r: Role| all.iter().filter(|p| allows(r, **p)).count();
         assert_eq!(granted(Role::Shopper), 1);
         assert_eq!(granted(Role::Agent), 1);
-        assert_eq!(granted(Role::Supervisor), 4);
-        assert_eq!(granted(Role::Admin), 2);
+        assert_eq!(granted(Role::Supervisor), 5);
+        assert_eq!(granted(Role::Admin), 3);
         assert!(!allows(Role::Agent, P::ManageOthersCases));
         assert!(!allows(Role::Admin, P::WorkQueue), "admins are not agents");
     }

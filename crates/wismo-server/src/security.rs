@@ -452,7 +452,9 @@ fn subject_of(path: &str) -> String {
 }
 
 fn is_shopper_path(path: &str) -> bool {
-    path == "/v1/conversations" || path.starts_with("/v1/conversations/")
+    path == "/v1/conversations"
+        || path.starts_with("/v1/conversations/")
+        || path == "/v1/widget/config"
 }
 
 /// Base64 (standard alphabet, padded), for CSP hashes.

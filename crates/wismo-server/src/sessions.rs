@@ -378,7 +378,8 @@ pub struct CreateRequest {
 /// The sessions of this server and what they need to run turns.
 pub struct Sessions {
     pub db: Db,
-    pub engine: Arc<Engine>,
+    /// The engine in use (swapped by a store reload; a turn keeps the one it started with).
+    pub engine: Arc<crate::live::EngineCell>,
     pub clock: Clock,
     pub escalation: Arc<Escalation>,
     /// CRM events: hand-offs, agent messages, resolutions, ratings.
@@ -392,7 +393,12 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(db: Db, engine: Arc<Engine>, webhooks: Webhooks, config: &Config) -> Self {
+    pub fn new(
+        db: Db,
+        engine: Arc<crate::live::EngineCell>,
+        webhooks: Webhooks,
+        config: &Config,
+    ) -> Self {
         Self {
             webhooks,
             fail_next_turn: std::sync::atomic::AtomicBool::new(false),
@@ -433,7 +439,7 @@ impl Sessions {
             }
             _ => conv.customer = req.customer.clone(),
         }
-        self.engine.greet(&mut conv, now);
+        self.engine.get().greet(&mut conv, now);
         let events = std::mem::take(&mut conv.events);
         let customer = req
             .customer
@@ -687,7 +693,7 @@ impl Sessions {
                 &json!({"type": "typing", "role": "bot", "on": true}),
             ));
         }
-        let engine = self.engine.clone();
+        let engine = self.engine.get();
         // Whether the conversation was waiting for or with a person before
         // this message (read before the state is handed to the engine).
         let had_case = live.conv.state.case_id.is_some();
@@ -943,7 +949,7 @@ impl Sessions {
         session.used_now();
         self.reload_if_stale(session, &mut live).await?;
         let now = self.clock.now();
-        let events = act(&self.engine, &mut live.conv, now);
+        let events = act(&self.engine.get(), &mut live.conv, now);
         live.conv.events.clear();
         let last = match self.db.append_events(&session.id, &events).await {
             Ok(last) => last,

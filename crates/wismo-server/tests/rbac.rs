@@ -116,6 +116,49 @@ async fn every_endpoint_for_every_role() {
             Some(bad.clone()),
             [Auth, Auth, Auth, Auth, Ok],
         ),
+        // The store workspace: supervisors and admins (reload: admins only).
+        (
+            "GET",
+            "/v1/widget/config".into(),
+            None,
+            [Ok, Ok, Ok, Ok, Ok],
+        ),
+        (
+            "GET",
+            "/v1/admin/store".into(),
+            None,
+            [Auth, Auth, No, Ok, Ok],
+        ),
+        (
+            "GET",
+            "/v1/admin/store/versions".into(),
+            None,
+            [Auth, Auth, No, Ok, Ok],
+        ),
+        (
+            "GET",
+            "/v1/admin/store/files".into(),
+            None,
+            [Auth, Auth, No, Ok, Ok],
+        ),
+        (
+            "POST",
+            "/v1/admin/store/preview".into(),
+            Some(bad.clone()),
+            [Auth, Auth, No, Ok, Ok],
+        ),
+        (
+            "POST",
+            "/v1/admin/store/publish".into(),
+            Some(bad.clone()),
+            [Auth, Auth, No, Ok, Ok],
+        ),
+        (
+            "POST",
+            "/v1/admin/store/reload".into(),
+            Some(json!({})),
+            [Auth, Auth, Auth, Auth, Ok],
+        ),
         // Single sign-on is public (off here: 404 oidc_not_configured).
         ("GET", "/v1/agent/oidc".into(), None, [Ok, Ok, Ok, Ok, Ok]),
         (

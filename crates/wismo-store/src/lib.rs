@@ -57,6 +57,7 @@ mod outbox;
 mod people;
 mod privacy;
 mod service;
+mod versions;
 
 use std::str::FromStr;
 
@@ -78,6 +79,7 @@ pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use privacy::{Erased, Shopper};
 pub use service::SqlOrderService;
+pub use versions::{NewStoreVersion, Published, StoreVersion};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -82,7 +82,7 @@ export function App({ widget }: { widget: Widget }) {
         <header className="wismo-header">
           <div className="wismo-heading">
             <h2 id="wismo-title" className="wismo-title">
-              {t.title}
+              {config.title || t.title}
             </h2>
             <p className="wismo-subtitle">{t.subtitle}</p>
           </div>
