@@ -23,7 +23,7 @@ fn engine(ws: &Workspace, now: DateTime<Utc>) -> Engine {
     )
     .expect("trains");
     let nlu = Nlu::new(model, &ws.entity_config()).expect("nlu");
-    let orders = Arc::new(InMemoryStore::demo_at(now).expect("demo store"));
+    let orders = Arc::new(InMemoryStore::demo_at(now, chrono_tz::UTC).expect("demo store"));
     ws.build_engine(nlu, orders, EngineConfig::default())
         .expect("engine builds")
 }
@@ -216,7 +216,9 @@ fn broken_files_are_refused_with_file_and_line() {
         )
         .expect("trains");
         let n = Nlu::new(model, &ws.entity_config()).expect("nlu");
-        let orders = Arc::new(InMemoryStore::demo_at(at("2026-11-24T12:00:00Z")).expect("demo"));
+        let orders = Arc::new(
+            InMemoryStore::demo_at(at("2026-11-24T12:00:00Z"), chrono_tz::UTC).expect("demo"),
+        );
         assert!(ws.build_engine(n, orders, EngineConfig::default()).is_err());
     }
 }

@@ -229,7 +229,8 @@ pub async fn preview(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = state.sessions.clock.now();
-    let orders = InMemoryStore::demo_at(now).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let orders = InMemoryStore::demo_at(now, state.config.timezone)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let built = state
         .store
         .build_draft(files, Arc::new(orders))
