@@ -258,3 +258,37 @@ fn a_french_store_holds_a_french_conversation() {
     assert_eq!(w.languages, ["fr", "en"]);
     assert_eq!(w.title, "Maison Lune");
 }
+
+/// The server's settings are the profile's defaults: they hold where
+/// store.toml is silent (also with no store.toml at all), and store.toml
+/// wins where it speaks. The engine and the `{store.…}` values agree.
+#[test]
+fn server_settings_hold_until_store_toml_sets_the_value() {
+    let server = wismo_core::workspace::ProfileDefaults {
+        time_zone: Some("Europe/Madrid".into()),
+        return_window_days: Some(14),
+        late_after_days: Some(5),
+    };
+    for files in [with(&[]), with(&[("store.toml", "name = \"Tienda\"\n")])] {
+        let ws = Workspace::load_with_defaults(&files, &server).expect("loads");
+        let c = ws.engine_config(EngineConfig::default());
+        assert_eq!(
+            (c.tz.name(), c.return_window_days, c.late_after_days),
+            ("Europe/Madrid", 14, 5)
+        );
+        assert_eq!(ws.profile().policy.return_window_days, 14);
+    }
+    let files = with(&[(
+        "store.toml",
+        "time_zone = \"America/Mexico_City\"\n[policy]\nreturn_window_days = 21\n",
+    )]);
+    let ws = Workspace::load_with_defaults(&files, &server).expect("loads");
+    let c = ws.engine_config(EngineConfig::default());
+    assert_eq!(
+        (c.tz.name(), c.return_window_days, c.late_after_days),
+        ("America/Mexico_City", 21, 5)
+    );
+    // The built-in workspace leaves all three to the server.
+    let ws = Workspace::load_with_defaults(&builtin_files(), &server).expect("loads");
+    assert_eq!(ws.engine_config(EngineConfig::default()).return_window_days, 14);
+}

@@ -26,7 +26,7 @@ use wismo_core::dialogue::{Engine, EngineConfig};
 use wismo_core::nlu::model::NluModel;
 use wismo_core::nlu::{self, Nlu, NluTrainOptions};
 use wismo_core::store::OrderService;
-use wismo_core::workspace::{Diagnostic, Severity, Workspace, WorkspaceFiles};
+use wismo_core::workspace::{Diagnostic, ProfileDefaults, Severity, Workspace, WorkspaceFiles};
 use wismo_store::{Db, NewStoreVersion, Published, StoreDbError};
 
 /// The engine in use; swapped whole.
@@ -190,7 +190,13 @@ pub fn build(
     base: EngineConfig,
 ) -> Result<Built, LiveError> {
     let started = Instant::now();
-    let workspace = Workspace::load(files).map_err(LiveError::Invalid)?;
+    // The server's settings hold where store.toml is silent.
+    let defaults = ProfileDefaults {
+        time_zone: Some(base.tz.name().to_string()),
+        return_window_days: Some(base.return_window_days),
+        late_after_days: Some(base.late_after_days),
+    };
+    let workspace = Workspace::load_with_defaults(files, &defaults).map_err(LiveError::Invalid)?;
     let training_hash = files.training_hash();
     let (model, retrained) = match previous {
         Some((h, engine)) if h == training_hash => (engine.nlu().model().clone(), false),

@@ -35,7 +35,7 @@ pub mod profile;
 
 pub use builtin::builtin_files;
 pub use files::{FilesError, WorkspaceFiles, MAX_FILES, MAX_FILE_BYTES, MAX_TOTAL_BYTES};
-pub use profile::{Localized, StoreProfile, WidgetConfig};
+pub use profile::{Localized, ProfileDefaults, StoreProfile, WidgetConfig};
 
 use crate::dialogue::flows::{Flows, StepKind};
 use crate::dialogue::templates::Templates;
@@ -266,17 +266,26 @@ impl Workspace {
     /// Reads and checks a workspace. `Err` holds every problem found (at
     /// least one error; warnings too); `Ok` keeps the warnings.
     pub fn load(files: &WorkspaceFiles) -> Result<Workspace, Vec<Diagnostic>> {
+        Self::load_with_defaults(files, &profile::ProfileDefaults::default())
+    }
+
+    /// [`Workspace::load`], where `defaults` (the server's settings) give the
+    /// time zone, return window and late threshold that `store.toml` leaves
+    /// unset.
+    pub fn load_with_defaults(
+        files: &WorkspaceFiles,
+        defaults: &profile::ProfileDefaults,
+    ) -> Result<Workspace, Vec<Diagnostic>> {
         let mut diags: Vec<Diagnostic> = Vec::new();
 
         // store.toml
-        let profile = match files.get("store.toml") {
-            None => StoreProfile::default(),
-            Some(src) => {
-                let (p, d) = profile::parse_profile(src, "store.toml");
-                diags.extend(d);
-                p.unwrap_or_default()
-            }
-        };
+        let (profile, d) = profile::parse_profile_with(
+            files.get("store.toml").unwrap_or(""),
+            "store.toml",
+            defaults,
+        );
+        diags.extend(d);
+        let profile = profile.unwrap_or_default();
         let languages = profile.languages.clone();
         let default_lang = profile.default_language().to_string();
 

@@ -323,7 +323,51 @@ fn walk_keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
 }
 
 /// Parses and checks `store.toml`. Errors and warnings name the line.
+/// Values a profile takes when `store.toml` does not set them: the server's
+/// own settings (`timezone`, `return_window_days`, `late_after_days`), so an
+/// operator's setting holds until the store's workspace says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileDefaults {
+    pub time_zone: Option<String>,
+    pub return_window_days: Option<u32>,
+    pub late_after_days: Option<u32>,
+}
+
+impl ProfileDefaults {
+    /// Puts each default into `table` where the key is absent.
+    fn fill(&self, table: &mut toml::Table) {
+        if let Some(tz) = &self.time_zone {
+            table
+                .entry("time_zone")
+                .or_insert_with(|| toml::Value::String(tz.clone()));
+        }
+        let policy = [
+            ("return_window_days", self.return_window_days),
+            ("late_after_days", self.late_after_days),
+        ];
+        for (key, value) in policy {
+            let Some(v) = value else { continue };
+            let entry = table
+                .entry("policy")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(sub) = entry {
+                sub.entry(key)
+                    .or_insert_with(|| toml::Value::Integer(i64::from(v)));
+            }
+        }
+    }
+}
+
 pub fn parse_profile(src: &str, file: &str) -> (Option<StoreProfile>, Vec<Diagnostic>) {
+    parse_profile_with(src, file, &ProfileDefaults::default())
+}
+
+/// [`parse_profile`], with `defaults` for the keys `src` does not set.
+pub fn parse_profile_with(
+    src: &str,
+    file: &str,
+    defaults: &ProfileDefaults,
+) -> (Option<StoreProfile>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let diag = |line: usize, message: String, severity: Severity| Diagnostic {
         file: file.to_string(),
@@ -353,6 +397,7 @@ pub fn parse_profile(src: &str, file: &str) -> (Option<StoreProfile>, Vec<Diagno
     }
     let mut keys = Vec::new();
     walk_keys("", &table, &mut keys);
+    defaults.fill(&mut table);
     for k in keys {
         if !KNOWN_KEYS.contains(&k.as_str()) {
             diags.push(diag(
