@@ -290,5 +290,8 @@ fn server_settings_hold_until_store_toml_sets_the_value() {
     );
     // The built-in workspace leaves all three to the server.
     let ws = Workspace::load_with_defaults(&builtin_files(), &server).expect("loads");
-    assert_eq!(ws.engine_config(EngineConfig::default()).return_window_days, 14);
+    assert_eq!(
+        ws.engine_config(EngineConfig::default()).return_window_days,
+        14
+    );
 }

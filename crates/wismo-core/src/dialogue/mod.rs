@@ -588,14 +588,7 @@ impl Engine {
 
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
-        let mut t = Turn::new(
-            self,
-            conv,
-            now,
-            ParseResult::empty(),
-            String::new(),
-            Vec::new(),
-        );
+        let mut t = Turn::bare(self, conv, now);
         t.say(
             "welcome",
             &HashMap::new(),
@@ -616,14 +609,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Vec<Event> {
         let first_new = conv.events.len();
-        let mut t = Turn::new(
-            self,
-            conv,
-            now,
-            ParseResult::empty(),
-            String::new(),
-            Vec::new(),
-        );
+        let mut t = Turn::bare(self, conv, now);
         let known = queued
             .contact_email
             .clone()
@@ -668,14 +654,7 @@ impl Engine {
     ) -> Vec<Event> {
         let first_new = conv.events.len();
         let was_online = conv.state.agents_online;
-        let mut t = Turn::new(
-            self,
-            conv,
-            now,
-            ParseResult::empty(),
-            String::new(),
-            Vec::new(),
-        );
+        let mut t = Turn::bare(self, conv, now);
         let known = update
             .contact_email
             .clone()
@@ -724,14 +703,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Vec<Event> {
         let first_new = conv.events.len();
-        let mut t = Turn::new(
-            self,
-            conv,
-            now,
-            ParseResult::empty(),
-            String::new(),
-            Vec::new(),
-        );
+        let mut t = Turn::bare(self, conv, now);
         let resolved = resolution.is_some();
         let (outcome, tags) = resolution.unzip();
         t.emit(Event::AgentLeft {
@@ -826,6 +798,19 @@ impl Engine {
 }
 
 impl<'a> Turn<'a> {
+    /// A turn with no shopper message (greetings, hand-off notices, agents'
+    /// actions).
+    fn bare(engine: &'a Engine, conv: &'a mut Conversation, now: DateTime<Utc>) -> Self {
+        Self::new(
+            engine,
+            conv,
+            now,
+            ParseResult::empty(),
+            String::new(),
+            Vec::new(),
+        )
+    }
+
     fn new(
         engine: &'a Engine,
         conv: &'a mut Conversation,
