@@ -314,7 +314,7 @@ test('a shopper asks for a person, an agent takes over in a second browser, they
   await shopCtx.close();
 });
 
-test('a supervisor edits a knowledge article and the return window in the console, previews, publishes, and the widget answers with them', async () => {
+test('a supervisor edits a knowledge article and adds one in the console, previews, publishes, and the widget answers with them', async () => {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await ctx.newPage();
   const errors = [];
@@ -330,19 +330,31 @@ test('a supervisor edits a knowledge article and the return window in the consol
   });
   const before = await page.getByTestId('store-version').textContent();
 
-  // A new article, and the return window from 30 to 45 days.
+  // The English article that answers returns: 30 days become 45.
+  const files = page.locator('[data-testid="article-list"] [data-testid="store-file"]');
+  let returns = null;
+  for (const path of await files.evaluateAll((els) => els.map((e) => e.dataset.path))) {
+    if (!path.startsWith('knowledge/en/')) continue;
+    await page.locator(`[data-testid="store-file"][data-path="${path}"]`).click();
+    const text = await page.getByTestId('file-text').inputValue();
+    if (text.includes('30 days')) {
+      returns = path;
+      await page.getByTestId('file-text').fill(text.replaceAll('30 days', '45 days'));
+      break;
+    }
+  }
+  if (!returns) fail('no English article says "30 days"');
+  // And a new article.
   await page.getByTestId('article-new-path').fill('knowledge/en/gift-cards.md');
   await page.getByTestId('article-add').click();
   await page.getByTestId('file-text').fill(GIFT_ARTICLE);
-  await page.locator('[data-testid="store-file"][data-path="store.toml"]').click();
-  await page.getByTestId('profile-return-days').fill('45');
 
   // The preview answers with the draft; nothing is live yet.
   await page.getByTestId('preview-question').fill(RETURN_QUESTION);
   await page.getByTestId('preview').click();
   await page.getByTestId('preview-answer').waitFor({ timeout: 30_000 });
   const previewed = await page.getByTestId('preview-answer').textContent();
-  if (!previewed.includes('45')) fail(`the preview does not say 45 days: ${previewed}`);
+  if (!previewed.includes('45 days')) fail(`the preview does not say 45 days: ${previewed}`);
   await page.getByTestId('preview-question').fill(GIFT_QUESTION);
   await page.getByTestId('preview').click();
   await page.waitForFunction((n) => (document.querySelector('[data-testid="preview-answer"]')?.textContent ?? '').includes(n), GIFT_WORDS, {
@@ -374,7 +386,7 @@ test('a supervisor edits a knowledge article and the return window in the consol
   await waitForText(shop, GIFT_WORDS, 30_000);
   await box.fill(RETURN_QUESTION);
   await box.press('Enter');
-  await waitForText(shop, '45', 30_000);
+  await waitForText(shop, '45 days', 30_000);
   await shop.screenshot({ path: join(artifacts, 'widget-after-publish.png') });
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
   await shopCtx.close();

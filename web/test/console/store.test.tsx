@@ -2,6 +2,7 @@ import { act } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Alerts } from '../../src/console/alerts';
 import { mountConsole, type MountedConsole } from '../../src/console/mount';
+import { draftChanges } from '../../src/console/ui/StoreEditor';
 import { readNumber, readText, setRaw, writeText } from '../../src/console/tomlEdit';
 import { MemoryStorage, settle, type Call } from '../helpers';
 import { ALICE, EventSources, consoleServer } from './fakes';
@@ -254,6 +255,17 @@ describe('the store section', () => {
     expect($('[data-testid="store-version"]')!.textContent).toContain('version 5 · abcdef0123');
     expect($('[data-testid="draft-summary"]')!.textContent).toBe('No changes yet.');
     expect($('[data-testid="publish-error"]')).toBeNull();
+  });
+});
+
+describe('the draft sent', () => {
+  it('leaves out unchanged files, and copies the built-in articles in with the first article of a version that has none', () => {
+    const base = { 'store.toml': 'a = 1' };
+    const defaults = { 'knowledge/en/returns.md': 'R', 'store.toml': 'x' };
+    expect(draftChanges(base, { 'store.toml': 'a = 1' }, defaults)).toEqual({});
+    expect(draftChanges(base, { 'store.toml': 'a = 2', 'gone.yml': null }, defaults)).toEqual({ 'store.toml': 'a = 2' });
+    expect(draftChanges(base, { 'knowledge/en/gift.md': 'G' }, defaults)).toEqual({ 'knowledge/en/gift.md': 'G', 'knowledge/en/returns.md': 'R' });
+    expect(draftChanges({ ...base, 'knowledge/en/a.md': 'A' }, { 'knowledge/en/gift.md': 'G' }, defaults)).toEqual({ 'knowledge/en/gift.md': 'G' });
   });
 });
 

@@ -30,13 +30,21 @@ function when(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
-/** What the draft changes, as the API takes it (unchanged texts left out). */
-export function draftChanges(base: Record<string, string>, draft: Draft): Draft {
+const isArticle = (p: string) => p.startsWith('knowledge/');
+
+/** What the draft changes, as the API takes it (unchanged texts left out).
+ * A version without articles of its own answers from the built-in ones
+ * (`defaults`); the first article change copies those into the version, so
+ * adding one article does not take the others away. */
+export function draftChanges(base: Record<string, string>, draft: Draft, defaults: Record<string, string> = {}): Draft {
   const out: Draft = {};
   for (const [path, text] of Object.entries(draft)) {
     if (text === null) {
       if (path in base) out[path] = null;
     } else if (base[path] !== text) out[path] = text;
+  }
+  if (!Object.keys(base).some(isArticle) && Object.keys(out).some(isArticle)) {
+    for (const [path, text] of Object.entries(defaults)) if (isArticle(path) && !(path in draft)) out[path] = text;
   }
   return out;
 }
@@ -77,7 +85,7 @@ export function StoreEditor({ api }: { api: ConsoleApi }) {
     if (path in draft) return draft[path];
     return base[path] ?? view?.defaults[path] ?? null;
   };
-  const changes = useMemo(() => draftChanges(base, draft), [base, draft]);
+  const changes = useMemo(() => draftChanges(base, draft, view?.defaults), [base, draft, view]);
   const changed = Object.keys(changes);
   const profile = textOf(PROFILE) ?? '';
   const languages = languagesOf(profile);
@@ -167,6 +175,11 @@ export function StoreEditor({ api }: { api: ConsoleApi }) {
             <FileItem path={PROFILE} label="Store profile" selected={selected} changes={changes} problems={problemsOf(PROFILE)} onSelect={setSelected} />
           </ul>
           <h3 className="wc-store-sub">Knowledge articles</h3>
+          {!Object.keys(base).some(isArticle) && articles.length > 0 && (
+            <p className="wc-muted" data-testid="builtin-note">
+              This version answers from the built-in articles; your first article change copies them into it.
+            </p>
+          )}
           <ul data-testid="article-list">
             {articles.map((p) => (
               <FileItem
