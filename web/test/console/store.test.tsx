@@ -196,6 +196,7 @@ describe('the store section', () => {
     await input($('[data-testid="article-new-path"]'), 'knowledge/en/gift-cards.md');
     await submit(form);
     expect($('[data-testid="article-new-error"]')).toBeNull();
+    expect($('[data-testid="store-file"][data-path="knowledge/en/gift-cards.md"]')!.textContent).toBe('en/gift-cards.md · new');
     expect($$('[data-testid="article-list"] [data-testid="store-file"]').map((b) => b.dataset.path)).toContain('knowledge/en/gift-cards.md');
     expect($<HTMLTextAreaElement>('[data-testid="file-text"]')!.value).toBe('# gift cards\n\n');
 

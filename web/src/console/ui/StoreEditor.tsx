@@ -172,7 +172,7 @@ export function StoreEditor({ api }: { api: ConsoleApi }) {
       <div className="wc-store-grid">
         <nav className="wc-store-files" aria-label="Store files">
           <ul>
-            <FileItem path={PROFILE} label="Store profile" selected={selected} changes={changes} problems={problemsOf(PROFILE)} onSelect={setSelected} />
+            <FileItem path={PROFILE} label="Store profile" selected={selected} changes={changes} live={PROFILE in base} problems={problemsOf(PROFILE)} onSelect={setSelected} />
           </ul>
           <h3 className="wc-store-sub">Knowledge articles</h3>
           {!Object.keys(base).some(isArticle) && articles.length > 0 && (
@@ -188,6 +188,7 @@ export function StoreEditor({ api }: { api: ConsoleApi }) {
                 label={p.slice('knowledge/'.length)}
                 selected={selected}
                 changes={changes}
+                live={p in base}
                 builtin={!(p in base) && !(p in draft)}
                 problems={problemsOf(p)}
                 onSelect={setSelected}
@@ -321,12 +322,13 @@ function FileItem(props: {
   label: string;
   selected: string;
   changes: Draft;
+  live: boolean;
   builtin?: boolean;
   problems: WorkspaceProblem[];
   onSelect: (p: string) => void;
 }) {
-  const { path, label, selected, changes, builtin, problems, onSelect } = props;
-  const mark = path in changes ? (changes[path] === null ? 'deleted' : 'changed') : builtin ? 'built-in' : '';
+  const { path, label, selected, changes, live, builtin, problems, onSelect } = props;
+  const mark = path in changes ? (changes[path] === null ? 'deleted' : live ? 'changed' : 'new') : builtin ? 'built-in' : '';
   const errs = problems.filter((p) => p.severity === 'error').length;
   return (
     <li>
