@@ -69,8 +69,8 @@ async function transcript(base, page) {
 }
 
 /** Creates an agent account with `wismo agents add` (password on stdin). */
-function addAgent(dataDir, email, name) {
-  const r = spawnSync(binary, ['agents', 'add', '--email', email, '--name', name, '--data-dir', dataDir], {
+function addAgent(dataDir, email, name, role = 'agent') {
+  const r = spawnSync(binary, ['agents', 'add', '--email', email, '--name', name, '--role', role, '--data-dir', dataDir], {
     input: `${AGENT_PASSWORD}\n`,
     encoding: 'utf8',
   });
@@ -78,6 +78,11 @@ function addAgent(dataDir, email, name) {
 }
 
 const AGENT_PASSWORD = 'e2e-agent-password';
+// What the supervisor's test writes and asks (made up for the test).
+const GIFT_ARTICLE = '# Gift cards\n\nOur gift cards never expire and can be used on any order, online or in person.\n';
+const GIFT_WORDS = 'never expire';
+const GIFT_QUESTION = 'do your gift cards expire?';
+const RETURN_QUESTION = 'how many days do I have to return something?';
 const dataDir = mkdtempSync(join(tmpdir(), 'wismo-e2e-'));
 // Admin commands never create a database: make it first.
 {
@@ -85,6 +90,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'wismo-e2e-'));
   if (r.status !== 0) fail(`wismo migrate failed: ${r.stderr}`);
 }
 addAgent(dataDir, 'alice@example.com', 'Alice');
+addAgent(dataDir, 'sam@example.com', 'Sam', 'supervisor');
 const { child, base } = await startServer(dataDir);
 const browser = await chromium.launch({
   executablePath: process.env.WISMO_TEST_CHROMIUM ?? '/usr/bin/chromium',
@@ -306,6 +312,85 @@ test('a shopper asks for a person, an agent takes over in a second browser, they
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
   await agentCtx.close();
   await shopCtx.close();
+});
+
+test('a supervisor edits a knowledge article and adds one in the console, previews, publishes, and the widget answers with them', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`console: ${e.message}`));
+  await page.goto(`${base}/console`);
+  await page.getByTestId('signin-email').fill('sam@example.com');
+  await page.getByTestId('signin-password').fill(AGENT_PASSWORD);
+  await page.getByTestId('signin-submit').click();
+  await page.getByTestId('store-toggle').click();
+  await page.getByTestId('store-editor').waitFor({ timeout: 15_000 });
+  await page.waitForFunction(() => /version \d+/.test(document.querySelector('[data-testid="store-version"]')?.textContent ?? ''), null, {
+    timeout: 15_000,
+  });
+  const before = await page.getByTestId('store-version').textContent();
+
+  // The English article that answers returns: 30 days become 45.
+  const files = page.locator('[data-testid="article-list"] [data-testid="store-file"]');
+  let returns = null;
+  for (const path of await files.evaluateAll((els) => els.map((e) => e.dataset.path))) {
+    if (!path.startsWith('knowledge/en/')) continue;
+    await page.locator(`[data-testid="store-file"][data-path="${path}"]`).click();
+    const text = await page.getByTestId('file-text').inputValue();
+    if (text.includes('30 days')) {
+      returns = path;
+      await page.getByTestId('file-text').fill(text.replaceAll('30 days', '45 days'));
+      break;
+    }
+  }
+  if (!returns) fail('no English article says "30 days"');
+  // And a new article.
+  await page.getByTestId('article-new-path').fill('knowledge/en/gift-cards.md');
+  await page.getByTestId('article-add').click();
+  await page.getByTestId('file-text').fill(GIFT_ARTICLE);
+
+  // The preview answers with the draft; nothing is live yet.
+  await page.getByTestId('preview-question').fill(RETURN_QUESTION);
+  await page.getByTestId('preview').click();
+  await page.getByTestId('preview-answer').waitFor({ timeout: 30_000 });
+  const previewed = await page.getByTestId('preview-answer').textContent();
+  if (!previewed.includes('45 days')) fail(`the preview does not say 45 days: ${previewed}`);
+  await page.getByTestId('preview-question').fill(GIFT_QUESTION);
+  await page.getByTestId('preview').click();
+  await page.waitForFunction((n) => (document.querySelector('[data-testid="preview-answer"]')?.textContent ?? '').includes(n), GIFT_WORDS, {
+    timeout: 30_000,
+  });
+  await page.screenshot({ path: join(artifacts, 'console-store-preview.png') });
+
+  // Publish: a new version, the draft cleared.
+  await page.getByTestId('publish-message').fill('gift cards; 45-day returns');
+  await page.getByTestId('publish').click();
+  await page.getByTestId('publish-notice').waitFor({ timeout: 30_000 });
+  const notice = await page.getByTestId('publish-notice').textContent();
+  if (!/Published version \d+/.test(notice)) fail(`publish said: ${notice}`);
+  await page.waitForFunction((b) => document.querySelector('[data-testid="store-version"]')?.textContent !== b, before, { timeout: 15_000 });
+  const after = await page.getByTestId('store-version').textContent();
+  if (!after.includes('by ') || !after.includes('gift cards; 45-day returns')) fail(`live version: ${after}`);
+  if ((await page.getByTestId('draft-summary').textContent()) !== 'No changes yet.') fail('the draft was not cleared');
+
+  // The shopper's bot answers with the published version.
+  const shopCtx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const shop = await shopCtx.newPage();
+  shop.on('pageerror', (e) => errors.push(`shop: ${e.message}`));
+  await shop.goto(`${base}/`);
+  await shop.getByRole('button', { name: /open chat/i }).click();
+  await waitForText(shop, 'How can I help?');
+  const box = shop.locator('wismo-widget textarea');
+  await box.fill(GIFT_QUESTION);
+  await box.press('Enter');
+  await waitForText(shop, GIFT_WORDS, 30_000);
+  await box.fill(RETURN_QUESTION);
+  await box.press('Enter');
+  await waitForText(shop, '45 days', 30_000);
+  await shop.screenshot({ path: join(artifacts, 'widget-after-publish.png') });
+  if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+  await shopCtx.close();
+  await ctx.close();
 });
 
 try {

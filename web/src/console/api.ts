@@ -20,6 +20,8 @@ export class ApiError extends Error {
     readonly code: string,
     /** The problem's `detail` (or `title`), when the server gave one. */
     readonly detail: string | null = null,
+    /** The whole problem document, when the server sent one. */
+    readonly problem: Record<string, unknown> | null = null,
   ) {
     super(detail ? `${code}: ${detail}` : code);
     this.name = 'ApiError';
@@ -76,7 +78,7 @@ export class ConsoleApi {
     const p = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
     const code = typeof p.code === 'string' && p.code ? p.code : CODE_BY_STATUS[res.status] ?? `http_${res.status}`;
     const detail = typeof p.detail === 'string' && p.detail ? p.detail : typeof p.title === 'string' && p.title ? p.title : null;
-    throw new ApiError(res.status, code, detail);
+    throw new ApiError(res.status, code, detail, data && typeof data === 'object' ? p : null);
   }
 
   async signIn(email: string, password: string): Promise<Agent> {

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ConsoleController } from '../controller';
 import { openEntry, type ConsoleState } from '../state';
 import { CannedManager } from './CannedManager';
@@ -8,6 +8,7 @@ import { useAnnouncement, useConsoleState, useNow, usePrefs } from './hooks';
 import { OrderPanel } from './OrderPanel';
 import { Roster } from './Roster';
 import { SignIn } from './SignIn';
+import { StoreEditor } from './StoreEditor';
 
 const STREAM_TEXT: Record<ConsoleState['stream'], string> = {
   off: 'Offline',
@@ -75,6 +76,9 @@ function Workspace({ controller, state, now }: { controller: ConsoleController; 
   const queueHeading = useRef<HTMLHeadingElement>(null);
   const entry = openEntry(state);
   const me = state.me!;
+  const supervisor = me.role === 'supervisor';
+  const [storeOpen, setStoreOpen] = useState(false);
+  const showStore = supervisor && storeOpen;
 
   useEffect(() => {
     queueHeading.current?.focus();
@@ -104,6 +108,17 @@ function Workspace({ controller, state, now }: { controller: ConsoleController; 
           {STREAM_TEXT[state.stream]}
         </span>
         <AlertControls controller={controller} />
+        {supervisor && (
+          <button
+            type="button"
+            className="wc-btn wc-btn-small"
+            aria-pressed={showStore}
+            data-testid="store-toggle"
+            onClick={() => setStoreOpen(!storeOpen)}
+          >
+            {showStore ? 'Back to cases' : 'Store'}
+          </button>
+        )}
         <span className="wc-me">
           {me.name}
           {me.role === 'supervisor' ? ' (supervisor)' : ''} · {mineCount}/{me.max_chats} chats
@@ -112,52 +127,60 @@ function Workspace({ controller, state, now }: { controller: ConsoleController; 
           Sign out
         </button>
       </header>
-      <nav className="wc-side" aria-label="Cases">
-        <section aria-labelledby="wc-queue-title">
-          <h2 id="wc-queue-title" className="wc-panel-title" tabIndex={-1} ref={queueHeading}>
-            Queue <span className="wc-count">{state.queue.length}</span>
-          </h2>
-          <CaseList
-            kind="queue"
-            cases={state.queue}
-            openId={state.openId}
-            snapshotAt={state.snapshotAt}
-            now={t}
-            empty={state.haveSnapshot ? 'Nobody is waiting.' : 'Loading the queue…'}
-            onOpen={(id) => void controller.open(id)}
-          />
-        </section>
-        <section aria-labelledby="wc-mine-title">
-          <h2 id="wc-mine-title" className="wc-panel-title">
-            My conversations <span className="wc-count">{mineCount}</span>
-          </h2>
-          <CaseList
-            kind="mine"
-            cases={state.mine}
-            openId={state.openId}
-            unread={state.unread}
-            snapshotAt={state.snapshotAt}
-            now={t}
-            empty="None assigned to you."
-            onOpen={(id) => void controller.open(id)}
-          />
-        </section>
-      </nav>
-      <main id="wc-main" className="wc-main" tabIndex={-1}>
-        {entry ? (
-          <ConversationPane controller={controller} state={state} entry={entry} />
-        ) : (
-          <div className="wc-placeholder">
-            <h2 className="wc-panel-title">No conversation open</h2>
-            <p className="wc-muted">Choose a case from the queue or from your conversations.</p>
-          </div>
-        )}
-      </main>
-      <aside className="wc-aside" aria-label="Details">
-        {entry && <OrderPanel order={entry.order} summary={openCase?.order ?? null} />}
-        <Roster agents={state.agents} meId={me.id} />
-        <CannedManager controller={controller} replies={state.canned} />
-      </aside>
+      {showStore ? (
+        <main id="wc-main" className="wc-store-main" tabIndex={-1}>
+          <StoreEditor api={controller.api} />
+        </main>
+      ) : (
+        <>
+          <nav className="wc-side" aria-label="Cases">
+            <section aria-labelledby="wc-queue-title">
+              <h2 id="wc-queue-title" className="wc-panel-title" tabIndex={-1} ref={queueHeading}>
+                Queue <span className="wc-count">{state.queue.length}</span>
+              </h2>
+              <CaseList
+                kind="queue"
+                cases={state.queue}
+                openId={state.openId}
+                snapshotAt={state.snapshotAt}
+                now={t}
+                empty={state.haveSnapshot ? 'Nobody is waiting.' : 'Loading the queue…'}
+                onOpen={(id) => void controller.open(id)}
+              />
+            </section>
+            <section aria-labelledby="wc-mine-title">
+              <h2 id="wc-mine-title" className="wc-panel-title">
+                My conversations <span className="wc-count">{mineCount}</span>
+              </h2>
+              <CaseList
+                kind="mine"
+                cases={state.mine}
+                openId={state.openId}
+                unread={state.unread}
+                snapshotAt={state.snapshotAt}
+                now={t}
+                empty="None assigned to you."
+                onOpen={(id) => void controller.open(id)}
+              />
+            </section>
+          </nav>
+          <main id="wc-main" className="wc-main" tabIndex={-1}>
+            {entry ? (
+              <ConversationPane controller={controller} state={state} entry={entry} />
+            ) : (
+              <div className="wc-placeholder">
+                <h2 className="wc-panel-title">No conversation open</h2>
+                <p className="wc-muted">Choose a case from the queue or from your conversations.</p>
+              </div>
+            )}
+          </main>
+          <aside className="wc-aside" aria-label="Details">
+            {entry && <OrderPanel order={entry.order} summary={openCase?.order ?? null} />}
+            <Roster agents={state.agents} meId={me.id} />
+            <CannedManager controller={controller} replies={state.canned} />
+          </aside>
+        </>
+      )}
     </div>
   );
 }
