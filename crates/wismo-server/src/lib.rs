@@ -31,6 +31,7 @@ pub mod config;
 mod datakeys;
 pub mod error;
 pub mod escalation;
+mod hangup;
 pub mod live;
 pub mod oidc;
 pub mod openapi;

@@ -651,26 +651,14 @@ pub async fn watch(live: Arc<Live>, poll: Duration) {
             .ok()?;
         Some(w)
     });
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hup = crate::hangup::Hangups::new();
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        #[cfg(unix)]
-        let hangup = async {
-            match hup.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hangup = std::future::pending::<()>();
         let trigger = tokio::select! {
             _ = tick.tick() => None,
             Some(t) = rx.recv() => Some(t),
-            () = hangup => Some("sighup"),
+            () = hup.next() => Some("sighup"),
         };
         let Some(mut trigger) = trigger else {
             let _ = live.sync().await;

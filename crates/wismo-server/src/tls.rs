@@ -202,29 +202,17 @@ impl ResolvesServerCert for CertStore {
 /// and on SIGHUP calls `on_hangup` (reopening log files) and reloads the
 /// certificate at once, until the task is aborted.
 pub async fn watch(store: Option<Arc<CertStore>>, on_hangup: impl Fn() + Send + 'static) {
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hup = crate::hangup::Hangups::new();
     let mut tick = tokio::time::interval(RELOAD_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        #[cfg(unix)]
-        let hangup = async {
-            match hup.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hangup = std::future::pending::<()>();
         tokio::select! {
             _ = tick.tick() => {
                 if let Some(store) = &store {
                     let _ = store.check();
                 }
             }
-            () = hangup => {
+            () = hup.next() => {
                 on_hangup();
                 if let Some(store) = &store {
                     let _ = store.reload();
