@@ -211,7 +211,10 @@ impl Default for Colours {
 /// What the widget shows, resolved with defaults (`GET /v1/widget/config`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WidgetConfig {
+    /// The title in the default language (kept for widgets that read one string).
     pub title: String,
+    /// The title per language.
+    pub titles: BTreeMap<String, String>,
     /// The greeting per language.
     pub greeting: BTreeMap<String, String>,
     pub colours: Colours,
@@ -661,6 +664,7 @@ impl StoreProfile {
             .collect();
         WidgetConfig {
             title,
+            titles,
             greeting,
             colours: w.colours.clone(),
             avatar: w.avatar.clone(),
