@@ -69,7 +69,38 @@ fn the_builtins_and_their_editable_copy_load_clean() {
     );
     let w = b.widget_config();
     assert_eq!(w.languages, ["en", "es"]);
-    assert!(w.greeting["es"].contains("Hola"), "{w:?}");
+    // The demo sets no greeting: its opening message is the `welcome` template.
+    assert_eq!(w.greeting["es"], "", "{w:?}");
+}
+
+/// A greeting and quick replies in `store.toml` are the bot's opening
+/// message and its buttons in the languages they are written in; a language
+/// without one keeps the `welcome` template and the built-in buttons.
+#[test]
+fn the_greeting_is_the_opening_message_in_its_own_language() {
+    let now = at("2026-11-24T12:00:00Z");
+    let ws = Workspace::load(&with(&[(
+        "store.toml",
+        "name = \"Acme\"\nlanguages = [\"en\", \"es\"]\n[widget]\n\
+         greeting = { en = \"Hi, this is Acme {not a placeholder}!\" }\n\
+         quick_replies = [\"Where's my parcel?\", \"Talk to Ana\"]\n",
+    )]))
+    .expect("loads");
+    let e = engine(&ws, now);
+    let mut en = Conversation::new("g-en");
+    let first = e.greet(&mut en, now);
+    assert_eq!(first[0].text, "Hi, this is Acme not a placeholder!");
+    assert_eq!(first[0].quick_replies, ["Where's my parcel?", "Talk to Ana"]);
+    let mut es = Conversation::new("g-es");
+    es.locale = Some("es".into());
+    let first = e.greet(&mut es, now);
+    assert!(first[0].text.contains("Hola"), "{:?}", first[0].text);
+    assert_eq!(first[0].quick_replies.len(), 3, "{:?}", first[0].quick_replies);
+    assert!(!first[0].quick_replies.iter().any(|q| q.contains("Ana")));
+    let w = ws.widget_config();
+    assert_eq!(w.greeting["es"], "");
+    assert!(w.quick_replies["es"].is_empty());
+    assert_eq!(w.titles["es"], "Acme");
 }
 
 #[test]

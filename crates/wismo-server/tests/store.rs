@@ -326,6 +326,15 @@ async fn the_widget_takes_its_look_from_store_toml() {
         json!(["Where is my order?"]),
         "{w}"
     );
+    // The greeting and the store's buttons are the bot's opening message.
+    let conv = app.create().await;
+    assert_eq!(conv.greeting[0]["text"], "Hello from Acme!", "{:?}", conv.greeting);
+    assert_eq!(
+        conv.greeting[0]["quick_replies"],
+        json!(["Where is my order?"]),
+        "{:?}",
+        conv.greeting
+    );
     let again = app
         .client
         .get(app.url("/v1/widget/config"))

@@ -31,7 +31,7 @@ use chrono_tz::Tz;
 use flows::{Action, Flow, Flows, Need, SlotKind, StepKind};
 use order_view::OrderState;
 pub use state::{Awaiting, Event, OrderCard, SignedIn, State};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use templates::Templates;
 
@@ -96,6 +96,9 @@ pub struct EngineConfig {
     /// The languages replies are given in, the default first: messages are
     /// only ever detected as one of these.
     pub languages: Vec<String>,
+    /// The buttons under the opening message per language, where the store
+    /// sets its own (else the built-in track / return / person buttons).
+    pub opening_quick_replies: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for EngineConfig {
@@ -110,6 +113,7 @@ impl Default for EngineConfig {
             return_window_days: 30,
             late_after_days: 3,
             languages: vec!["en".into(), "es".into()],
+            opening_quick_replies: BTreeMap::new(),
         }
     }
 }
@@ -589,11 +593,15 @@ impl Engine {
     /// The opening message of a conversation.
     pub fn greet(&self, conv: &mut Conversation, now: DateTime<Utc>) -> Vec<BotMessage> {
         let mut t = Turn::bare(self, conv, now);
-        t.say(
-            "welcome",
-            &HashMap::new(),
-            &["track_order_button", "return_button", "human_button"],
-        );
+        let vars = HashMap::new();
+        match self.config.opening_quick_replies.get(t.locale()) {
+            Some(own) => t.say_rendered("welcome", &vars, own.clone(), None),
+            None => t.say(
+                "welcome",
+                &vars,
+                &["track_order_button", "return_button", "human_button"],
+            ),
+        }
         t.conv.state = t.state;
         t.messages
     }
@@ -881,18 +889,39 @@ impl<'a> Turn<'a> {
         quick: &[&str],
         order_card: Option<OrderCard>,
     ) {
+        let locale = self.locale();
+        let quick_replies: Vec<String> = quick
+            .iter()
+            .filter_map(|q| self.engine.templates.render(locale, q, 0, vars))
+            .collect();
+        self.say_rendered(template, vars, quick_replies, order_card);
+    }
+
+    /// Says `template` with quick replies given as text.
+    fn say_rendered(
+        &mut self,
+        template: &str,
+        vars: &HashMap<&'static str, String>,
+        quick_replies: Vec<String>,
+        order_card: Option<OrderCard>,
+    ) {
         let locale = self.locale().to_string();
         let pick =
             self.conv.id.bytes().map(usize::from).sum::<usize>() + self.state.bot_messages as usize;
-        let Some(text) = self.engine.templates.render(&locale, template, pick, vars) else {
-            // Flows are checked against the templates at start-up; a missing id
-            // here is a missing optional variant: say nothing rather than garbage.
-            return;
-        };
-        let quick_replies: Vec<String> = quick
-            .iter()
-            .filter_map(|q| self.engine.templates.render(&locale, q, 0, vars))
-            .collect();
+        // Flows are checked against the templates at start-up; a missing id
+        // here is a missing optional variant: say nothing rather than garbage.
+        if let Some(text) = self.engine.templates.render(&locale, template, pick, vars) {
+            self.say_text(text, template, quick_replies, order_card);
+        }
+    }
+
+    fn say_text(
+        &mut self,
+        text: String,
+        template: &str,
+        quick_replies: Vec<String>,
+        order_card: Option<OrderCard>,
+    ) {
         let msg = BotMessage {
             text: text.clone(),
             template: template.to_string(),

@@ -262,6 +262,19 @@ fn fill_plain_store(
     Ok(Some(out))
 }
 
+/// The widget's greeting, where `store.toml` gives one for a language, is the
+/// bot's opening message in that language (the `welcome` template).
+fn use_greeting(templates: &mut Templates, profile: &StoreProfile) {
+    templates.rewrite(|locale, id, variant| {
+        let greeting = (id == "welcome").then(|| profile.greeting(locale)).flatten();
+        Some(match greeting {
+            // Braces and [[ ]] are template syntax; a greeting is plain text.
+            Some(g) => g.replace(['{', '}'], "").replace("[[", "[").replace("]]", "]"),
+            None => variant.to_string(),
+        })
+    });
+}
+
 impl Workspace {
     /// Reads and checks a workspace. `Err` holds every problem found (at
     /// least one error; warnings too); `Ok` keeps the warnings.
@@ -370,6 +383,7 @@ impl Workspace {
             };
             diags.push(Diagnostic::error(&file, line, format!("{id}: {message}")));
         }
+        use_greeting(&mut templates, &profile);
         for l in &languages {
             if !templates.has_locale(l) {
                 diags.push(Diagnostic::error(
@@ -662,6 +676,12 @@ impl Workspace {
         c.return_window_days = p.policy.return_window_days;
         c.late_after_days = p.policy.late_after_days;
         c.languages = p.languages.clone();
+        c.opening_quick_replies = p
+            .languages
+            .iter()
+            .filter(|l| !p.quick_replies(l).is_empty())
+            .map(|l| (l.clone(), p.quick_replies(l).to_vec()))
+            .collect();
         c
     }
 

@@ -628,6 +628,26 @@ impl StoreProfile {
         }
     }
 
+    /// The widget's greeting in `lang`: one given for that language, or a
+    /// single string for the default language only (a greeting is never
+    /// shown in a language it was not written in).
+    pub fn greeting(&self, lang: &str) -> Option<&str> {
+        let text = match self.widget.greeting.as_ref()? {
+            Localized::One(s) => (lang == self.default_language()).then_some(s.as_str()),
+            Localized::PerLanguage(m) => m.get(lang).map(String::as_str),
+        }?;
+        Some(text.trim()).filter(|t| !t.is_empty())
+    }
+
+    /// The buttons under the greeting in `lang`, chosen like [`greeting`](Self::greeting).
+    pub fn quick_replies(&self, lang: &str) -> &[String] {
+        match &self.widget.quick_replies {
+            Some(LocalizedList::One(v)) if lang == self.default_language() => v,
+            Some(LocalizedList::PerLanguage(m)) => m.get(lang).map_or(&[], Vec::as_slice),
+            _ => &[],
+        }
+    }
+
     /// The widget's look, resolved with defaults.
     pub fn widget_config(&self) -> WidgetConfig {
         let d = self.default_language();
@@ -645,22 +665,17 @@ impl StoreProfile {
                 })
                 .collect::<BTreeMap<_, _>>()
         };
-        let greeting = per_lang(&w.greeting, &|_| String::new());
+        let greeting = self
+            .languages
+            .iter()
+            .map(|l| (l.clone(), self.greeting(l).unwrap_or_default().to_string()))
+            .collect();
         let titles = per_lang(&w.title, &|_| self.name.clone());
         let title = titles.get(d).cloned().unwrap_or_else(|| self.name.clone());
         let quick_replies = self
             .languages
             .iter()
-            .map(|l| {
-                let list = match &w.quick_replies {
-                    None => Vec::new(),
-                    Some(LocalizedList::One(v)) => v.clone(),
-                    Some(LocalizedList::PerLanguage(m)) => {
-                        m.get(l).or_else(|| m.get(d)).cloned().unwrap_or_default()
-                    }
-                };
-                (l.clone(), list)
-            })
+            .map(|l| (l.clone(), self.quick_replies(l).to_vec()))
             .collect();
         WidgetConfig {
             title,
