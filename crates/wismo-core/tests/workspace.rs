@@ -90,12 +90,20 @@ fn the_greeting_is_the_opening_message_in_its_own_language() {
     let mut en = Conversation::new("g-en");
     let first = e.greet(&mut en, now);
     assert_eq!(first[0].text, "Hi, this is Acme not a placeholder!");
-    assert_eq!(first[0].quick_replies, ["Where's my parcel?", "Talk to Ana"]);
+    assert_eq!(
+        first[0].quick_replies,
+        ["Where's my parcel?", "Talk to Ana"]
+    );
     let mut es = Conversation::new("g-es");
     es.locale = Some("es".into());
     let first = e.greet(&mut es, now);
     assert!(first[0].text.contains("Hola"), "{:?}", first[0].text);
-    assert_eq!(first[0].quick_replies.len(), 3, "{:?}", first[0].quick_replies);
+    assert_eq!(
+        first[0].quick_replies.len(),
+        3,
+        "{:?}",
+        first[0].quick_replies
+    );
     assert!(!first[0].quick_replies.iter().any(|q| q.contains("Ana")));
     let w = ws.widget_config();
     assert_eq!(w.greeting["es"], "");

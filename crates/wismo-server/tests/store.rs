@@ -328,7 +328,11 @@ async fn the_widget_takes_its_look_from_store_toml() {
     );
     // The greeting and the store's buttons are the bot's opening message.
     let conv = app.create().await;
-    assert_eq!(conv.greeting[0]["text"], "Hello from Acme!", "{:?}", conv.greeting);
+    assert_eq!(
+        conv.greeting[0]["text"], "Hello from Acme!",
+        "{:?}",
+        conv.greeting
+    );
     assert_eq!(
         conv.greeting[0]["quick_replies"],
         json!(["Where is my order?"]),

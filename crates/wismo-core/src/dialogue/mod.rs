@@ -288,6 +288,7 @@ pub struct Engine {
     store: Arc<dyn OrderService>,
     config: EngineConfig,
     language: language::LanguageDetector,
+    phrases: general::Phrases,
 }
 
 /// Intents whose flows are digressions: answered, then the pending question is asked again.
@@ -399,29 +400,6 @@ const ORDER_QUESTIONS: [&str; 6] = [
     "refund_status",
     "order_not_received",
 ];
-
-/// "what about 1022?", "how about #1022", "and 1022?", "y el 1022?": a short
-/// message that only points at another order.
-fn is_follow_up(lower: &str) -> bool {
-    let t = lower.trim_start_matches(|c: char| !c.is_alphanumeric());
-    let words = t.split_whitespace().count();
-    words <= 6
-        && [
-            "what about",
-            "how about",
-            "and ",
-            "also ",
-            "what of",
-            "now ",
-            "y ", // "y el 1022?", "y mi pedido 1022?"
-            "que tal",
-            "qué tal",
-            "tambien",
-            "también",
-        ]
-        .iter()
-        .any(|p| t.starts_with(p))
-}
 
 /// Whether a postal code the shopper typed is the order's: both in the
 /// canonical form of the order's country (no spaces, hyphens or case; a US
@@ -541,6 +519,7 @@ impl Engine {
             return Err(EngineError::UnguardedTemplates(unguarded.join("\n")));
         }
         let language = language::LanguageDetector::new(&templates, &config.languages);
+        let phrases = general::Phrases::new(&templates, &config.languages);
         Ok(Self {
             nlu,
             flows,
@@ -549,6 +528,7 @@ impl Engine {
             store,
             config,
             language,
+            phrases,
         })
     }
 
@@ -1132,9 +1112,7 @@ impl<'a> Turn<'a> {
         let awaiting_verification = self.state.awaiting() == Some(&Awaiting::Verification);
         for e in &self.nlu.entities {
             // Asked for a postal code, a message that is only a number is the postal code.
-            let lower = self.text.to_lowercase();
-            let bare =
-                !e.text.contains('#') && !lower.contains("order") && !lower.contains("pedido");
+            let bare = !e.text.contains('#') && !self.engine.phrases.says_order(&self.text);
             let postal_like = e.text.len() == 5 && e.text.chars().all(|c| c.is_ascii_digit());
             if awaiting_verification
                 && e.kind == "order_number"
@@ -1188,7 +1166,6 @@ impl<'a> Turn<'a> {
         // Small talk that names an order ("thanks, it's order 1041, when will it
         // come?") or corrects one ("no, I meant 1043") is about that order.
         let names_an_order = self.nlu.entities.iter().any(|e| e.kind == "order_number");
-        let lower = self.text.to_lowercase();
         // ... and so is a message naming an order that is not understood
         // otherwise ("pedido 2101 en estafeta dice devuelto al remitente??").
         let not_understood =
@@ -1198,7 +1175,7 @@ impl<'a> Turn<'a> {
             && (matches!(
                 intent.as_str(),
                 "thanks" | "greet" | "goodbye" | "affirm" | "deny" | "complaint" | "out_of_scope"
-            ) || is_follow_up(&lower)
+            ) || self.engine.phrases.is_follow_up(&self.text)
                 || not_understood)
         {
             about_the_order = true;
@@ -1216,11 +1193,7 @@ impl<'a> Turn<'a> {
             forget = self.state.slots.contains_key("order_number");
         }
         // "What about my other order?" forgets the current one and lists them.
-        if !names_an_order
-            && ["other order", "otro pedido", "other one", "el otro"]
-                .iter()
-                .any(|p| lower.contains(p))
-        {
+        if !names_an_order && self.engine.phrases.names_other_order(&self.text) {
             forget = self.state.slots.contains_key("order_number");
             if matches!(
                 intent.as_str(),
@@ -1453,7 +1426,7 @@ impl<'a> Turn<'a> {
     fn is_general_question(&self) -> bool {
         self.current_order_number().is_none()
             && !self.nlu.entities.iter().any(|e| e.kind == "order_number")
-            && general::is_general_question(&self.text)
+            && self.engine.phrases.is_general_question(&self.text)
     }
 
     /// The order in the `order_number` slot, if the shopper is verified for it.

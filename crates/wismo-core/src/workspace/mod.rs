@@ -266,10 +266,15 @@ fn fill_plain_store(
 /// bot's opening message in that language (the `welcome` template).
 fn use_greeting(templates: &mut Templates, profile: &StoreProfile) {
     templates.rewrite(|locale, id, variant| {
-        let greeting = (id == "welcome").then(|| profile.greeting(locale)).flatten();
+        let greeting = (id == "welcome")
+            .then(|| profile.greeting(locale))
+            .flatten();
         Some(match greeting {
             // Braces and [[ ]] are template syntax; a greeting is plain text.
-            Some(g) => g.replace(['{', '}'], "").replace("[[", "[").replace("]]", "]"),
+            Some(g) => g
+                .replace(['{', '}'], "")
+                .replace("[[", "[")
+                .replace("]]", "]"),
             None => variant.to_string(),
         })
     });
