@@ -17,37 +17,100 @@ export interface WidgetConfig {
   color: string | null;
   /** A signed-in shopper's customer token (data-wismo-customer-token), or null. */
   customerToken: string | null;
-  /** The panel's title from the store (`GET /v1/widget/config`), or null for the default. */
-  title?: string | null;
+  /** The panel's title per language from the store (`GET /v1/widget/config`). */
+  titles?: Record<string, string>;
+  /** The store's greeting per language, shown while the conversation connects. */
+  greeting?: Record<string, string>;
+  /** The store's other colours, validated #hex each. */
+  colours?: Colours;
+  /** The avatar's absolute URL (https:, or a path on the server), or null. */
+  avatar?: string | null;
   /** Which settings the script tag set itself (the server's look never overrides them). */
-  explicit?: { position: boolean; color: boolean };
+  explicit?: { position: boolean; color: boolean; locale: boolean };
+}
+
+export interface Colours {
+  background?: string;
+  text?: string;
+  bot_bubble?: string;
+  user_bubble?: string;
+}
+
+const COLOURS = ['background', 'text', 'bot_bubble', 'user_bubble'] as const;
+
+/** A language tag's base, lower case: `es-MX` → `es`. */
+const base = (tag: string) => tag.trim().toLowerCase().split(/[-_]/)[0];
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** `{ "en": "Help", "es-MX": "Ayuda" }` → `{ en: "Help", es: "Ayuda" }`: non-empty strings only, cut to `max`. */
+function perLanguage(value: unknown, max: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    const text = typeof v === 'string' ? v.trim().slice(0, max) : '';
+    if (text && !(base(k) in out)) out[base(k)] = text;
+  }
+  return out;
+}
+
+/** An `https:` URL, or a path on the server (under `baseUrl`); anything else is null. */
+export function safeAvatar(value: unknown, baseUrl: string): string | null {
+  if (typeof value !== 'string') return null;
+  const v = value.trim();
+  const path = v.startsWith('/') && !/^\/[/\\]/.test(v);
+  if (!path && !v.toLowerCase().startsWith('https://')) return null;
+  try {
+    const u = new URL(path ? baseUrl + v : v);
+    return u.protocol === 'https:' || (path && u.protocol === 'http:') ? u.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
- * The store's look from `GET /v1/widget/config` (title, colours, position),
- * applied under the script tag's own attributes: an attribute always wins.
- * Anything malformed in `look` is ignored.
+ * The store's look from `GET /v1/widget/config` (titles, greeting, colours,
+ * avatar, position, languages), applied under the script tag's own
+ * attributes: an attribute always wins. Anything malformed in `look` is ignored.
  */
 export function applyServerLook(config: WidgetConfig, look: unknown): WidgetConfig {
-  if (!look || typeof look !== 'object') return config;
-  const l = look as {
-    title?: unknown;
-    position?: unknown;
-    colours?: { primary?: unknown } | null;
-    languages?: unknown;
-  };
-  const explicit = config.explicit ?? { position: false, color: false };
-  // The title is in the store's first language: other languages keep theirs.
-  const first = Array.isArray(l.languages) && typeof l.languages[0] === 'string' ? l.languages[0] : null;
-  const sameLanguage = !first || first.toLowerCase().split('-')[0] === config.locale;
-  const title =
-    sameLanguage && typeof l.title === 'string' && l.title.trim() ? l.title.trim().slice(0, 80) : null;
-  const primary = typeof l.colours?.primary === 'string' ? safeColor(l.colours.primary) : null;
+  if (!isObject(look)) return config;
+  const explicit = config.explicit ?? { position: false, color: false, locale: false };
+  const languages = Array.isArray(look.languages)
+    ? look.languages.filter((l): l is string => typeof l === 'string').map(base)
+    : [];
+  // A locale the store does not speak gives way to the store's first language,
+  // if the widget has words for it.
+  const first = languages[0] ?? null;
+  const storeLocale = normalizeLocale(first);
+  const locale =
+    !explicit.locale && languages.length && !languages.includes(config.locale) && storeLocale
+      ? storeLocale
+      : config.locale;
+  // `title` is the first language's (older servers send no `titles`).
+  const titles = perLanguage(look.titles, 80);
+  const title = typeof look.title === 'string' ? look.title.trim().slice(0, 80) : '';
+  const titleLanguage = first ?? locale;
+  if (title && !titles[titleLanguage]) titles[titleLanguage] = title;
+  const c = isObject(look.colours) ? look.colours : {};
+  const colours: Colours = {};
+  for (const k of COLOURS) {
+    const v = typeof c[k] === 'string' ? safeColor(c[k]) : null;
+    if (v) colours[k] = v;
+  }
+  // An attribute colour is the page's accent: the shopper's bubbles keep it.
+  if (explicit.color) delete colours.user_bubble;
+  const primary = typeof c.primary === 'string' ? safeColor(c.primary) : null;
   const position =
-    l.position === 'bottom-left' ? 'left' : l.position === 'bottom-right' ? 'right' : null;
+    look.position === 'bottom-left' ? 'left' : look.position === 'bottom-right' ? 'right' : null;
   return {
     ...config,
-    title: title ?? config.title ?? null,
+    locale,
+    titles,
+    greeting: perLanguage(look.greeting, 500),
+    colours,
+    avatar: safeAvatar(look.avatar, config.baseUrl),
     color: explicit.color ? config.color : (primary ?? config.color),
     position: explicit.position || !position ? config.position : position,
   };
@@ -116,10 +179,10 @@ export function readConfig(
     position: attr('data-wismo-position')?.trim().toLowerCase() === 'left' ? 'left' : 'right',
     color: safeColor(attr('data-wismo-color')),
     customerToken: attr('data-wismo-customer-token')?.trim() || null,
-    title: null,
     explicit: {
       position: attr('data-wismo-position') !== null,
       color: safeColor(attr('data-wismo-color')) !== null,
+      locale: normalizeLocale(attr('data-wismo-locale')) !== null,
     },
   };
 }

@@ -40,6 +40,7 @@ export class Widget {
   config: WidgetConfig;
   private view: ViewState;
   private listeners = new Set<() => void>();
+  private localeChosen = false;
   /** Set by the UI: whether the keyboard focus is inside the widget. */
   hasFocus: () => boolean = () => false;
 
@@ -82,7 +83,8 @@ export class Widget {
   /** Applies the store's look (`GET /v1/widget/config`) under the script tag's attributes. */
   applyLook(look: unknown): void {
     this.config = applyServerLook(this.config, look);
-    this.setView({});
+    // A locale the page chose with setLocale stays.
+    this.setView(this.localeChosen ? {} : { locale: this.config.locale });
   }
 
   /** Fetches the store's look from the server; a failure keeps the defaults. */
@@ -113,6 +115,7 @@ export class Widget {
 
   setLocale = (locale: string): void => {
     const l = normalizeLocale(locale);
+    if (l) this.localeChosen = true;
     if (l && l !== this.view.locale) this.setView({ locale: l });
   };
 

@@ -487,15 +487,122 @@ describe('How did we do?', () => {
 });
 
 describe("the store's look from the server", () => {
-  it('shows the title and side the server sends, and keeps an attribute colour', async () => {
-    const { m, $ } = await setup({ color: '#0a7d5a', explicit: { position: false, color: true } });
+  const LOOK = {
+    title: 'Help',
+    titles: { en: 'Help', es: 'Ayuda' },
+    greeting: { en: 'Hi! Ask me about your order.', es: '' },
+    colours: { primary: '#aa3300', background: '#101418', text: '#f5f5f5', bot_bubble: '#2a2f36', user_bubble: '#ffcc00' },
+    avatar: 'https://cdn.example/a.png',
+    position: 'bottom-left',
+    languages: ['en', 'es'],
+    quick_replies: { en: ['Where is my order?'], es: [] },
+  };
+
+  it('shows the title in the current language; setLocale changes it', async () => {
+    const { m, $ } = await setup();
     expect($('#wismo-title')?.textContent).toBe('Chat with us');
-    await act(async () =>
-      m.widget.applyLook({ title: 'Acme help', colours: { primary: '#aa3300' }, position: 'bottom-left' }),
-    );
+    await act(async () => m.widget.applyLook(LOOK));
+    expect($('#wismo-title')?.textContent).toBe('Help');
+    await act(async () => m.widget.api().setLocale('es'));
+    expect($('#wismo-title')?.textContent).toBe('Ayuda');
+    // An older server's single title is the first language's only.
+    await act(async () => m.widget.applyLook({ title: 'Acme help', languages: ['en', 'es'] }));
+    expect($('#wismo-title')?.textContent).toBe('Chatea con nosotros');
+    await act(async () => m.widget.api().setLocale('en'));
     expect($('#wismo-title')?.textContent).toBe('Acme help');
-    expect($('.wismo-root')?.className).toContain('wismo-left');
-    expect(m.widget.config.color).toBe('#0a7d5a');
+  });
+
+  it('sets all five colours and the side; bad colours are ignored', async () => {
+    const { m, $ } = await setup();
+    const root = $('.wismo-root')!;
+    const vars = (name: string) => root.style.getPropertyValue(name);
+    const bad = { primary: 'red', background: 'url(x)', text: '#fff;x', bot_bubble: 1, user_bubble: '#abc' };
+    await act(async () => m.widget.applyLook({ ...LOOK, colours: bad }));
+    expect(vars('--wismo-accent')).toBe('');
+    expect(vars('--wismo-bg')).toBe('');
+    expect(vars('--wismo-fg')).toBe('');
+    expect(vars('--wismo-bot-bg')).toBe('');
+    expect(vars('--wismo-user-bg')).toBe('#abc');
+    expect(root.getAttribute('style')).not.toContain('url(');
+    await act(async () => m.widget.applyLook(LOOK));
+    expect(root.className).toContain('wismo-left');
+    expect(vars('--wismo-accent')).toBe('#aa3300');
+    expect(vars('--wismo-on-accent')).toBe('#ffffff');
+    expect(vars('--wismo-bg')).toBe('#101418');
+    expect(vars('--wismo-fg')).toBe('#f5f5f5');
+    expect(vars('--wismo-bot-bg')).toBe('#2a2f36');
+    expect(vars('--wismo-user-bg')).toBe('#ffcc00');
+    expect(vars('--wismo-on-user')).toBe('#111111');
+  });
+
+  it('keeps the attributes: colour (the accent and the shopper’s bubbles), side and language', async () => {
+    const { m, $ } = await setup({
+      locale: 'es',
+      color: '#0a7d5a',
+      explicit: { position: true, color: true, locale: true },
+    });
+    await act(async () => m.widget.applyLook({ ...LOOK, languages: ['en'] }));
+    const root = $('.wismo-root')!;
+    expect(root.style.getPropertyValue('--wismo-accent')).toBe('#0a7d5a');
+    expect(root.style.getPropertyValue('--wismo-user-bg')).toBe('');
+    expect(root.style.getPropertyValue('--wismo-bg')).toBe('#101418');
+    expect(root.className).toContain('wismo-right');
+    expect(root.getAttribute('lang')).toBe('es');
+    expect($('#wismo-title')?.textContent).toBe('Ayuda');
+  });
+
+  it("speaks the store's language when the page's is not one of the store's", async () => {
+    const { m, $, launcher } = await setup({ locale: 'es' });
+    await act(async () => m.widget.applyLook({ ...LOOK, languages: ['en'] }));
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat');
+    expect($('#wismo-title')?.textContent).toBe('Help');
+  });
+
+  it('shows an https: or server avatar in the header, never another kind, and hides one that fails', async () => {
+    const { m, $ } = await setup({ baseUrl: 'https://chat.test' });
+    const avatar = () => $<HTMLImageElement>('.wismo-header img');
+    expect(avatar()).toBeNull();
+    await act(async () => m.widget.applyLook(LOOK));
+    expect(avatar()?.getAttribute('src')).toBe('https://cdn.example/a.png');
+    expect(avatar()?.getAttribute('alt')).toBe('');
+    expect(avatar()?.getAttribute('referrerpolicy')).toBe('no-referrer');
+    await act(async () => m.widget.applyLook({ ...LOOK, avatar: '/static/a.png' }));
+    expect(avatar()?.getAttribute('src')).toBe('https://chat.test/static/a.png');
+    for (const bad of ['javascript:alert(1)', 'http://cdn.example/a.png', 'data:image/png;base64,AA', null]) {
+      await act(async () => m.widget.applyLook({ ...LOOK, avatar: bad }));
+      expect(avatar()).toBeNull();
+    }
+    await act(async () => m.widget.applyLook(LOOK));
+    await act(async () => avatar()!.dispatchEvent(new Event('error')));
+    expect(avatar()).toBeNull();
+  });
+
+  it("shows the store's greeting while connecting, then the server's messages (no second greeting)", async () => {
+    // The server holds its answer to "start a conversation" until released.
+    const srv = server();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (init?.method === 'POST' && String(input).endsWith('/v1/conversations')) await held;
+      return srv.fetch(input, init);
+    }) as typeof globalThis.fetch;
+    const { m, $, $$, launcher, sockets } = await setup({}, { srv: { ...srv, fetch } });
+    await act(async () => m.widget.applyLook(LOOK));
+    await act(async () => {
+      launcher.click();
+      await settle();
+    });
+    expect($('.wismo-empty')?.textContent).toBe('Hi! Ask me about your order.');
+    await act(async () => m.widget.api().setLocale('es'));
+    expect($('.wismo-empty')?.textContent).toBe('Conectando…'); // no Spanish greeting set
+    await act(async () => m.widget.api().setLocale('en'));
+    await act(async () => {
+      release();
+      await settle();
+    });
+    await act(async () => sockets.last.ready());
+    expect($('.wismo-empty')).toBeNull();
+    expect($$('.wismo-msg-bot').map((e) => e.querySelector('.wismo-msg-text')?.textContent)).toEqual([GREETING.text]);
   });
 });
 
@@ -512,8 +619,7 @@ describe('configuration from the script tag', () => {
       position: 'left',
       color: '#0a7d5a',
       customerToken: null,
-      title: null,
-      explicit: { position: true, color: true },
+      explicit: { position: true, color: true, locale: true },
     });
     s.setAttribute('data-wismo-customer-token', ' eyJ.x.y ');
     expect(readConfig(s, { href: 'https://shop.example/p/1' }).customerToken).toBe('eyJ.x.y');

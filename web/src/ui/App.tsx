@@ -1,5 +1,5 @@
-import { useEffect, useRef, useSyncExternalStore, type CSSProperties } from 'react';
-import { textOn } from '../config';
+import { useEffect, useRef, useState, useSyncExternalStore, type CSSProperties } from 'react';
+import { textOn, type WidgetConfig } from '../config';
 import { strings } from '../i18n';
 import { agentName, currentQuickReplies, shouldAskCsat } from '../store';
 import type { Widget } from '../widget';
@@ -12,6 +12,41 @@ import { MessageList } from './MessageList';
 function activeElement(node: Node | null): Element | null {
   const root = node?.getRootNode() as Document | ShadowRoot | undefined;
   return root && 'activeElement' in root ? root.activeElement : null;
+}
+
+/** The store's colours as the custom properties styles.css reads. */
+function lookStyle(config: WidgetConfig): CSSProperties {
+  const c = config.colours ?? {};
+  const vars: Record<string, string> = {};
+  if (config.color) {
+    vars['--wismo-accent'] = config.color;
+    vars['--wismo-on-accent'] = textOn(config.color);
+  }
+  if (c.background) vars['--wismo-bg'] = c.background;
+  if (c.text) vars['--wismo-fg'] = c.text;
+  if (c.bot_bubble) vars['--wismo-bot-bg'] = c.bot_bubble;
+  if (c.user_bubble) {
+    vars['--wismo-user-bg'] = c.user_bubble;
+    vars['--wismo-on-user'] = textOn(c.user_bubble);
+  }
+  return vars as CSSProperties;
+}
+
+/** The store's avatar: decorative, and gone if it does not load. */
+function Avatar({ src }: { src: string }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return null;
+  return (
+    <img
+      className="wismo-avatar"
+      src={src}
+      alt=""
+      width={36}
+      height={36}
+      referrerPolicy="no-referrer"
+      onError={() => setFailed(true)}
+    />
+  );
 }
 
 export function App({ widget }: { widget: Widget }) {
@@ -43,9 +78,6 @@ export function App({ widget }: { widget: Widget }) {
   }, [view.open, view.restoreFocus]);
 
   const { config } = widget;
-  const style = (
-    config.color ? { '--wismo-accent': config.color, '--wismo-on-accent': textOn(config.color) } : {}
-  ) as CSSProperties;
   const quickReplies = currentQuickReplies(chat);
   const status =
     chat.connection === 'reconnecting' ? t.reconnecting : null;
@@ -54,13 +86,17 @@ export function App({ widget }: { widget: Widget }) {
     shouldAskCsat(chat) || (chat.csat === 'thanked' && chat.handoff.status === 'resolved') ? (
       <Csat t={t} state={chat.csat} onSubmit={widget.submitCsat} />
     ) : null;
-  const emptyText = chat.connection === 'connecting' || chat.connection === 'reconnecting' ? t.connecting : null;
+  // The store's greeting until the server's first messages arrive.
+  const emptyText =
+    chat.connection === 'connecting' || chat.connection === 'reconnecting'
+      ? config.greeting?.[view.locale] || t.connecting
+      : null;
 
   return (
     <div
       ref={rootRef}
       className={`wismo-root wismo-${config.position}${view.open ? ' wismo-is-open' : ''}`}
-      style={style}
+      style={lookStyle(config)}
       lang={view.locale}
       dir="ltr"
     >
@@ -80,9 +116,10 @@ export function App({ widget }: { widget: Widget }) {
         }}
       >
         <header className="wismo-header">
+          {config.avatar && <Avatar key={config.avatar} src={config.avatar} />}
           <div className="wismo-heading">
             <h2 id="wismo-title" className="wismo-title">
-              {config.title || t.title}
+              {config.titles?.[view.locale] || t.title}
             </h2>
             <p className="wismo-subtitle">{t.subtitle}</p>
           </div>
