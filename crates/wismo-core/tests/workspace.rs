@@ -163,6 +163,55 @@ fn profile_values_and_store_knowledge_are_what_the_bot_says() {
     assert!(r.join(" ").contains("14 days"), "{r:?}");
 }
 
+/// Knowledge pages take `{store.…}` values too: the built-in returns page
+/// says the store's window, in each language, and a page naming an unknown
+/// value is refused with its file and line.
+#[test]
+fn knowledge_pages_say_the_profiles_values() {
+    let now = at("2026-11-24T12:00:00Z");
+    let ws = Workspace::load(&with(&[(
+        "store.toml",
+        "name = \"Trail Co\"\n[policy]\nreturn_window_days = 21\n",
+    )]))
+    .expect("loads");
+    let e = engine(&ws, now);
+    let r = chat(&e, now, &["what's your return policy?"]);
+    assert!(r[0].contains("21 days"), "{r:?}");
+    assert!(
+        !r[0].contains("30 days") && !r[0].contains("{store"),
+        "{r:?}"
+    );
+    let r = chat(&e, now, &["¿cuál es su política de devoluciones?"]);
+    assert!(r[0].contains("21 días"), "{r:?}");
+    // The demo without a profile keeps its 30 days.
+    let b = engine(&Workspace::builtin(), now);
+    let r = chat(&b, now, &["what's your return policy?"]);
+    assert!(r[0].contains("30 days"), "{r:?}");
+
+    let errs = Workspace::load(&with(&[(
+        "knowledge/en/gifts.md",
+        "# Gifts\n\nGift wrap is free.\nAsk {store.nickname} for a card.\n",
+    )]))
+    .expect_err("an unknown value is refused");
+    let e = errs
+        .iter()
+        .find(|d| d.file == "knowledge/en/gifts.md")
+        .unwrap_or_else(|| panic!("{errs:?}"));
+    assert_eq!(e.line, 4, "{e:?}");
+    assert!(e.message.contains("nickname"), "{e:?}");
+    // A value the store leaves unset cannot be written into a page.
+    let errs = Workspace::load(&with(&[(
+        "knowledge/en/shipping.md",
+        "# Shipping\n\nFree over {store.policy.free_shipping_threshold}.\n",
+    )]))
+    .expect_err("an unset value is refused");
+    assert!(
+        errs.iter()
+            .any(|d| d.file == "knowledge/en/shipping.md" && d.line == 3),
+        "{errs:?}"
+    );
+}
+
 #[test]
 fn a_new_intent_with_its_flow_and_templates_works_end_to_end() {
     let now = at("2026-11-24T12:00:00Z");

@@ -155,13 +155,26 @@ const BUILTIN: &[(&str, &str, &str)] = &[
 ];
 
 impl KnowledgeBase {
-    /// The articles shipped with wismo (English and Spanish), indexed.
+    /// The articles shipped with wismo (English and Spanish), indexed, with
+    /// the built-in profile's values in place of their `{store.…}` keys.
     pub fn builtin() -> Self {
+        let profile = crate::workspace::builtin_profile();
+        Self::builtin_filled(&|locale, text| {
+            crate::workspace::fill_page(text, &profile, locale)
+                .map(|t| t.into_owned())
+                .unwrap_or_else(|_| text.to_string())
+        })
+    }
+
+    /// The built-in articles with `fill(locale, text)` applied to each (a
+    /// store's profile values, see [`crate::workspace`]).
+    pub fn builtin_filled(fill: &dyn Fn(&str, &str) -> String) -> Self {
         let mut by_locale: BTreeMap<String, Vec<article::Article>> = BTreeMap::new();
         for (locale, id, markdown) in BUILTIN {
             // The built-in articles are checked by tests; one that failed to
             // parse would simply be missing rather than panic here.
-            if let Ok(a) = article::parse_as(id, markdown, article::Format::Markdown) {
+            let text = fill(locale, markdown);
+            if let Ok(a) = article::parse_as(id, &text, article::Format::Markdown) {
                 by_locale.entry((*locale).to_string()).or_default().push(a);
             }
         }

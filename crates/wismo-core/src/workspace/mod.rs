@@ -165,25 +165,61 @@ pub fn apply_store_values(
     problems
 }
 
+/// The value of `{store.KEY}` in `lang` as template-safe text; `Err` names
+/// an unknown key.
+fn store_value(profile: &StoreProfile, lang: &str, key: &str) -> Result<Option<String>, String> {
+    if !profile::STORE_KEYS.contains(&key) {
+        return Err(format!(
+            "{{store.{key}}} is not a store value (known: {})",
+            profile::STORE_KEYS.join(", ")
+        ));
+    }
+    Ok(profile.value(key, lang).map(|v| {
+        v.replace(['{', '}'], "")
+            .replace("[[", "[")
+            .replace("]]", "]")
+    }))
+}
+
+/// A knowledge page with its `{store.KEY}` values filled in, so a policy
+/// page says the profile's return window, not a number of its own. `Err`:
+/// `(line, message)` for an unknown key or a value `store.toml` does not set.
+pub(crate) fn fill_page<'a>(
+    text: &'a str,
+    profile: &StoreProfile,
+    lang: &str,
+) -> Result<std::borrow::Cow<'a, str>, (usize, String)> {
+    if !text.contains("{store.") {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    let value = |key: &str| store_value(profile, lang, key);
+    let mut out = String::with_capacity(text.len() + 16);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if !line.contains("{store.") {
+            out.push_str(line);
+            continue;
+        }
+        match fill_plain_store(line, &value, false) {
+            Ok(Some(l)) => out.push_str(&l),
+            Ok(None) => {
+                return Err((
+                    n + 1,
+                    "uses a store value that store.toml does not set".into(),
+                ))
+            }
+            Err(m) => return Err((n + 1, m)),
+        }
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// One variant with `{store.…}` filled in; `Ok(None)` drops it; `Err` names
 /// an unknown key.
 fn fill_store(variant: &str, profile: &StoreProfile, lang: &str) -> Result<Option<String>, String> {
     if !variant.contains("store.") {
         return Ok(Some(variant.to_string()));
     }
-    let value = |key: &str| -> Result<Option<String>, String> {
-        if !profile::STORE_KEYS.contains(&key) {
-            return Err(format!(
-                "{{store.{key}}} is not a store value (known: {})",
-                profile::STORE_KEYS.join(", ")
-            ));
-        }
-        Ok(profile.value(key, lang).map(|v| {
-            v.replace(['{', '}'], "")
-                .replace("[[", "[")
-                .replace("]]", "]")
-        }))
-    };
+    let value = |key: &str| store_value(profile, lang, key);
     let mut out = String::with_capacity(variant.len() + 32);
     let mut rest = variant;
     // Optional parts are filled, or removed when a store value is absent.
@@ -280,6 +316,72 @@ fn use_greeting(templates: &mut Templates, profile: &StoreProfile) {
     });
 }
 
+/// The workspace's knowledge pages, or the built-in ones, with the
+/// profile's `{store.…}` values filled in.
+fn load_knowledge(
+    files: &WorkspaceFiles,
+    profile: &StoreProfile,
+    diags: &mut Vec<Diagnostic>,
+) -> KnowledgeBase {
+    let languages = &profile.languages;
+    let default_lang = profile.default_language();
+    let pages: Vec<(&str, &str)> = files
+        .under("knowledge")
+        .map(|(p, t)| (p.strip_prefix("knowledge/").unwrap_or(p), t))
+        .collect();
+    if pages.is_empty() {
+        let problems = std::cell::RefCell::new(Vec::new());
+        let k =
+            KnowledgeBase::builtin_filled(&|locale, text| match fill_page(text, profile, locale) {
+                Ok(t) => t.into_owned(),
+                Err((line, m)) => {
+                    let file = format!("<built-in>/knowledge/{locale}");
+                    problems
+                        .borrow_mut()
+                        .push(Diagnostic::error(&file, line, m));
+                    text.to_string()
+                }
+            });
+        diags.extend(problems.into_inner());
+        return k;
+    }
+    let mut filled: Vec<(&str, std::borrow::Cow<str>)> = Vec::with_capacity(pages.len());
+    for (path, text) in pages {
+        // A page in a language folder gets that language's values.
+        let lang = path
+            .split_once('/')
+            .map(|(d, _)| d)
+            .filter(|d| languages.iter().any(|l| l.eq_ignore_ascii_case(d)))
+            .unwrap_or(default_lang);
+        let text = fill_page(text, profile, lang).unwrap_or_else(|(line, m)| {
+            diags.push(Diagnostic::error(&format!("knowledge/{path}"), line, m));
+            std::borrow::Cow::Borrowed(text)
+        });
+        filled.push((path, text));
+    }
+    match KnowledgeBase::from_files(filled.iter().map(|(p, t)| (*p, t.as_ref())), "knowledge/") {
+        Ok(k) => {
+            for l in k.locales() {
+                if !languages.iter().any(|w| w.eq_ignore_ascii_case(l)) {
+                    diags.push(Diagnostic::warning(
+                        &format!("knowledge/{l}"),
+                        0,
+                        format!(
+                            "articles in {l}, which is not one of store.toml's languages ({})",
+                            languages.join(", ")
+                        ),
+                    ));
+                }
+            }
+            k
+        }
+        Err(e) => {
+            diags.push(Diagnostic::error(&e.path, e.line.unwrap_or(0), e.message));
+            KnowledgeBase::default()
+        }
+    }
+}
+
 impl Workspace {
     /// Reads and checks a workspace. `Err` holds every problem found (at
     /// least one error; warnings too); `Ok` keeps the warnings.
@@ -307,36 +409,8 @@ impl Workspace {
         let languages = profile.languages.clone();
         let default_lang = profile.default_language().to_string();
 
-        // knowledge/
-        let knowledge_files: Vec<(&str, &str)> = files
-            .under("knowledge")
-            .map(|(p, t)| (p.strip_prefix("knowledge/").unwrap_or(p), t))
-            .collect();
-        let knowledge = if knowledge_files.is_empty() {
-            KnowledgeBase::builtin()
-        } else {
-            match KnowledgeBase::from_files(knowledge_files, "knowledge/") {
-                Ok(k) => {
-                    for l in k.locales() {
-                        if !languages.iter().any(|w| w.eq_ignore_ascii_case(l)) {
-                            diags.push(Diagnostic::warning(
-                                &format!("knowledge/{l}"),
-                                0,
-                                format!(
-                                    "articles in {l}, which is not one of store.toml's languages ({})",
-                                    languages.join(", ")
-                                ),
-                            ));
-                        }
-                    }
-                    k
-                }
-                Err(e) => {
-                    diags.push(Diagnostic::error(&e.path, e.line.unwrap_or(0), e.message));
-                    KnowledgeBase::default()
-                }
-            }
-        };
+        // knowledge/ (or the built-in pages), with the profile's values.
+        let knowledge = load_knowledge(files, &profile, &mut diags);
 
         // templates: the built-ins, then the store's per locale.
         let mut templates = Templates::default();
