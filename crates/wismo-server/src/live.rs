@@ -396,6 +396,49 @@ impl Live {
         message: Option<String>,
     ) -> Result<Outcome, LiveError> {
         let _one = self.lock.lock().await;
+        self.publish_locked(files, by, message).await
+    }
+
+    /// [`publish`](Self::publish) from an editor (the console): with
+    /// `store_dir` set, the published files are also written into the folder
+    /// (under the same lock the folder is read under), so the folder stays
+    /// the store's source and a later file change builds on the edit
+    /// instead of undoing it.
+    pub async fn publish_edit(
+        &self,
+        files: WorkspaceFiles,
+        by: (&str, &str),
+        message: Option<String>,
+    ) -> Result<Outcome, LiveError> {
+        let _one = self.lock.lock().await;
+        let o = self.publish_locked(files, by, message).await?;
+        if let Some(dir) = &self.store_dir {
+            let files = self.loaded().workspace.files().clone();
+            let dir = dir.clone();
+            let written = tokio::task::spawn_blocking(move || files.write_dir(&dir))
+                .await
+                .map_err(|e| LiveError::Internal(e.to_string()))?;
+            match written {
+                Ok(paths) => tracing::info!(
+                    version = o.version_id,
+                    files = paths.len(),
+                    "store folder updated"
+                ),
+                // The version is active either way; the folder is behind it.
+                Err(e) => {
+                    tracing::error!(version = o.version_id, error = %e, "could not write the published version into store_dir")
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    async fn publish_locked(
+        &self,
+        files: WorkspaceFiles,
+        by: (&str, &str),
+        message: Option<String>,
+    ) -> Result<Outcome, LiveError> {
         let current = self.loaded();
         let hash = files.hash();
         if hash == current.hash {
@@ -476,8 +519,9 @@ impl Live {
         let Some(dir) = &self.store_dir else {
             return Err(LiveError::Internal("no store_dir".into()));
         };
+        let _one = self.lock.lock().await;
         let files = read_dir(dir).map_err(|e| LiveError::Invalid(vec![e]))?;
-        self.publish(files, by, None).await
+        self.publish_locked(files, by, None).await
     }
 
     /// Converges on the database's active version (loading its files from

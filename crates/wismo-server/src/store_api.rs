@@ -282,7 +282,7 @@ pub async fn publish(
     let files = draft(&state, body.files)?;
     let o = state
         .store
-        .publish(files, (&actor, kind), body.message)
+        .publish_edit(files, (&actor, kind), body.message)
         .await
         .map_err(|e: LiveError| ApiError::from(e))?;
     Ok(Json(outcome_json(&o)))

@@ -477,3 +477,63 @@ async fn supervisors_preview_and_publish_agents_may_not() {
     assert_eq!(st["active"]["created_by"], "sup", "{st}");
     assert_eq!(st["active"]["created_by_kind"], "agent", "{st}");
 }
+
+/// With `store_dir` set, a console publish is written into the folder, so
+/// a later edit of a file builds on it instead of undoing it.
+#[tokio::test]
+async fn console_edits_are_written_into_the_store_folder() {
+    let dir = workspace("$12.34");
+    let app = spawn_with_store(&dir, &[]).await;
+    let sup = token_of(
+        &sign_up_agent(
+            &app,
+            AgentSpec {
+                id: "sup",
+                email: "sup@example.com",
+                name: "sup",
+                role: "supervisor",
+                max_chats: 5,
+                languages: &[],
+            },
+        )
+        .await
+        .1,
+    );
+    let draft = json!({"knowledge/en/shipping.md": shipping_page("$56.78")});
+    let res = app
+        .client
+        .post(app.url("/v1/admin/store/publish"))
+        .bearer_auth(&sup)
+        .json(&json!({"files": draft, "message": "new prices"}))
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(res.status(), 200);
+    let on_disk = std::fs::read_to_string(dir.join("knowledge/en/shipping.md")).expect("read");
+    assert!(on_disk.contains("$56.78"), "{on_disk}");
+    assert!(ask(&app, QUESTION).await.contains("56.78"));
+    // The folder's own edit now keeps the console's prices.
+    let toml = std::fs::read_to_string(dir.join("store.toml"))
+        .expect("read")
+        .replace("Acme help", "Acme support");
+    std::fs::write(dir.join("store.toml"), toml).expect("write");
+    let started = Instant::now();
+    loop {
+        let w: Value = app
+            .client
+            .get(app.url("/v1/widget/config"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if w["title"] == "Acme support" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{w}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ask(&app, QUESTION).await.contains("56.78"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,6 +30,8 @@ pub enum FilesError {
     TooLarge,
     #[error("{0}: not a valid workspace path (relative, `/`-separated, no `..`)")]
     BadPath(String),
+    #[error("{0}: cannot write: {1}")]
+    Write(String, std::io::Error),
 }
 
 /// Files a workspace may hold (anything else in the folder is ignored: a
@@ -69,6 +71,38 @@ impl WorkspaceFiles {
         let mut total = 0usize;
         read_into(dir, dir, &mut files, &mut total, 0)?;
         Ok(files)
+    }
+
+    /// Makes the workspace files in `dir` these: writes each file whose text
+    /// differs (to a hidden temporary file, then renamed over, so a reader
+    /// never sees half a file) and removes workspace files `self` does not
+    /// hold. Anything else in the folder is left alone. Returns the paths
+    /// written or removed.
+    pub fn write_dir(&self, dir: &Path) -> Result<Vec<String>, FilesError> {
+        let on_disk = Self::read_dir(dir)?;
+        let mut touched = Vec::new();
+        for (rel, text) in self.iter() {
+            if on_disk.get(rel) == Some(text) {
+                continue;
+            }
+            let path = dir.join(rel);
+            let show = || path.display().to_string();
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| FilesError::Write(show(), e))?;
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let tmp = path.with_file_name(format!(".{}.wismo-tmp", name.unwrap_or_default()));
+            std::fs::write(&tmp, text).map_err(|e| FilesError::Write(show(), e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| FilesError::Write(show(), e))?;
+            touched.push(rel.to_string());
+        }
+        for (rel, _) in on_disk.iter().filter(|(rel, _)| self.get(rel).is_none()) {
+            let path = dir.join(rel);
+            std::fs::remove_file(&path)
+                .map_err(|e| FilesError::Write(path.display().to_string(), e))?;
+            touched.push(rel.to_string());
+        }
+        Ok(touched)
     }
 
     /// Adds or replaces one file (used by editors and tests).
@@ -249,6 +283,32 @@ mod tests {
         assert_eq!(paths, ["knowledge/es/envios.md", "store.toml"]);
         assert_eq!(f.get("store.toml"), Some("name = \"X\"\n"));
         assert_eq!(f.under("knowledge").count(), 1);
+    }
+
+    #[test]
+    fn writes_changed_files_removes_dropped_ones_and_leaves_the_rest() {
+        let dir = std::env::temp_dir().join(format!("wismo-ws-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("knowledge/en")).expect("mkdir");
+        std::fs::write(dir.join("store.toml"), "name = \"X\"\r\n").expect("write");
+        std::fs::write(dir.join("knowledge/en/old.md"), "Old\n").expect("write");
+        std::fs::write(dir.join("README.md"), "mine").expect("write");
+        let mut f = WorkspaceFiles::new();
+        f.insert("store.toml", "name = \"X\"\n").expect("ok");
+        f.insert("knowledge/en/new.md", "New\n").expect("ok");
+        let touched = f.write_dir(&dir).expect("writes");
+        assert_eq!(touched, ["knowledge/en/new.md", "knowledge/en/old.md"]);
+        let back = WorkspaceFiles::read_dir(&dir).expect("reads");
+        assert_eq!(back.hash(), f.hash());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("README.md"))
+                .ok()
+                .as_deref(),
+            Some("mine")
+        );
+        // Nothing changed: nothing written.
+        assert!(f.write_dir(&dir).expect("writes").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
