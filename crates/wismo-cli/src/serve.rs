@@ -81,6 +81,15 @@ pub struct ServeArgs {
     /// The store workspace folder (wismo init); watched and reloaded live, each change a new version.
     #[arg(long = "store")]
     pub store_dir: Option<String>,
+    /// `redis://` URL shared by every instance (rate limits, lockouts, sign-on state).
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// `nats://` URL shared by every instance (live updates, event stream).
+    #[arg(long)]
+    pub nats_url: Option<String>,
+    /// `postgres://` URL of a streaming replica for reads that tolerate lag.
+    #[arg(long)]
+    pub database_replica_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -122,6 +131,9 @@ impl ServeArgs {
             ("tls_key", &self.tls_key),
             ("security_log", &self.security_log),
             ("store_dir", &self.store_dir),
+            ("redis_url", &self.redis_url),
+            ("nats_url", &self.nats_url),
+            ("database_replica_url", &self.database_replica_url),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

@@ -164,6 +164,15 @@ pub struct Config {
     pub store_dir: Option<PathBuf>,
     /// How often this server asks the database which store version is active.
     pub store_poll: Duration,
+    /// `redis://…` or `rediss://…`: shared rate limits, lockouts and
+    /// sign-on state for several instances. `None`: in-process.
+    pub redis_url: Option<Secret>,
+    /// `nats://…` or `tls://…`: the doorbell that tells every instance a
+    /// conversation has new events, and the durable event stream. `None`:
+    /// in-process.
+    pub nats_url: Option<Secret>,
+    /// `postgres://…` of a streaming replica for reads that tolerate lag.
+    pub database_replica_url: Option<Secret>,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -742,6 +751,24 @@ const KEYS: &[Key] = &[
         secret: false,
         help: "how often each server checks the database for a newly published store version",
     },
+    Key {
+        name: "redis_url",
+        default: None,
+        secret: true,
+        help: "redis:// or rediss:// URL shared by every instance: rate limits, lockouts, sign-on state (unset: in-process, one instance)",
+    },
+    Key {
+        name: "nats_url",
+        default: None,
+        secret: true,
+        help: "nats:// or tls:// URL shared by every instance: live updates across instances and the durable event stream (unset: in-process, one instance)",
+    },
+    Key {
+        name: "database_replica_url",
+        default: None,
+        secret: true,
+        help: "postgres:// URL of a streaming replica for reads that tolerate lag (unset: every read from database_url)",
+    },
 ];
 
 /// Settings that take a list (comma-separated text, or a TOML array).
@@ -957,6 +984,40 @@ impl Layers {
                     ),
                 ));
             }
+        }
+        let url_of = |key: &'static str, schemes: &[&str]| -> Result<Option<Secret>, ConfigError> {
+            let Some(u) = text(key).map(|u| Secret::new(u.trim())) else {
+                return Ok(None);
+            };
+            let lower = u.expose().to_ascii_lowercase();
+            if !schemes
+                .iter()
+                .any(|s| lower.starts_with(&format!("{s}://")))
+            {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{} is not a {} URL",
+                        masked_url(u.expose()),
+                        schemes.join(":// or ") + "://"
+                    ),
+                ));
+            }
+            Ok(Some(u))
+        };
+        let redis_url = url_of("redis_url", &["redis", "rediss"])?;
+        let nats_url = url_of("nats_url", &["nats", "tls"])?;
+        let database_replica_url = url_of("database_replica_url", &["postgres", "postgresql"])?;
+        if database_replica_url.is_some()
+            && !database_url.as_ref().is_some_and(|u| {
+                let l = u.expose().to_ascii_lowercase();
+                l.starts_with("postgres:") || l.starts_with("postgresql:")
+            })
+        {
+            return Err(invalid(
+                "database_replica_url",
+                "a replica needs database_url to be a postgres:// URL".to_string(),
+            ));
         }
         let admin_token = text("admin_token").map(Secret::new);
         if let Some(t) = &admin_token {
@@ -1209,6 +1270,9 @@ impl Layers {
             security_log: text("security_log").map(|p| PathBuf::from(p.trim())),
             store_dir: text("store_dir").map(|p| PathBuf::from(p.trim())),
             store_poll: duration("store_poll")?,
+            redis_url,
+            nats_url,
+            database_replica_url,
             trusted_proxies,
             cors_origins,
             frame_ancestors,
@@ -1284,7 +1348,10 @@ impl Layers {
             };
             let shown = if value.is_empty() {
                 "(unset)".to_string()
-            } else if k.name == "database_url" {
+            } else if matches!(
+                k.name,
+                "database_url" | "redis_url" | "nats_url" | "database_replica_url"
+            ) {
                 format!("{:?}", masked_url(value))
             } else if k.name == "webhook_urls" {
                 let urls: Vec<String> = value.split(',').map(|u| masked_url(u.trim())).collect();
@@ -1529,6 +1596,58 @@ mod tests {
             .toml("listen = ", Path::new("w.toml"))
             .expect_err("syntax");
         assert!(err.to_string().contains("w.toml"), "{err}");
+    }
+
+    #[test]
+    fn shared_services_take_urls_and_never_print_their_passwords() {
+        let c = Layers::defaults().build().expect("defaults");
+        assert!(c.redis_url.is_none() && c.nats_url.is_none() && c.database_replica_url.is_none());
+        let mut l = Layers::defaults();
+        l.env(env(&[
+            ("WISMO_REDIS_URL", "redis://:hunter2-redis@127.0.0.1:6379/0"),
+            ("WISMO_NATS_URL", "nats://wismo:hunter2-nats@127.0.0.1:4222"),
+            (
+                "WISMO_DATABASE_URL",
+                "postgres://wismo:pw-primary@127.0.0.1/wismo",
+            ),
+            (
+                "WISMO_DATABASE_REPLICA_URL",
+                "postgres://wismo:pw-replica@127.0.0.1:5433/wismo",
+            ),
+        ]))
+        .expect("env");
+        let c = l.build().expect("valid");
+        assert!(c.redis_url.is_some() && c.nats_url.is_some() && c.database_replica_url.is_some());
+        let d = l.describe();
+        for secret in ["hunter2-redis", "hunter2-nats", "pw-replica"] {
+            assert!(!d.contains(secret), "{d}");
+            assert!(!format!("{c:?}").contains(secret));
+        }
+        assert!(
+            d.contains("redis_url = \"redis://:****@127.0.0.1:6379/0\""),
+            "{d}"
+        );
+
+        for (key, value, says) in [
+            (
+                "redis_url",
+                "http://127.0.0.1:6379",
+                "redis:// or rediss://",
+            ),
+            ("nats_url", "127.0.0.1:4222", "nats:// or tls://"),
+            ("database_replica_url", "mysql://x", "postgres://"),
+        ] {
+            let mut l = Layers::defaults();
+            l.flag(key, value).expect("flag");
+            let err = l.build().expect_err("refused").to_string();
+            assert!(err.contains(key) && err.contains(says), "{err}");
+        }
+        // A replica of SQLite makes no sense.
+        let mut l = Layers::defaults();
+        l.flag("database_replica_url", "postgres://127.0.0.1:5433/wismo")
+            .expect("flag");
+        let err = l.build().expect_err("refused").to_string();
+        assert!(err.contains("needs database_url"), "{err}");
     }
 
     #[test]
