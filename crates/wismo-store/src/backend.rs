@@ -246,7 +246,7 @@ const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
 
 macro_rules! backend {
-    ($DB:ty, $bulk_lock:expr, $reserve_seqs:expr, $insert_events:expr) => {
+    ($DB:ty, $bulk_lock:expr, $reserve_seqs:expr, $insert_events:expr, $last_seq_locked:expr) => {
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use wismo_core::dialogue::state::Event;
@@ -573,6 +573,19 @@ macro_rules! backend {
             Ok(row.map(|(s,)| s))
         }
 
+        /// The conversation's last seq, its row locked until the transaction
+        /// ends (PostgreSQL; SQLite's writer holds the whole database).
+        pub(crate) async fn last_seq_locked(
+            conn: &mut Conn,
+            id: &str,
+        ) -> Result<Option<i64>, StoreDbError> {
+            let row: Option<(i64,)> = sqlx::query_as($last_seq_locked)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(row.map(|(s,)| s))
+        }
+
         /// Inserts `events` with seqs `first`, `first + 1`, … in one statement.
         pub(crate) async fn insert_events(
             conn: &mut Conn,
@@ -760,7 +773,10 @@ pub(crate) mod sqlite {
          FROM (SELECT value ->> 'cid' AS cid, value ->> 'n' AS n FROM json_each($1)) AS j \
          WHERE conversations.id = j.cid RETURNING id, last_seq",
         "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
-         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2, value ->> 'k' FROM json_each($1)"
+         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2, value ->> 'k' FROM json_each($1)",
+        // A write, so the transaction takes SQLite's write lock at once
+        // (a read first would deadlock against another process's writer).
+        "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING last_seq"
     );
 }
 
@@ -774,6 +790,7 @@ pub(crate) mod postgres {
          WHERE c.id = j.cid RETURNING c.id, c.last_seq",
         "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
          SELECT x.c, x.s, x.e, $2, x.k FROM json_to_recordset($1::json) \
-         AS x(c text, s bigint, e text, k text)"
+         AS x(c text, s bigint, e text, k text)",
+        "SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE"
     );
 }

@@ -4,6 +4,13 @@
 //! concurrent appends: the next numbers are reserved by one
 //! `UPDATE … SET last_seq = last_seq + n … RETURNING` in the same
 //! transaction as the inserts, so appenders queue on the conversation row.
+//!
+//! One writer per conversation: [`Db::append_events_after`] appends only
+//! when the conversation's last seq is still the one the caller's state was
+//! folded from (a fencing token checked under the row lock, in the same
+//! transaction), so a server that ran a turn on an old state, or paused and
+//! woke up late, can never write after a newer one; it gets
+//! [`StoreDbError::Stale`], reloads, and runs the turn again.
 
 use std::sync::{Arc, Mutex};
 
@@ -101,6 +108,7 @@ impl Db {
             create: Some(new),
             id: String::new(),
             events: events.to_vec(),
+            expect: None,
             reply,
         };
         self.submit(job, answer).await
@@ -140,14 +148,36 @@ impl Db {
     /// result; if a batch fails, its appends are retried one by one so one
     /// bad append cannot fail the others.
     pub async fn append_events(&self, id: &str, events: &[Event]) -> Result<i64, StoreDbError> {
+        self.append(id, events, None).await
+    }
+
+    /// [`Db::append_events`] only if the conversation's last seq is `after`
+    /// (the seq the caller's state was folded from); otherwise nothing is
+    /// written and the error is [`StoreDbError::Stale`] with the seq it is at.
+    pub async fn append_events_after(
+        &self,
+        id: &str,
+        events: &[Event],
+        after: i64,
+    ) -> Result<i64, StoreDbError> {
+        self.append(id, events, Some(after)).await
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        events: &[Event],
+        expect: Option<i64>,
+    ) -> Result<i64, StoreDbError> {
         if events.is_empty() || id.contains('\0') {
-            return self.append_events_directly(id, events).await;
+            return self.append_events_directly(id, events, expect).await;
         }
         let (reply, answer) = oneshot::channel();
         let job = Job::Append {
             create: None,
             id: id.to_string(),
             events: events.to_vec(),
+            expect,
             reply,
         };
         self.submit(job, answer).await
@@ -168,7 +198,7 @@ impl Db {
                         b::insert_conversation(&mut tx, &self.crypt, &new).await?;
                         tx.commit().await?;
                     });
-                    self.append_events_directly(&new.id, &events).await
+                    self.append_events_directly(&new.id, &events, None).await
                 }
                 .await;
                 let _ = reply.send(r);
@@ -177,9 +207,10 @@ impl Db {
                 create: None,
                 id,
                 events,
+                expect,
                 reply,
             } => {
-                let _ = reply.send(self.append_events_directly(&id, &events).await);
+                let _ = reply.send(self.append_events_directly(&id, &events, expect).await);
             }
             Job::Remember {
                 id,
@@ -207,25 +238,55 @@ impl Db {
     /// per job, in order.
     async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreDbError> {
         let now = micros(Utc::now());
-        let mut wanted: Vec<(&str, i64)> = Vec::new();
-        for job in jobs {
-            if let Job::Append {
-                create, id, events, ..
-            } = job
-            {
-                let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
-                let n = events.len() as i64;
-                match wanted.iter_mut().find(|(w, _)| *w == id) {
-                    Some((_, total)) => *total += n,
-                    None => wanted.push((id, n)),
-                }
-            }
-        }
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             for job in jobs {
                 if let Job::Append { create: Some(new), .. } = job {
                     b::insert_conversation(&mut tx, &self.crypt, new).await?;
+                }
+            }
+            // Fencing: the appends that expect a seq, checked under the row
+            // lock in this transaction, in the order they will be numbered.
+            let fenced: Vec<&str> = jobs
+                .iter()
+                .filter_map(|j| match j {
+                    Job::Append { create: None, id, expect: Some(_), .. } => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut at: Vec<(&str, i64)> = Vec::new();
+            let mut stale = vec![None; jobs.len()];
+            for (i, job) in jobs.iter().enumerate() {
+                let Job::Append { create: None, id, events, expect, .. } = job else {
+                    continue;
+                };
+                if !fenced.contains(&id.as_str()) {
+                    continue;
+                }
+                let current = match at.iter().find(|(w, _)| *w == id) {
+                    Some((_, s)) => Some(*s),
+                    None => b::last_seq_locked(&mut tx, id).await?,
+                };
+                let Some(current) = current else { continue };
+                if expect.is_some_and(|e| e != current) {
+                    stale[i] = Some(current);
+                    continue;
+                }
+                let next = current + events.len() as i64;
+                match at.iter_mut().find(|(w, _)| *w == id) {
+                    Some((_, s)) => *s = next,
+                    None => at.push((id, next)),
+                }
+            }
+            let mut wanted: Vec<(&str, i64)> = Vec::new();
+            for (job, stale) in jobs.iter().zip(&stale) {
+                if let (Job::Append { create, id, events, .. }, None) = (job, stale) {
+                    let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
+                    let n = events.len() as i64;
+                    match wanted.iter_mut().find(|(w, _)| *w == id) {
+                        Some((_, total)) => *total += n,
+                        None => wanted.push((id, n)),
+                    }
                 }
             }
             let lasts = b::reserve_seqs(&mut tx, &wanted, now).await?;
@@ -241,8 +302,11 @@ impl Db {
                 .collect();
             let mut rows: Vec<(&str, i64, String, Option<&str>)> = Vec::new();
             let mut results = Vec::with_capacity(jobs.len());
-            for job in jobs {
+            for (job, stale) in jobs.iter().zip(stale) {
                 match job {
+                    Job::Append { .. } if stale.is_some() => {
+                        results.push(Outcome::Stale(stale.unwrap_or_default()));
+                    }
                     Job::Append { create, id, events, .. } => {
                         let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
                         match next.iter_mut().find(|(n, _)| *n == id) {
@@ -286,6 +350,7 @@ impl Db {
         &self,
         id: &str,
         events: &[Event],
+        expect: Option<i64>,
     ) -> Result<i64, StoreDbError> {
         let n = i64::try_from(events.len())
             .map_err(|_| StoreDbError::Corrupt("too many events".to_string()))?;
@@ -295,6 +360,15 @@ impl Db {
         let now = micros(Utc::now());
         dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
+            if let Some(expect) = expect {
+                match b::last_seq_locked(&mut tx, id).await? {
+                    None => return Err(StoreDbError::ConversationNotFound(id.to_string())),
+                    Some(last) if last != expect => {
+                        return Err(StoreDbError::Stale { id: id.to_string(), last })
+                    }
+                    Some(_) => {}
+                }
+            }
             let last = b::reserve_seq(&mut tx, id, n, now)
                 .await?
                 .ok_or_else(|| StoreDbError::ConversationNotFound(id.to_string()))?;
@@ -480,6 +554,8 @@ pub(crate) enum Job {
         create: Option<NewConversation>,
         id: String,
         events: Vec<Event>,
+        /// The last seq the conversation must be at (the fencing token).
+        expect: Option<i64>,
         reply: oneshot::Sender<Result<i64, StoreDbError>>,
     },
     /// A client message id and its response (`true`: stored now).
@@ -496,6 +572,8 @@ pub(crate) enum Job {
 enum Outcome {
     /// The last seq, or `None` when the conversation does not exist.
     Appended(Option<i64>),
+    /// Not written: the conversation had moved on to this seq.
+    Stale(i64),
     Remembered(bool),
 }
 
@@ -572,6 +650,15 @@ async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
                         ) => {
                             let id = create.map_or(id, |c| c.id);
                             let _ = reply.send(last.ok_or(StoreDbError::ConversationNotFound(id)));
+                        }
+                        (
+                            Job::Append {
+                                create, id, reply, ..
+                            },
+                            Outcome::Stale(last),
+                        ) => {
+                            let id = create.map_or(id, |c| c.id);
+                            let _ = reply.send(Err(StoreDbError::Stale { id, last }));
                         }
                         (Job::Remember { reply, .. }, Outcome::Remembered(stored)) => {
                             let _ = reply.send(Ok(stored));

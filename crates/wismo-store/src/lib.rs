@@ -113,6 +113,11 @@ pub enum StoreDbError {
     InvalidText(&'static str),
     #[error("conversation {0} not found")]
     ConversationNotFound(String),
+    /// An append that expected the conversation at one seq found it
+    /// further on: another writer (another server) appended first. The
+    /// caller reloads and tries again; nothing was written.
+    #[error("conversation {id} has moved on to seq {last}")]
+    Stale { id: String, last: i64 },
     /// A key file or an encrypted value could not be used.
     #[error("{0}")]
     Crypto(CryptoError),

@@ -585,6 +585,77 @@ async fn concurrent_appends_keep_a_gapless_sequence() {
     }
 }
 
+/// One writer per conversation: appends that carry the seq their state was
+/// folded from (the fencing token) race, from two database handles (two
+/// servers) at once; exactly one per token wins, the others are told where
+/// the conversation is and write nothing; the log stays gapless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_fenced_appends_let_exactly_one_writer_win() {
+    let fx = Fixture::new().await;
+    let second = Db::connect_with_key_file(&fx.pg_url, &fx.pg_key)
+        .await
+        .expect("a second server's handle");
+    let sqlite_again = Db::connect(&fx.sqlite_url).await.expect("sqlite again");
+    for ((name, db), other) in fx.dbs.iter().zip([sqlite_again, second]) {
+        db.create_conversation(&new_conversation("fenced"))
+            .await
+            .expect("creates");
+        let mut last = 0;
+        for round in 0..5 {
+            let mut tasks = Vec::new();
+            for i in 0..12 {
+                let db = if i % 2 == 0 {
+                    db.clone()
+                } else {
+                    other.clone()
+                };
+                tasks.push(tokio::spawn(async move {
+                    let events: Vec<Event> = (0..2).map(|j| slot(round * 100 + i, j)).collect();
+                    db.append_events_after("fenced", &events, last).await
+                }));
+            }
+            let mut won = Vec::new();
+            for t in tasks {
+                match t.await.expect("joins") {
+                    Ok(l) => won.push(l),
+                    Err(StoreDbError::Stale { last: at, .. }) => {
+                        assert_eq!(at, last + 2, "{name}: told where it is")
+                    }
+                    Err(e) => panic!("{name}: {e}"),
+                }
+            }
+            assert_eq!(won, [last + 2], "{name}: round {round}: exactly one writer");
+            last += 2;
+        }
+        let seqs: Vec<i64> = db
+            .events_after("fenced", 0)
+            .await
+            .expect("load")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "{name}");
+        // An old token after the fact writes nothing.
+        let r = other.append_events_after("fenced", &[slot(9, 9)], 4).await;
+        assert!(
+            matches!(r, Err(StoreDbError::Stale { last: 10, .. })),
+            "{name}: {r:?}"
+        );
+        let r = db.append_events_after("nope", &[slot(9, 9)], 0).await;
+        assert!(
+            matches!(r, Err(StoreDbError::ConversationNotFound(_))),
+            "{name}: {r:?}"
+        );
+        // Unfenced appends still go through.
+        assert_eq!(
+            db.append_events("fenced", &[slot(9, 9)])
+                .await
+                .expect("append"),
+            11
+        );
+    }
+}
+
 /// Appends that arrive together are written as one batch: each still gets
 /// its own answer, an append to a missing conversation fails alone, and
 /// every conversation's log stays gapless and in order.
