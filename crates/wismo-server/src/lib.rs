@@ -42,6 +42,7 @@ pub mod sessions;
 pub mod shopper_jwt;
 pub mod store_api;
 pub mod tls;
+mod turn;
 pub mod webhooks;
 pub mod ws;
 

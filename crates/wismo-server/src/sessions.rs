@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use wismo_core::dialogue::{Awaiting, Conversation, Engine, Event, SignedIn};
-use wismo_core::redact::redact_text;
 use wismo_store::{Db, NewConversation};
 
 use crate::config::Config;
@@ -136,23 +135,23 @@ impl Frame {
 pub struct Session {
     pub id: String,
     token_hash: String,
-    live: tokio::sync::Mutex<Live>,
+    pub(crate) live: tokio::sync::Mutex<Live>,
     /// Frames for every WebSocket watching this conversation.
     pub frames: broadcast::Sender<Frame>,
     /// When it was last used (Unix seconds), for eviction.
     last_used: AtomicI64,
 }
 
-struct Live {
+pub(crate) struct Live {
     /// Folded state; `events` is kept empty (the log is in the database).
-    conv: Conversation,
-    last_active: DateTime<Utc>,
+    pub(crate) conv: Conversation,
+    pub(crate) last_active: DateTime<Utc>,
     /// The seq of the last event this state has folded.
-    last_seq: i64,
+    pub(crate) last_seq: i64,
     /// Set when memory may disagree with the database (a failed write, or
     /// another server appended to this conversation): the next turn
     /// reloads from the log first.
-    stale: bool,
+    pub(crate) stale: bool,
 }
 
 impl Session {
@@ -182,7 +181,7 @@ impl Session {
         constant_time_eq(token_hash(token).as_bytes(), self.token_hash.as_bytes())
     }
 
-    fn used_now(&self) {
+    pub(crate) fn used_now(&self) {
         self.last_used
             .store(Utc::now().timestamp(), Ordering::Relaxed);
     }
@@ -388,7 +387,7 @@ pub struct Sessions {
     /// the shopper's message is kept and the conversation goes to a person).
     #[doc(hidden)]
     pub fail_next_turn: std::sync::atomic::AtomicBool,
-    idle: Duration,
+    pub(crate) idle: Duration,
     map: Mutex<HashMap<String, Arc<Session>>>,
 }
 
@@ -573,7 +572,11 @@ impl Sessions {
     /// the end of the conversation's previous shopper message (as stored,
     /// so any server of a cluster sees it): removes those digits from the
     /// stored previous message and returns `text` with its part replaced.
-    async fn split_card_number(&self, id: &str, text: &str) -> Result<Option<String>, ApiError> {
+    pub(crate) async fn split_card_number(
+        &self,
+        id: &str,
+        text: &str,
+    ) -> Result<Option<String>, ApiError> {
         use wismo_core::redact::{leading_digits, split_card, trailing_digits, CARD_MARKER};
         let Some((head_start, head_end, head)) = leading_digits(text) else {
             return Ok(None);
@@ -621,306 +624,11 @@ impl Sessions {
             .await
     }
 
-    /// [`Sessions::turn_counted`]; with `locked`, no order check is made in
-    /// this turn: the engine answers as it does after too many failures in
-    /// the conversation (`verify.locked`: says so plainly and offers a
-    /// person). The server's verification limits use this.
-    pub async fn turn_checked(
+    pub(crate) async fn reload_if_stale(
         &self,
-        session: &Arc<Session>,
-        text: &str,
-        client_message_id: Option<&str>,
-        locked: bool,
-    ) -> Result<(Value, u32), ApiError> {
-        let mut live = session.live.lock().await;
-        session.used_now();
-        // Card data (PCI DSS): what is stored, compared and sent on is the
-        // redacted text; only the engine reads the message as typed.
-        let stored_text = redact_text(text);
-        if let Some(cmid) = client_message_id {
-            if let Some(r) = self.db.recall_client_message(&session.id, cmid).await? {
-                let recorded = r.response["user_message"]["text"].as_str();
-                // The end of a card number split over two messages was
-                // replaced when first answered.
-                let completed =
-                    wismo_core::redact::leading_digits(&stored_text).map(|(a, b, _)| {
-                        format!(
-                            "{}{}{}",
-                            &stored_text[..a],
-                            wismo_core::redact::CARD_MARKER,
-                            &stored_text[b..]
-                        )
-                    });
-                let same = recorded == Some(&stored_text)
-                    || (recorded.is_some() && recorded == completed.as_deref());
-                if !same {
-                    return Err(ApiError::ClientMessageIdReused(cmid.to_string()));
-                }
-                let mut response = r.response;
-                response["replayed"] = json!(true);
-                return Ok((response, 0));
-            }
-        }
-        self.reload_if_stale(session, &mut live).await?;
-        // A card number split over this message and the previous one: its
-        // start leaves the stored previous message, its end this one, before
-        // anything of this message is stored.
-        let joined;
-        let text = match self.split_card_number(&session.id, text).await? {
-            Some(t) => {
-                joined = t;
-                joined.as_str()
-            }
-            None => text,
-        };
-        let stored_text = redact_text(text);
-        let now = self.clock.now();
-        let mut events = Vec::new();
-        // A conversation waiting for or talking to a person never expires.
-        let with_people = live.conv.state.case_id.is_some() || live.conv.state.agent.is_some();
-        if !with_people
-            && now
-                .signed_duration_since(live.last_active)
-                .to_std()
-                .unwrap_or_default()
-                > self.idle
-        {
-            events.push(live.conv.expire_session(now));
-            live.conv.events.clear();
-        }
-        if session.frames.receiver_count() > 0 {
-            let _ = session.frames.send(Frame::server(
-                &json!({"type": "typing", "role": "bot", "on": true}),
-            ));
-        }
-        let engine = self.engine.get();
-        // Whether the conversation was waiting for or with a person before
-        // this message (read before the state is handed to the engine).
-        let had_case = live.conv.state.case_id.is_some();
-        let mut conv = std::mem::take(&mut live.conv);
-        let owned = text.to_string();
-        let fail = self.fail_next_turn.swap(false, Ordering::Relaxed);
-        let outcome = tokio::task::spawn_blocking(move || {
-            if fail {
-                panic!("injected engine failure");
-            }
-            let saved = conv.state.failed_verifications;
-            if locked {
-                conv.state.failed_verifications = u32::MAX / 2;
-            }
-            let out = engine.turn(&mut conv, &owned, now);
-            if locked {
-                conv.state.failed_verifications = saved;
-            }
-            (conv, out)
-        })
-        .await;
-        let (nlu, mut handoff) = match outcome {
-            Ok((mut conv, out)) => {
-                conv.events.clear();
-                live.conv = conv;
-                events.extend(out.events);
-                (Some(out.nlu), Handoff::of(&out.state))
-            }
-            Err(e) => {
-                // The engine failed: keep what the shopper said, apologise
-                // and hand over to a person rather than hang.
-                tracing::error!(conversation = %session.id, error = %e, "turn failed");
-                live.stale = true;
-                events.extend([
-                    Event::UserSaid {
-                        text: stored_text.clone(),
-                        at: now,
-                        intent: "error".into(),
-                        confidence: 0.0,
-                        sentiment: 0.0,
-                        understood: false,
-                    },
-                    Event::BotSaid {
-                        text: "Sorry, something went wrong on my side. I'm passing you to a person from our team.".into(),
-                        template: "internal_error".into(),
-                        at: now,
-                        quick_replies: Vec::new(),
-                        order_card: None,
-                    },
-                    Event::HandoffRequested {
-                        reason: "bot_error".into(),
-                    },
-                ]);
-                (
-                    None,
-                    Handoff {
-                        reason: Some("bot_error".to_string()),
-                        ..Handoff::default()
-                    },
-                )
-            }
-        };
-        // A hand-off requested now goes to the people's queue, with the
-        // shopper told what to expect.
-        let requested = events
-            .iter()
-            .any(|e| matches!(e, Event::HandoffRequested { .. }));
-        // A hand-off asked for earlier that could not be queued then
-        // (the database was unavailable) is queued now.
-        let pending = !live.stale
-            && live.conv.state.handoff.is_some()
-            && live.conv.state.case_id.is_none()
-            && live.conv.state.agent.is_none();
-        let mut queued = None;
-        if (requested || pending) && !had_case && self.db.open_handoff(&session.id).await?.is_none()
-        {
-            let intent = nlu.as_ref().map(|n| n.intent.name.clone());
-            let result = if live.stale {
-                // The engine failed: queue from what the log says so far.
-                let mut conv = Conversation::new(session.id.clone());
-                conv.state.handoff = Some("bot_error".into());
-                self.queue_handoff(&mut conv, &mut events, intent, &stored_text, now)
-                    .await
-                    .map(|h| (h, Handoff::of(&conv.state)))
-            } else {
-                let mut conv = std::mem::take(&mut live.conv);
-                let r = self
-                    .queue_handoff(&mut conv, &mut events, intent, &stored_text, now)
-                    .await;
-                conv.events.clear();
-                let h = Handoff::of(&conv.state);
-                live.conv = conv;
-                r.map(|r| (r, h))
-            };
-            match result {
-                Ok((h, state)) => {
-                    handoff = state;
-                    queued = Some(h);
-                }
-                // The hand-off stays requested; the shopper's message is kept.
-                Err(e) => {
-                    tracing::error!(conversation = %session.id, error = %e, "could not queue the hand-off")
-                }
-            }
-        }
-        // Waiting in the queue, the bot is quiet: one honest update only
-        // when the shopper's wait changed since they were told.
-        let bot_spoke = events.iter().any(|e| matches!(e, Event::BotSaid { .. }));
-        if queued.is_none() && had_case && !live.stale && !bot_spoke {
-            let mut conv = std::mem::take(&mut live.conv);
-            let r = self.wait_update(&mut conv, &mut events, now).await;
-            conv.events.clear();
-            if matches!(r, Ok(true)) {
-                handoff = Handoff::of(&conv.state);
-            }
-            live.conv = conv;
-            if let Err(e) = r {
-                tracing::error!(conversation = %session.id, error = %e, "could not check the wait");
-            }
-        }
-        let last = match self.db.append_events(&session.id, &events).await {
-            Ok(last) => last,
-            Err(e) => {
-                // Memory ran ahead of the log: rebuild before the next turn.
-                live.stale = true;
-                let _ = session.frames.send(Frame::server(
-                    &json!({"type": "typing", "role": "bot", "on": false}),
-                ));
-                return Err(e.into());
-            }
-        };
-        live.last_active = now;
-        let first = last - events.len() as i64 + 1;
-        if first != live.last_seq + 1 {
-            // Someone else (another server) appended since this state was
-            // folded: this turn ran on an old state; reload before the next.
-            tracing::warn!(conversation = %session.id, "conversation changed elsewhere; reloading it");
-            live.stale = true;
-        }
-        live.last_seq = last;
-        // The turn's messages, each with its seq (built once: for the
-        // response and for the WebSocket frames).
-        let numbered: Vec<(i64, Value)> = (first..)
-            .zip(&events)
-            .filter_map(|(seq, e)| message_json(seq, e).map(|m| (seq, m)))
-            .collect();
-        let mut user_message = Value::Null;
-        let mut messages = Vec::new();
-        for (_, m) in &numbered {
-            if m["role"] == "user" {
-                user_message = m.clone();
-            } else {
-                messages.push(m.clone());
-            }
-        }
-        let nlu_json = match &nlu {
-            Some(n) => json!({
-                "intent": {"name": n.intent.name, "confidence": n.intent.confidence},
-                "entities": n.entities.iter().map(|e| json!({
-                    "type": e.kind,
-                    "value": e.value,
-                    "text": e.text,
-                    "start": e.start,
-                    "end": e.end,
-                })).collect::<Vec<_>>(),
-            }),
-            None => json!({"intent": {"name": "error", "confidence": 0.0}, "entities": []}),
-        };
-        let sentiment_json = match &nlu {
-            Some(n) => json!({"score": n.sentiment.score, "label": n.sentiment.label}),
-            None => json!({"score": 0.0, "label": "neutral"}),
-        };
-        let response = json!({
-            "conversation_id": session.id,
-            "user_message": user_message,
-            "messages": messages,
-            "nlu": nlu_json,
-            "sentiment": sentiment_json,
-            "handoff": handoff.json(),
-        });
-        // Every tab sees the shopper's message and the replies, in order:
-        // sent before the lock is released, so the next turn's frames can
-        // never overtake these.
-        if session.frames.receiver_count() > 0 {
-            for (seq, m) in &numbered {
-                let _ = session.frames.send(Frame::message(*seq, m));
-            }
-            let _ = session.frames.send(Frame::server(
-                &json!({"type": "typing", "role": "bot", "on": false}),
-            ));
-            if handoff != Handoff::default() {
-                let _ = session.frames.send(Frame::server(
-                    &json!({"type": "handoff", "handoff": handoff.json()}),
-                ));
-            }
-        }
-        if queued.is_some() || had_case || live.conv.state.case_id.is_some() {
-            let sentiments = live.conv.state.sentiments.clone();
-            if let Err(e) = self
-                .after_handoff_turn(
-                    &session.id,
-                    queued.as_ref(),
-                    &events,
-                    last,
-                    &sentiments,
-                    now,
-                )
-                .await
-            {
-                tracing::error!(conversation = %session.id, error = %e, "hand-off bookkeeping failed");
-            }
-        }
-        if let Some(cmid) = client_message_id {
-            let seq = user_message["id"].as_str().and_then(|s| s.parse().ok());
-            self.db
-                .remember_client_message(&session.id, cmid, seq, &response)
-                .await?;
-        }
-        drop(live);
-        let failed = events
-            .iter()
-            .filter(|e| matches!(e, Event::VerificationFailed))
-            .count();
-        Ok((response, u32::try_from(failed).unwrap_or(u32::MAX)))
-    }
-
-    async fn reload_if_stale(&self, session: &Session, live: &mut Live) -> Result<(), ApiError> {
+        session: &Session,
+        live: &mut Live,
+    ) -> Result<(), ApiError> {
         if live.stale {
             let row = self
                 .db

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{spawn_app, Conv, BACKENDS};
+use common::{spawn_app, spawn_app_with, Backend, Conv, BACKENDS};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use wismo_core::store::memory::InMemoryStore;
@@ -91,6 +91,103 @@ async fn fifty_simultaneous_messages_into_one_conversation_lose_nothing_and_neve
             t2["messages"], t["messages"],
             "{b:?}: retries added nothing"
         );
+    }
+}
+
+/// A server whose state of a conversation is behind (another server
+/// answered since) never answers from it: its append is refused, it reloads
+/// and runs the turn again. Here the second message the bot does not
+/// understand, sent to server A after the first went through B, brings in a
+/// person, as it would on one server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_behind_the_log_answers_from_the_whole_conversation() {
+    for backend in BACKENDS {
+        let a = spawn_app(backend).await;
+        let b = spawn_app_with(backend, &[("database_url", a.database_url.as_str())]).await;
+        let conv = a.create().await;
+        a.say(&conv, "hi").await;
+        let first = b.say(&conv, "blorp zzzt qwfp").await;
+        assert_eq!(first["nlu"]["intent"]["name"], "out_of_scope", "{first}");
+        assert!(first["handoff"]["reason"].is_null(), "{first}");
+        let second = a.say(&conv, "blorp zzzt qwfp").await;
+        assert_eq!(
+            second["handoff"]["reason"], "not_understood",
+            "{backend:?}: A answered from the whole conversation: {second}"
+        );
+        let t = b.transcript(&conv).await;
+        let users = t["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .count();
+        assert_eq!(users, 3, "{backend:?}: {t}");
+    }
+}
+
+/// One writer per conversation across servers: 45 messages at once into
+/// one conversation, spread over three servers on one PostgreSQL database.
+/// Each server's state may be behind the others'; the append's fencing
+/// token makes a turn that ran on an old state run again on the new one.
+/// Every message lands once, each turn's replies sit right after its
+/// message, and every server shows the same transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_messages_through_three_servers_keep_one_order() {
+    let limit = ("rate_limit_conversation", "1000/1m");
+    let a = spawn_app_with(Backend::Postgres, &[limit]).await;
+    let shared = ("database_url", a.database_url.as_str());
+    let b = spawn_app_with(Backend::Postgres, &[limit, shared]).await;
+    let c = spawn_app_with(Backend::Postgres, &[limit, shared]).await;
+    let servers = [&a, &b, &c];
+    let conv = a.create().await;
+    let texts: Vec<String> = (0..45)
+        .map(|i| format!("question {i}: do you ship to canada"))
+        .collect();
+    let replies = join_all(texts.iter().enumerate().map(|(i, t)| {
+        let app = servers[i % 3];
+        let conv = &conv;
+        async move { app.say_raw(conv, json!({"text": t})).await }
+    }))
+    .await;
+    for (status, body) in &replies {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let t = a.transcript(&conv).await;
+    let msgs = t["messages"].as_array().expect("messages");
+    let users: Vec<&Value> = msgs.iter().filter(|m| m["role"] == "user").collect();
+    assert_eq!(users.len(), 45, "every message stored once");
+    let stored: HashSet<&str> = users.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(stored.len(), 45);
+    let order: Vec<i64> = msgs.iter().map(id).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]));
+    for (_, body) in &replies {
+        let uid = id(&body["user_message"]);
+        let pos = msgs
+            .iter()
+            .position(|m| id(m) == uid)
+            .expect("in transcript");
+        let bot = body["messages"].as_array().expect("replies");
+        assert!(!bot.is_empty());
+        for (k, m) in bot.iter().enumerate() {
+            assert_eq!(&msgs[pos + 1 + k], m, "replies follow their message");
+        }
+    }
+    for s in [&b, &c] {
+        assert_eq!(s.transcript(&conv).await["messages"], t["messages"]);
+    }
+    // Each server's next turn runs on the whole conversation.
+    for s in servers {
+        let r = s.say(&conv, "thanks!").await;
+        let uid = id(&r["user_message"]);
+        let t = s.transcript(&conv).await;
+        let last_user = t["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .map(id)
+            .max();
+        assert_eq!(last_user, Some(uid));
     }
 }
 
