@@ -164,6 +164,9 @@ pub struct Config {
     pub store_dir: Option<PathBuf>,
     /// How often this server asks the database which store version is active.
     pub store_poll: Duration,
+    /// Conversations a server keeps in memory at most (the least recently
+    /// used idle ones are dropped past it; the log has them).
+    pub max_live_conversations: usize,
     /// `redis://…` or `rediss://…`: shared rate limits, lockouts and
     /// sign-on state for several instances. `None`: in-process.
     pub redis_url: Option<Secret>,
@@ -752,6 +755,12 @@ const KEYS: &[Key] = &[
         help: "how often each server checks the database for a newly published store version",
     },
     Key {
+        name: "max_live_conversations",
+        default: Some("10000"),
+        secret: false,
+        help: "conversations kept in memory at most; past it the least recently used idle ones are dropped (reloaded from the log when needed)",
+    },
+    Key {
         name: "redis_url",
         default: None,
         secret: true,
@@ -1108,6 +1117,14 @@ impl Layers {
         let rate = |key: &'static str| -> Result<Option<Rate>, ConfigError> {
             parse_rate(required(key)?).map_err(|m| invalid(key, m))
         };
+        let count = |key: &'static str| -> Result<usize, ConfigError> {
+            let v = required(key)?;
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100_000_000).contains(n))
+                .ok_or_else(|| invalid(key, format!("{v:?} is not a whole number from 1")))
+        };
         let trusted_proxies = match text("trusted_proxies") {
             Some(list) => parse_ip_nets(list).map_err(|m| invalid("trusted_proxies", m))?,
             None => Vec::new(),
@@ -1270,6 +1287,7 @@ impl Layers {
             security_log: text("security_log").map(|p| PathBuf::from(p.trim())),
             store_dir: text("store_dir").map(|p| PathBuf::from(p.trim())),
             store_poll: duration("store_poll")?,
+            max_live_conversations: count("max_live_conversations")?,
             redis_url,
             nats_url,
             database_replica_url,

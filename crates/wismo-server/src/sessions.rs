@@ -374,6 +374,12 @@ pub struct CreateRequest {
     pub id: Option<String>,
 }
 
+/// Whether a session may leave memory: no WebSocket watches it, nothing
+/// else holds it, and no turn is running on it.
+fn evictable(s: &Arc<Session>) -> bool {
+    s.frames.receiver_count() == 0 && Arc::strong_count(s) == 1 && s.live.try_lock().is_ok()
+}
+
 /// The sessions of this server and what they need to run turns.
 pub struct Sessions {
     pub db: Db,
@@ -388,6 +394,9 @@ pub struct Sessions {
     #[doc(hidden)]
     pub fail_next_turn: std::sync::atomic::AtomicBool,
     pub(crate) idle: Duration,
+    /// Conversations held in memory at most; past it the least recently
+    /// used idle ones are dropped (the log has them).
+    max_live: usize,
     map: Mutex<HashMap<String, Arc<Session>>>,
 }
 
@@ -406,6 +415,7 @@ impl Sessions {
             clock: Clock::new(config.now),
             escalation: Arc::new(Escalation::new(config.auto_assign)),
             idle: config.session_idle,
+            max_live: config.max_live_conversations.max(1),
             map: Mutex::new(HashMap::new()),
         }
     }
@@ -465,7 +475,7 @@ impl Sessions {
             .filter_map(|(seq, e)| message_json(seq, e))
             .collect();
         let session = Session::new(id.clone(), hash, conv, now, last);
-        self.map().insert(id.clone(), session);
+        self.hold(id.clone(), session);
         Ok(Created {
             id,
             token,
@@ -490,8 +500,27 @@ impl Sessions {
         let (conv, last_active, last_seq) = self.load_conversation(&row).await?;
         let session = Session::new(id.to_string(), row.token_hash, conv, last_active, last_seq);
         // Another request may have loaded it meanwhile: keep the first.
+        Ok(Some(self.hold(id.to_string(), session)))
+    }
+
+    /// Keeps `session` in memory (or the one already there), first dropping
+    /// the least recently used idle tenth when `max_live` are held.
+    fn hold(&self, id: String, session: Arc<Session>) -> Arc<Session> {
         let mut map = self.map();
-        Ok(Some(map.entry(id.to_string()).or_insert(session).clone()))
+        if map.len() >= self.max_live && !map.contains_key(&id) {
+            let target = self.max_live - self.max_live / 10 - 1;
+            let mut idle: Vec<(i64, String)> = map
+                .iter()
+                .filter(|(_, s)| evictable(s))
+                .map(|(k, s)| (s.last_used.load(Ordering::Relaxed), k.clone()))
+                .collect();
+            idle.sort_unstable();
+            let excess = map.len().saturating_sub(target);
+            for (_, k) in idle.into_iter().take(excess) {
+                map.remove(&k);
+            }
+        }
+        map.entry(id).or_insert(session).clone()
     }
 
     /// The session of `id` if `token` is its token; otherwise
@@ -743,12 +772,7 @@ impl Sessions {
         let cutoff = Utc::now().timestamp() - older_than.as_secs() as i64;
         let mut map = self.map();
         let before = map.len();
-        map.retain(|_, s| {
-            s.last_used.load(Ordering::Relaxed) > cutoff
-                || s.frames.receiver_count() > 0
-                || Arc::strong_count(s) > 1
-                || s.live.try_lock().is_err()
-        });
+        map.retain(|_, s| s.last_used.load(Ordering::Relaxed) > cutoff || !evictable(s));
         before - map.len()
     }
 

@@ -282,3 +282,35 @@ async fn five_hundred_conversations_in_parallel_each_get_their_own_order() {
         );
     }
 }
+
+/// Memory is bounded: past `max_live_conversations` the least recently used
+/// idle conversations leave memory, and come back from the log whole when
+/// the shopper writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_past_the_memory_cap_come_back_from_the_log() {
+    let app = spawn_app_with(Backend::Sqlite, &[("max_live_conversations", "20")]).await;
+    let mut convs = Vec::new();
+    for _ in 0..50 {
+        let conv = app.create().await;
+        app.say(&conv, "where is my order 1042?").await;
+        convs.push(conv);
+        assert!(
+            app.state.sessions.in_memory() <= 20,
+            "{}",
+            app.state.sessions.in_memory()
+        );
+    }
+    // The oldest left memory; its next turn continues where it was.
+    let first = &convs[0];
+    let r = app.say(first, "emma.johnson@example.com").await;
+    let text = common::replies(&r);
+    assert!(text.contains("1042"), "{text}");
+    let t = app.transcript(first).await;
+    let users = t["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .count();
+    assert_eq!(users, 2);
+}
