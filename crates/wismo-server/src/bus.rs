@@ -93,7 +93,15 @@ impl Bus {
         let instance = instance_id()?;
         let (signals, inbox) = mpsc::channel::<Signal>(INBOX);
         let on_event = signals.clone();
-        let client = async_nats::ConnectOptions::new()
+        let (address, credentials) = split_credentials(url)?;
+        let options = match credentials {
+            Some(Credentials::UserPassword(user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user, password)
+            }
+            Some(Credentials::Token(token)) => async_nats::ConnectOptions::with_token(token),
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options
             .name(format!("wismo {instance}"))
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
@@ -112,7 +120,7 @@ impl Bus {
                     }
                 }
             })
-            .connect(url)
+            .connect(address.as_str())
             .await
             .map_err(|e| anyhow::anyhow!("cannot set up the NATS connection: {e}"))?;
         let mut subscriber = client
@@ -206,6 +214,61 @@ impl Bus {
     }
 }
 
+/// Credentials taken from a `nats_url`.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials {
+    /// `nats://user:password@host`
+    UserPassword(String, String),
+    /// `nats://token@host`
+    Token(String),
+}
+
+/// The server address without credentials, and the credentials (the NATS
+/// client does not read them from the URL itself).
+fn split_credentials(url: &str) -> anyhow::Result<(String, Option<Credentials>)> {
+    let mut parsed =
+        reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("nats_url is not a URL: {e}"))?;
+    let user = percent_decode(parsed.username());
+    let password = parsed.password().map(percent_decode);
+    let credentials = match (user.is_empty(), password) {
+        (true, None) => None,
+        (_, Some(p)) => Some(Credentials::UserPassword(user, p)),
+        (false, None) => Some(Credentials::Token(user)),
+    };
+    if credentials.is_some() {
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("nats_url has no host"))?;
+    let address = match parsed.port() {
+        Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+        None => format!("{}://{host}", parsed.scheme()),
+    };
+    Ok((address, credentials))
+}
+
+/// `%xx` escapes of URL user info, decoded (invalid ones kept as written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn instance_id() -> anyhow::Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)
@@ -229,6 +292,24 @@ mod tests {
         assert!(!subject_safe("a*"));
         assert!(!subject_safe("a>"));
         assert!(!subject_safe("a b"));
+    }
+
+    #[test]
+    fn credentials_leave_the_url() {
+        let (a, c) = split_credentials("tls://wismo:p%40ss@nats.internal:4443").expect("url");
+        assert_eq!(a, "tls://nats.internal:4443");
+        assert_eq!(
+            c,
+            Some(Credentials::UserPassword("wismo".into(), "p@ss".into()))
+        );
+        let (a, c) = split_credentials("nats://s3cret@127.0.0.1:4222").expect("url");
+        assert_eq!(a, "nats://127.0.0.1:4222");
+        assert_eq!(c, Some(Credentials::Token("s3cret".into())));
+        let (a, c) = split_credentials("nats://127.0.0.1").expect("url");
+        assert_eq!(a, "nats://127.0.0.1");
+        assert_eq!(c, None);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
     }
 
     #[test]
@@ -260,8 +341,7 @@ mod tests {
         let (b, mut b_in) = Bus::connect(&url).await.expect("bus b");
         // Both connected and subscribed.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while (a.status() != "ok" || b.status() != "ok") && tokio::time::Instant::now() < deadline
-        {
+        while (a.status() != "ok" || b.status() != "ok") && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(a.status(), "ok", "NATS must run on {url}");

@@ -1064,7 +1064,10 @@ impl Sessions {
             if self.bus.is_on() && first > *cursor + 1 {
                 // Another instance committed in between and its doorbell
                 // has not come (yet): from the log first.
-                if let Err(e) = self.send_from_log(session, &mut cursor, Some(first - 1)).await {
+                if let Err(e) = self
+                    .send_from_log(session, &mut cursor, Some(first - 1))
+                    .await
+                {
                     tracing::warn!(conversation = %session.id, error = %e, "gap fill failed");
                 }
             }
@@ -1148,11 +1151,9 @@ impl Sessions {
             return;
         }
         let span = tracing::debug_span!("doorbell", conversation = %id, seq);
-        let filled = tracing::Instrument::instrument(
-            self.send_from_log(&session, &mut cursor, None),
-            span,
-        )
-        .await;
+        let filled =
+            tracing::Instrument::instrument(self.send_from_log(&session, &mut cursor, None), span)
+                .await;
         if let Err(e) = filled {
             tracing::warn!(conversation = %id, seq, error = %e, "gap fill after a doorbell failed");
         }
@@ -1170,7 +1171,11 @@ impl Sessions {
             .cloned()
             .collect();
         let dropped = self.evict_idle(Duration::ZERO);
-        tracing::debug!(watched = watched.len(), dropped, "gap fill after a NATS reconnect");
+        tracing::debug!(
+            watched = watched.len(),
+            dropped,
+            "gap fill after a NATS reconnect"
+        );
         for session in watched {
             let mut cursor = session.forwarded.lock().await;
             match self.send_from_log(&session, &mut cursor, None).await {

@@ -95,9 +95,7 @@ async fn next(ws: &mut Ws, wait: Duration) -> Option<Value> {
     loop {
         let msg = tokio::time::timeout_at(deadline, ws.next()).await.ok()?;
         match msg.expect("stream open").expect("frame") {
-            Message::Text(t) => {
-                return Some(serde_json::from_str(t.as_str()).expect("JSON frame"))
-            }
+            Message::Text(t) => return Some(serde_json::from_str(t.as_str()).expect("JSON frame")),
             Message::Close(c) => panic!("closed: {c:?}"),
             _ => continue,
         }
