@@ -716,6 +716,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "model": "loaded",
             "intents": state.sessions.engine.get().nlu().model().classifier.classes().len(),
             "websockets": state.websockets(),
+            "nats": state.sessions.bus.status(),
         }))
         .into_response(),
         Err(e) => {
@@ -723,7 +724,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(
-                    json!({"status": "unavailable", "database": "unreachable", "model": "loaded"}),
+                    json!({"status": "unavailable", "database": "unreachable", "model": "loaded", "nats": state.sessions.bus.status()}),
                 ),
             )
                 .into_response()

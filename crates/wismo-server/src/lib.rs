@@ -27,6 +27,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod bus;
 pub mod config;
 mod datakeys;
 pub mod error;
@@ -270,6 +271,37 @@ pub(crate) fn save_atomically(model: &NluModel, path: &Path) {
     }
 }
 
+/// Handles what the bus tells this instance: doorbells from other
+/// instances (gap fills, a few at a time) and reconnects (a gap fill for
+/// every watched session). Ends with the server.
+async fn bus_listener(
+    state: std::sync::Weak<Inner>,
+    mut signals: tokio::sync::mpsc::Receiver<bus::Signal>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(16));
+    while let Some(signal) = signals.recv().await {
+        let Some(inner) = state.upgrade() else {
+            return;
+        };
+        let state = AppState(inner);
+        if *state.shutdown.borrow() {
+            return;
+        }
+        match signal {
+            bus::Signal::Doorbell { conversation, seq } => {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    state.sessions.doorbell(&conversation, seq).await;
+                    drop(permit);
+                });
+            }
+            bus::Signal::Reconnected => state.sessions.refill_watched().await,
+        }
+    }
+}
+
 impl Server {
     /// Opens the database (migrating it), loads the demo store into an empty
     /// one when configured, loads the model and binds `config.listen`.
@@ -366,10 +398,21 @@ impl Server {
             Some(c) => Some(oidc::Oidc::new(c.clone())?),
             None => None,
         };
+        // Live updates across instances: a doorbell on NATS after each
+        // commit (off without nats_url).
+        let (bus, bus_signals) = match &config.nats_url {
+            Some(url) => {
+                let (bus, signals) = bus::Bus::connect(url.expose())
+                    .await
+                    .with_context(|| format!("cannot use NATS at {}", masked_url(url.expose())))?;
+                (bus, Some(signals))
+            }
+            None => (bus::Bus::off(), None),
+        };
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
             oidc,
-            sessions: Sessions::new(db, store.engine.clone(), webhooks.clone(), &config),
+            sessions: Sessions::new(db, store.engine.clone(), webhooks.clone(), bus, &config),
             store,
             webhooks,
             config,
@@ -380,6 +423,9 @@ impl Server {
         // It stops when shutdown starts, or when the state is dropped (a
         // server that is never run).
         let webhook_worker = state.webhooks.start(state.shutdown_signal());
+        if let Some(signals) = bus_signals {
+            tokio::spawn(bus_listener(Arc::downgrade(&state.0), signals));
+        }
         Ok(Server {
             state,
             listener,

@@ -140,6 +140,14 @@ pub struct Session {
     pub frames: broadcast::Sender<Frame>,
     /// When it was last used (Unix seconds), for eviction.
     last_used: AtomicI64,
+    /// The seq of the last message sent to `frames` (or passed while no
+    /// socket watched): only later ones are sent, in seq order, so a
+    /// duplicate or late doorbell never sends a message twice. Held while
+    /// sending, so frames from a turn and from a gap fill never interleave.
+    forwarded: tokio::sync::Mutex<i64>,
+    /// The highest seq another instance is known to have committed: a turn
+    /// whose state is older reloads from the log first.
+    elsewhere: AtomicI64,
 }
 
 pub(crate) struct Live {
@@ -173,6 +181,8 @@ impl Session {
             }),
             frames: broadcast::channel(FRAME_BUFFER).0,
             last_used: AtomicI64::new(Utc::now().timestamp()),
+            forwarded: tokio::sync::Mutex::new(last_seq),
+            elsewhere: AtomicI64::new(0),
         })
     }
 
@@ -393,6 +403,8 @@ pub struct Sessions {
     /// the shopper's message is kept and the conversation goes to a person).
     #[doc(hidden)]
     pub fail_next_turn: std::sync::atomic::AtomicBool,
+    /// Doorbells to and from the other instances (off: one instance).
+    pub bus: crate::bus::Bus,
     pub(crate) idle: Duration,
     /// Conversations held in memory at most; past it the least recently
     /// used idle ones are dropped (the log has them).
@@ -405,9 +417,11 @@ impl Sessions {
         db: Db,
         engine: Arc<crate::live::EngineCell>,
         webhooks: Webhooks,
+        bus: crate::bus::Bus,
         config: &Config,
     ) -> Self {
         Self {
+            bus,
             webhooks,
             fail_next_turn: std::sync::atomic::AtomicBool::new(false),
             db,
@@ -658,7 +672,7 @@ impl Sessions {
         session: &Session,
         live: &mut Live,
     ) -> Result<(), ApiError> {
-        if live.stale {
+        if live.stale || session.elsewhere.load(Ordering::Acquire) > live.last_seq {
             let row = self
                 .db
                 .conversation(&session.id)
@@ -703,12 +717,16 @@ impl Sessions {
         live.last_active = now;
         let handoff = Handoff::of(&live.conv.state);
         let numbered: Vec<(i64, Event)> = (first..).zip(events).collect();
+        if !numbered.is_empty() {
+            self.bus.publish(&session.id, last);
+        }
+        let messages: Vec<(i64, Value)> = numbered
+            .iter()
+            .filter_map(|(seq, e)| message_json(*seq, e).map(|m| (*seq, m)))
+            .collect();
+        self.forward(session, first, last, messages.iter().map(|(s, m)| (*s, m)))
+            .await;
         if session.frames.receiver_count() > 0 {
-            for (seq, e) in &numbered {
-                if let Some(m) = message_json(*seq, e) {
-                    let _ = session.frames.send(Frame::message(*seq, &m));
-                }
-            }
             let _ = session.frames.send(Frame::server(
                 &json!({"type": "handoff", "handoff": handoff.json()}),
             ));
@@ -764,6 +782,147 @@ impl Sessions {
             Handoff::of(&state)
         };
         Ok((messages, handoff))
+    }
+
+    /// Sends the messages of a commit of this instance (seqs `first..=last`)
+    /// to the session's sockets, after any messages other instances
+    /// committed before them that were not forwarded yet (read from the
+    /// log). Only seqs after the session's cursor are sent.
+    pub(crate) async fn forward<'a>(
+        &self,
+        session: &Session,
+        first: i64,
+        last: i64,
+        messages: impl Iterator<Item = (i64, &'a Value)>,
+    ) {
+        let mut cursor = session.forwarded.lock().await;
+        if session.frames.receiver_count() > 0 {
+            if self.bus.is_on() && first > *cursor + 1 {
+                // Another instance committed in between and its doorbell
+                // has not come (yet): from the log first.
+                if let Err(e) = self
+                    .send_from_log(session, &mut cursor, Some(first - 1))
+                    .await
+                {
+                    tracing::warn!(conversation = %session.id, error = %e, "gap fill failed");
+                }
+            }
+            for (seq, m) in messages {
+                if seq > *cursor {
+                    let _ = session.frames.send(Frame::message(seq, m));
+                    *cursor = seq;
+                }
+            }
+        }
+        *cursor = (*cursor).max(last);
+    }
+
+    /// Sends the session's sockets the messages in the log after the
+    /// cursor (up to `upto`), in seq order, and moves the cursor. When
+    /// hand-off events were among them, also the new hand-off state.
+    /// Returns the last seq read.
+    async fn send_from_log(
+        &self,
+        session: &Session,
+        cursor: &mut i64,
+        upto: Option<i64>,
+    ) -> Result<i64, ApiError> {
+        let from = *cursor;
+        let events = self.db.events_after(&session.id, from).await?;
+        let mut handoff_changed = false;
+        let mut sent = 0usize;
+        for (seq, e) in &events {
+            if upto.is_some_and(|u| *seq > u) {
+                break;
+            }
+            if *seq <= *cursor {
+                continue;
+            }
+            if let Some(m) = message_json(*seq, e) {
+                let _ = session.frames.send(Frame::message(*seq, &m));
+                sent += 1;
+            }
+            handoff_changed |= matches!(
+                e,
+                Event::HandoffRequested { .. }
+                    | Event::HandoffQueued { .. }
+                    | Event::HandoffUpdated { .. }
+                    | Event::AgentJoined { .. }
+                    | Event::AgentLeft { .. }
+                    | Event::AgentTransferred { .. }
+            );
+            *cursor = *seq;
+        }
+        if handoff_changed {
+            // The hand-off state needs the whole log (memory may be stale).
+            let all = self.db.events_after(&session.id, 0).await?;
+            let mut state = wismo_core::dialogue::state::State::default();
+            for (_, e) in &all {
+                state.apply(e);
+            }
+            let _ = session.frames.send(Frame::server(
+                &json!({"type": "handoff", "handoff": Handoff::of(&state).json()}),
+            ));
+        }
+        tracing::debug!(conversation = %session.id, after = from, to = *cursor, sent, "gap fill from the log");
+        Ok(events.last().map_or(from, |(seq, _)| *seq))
+    }
+
+    /// A doorbell from another instance: `id` has events up to `seq` in
+    /// the log. A session held here is marked as changed elsewhere (its
+    /// next turn reloads) and its sockets get the messages they lack. A
+    /// conversation not in memory needs nothing: it loads from the log.
+    pub async fn doorbell(&self, id: &str, seq: i64) {
+        let Some(session) = self.map().get(id).cloned() else {
+            return;
+        };
+        session.elsewhere.fetch_max(seq, Ordering::AcqRel);
+        let mut cursor = session.forwarded.lock().await;
+        if seq <= *cursor {
+            // A duplicate or late doorbell: already forwarded.
+            return;
+        }
+        if session.frames.receiver_count() == 0 {
+            *cursor = seq;
+            return;
+        }
+        let span = tracing::debug_span!("doorbell", conversation = %id, seq);
+        let filled =
+            tracing::Instrument::instrument(self.send_from_log(&session, &mut cursor, None), span)
+                .await;
+        if let Err(e) = filled {
+            tracing::warn!(conversation = %id, seq, error = %e, "gap fill after a doorbell failed");
+        }
+    }
+
+    /// After the NATS connection came back (doorbells may have been
+    /// missed): every watched session gets what the log has after its
+    /// cursor; sessions nobody uses are dropped from memory so they load
+    /// afresh from the log.
+    pub async fn refill_watched(&self) {
+        let watched: Vec<Arc<Session>> = self
+            .map()
+            .values()
+            .filter(|s| s.frames.receiver_count() > 0)
+            .cloned()
+            .collect();
+        let dropped = self.evict_idle(Duration::ZERO);
+        tracing::debug!(
+            watched = watched.len(),
+            dropped,
+            "gap fill after a NATS reconnect"
+        );
+        for session in watched {
+            let mut cursor = session.forwarded.lock().await;
+            match self.send_from_log(&session, &mut cursor, None).await {
+                Ok(last) => {
+                    session.elsewhere.fetch_max(last, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    tracing::warn!(conversation = %session.id, error = %e, "gap fill after a reconnect failed")
+                }
+            }
+        }
     }
 
     /// Drops sessions unused for `older_than` that no WebSocket watches

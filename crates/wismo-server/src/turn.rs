@@ -81,7 +81,7 @@ impl Sessions {
             }
         };
         let (response, numbered) = respond(&session.id, &draft, last);
-        publish(session, &numbered, &draft.handoff);
+        self.publish(session, &draft, last, &numbered).await;
         self.after(session, &live, &draft, last, client_message_id, &response)
             .await?;
         drop(live);
@@ -337,6 +337,33 @@ impl Sessions {
         Ok(())
     }
 
+    /// Stage 6: the other instances learn of the commit (a doorbell, fire
+    /// and forget), and every tab here sees the shopper's message and the
+    /// replies, in order, after anything other instances committed before
+    /// them: sent before the session's lock is released, so the next turn's
+    /// frames can never overtake these.
+    async fn publish(
+        &self,
+        session: &Session,
+        draft: &Draft,
+        last: i64,
+        numbered: &[(i64, Value)],
+    ) {
+        self.bus.publish(&session.id, last);
+        let first = last - draft.events.len() as i64 + 1;
+        self.forward(session, first, last, numbered.iter().map(|(s, m)| (*s, m)))
+            .await;
+        if session.frames.receiver_count() == 0 {
+            return;
+        }
+        typing(session, false);
+        if draft.handoff != Handoff::default() {
+            let _ = session.frames.send(Frame::server(
+                &json!({"type": "handoff", "handoff": draft.handoff.json()}),
+            ));
+        }
+    }
+
     /// Stage 7: hand-off bookkeeping and the client message id.
     async fn after(
         &self,
@@ -448,24 +475,6 @@ fn respond(id: &str, draft: &Draft, last: i64) -> (Value, Vec<(i64, Value)>) {
         "handoff": draft.handoff.json(),
     });
     (response, numbered)
-}
-
-/// Stage 6: every tab sees the shopper's message and the replies, in
-/// order: sent before the session's lock is released, so the next turn's
-/// frames can never overtake these.
-fn publish(session: &Session, numbered: &[(i64, Value)], handoff: &Handoff) {
-    if session.frames.receiver_count() == 0 {
-        return;
-    }
-    for (seq, m) in numbered {
-        let _ = session.frames.send(Frame::message(*seq, m));
-    }
-    typing(session, false);
-    if *handoff != Handoff::default() {
-        let _ = session.frames.send(Frame::server(
-            &json!({"type": "handoff", "handoff": handoff.json()}),
-        ));
-    }
 }
 
 /// The bot's typing indicator on every tab of the conversation.
