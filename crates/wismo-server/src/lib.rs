@@ -32,6 +32,7 @@ mod datakeys;
 pub mod error;
 pub mod escalation;
 mod hangup;
+pub mod limits;
 pub mod live;
 pub mod oidc;
 pub mod openapi;
@@ -365,6 +366,7 @@ impl Server {
             Some(c) => Some(oidc::Oidc::new(c.clone())?),
             None => None,
         };
+        let limiter = limits::Limiter::from_config(&config).await?;
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
             oidc,
@@ -372,7 +374,7 @@ impl Server {
             store,
             webhooks,
             config,
-            security: security::Limits::with_log(security_log),
+            security: security::Limits::new(limiter, security_log),
             shutdown: watch::channel(false).0,
             websockets: AtomicUsize::new(0),
         }));
