@@ -201,6 +201,101 @@ async fn unreachable_redis_falls_back_to_the_limit_divided_by_instances() {
     );
 }
 
+/// A Redis of this test's own, on a free port (stopped on drop).
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for the tests");
+        OwnRedis { child, port }
+    }
+
+    async fn wait_up(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} does not start", self.port);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test]
+async fn an_outage_falls_back_locally_and_redis_is_used_again_when_it_returns() {
+    let port = free_port();
+    let own = OwnRedis::start(port);
+    own.wait_up().await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let l = Redis::connect(&url, 2, "wismo:").await.expect("url");
+    assert!(!l.is_down());
+    assert_eq!(l.status().await, "ok");
+    let r = rate(10, Duration::from_secs(60));
+    for _ in 0..10 {
+        assert_eq!(l.hit("conv:o", r).await, Ok(()));
+    }
+    assert!(l.hit("conv:o", r).await.is_err());
+    drop(own);
+    // Down: decided locally at 10 / 2, without waiting on Redis.
+    let t = Instant::now();
+    let mut ok = 0;
+    for _ in 0..8 {
+        ok += usize::from(l.hit("conv:o", r).await.is_ok());
+    }
+    assert_eq!(ok, 5, "the local share");
+    assert!(l.is_down());
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(l.status().await, "unreachable");
+    // Back (empty: it keeps nothing): shared decisions again.
+    let own = OwnRedis::start(port);
+    own.wait_up().await;
+    let mut back = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if l.hit("conv:fresh", r).await.is_ok() && !l.is_down() {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "Redis is used again after it returns");
+    let mut c = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg("wismo:limit:conv:fresh")
+        .query_async(&mut c)
+        .await
+        .expect("exists");
+    assert!(exists, "the decision was made in Redis");
+}
+
 #[tokio::test]
 async fn a_bad_url_is_an_error() {
     assert!(Redis::connect("http://127.0.0.1:6379", 3, "x:")
