@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// `redis://` URL shared by every instance (rate limits, lockouts, sign-on state).
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// How many instances share the limits (the local fallback while Redis is down divides by it) [default: 3 with --redis-url, else 1].
+    #[arg(long)]
+    pub instances: Option<String>,
     /// `nats://` URL shared by every instance (live updates, event stream).
     #[arg(long)]
     pub nats_url: Option<String>,
@@ -132,6 +135,7 @@ impl ServeArgs {
             ("security_log", &self.security_log),
             ("store_dir", &self.store_dir),
             ("redis_url", &self.redis_url),
+            ("instances", &self.instances),
             ("nats_url", &self.nats_url),
             ("database_replica_url", &self.database_replica_url),
         ];

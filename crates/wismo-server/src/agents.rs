@@ -150,6 +150,7 @@ pub async fn sign_in(
         |scope: &'static str| move |retry_after: u64| ApiError::RateLimited { scope, retry_after };
     limits
         .hit(&format!("sign_in_ip:{ip}"), config.rate_limit_sign_in)
+        .await
         .map_err(limited("sign_in"))?;
     let body: SignInBody = parse_json(&headers, &body)?;
     let subject = crate::security::email_hash(&body.email);
@@ -158,14 +159,16 @@ pub async fn sign_in(
     let failures = format!("sign_in_failures:{subject}");
     limits
         .check(&failures, config.sign_in_lockout)
+        .await
         .map_err(limited("sign_in_locked"))?;
     limits
         .hit(
             &format!("sign_in_email:{subject}"),
             config.rate_limit_sign_in,
         )
+        .await
         .map_err(limited("sign_in"))?;
-    let failed = || {
+    let failed = || async {
         limits.event(
             "agent_sign_in_failed",
             ip,
@@ -173,7 +176,7 @@ pub async fn sign_in(
             SIGN_IN_PATH,
             "sign_in",
         );
-        if limits.record(&failures, config.sign_in_lockout) {
+        if limits.record(&failures, config.sign_in_lockout).await {
             limits.event(
                 "agent_sign_in_locked",
                 ip,
@@ -185,7 +188,7 @@ pub async fn sign_in(
         ApiError::InvalidCredentials
     };
     if body.email.len() > 254 || body.password.len() > 1024 || body.email.contains('\0') {
-        return Err(failed());
+        return Err(failed().await);
     }
     let agent = state.sessions.db.agent_by_email(&body.email).await?;
     let hash = agent.as_ref().map(|a| a.password_hash.clone());
@@ -208,10 +211,10 @@ pub async fn sign_in(
                     json!({}),
                 )
                 .await?;
-            return Err(failed());
+            return Err(failed().await);
         }
     };
-    limits.clear(&failures);
+    limits.clear(&failures).await;
     let (token, cookie) = start_session(&state, &agent, https).await?;
     tracing::info!(agent = %agent.id, "agent signed in");
     state

@@ -50,28 +50,34 @@ pub async fn limited_turn(
     };
     // Per IP (sized for NATs): a flood, answered 429. Per order number: the
     // shopper is told in the conversation and offered a person.
-    let locked = state.security.before_turn(
-        &state.config,
-        ip,
-        &session.id,
-        path,
-        verifying,
-        order.as_deref(),
-    )?;
+    let locked = state
+        .security
+        .before_turn(
+            &state.config,
+            ip,
+            &session.id,
+            path,
+            verifying,
+            order.as_deref(),
+        )
+        .await?;
     let (reply, failed) = state
         .sessions
         .turn_checked(session, text, client_message_id, locked)
         .await?;
     if failed > 0 {
         let order = state.sessions.order_in_question(session).await.or(order);
-        state.security.after_turn(
-            &state.config,
-            ip,
-            &session.id,
-            path,
-            failed,
-            order.as_deref(),
-        );
+        state
+            .security
+            .after_turn(
+                &state.config,
+                ip,
+                &session.id,
+                path,
+                failed,
+                order.as_deref(),
+            )
+            .await;
     }
     Ok(reply)
 }
@@ -709,10 +715,15 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    // Redis unreachable keeps the server ready (200): limits fall back to
+    // this instance's memory at the limit divided by `instances`; the body
+    // says so.
+    let redis = state.security.limiter().redis_status().await;
     match state.sessions.db.ping().await {
         Ok(()) => Json(json!({
             "status": "ready",
             "database": "ok",
+            "redis": redis,
             "model": "loaded",
             "intents": state.sessions.engine.get().nlu().model().classifier.classes().len(),
             "websockets": state.websockets(),
@@ -724,7 +735,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(
-                    json!({"status": "unavailable", "database": "unreachable", "model": "loaded", "nats": state.sessions.bus.status()}),
+                    json!({"status": "unavailable", "database": "unreachable", "redis": redis, "model": "loaded", "nats": state.sessions.bus.status()}),
                 ),
             )
                 .into_response()

@@ -170,6 +170,10 @@ pub struct Config {
     /// `redis://…` or `rediss://…`: shared rate limits, lockouts and
     /// sign-on state for several instances. `None`: in-process.
     pub redis_url: Option<Secret>,
+    /// How many instances share the limits: with `redis_url` set and Redis
+    /// unreachable, each instance falls back to in-process limits at the
+    /// limit divided by this. Default: 3 with `redis_url`, else 1.
+    pub instances: u32,
     /// `nats://…` or `tls://…`: the doorbell that tells every instance a
     /// conversation has new events, and the durable event stream. `None`:
     /// in-process.
@@ -767,6 +771,12 @@ const KEYS: &[Key] = &[
         help: "redis:// or rediss:// URL shared by every instance: rate limits, lockouts, sign-on state (unset: in-process, one instance)",
     },
     Key {
+        name: "instances",
+        default: None,
+        secret: false,
+        help: "how many instances share the limits; while Redis is unreachable each one limits locally at the limit divided by this (default: 3 with redis_url, else 1)",
+    },
+    Key {
         name: "nats_url",
         default: None,
         secret: true,
@@ -1016,6 +1026,21 @@ impl Layers {
         };
         let redis_url = url_of("redis_url", &["redis", "rediss"])?;
         let nats_url = url_of("nats_url", &["nats", "tls"])?;
+        let instances = match text("instances") {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "instances",
+                        format!("{v:?} is not a number of instances from 1 to 10000"),
+                    )
+                })?,
+            None if redis_url.is_some() => 3,
+            None => 1,
+        };
         let database_replica_url = url_of("database_replica_url", &["postgres", "postgresql"])?;
         if database_replica_url.is_some()
             && !database_url.as_ref().is_some_and(|u| {
@@ -1288,6 +1313,7 @@ impl Layers {
             store_dir: text("store_dir").map(|p| PathBuf::from(p.trim())),
             store_poll: duration("store_poll")?,
             max_live_conversations: count("max_live_conversations")?,
+            instances,
             redis_url,
             nats_url,
             database_replica_url,
@@ -1636,6 +1662,7 @@ mod tests {
         .expect("env");
         let c = l.build().expect("valid");
         assert!(c.redis_url.is_some() && c.nats_url.is_some() && c.database_replica_url.is_some());
+        assert_eq!(c.instances, 3, "default with redis_url");
         let d = l.describe();
         for secret in ["hunter2-redis", "hunter2-nats", "pw-replica"] {
             assert!(!d.contains(secret), "{d}");
@@ -1659,6 +1686,16 @@ mod tests {
             l.flag(key, value).expect("flag");
             let err = l.build().expect_err("refused").to_string();
             assert!(err.contains(key) && err.contains(says), "{err}");
+        }
+        assert_eq!(Layers::defaults().build().expect("defaults").instances, 1);
+        let mut l = Layers::defaults();
+        l.env(env(&[("WISMO_INSTANCES", "5")])).expect("env");
+        assert_eq!(l.build().expect("valid").instances, 5);
+        for bad in ["0", "-1", "many"] {
+            let mut l = Layers::defaults();
+            l.flag("instances", bad).expect("flag");
+            let err = l.build().expect_err("refused").to_string();
+            assert!(err.contains("instances"), "{err}");
         }
         // A replica of SQLite makes no sense.
         let mut l = Layers::defaults();

@@ -33,6 +33,7 @@ mod datakeys;
 pub mod error;
 pub mod escalation;
 mod hangup;
+pub mod limits;
 pub mod live;
 pub mod oidc;
 pub mod openapi;
@@ -409,6 +410,7 @@ impl Server {
             }
             None => (bus::Bus::off(), None),
         };
+        let limiter = limits::Limiter::from_config(&config).await?;
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
             oidc,
@@ -416,7 +418,7 @@ impl Server {
             store,
             webhooks,
             config,
-            security: security::Limits::with_log(security_log),
+            security: security::Limits::new(limiter, security_log),
             shutdown: watch::channel(false).0,
             websockets: AtomicUsize::new(0),
         }));

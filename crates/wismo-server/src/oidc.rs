@@ -356,6 +356,7 @@ pub async fn start(
     state
         .security
         .hit(&format!("oidc_ip:{ip}"), state.config.rate_limit_sign_in)
+        .await
         .map_err(|retry_after| ApiError::RateLimited {
             scope: "sign_in",
             retry_after,
@@ -422,14 +423,16 @@ pub async fn callback(
         |scope: &'static str| move |retry_after: u64| ApiError::RateLimited { scope, retry_after };
     limits
         .hit(&format!("oidc_ip:{ip}"), config.rate_limit_sign_in)
+        .await
         .map_err(limited("sign_in"))?;
     let failures = format!("oidc_failures:{ip}");
     limits
         .check(&failures, config.sign_in_lockout)
+        .await
         .map_err(limited("sign_in_locked"))?;
     match finish(&state, oidc, &headers, &q).await {
         Ok(agent) => {
-            limits.clear(&failures);
+            limits.clear(&failures).await;
             let (_token, cookie) = crate::agents::start_session(&state, &agent, https).await?;
             state
                 .audit(
@@ -476,7 +479,7 @@ async fn refused(
         "sign_in",
         why.reason(),
     );
-    if limits.record(failures, state.config.sign_in_lockout) {
+    if limits.record(failures, state.config.sign_in_lockout).await {
         limits.event(
             "agent_sign_in_locked",
             ip,

@@ -1,5 +1,6 @@
 //! HTTP hardening: security headers, CORS for the configured shop origins,
-//! in-process rate limits, abuse blocking and security events.
+//! rate limits (in-process or shared through Redis), abuse blocking and
+//! security events.
 //!
 //! * [`middleware`] (the outermost layer) finds the client IP (the peer, or
 //!   with a trusted proxy the right-most untrusted `X-Forwarded-For`
@@ -10,8 +11,10 @@
 //! * Handlers use [`Limits`] (`state.security`) for the finer limits: per
 //!   conversation, per sign-in email and IP, failed verifications per IP.
 //!
-//! Every limit is a fixed window per key, in memory (per server process);
-//! [`Limits::purge`] drops expired windows (every minute).
+//! Limits are kept by a [`crate::limits::Limiter`]: fixed windows per key
+//! in this process's memory ([`Limits::purge`] drops expired ones every
+//! minute), or, with `redis_url`, GCRA in Redis shared by every instance
+//! (see `docs/scaling.md`).
 //!
 //! Security events are `tracing` events with target `wismo::security` and
 //! the fields `event`, `ip`, `subject`, `path`, `scope` and `detail` (see
@@ -20,10 +23,9 @@
 //! they are kept, last ones first out, for tests and diagnostics
 //! ([`Limits::recent_events`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -34,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, IpNet, Rate};
 use crate::error::{ApiError, ProblemInfo};
+use crate::limits::Limiter;
 use crate::AppState;
 
 /// Target of the security events.
@@ -145,34 +148,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Https {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Instant,
-    count: u32,
-    per: Duration,
-}
-
-impl Window {
-    fn expired(&self, now: Instant) -> bool {
-        now.duration_since(self.start) >= self.per
-    }
-
-    fn retry_after(&self, now: Instant) -> u64 {
-        let left = self.per.saturating_sub(now.duration_since(self.start));
-        left.as_secs() + u64::from(left.subsec_nanos() > 0)
-    }
-}
-
-/// Windows beyond this many make the next insert purge expired ones.
-const PURGE_AT: usize = 50_000;
 /// Security events kept in memory.
 const RECENT_EVENTS: usize = 256;
 
-/// The server's limiters and blocks.
+/// The server's limiters and blocks, and its security events.
 #[derive(Default)]
 pub struct Limits {
-    windows: Mutex<HashMap<String, Window>>,
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    limiter: Limiter,
     events: Mutex<VecDeque<SecurityEvent>>,
     /// The `security_log` file, when configured.
     log: Option<crate::security_log::SecurityLog>,
@@ -196,94 +178,49 @@ impl Limits {
         self.log.as_ref()
     }
 
-    /// Counts one hit on `key`: `Err(retry_after_secs)` when the window is
-    /// already full (the hit is not counted). No rate: always allowed.
-    pub fn hit(&self, key: &str, rate: Option<Rate>) -> Result<(), u64> {
-        self.bump(key, rate).map(|_| ())
-    }
-
-    /// Like [`Limits::hit`], returning the window's count after this hit.
-    fn bump(&self, key: &str, rate: Option<Rate>) -> Result<u32, u64> {
-        let Some(rate) = rate else {
-            return Ok(0);
-        };
-        let now = Instant::now();
-        let mut map = lock(&self.windows);
-        if map.len() >= PURGE_AT {
-            map.retain(|_, w| !w.expired(now));
-        }
-        let fresh = Window {
-            start: now,
-            count: 0,
-            per: rate.per,
-        };
-        let w = map.entry(key.to_string()).or_insert(fresh);
-        if w.expired(now) {
-            *w = fresh;
-        }
-        if w.count >= rate.limit {
-            return Err(w.retry_after(now));
-        }
-        w.count += 1;
-        Ok(w.count)
-    }
-
-    /// Whether `key`'s window is full (without counting): `Err(retry_after)`.
-    pub fn check(&self, key: &str, rate: Option<Rate>) -> Result<(), u64> {
-        let Some(rate) = rate else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        match lock(&self.windows).get(key) {
-            Some(w) if !w.expired(now) && w.count >= rate.limit => Err(w.retry_after(now)),
-            _ => Ok(()),
+    /// Limits kept by `limiter`, whose events also go to `log`.
+    pub fn new(limiter: Limiter, log: Option<crate::security_log::SecurityLog>) -> Limits {
+        Limits {
+            limiter,
+            log,
+            ..Limits::default()
         }
     }
 
-    /// Counts a failure on `key`; true when this one filled the window.
-    pub fn record(&self, key: &str, rate: Option<Rate>) -> bool {
-        match (rate, self.bump(key, rate)) {
-            (Some(r), Ok(count)) => count == r.limit,
-            _ => false,
-        }
+    /// Where the limits are kept.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Counts one hit on `key`: `Err(retry_after_secs)` when the limit is
+    /// reached (the hit is not counted). No rate: always allowed.
+    pub async fn hit(&self, key: &str, rate: Option<Rate>) -> Result<(), u64> {
+        self.limiter.hit(key, rate).await
+    }
+
+    /// Whether `key` is used up (without counting): `Err(retry_after)`.
+    pub async fn check(&self, key: &str, rate: Option<Rate>) -> Result<(), u64> {
+        self.limiter.check(key, rate).await
+    }
+
+    /// Counts a failure on `key`; true when this one used up the allowance.
+    pub async fn record(&self, key: &str, rate: Option<Rate>) -> bool {
+        self.limiter.record(key, rate).await
     }
 
     /// Forgets `key` (a successful sign-in clears its failures).
-    pub fn clear(&self, key: &str) {
-        lock(&self.windows).remove(key);
+    pub async fn clear(&self, key: &str) {
+        self.limiter.clear(key).await;
     }
 
     /// Seconds left of the IP's block, if blocked.
-    pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = lock(&self.blocked);
-        match map.get(&ip) {
-            Some(until) if *until > now => {
-                let left = until.duration_since(now);
-                Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
-            }
-            Some(_) => {
-                map.remove(&ip);
-                None
-            }
-            None => None,
-        }
+    pub async fn blocked(&self, ip: IpAddr) -> Option<u64> {
+        self.limiter.blocked(ip).await
     }
 
-    fn block(&self, ip: IpAddr, time: Duration) {
-        lock(&self.blocked).insert(ip, Instant::now() + time);
-    }
-
-    /// Drops expired windows and blocks.
+    /// Drops expired in-process windows and blocks.
     pub fn purge(&self) -> usize {
-        let now = Instant::now();
-        let mut map = lock(&self.windows);
-        let before = map.len();
-        map.retain(|_, w| !w.expired(now));
-        let dropped = before - map.len();
-        drop(map);
-        lock(&self.blocked).retain(|_, until| *until > now);
-        dropped
+        self.limiter.purge()
     }
 
     /// Logs a security event (target `wismo::security`, and the
@@ -338,11 +275,11 @@ impl Limits {
 
     /// Counts a 401/403/429 answer against the IP; blocks it (and logs
     /// `ip_blocked`) when that fills `abuse_block`.
-    pub fn penalise(&self, config: &Config, ip: IpAddr, path: &str) {
+    pub async fn penalise(&self, config: &Config, ip: IpAddr, path: &str) {
         let key = format!("abuse:{ip}");
-        if self.record(&key, config.abuse_block) {
-            self.clear(&key);
-            self.block(ip, config.abuse_block_time);
+        if self.record(&key, config.abuse_block).await {
+            self.clear(&key).await;
+            self.limiter.block(ip, config.abuse_block_time).await;
             self.event_with_detail(
                 "ip_blocked",
                 ip,
@@ -361,7 +298,7 @@ impl Limits {
     /// question has had too many failed checks (from any conversation or
     /// address), so this turn makes no order check and the engine tells the
     /// shopper so and offers a person.
-    pub fn before_turn(
+    pub async fn before_turn(
         &self,
         config: &Config,
         ip: IpAddr,
@@ -371,8 +308,9 @@ impl Limits {
         order: Option<&str>,
     ) -> Result<bool, ApiError> {
         if verifying {
-            if let Err(retry_after) =
-                self.check(&format!("verify:{ip}"), config.verification_failures)
+            if let Err(retry_after) = self
+                .check(&format!("verify:{ip}"), config.verification_failures)
+                .await
             {
                 return Err(ApiError::RateLimited {
                     scope: "verification",
@@ -384,18 +322,21 @@ impl Limits {
             &format!("conv:{conversation}"),
             config.rate_limit_conversation,
         )
+        .await
         .map_err(|retry_after| ApiError::RateLimited {
             scope: "conversation",
             retry_after,
         })?;
-        let locked = verifying
-            && order.is_some_and(|o| {
-                self.check(
+        let locked = match order {
+            Some(o) if verifying => self
+                .check(
                     &format!("verify_order:{o}"),
                     config.verification_failures_order,
                 )
-                .is_err()
-            });
+                .await
+                .is_err(),
+            _ => false,
+        };
         if locked {
             self.event(
                 "verification_locked",
@@ -410,7 +351,7 @@ impl Limits {
 
     /// After a turn: counts (and logs) its failed verifications, per IP and
     /// per order number.
-    pub fn after_turn(
+    pub async fn after_turn(
         &self,
         config: &Config,
         ip: IpAddr,
@@ -420,12 +361,14 @@ impl Limits {
         order: Option<&str>,
     ) {
         for _ in 0..failed {
-            self.record(&format!("verify:{ip}"), config.verification_failures);
+            self.record(&format!("verify:{ip}"), config.verification_failures)
+                .await;
             if let Some(o) = order {
                 self.record(
                     &format!("verify_order:{o}"),
                     config.verification_failures_order,
-                );
+                )
+                .await;
             }
             self.event(
                 "verification_failed",
@@ -653,30 +596,40 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         });
     let limits = &state.security;
 
-    let mut res = if let Some(retry_after) = limits.blocked(ip).filter(|_| !exempt) {
+    let blocked = if exempt {
+        None
+    } else {
+        limits.blocked(ip).await
+    };
+    let ip_limited = if exempt || blocked.is_some() {
+        Ok(())
+    } else {
+        limits.hit(&format!("ip:{ip}"), config.rate_limit_ip).await
+    };
+    let admin_limited = if path.starts_with("/v1/admin/") && blocked.is_none() && ip_limited.is_ok()
+    {
+        let token = crate::api::bearer(req.headers()).unwrap_or("");
+        let digest = Sha256::digest(token.as_bytes());
+        let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        limits
+            .hit(&format!("admin:{key}"), config.rate_limit_admin)
+            .await
+    } else {
+        Ok(())
+    };
+    let mut res = if let Some(retry_after) = blocked {
         ApiError::RateLimited {
             scope: "blocked",
             retry_after,
         }
         .into_response()
-    } else if let Err(retry_after) = if exempt {
-        Ok(())
-    } else {
-        limits.hit(&format!("ip:{ip}"), config.rate_limit_ip)
-    } {
+    } else if let Err(retry_after) = ip_limited {
         ApiError::RateLimited {
             scope: "ip",
             retry_after,
         }
         .into_response()
-    } else if let Err(retry_after) = if path.starts_with("/v1/admin/") {
-        let token = crate::api::bearer(req.headers()).unwrap_or("");
-        let digest = Sha256::digest(token.as_bytes());
-        let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        limits.hit(&format!("admin:{key}"), config.rate_limit_admin)
-    } else {
-        Ok(())
-    } {
+    } else if let Err(retry_after) = admin_limited {
         ApiError::RateLimited {
             scope: "admin",
             retry_after,
@@ -736,7 +689,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             if code != "invalid_credentials" {
                 limits.event_with_detail(event, ip, &subject, &path, scope, code);
             }
-            limits.penalise(config, ip, &path);
+            limits.penalise(config, ip, &path).await;
         }
     }
 
@@ -831,21 +784,21 @@ mod tests {
 
     #[test]
     fn windows_fill_and_expire() {
-        let l = Limits::default();
+        let l = crate::limits::Local::default();
         let rate = Some(Rate {
             limit: 2,
-            per: Duration::from_millis(200),
+            per: std::time::Duration::from_millis(200),
         });
         assert!(l.hit("k", rate).is_ok());
         assert!(l.hit("k", rate).is_ok());
         assert!(l.hit("k", rate).is_err());
         assert!(l.hit("k", None).is_ok());
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(std::time::Duration::from_millis(250));
         assert!(l.hit("k", rate).is_ok());
         assert!(!l.record("f", rate));
         assert!(l.record("f", rate), "the second failure fills the window");
         assert!(l.check("f", rate).is_err());
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(std::time::Duration::from_millis(250));
         assert_eq!(l.purge(), 2);
     }
 

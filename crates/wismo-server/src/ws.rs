@@ -126,7 +126,7 @@ impl Worker {
                     state
                         .security
                         .event("rate_limited", ip, &session.id, &path, scope);
-                    state.security.penalise(&state.config, ip, &path);
+                    state.security.penalise(&state.config, ip, &path).await;
                 }
                 let _ = done_tx.send((cmid, result));
             }
