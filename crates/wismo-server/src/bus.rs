@@ -11,6 +11,13 @@
 //! A lost doorbell costs latency only: the next doorbell, the next local
 //! turn or a reconnect fills the gap from the log.
 //!
+//! The agent consoles' signals (a new hand-off in the queue, the queue
+//! changed, activity in a conversation with a hand-off) go to every instance
+//! too, on subject `wismo.console` with `{"instance", "signal"}`: an agent
+//! whose console is connected to instance B hears of a hand-off queued on
+//! instance A at once. A lost one costs little: consoles ask for a queue
+//! snapshot on every signal and every reconnect.
+//!
 //! Without `nats_url` the bus is [`Bus::off`]: nothing is published and
 //! nothing is received (one instance, in-process broadcast only).
 
@@ -23,6 +30,8 @@ use tokio::sync::mpsc;
 pub const SUBJECT_PREFIX: &str = "wismo.conv.";
 /// What every instance subscribes to.
 pub const SUBJECT_ALL: &str = "wismo.conv.*";
+/// The consoles' signals.
+pub const SUBJECT_CONSOLE: &str = "wismo.console";
 
 /// Doorbells waiting to be handed to the NATS client; when full (NATS far
 /// behind), new ones are dropped: a lost doorbell costs latency only.
@@ -40,11 +49,101 @@ pub struct Doorbell {
     pub instance: String,
 }
 
+/// A console signal as it travels between instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ConsoleBell {
+    instance: String,
+    signal: ConsoleSignal,
+}
+
+/// [`crate::escalation::Signal`] on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ConsoleSignal {
+    Queue,
+    NewHandoff {
+        conversation_id: String,
+        case_id: String,
+        reason: String,
+        priority_label: String,
+    },
+    Activity {
+        conversation_id: String,
+        seq: i64,
+        agent_id: Option<String>,
+    },
+}
+
+impl From<&crate::escalation::Signal> for ConsoleSignal {
+    fn from(s: &crate::escalation::Signal) -> Self {
+        use crate::escalation::Signal as S;
+        match s {
+            S::Queue => ConsoleSignal::Queue,
+            S::NewHandoff {
+                conversation_id,
+                case_id,
+                reason,
+                priority_label,
+            } => ConsoleSignal::NewHandoff {
+                conversation_id: conversation_id.clone(),
+                case_id: case_id.clone(),
+                reason: reason.clone(),
+                priority_label: (*priority_label).to_string(),
+            },
+            S::Activity {
+                conversation_id,
+                seq,
+                agent_id,
+            } => ConsoleSignal::Activity {
+                conversation_id: conversation_id.clone(),
+                seq: *seq,
+                agent_id: agent_id.clone(),
+            },
+        }
+    }
+}
+
+impl From<ConsoleSignal> for crate::escalation::Signal {
+    fn from(s: ConsoleSignal) -> Self {
+        use crate::escalation::Signal as S;
+        match s {
+            ConsoleSignal::Queue => S::Queue,
+            ConsoleSignal::NewHandoff {
+                conversation_id,
+                case_id,
+                reason,
+                priority_label,
+            } => S::NewHandoff {
+                conversation_id,
+                case_id,
+                reason,
+                // Only the labels wismo writes travel; anything else reads as normal.
+                priority_label: match priority_label.as_str() {
+                    "high" => "high",
+                    "low" => "low",
+                    _ => "normal",
+                },
+            },
+            ConsoleSignal::Activity {
+                conversation_id,
+                seq,
+                agent_id,
+            } => S::Activity {
+                conversation_id,
+                seq,
+                agent_id,
+            },
+        }
+    }
+}
+
 /// What the bus tells this instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Signal {
     /// Another instance committed events of a conversation up to `seq`.
     Doorbell { conversation: String, seq: i64 },
+    /// Another instance's console signal, for the consoles connected here.
+    Console(crate::escalation::Signal),
     /// The NATS connection came back: doorbells may have been missed.
     Reconnected,
 }
@@ -58,6 +157,7 @@ fn subject_safe(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+#[derive(Clone)]
 struct Nats {
     client: async_nats::Client,
     outbox: mpsc::Sender<(String, Vec<u8>)>,
@@ -65,6 +165,7 @@ struct Nats {
 }
 
 /// The doorbell: off (one instance) or NATS.
+#[derive(Clone)]
 pub struct Bus {
     nats: Option<Nats>,
 }
@@ -127,6 +228,29 @@ impl Bus {
             .subscribe(SUBJECT_ALL)
             .await
             .map_err(|e| anyhow::anyhow!("cannot subscribe to {SUBJECT_ALL}: {e}"))?;
+        let mut console = client
+            .subscribe(SUBJECT_CONSOLE)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot subscribe to {SUBJECT_CONSOLE}: {e}"))?;
+        let (me, to_server) = (instance.clone(), signals.clone());
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(msg) = console.next().await {
+                let Ok(bell) = serde_json::from_slice::<ConsoleBell>(&msg.payload) else {
+                    tracing::debug!("ignored a console signal that does not parse");
+                    continue;
+                };
+                if bell.instance != me
+                    && to_server
+                        .try_send(Signal::Console(bell.signal.into()))
+                        .is_err()
+                {
+                    tracing::warn!(
+                        "console signal inbox full; consoles catch up on their next snapshot"
+                    );
+                }
+            }
+        });
         let me = instance.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt;
@@ -191,6 +315,27 @@ impl Bus {
             Err(_) => {
                 tracing::debug!(conversation = %conversation, seq, "doorbell dropped (outbox full)")
             }
+        }
+    }
+
+    /// Tells the other instances' consoles `signal` (never waits; dropped
+    /// when the publisher is far behind).
+    pub fn publish_console(&self, signal: &crate::escalation::Signal) {
+        let Some(n) = &self.nats else {
+            return;
+        };
+        let bell = ConsoleBell {
+            instance: n.instance.clone(),
+            signal: signal.into(),
+        };
+        let Ok(payload) = serde_json::to_vec(&bell) else {
+            return;
+        };
+        if n.outbox
+            .try_send((SUBJECT_CONSOLE.to_string(), payload))
+            .is_err()
+        {
+            tracing::debug!("console signal dropped (outbox full)");
         }
     }
 

@@ -50,6 +50,8 @@ pub enum Signal {
 /// Queue, presence and the consoles' signal bus.
 pub struct Escalation {
     pub bus: broadcast::Sender<Signal>,
+    /// The other instances' consoles (set once at start; unset: one instance).
+    remote: std::sync::OnceLock<crate::bus::Bus>,
     presence: Mutex<HashMap<String, usize>>,
     pub auto_assign: bool,
 }
@@ -78,6 +80,7 @@ impl Escalation {
     pub fn new(auto_assign: bool) -> Self {
         Self {
             bus: broadcast::channel(256).0,
+            remote: std::sync::OnceLock::new(),
             presence: Mutex::new(HashMap::new()),
             auto_assign,
         }
@@ -101,8 +104,23 @@ impl Escalation {
         self.presence().keys().cloned().collect()
     }
 
+    /// Tells the consoles connected here and, through the bus, those
+    /// connected to the other instances.
     pub fn signal(&self, s: Signal) {
+        if let Some(b) = self.remote.get() {
+            b.publish_console(&s);
+        }
         let _ = self.bus.send(s);
+    }
+
+    /// A signal from another instance, for the consoles connected here only.
+    pub fn signal_here(&self, s: Signal) {
+        let _ = self.bus.send(s);
+    }
+
+    /// Sends every later signal to the other instances' consoles too.
+    pub fn share_through(&self, bus: crate::bus::Bus) {
+        let _ = self.remote.set(bus);
     }
 }
 

@@ -298,7 +298,15 @@ async fn bus_listener(
                     drop(permit);
                 });
             }
-            bus::Signal::Reconnected => state.sessions.refill_watched().await,
+            bus::Signal::Console(s) => state.sessions.escalation.signal_here(s),
+            bus::Signal::Reconnected => {
+                // Consoles may have missed signals: a fresh queue for each.
+                state
+                    .sessions
+                    .escalation
+                    .signal_here(escalation::Signal::Queue);
+                state.sessions.refill_watched().await
+            }
         }
     }
 }
@@ -414,7 +422,13 @@ impl Server {
         let state = AppState(Arc::new(Inner {
             shopper_jwt,
             oidc,
-            sessions: Sessions::new(db, store.engine.clone(), webhooks.clone(), bus, &config),
+            sessions: Sessions::new(
+                db,
+                store.engine.clone(),
+                webhooks.clone(),
+                bus.clone(),
+                &config,
+            ),
             store,
             webhooks,
             config,
@@ -426,6 +440,7 @@ impl Server {
         // server that is never run).
         let webhook_worker = state.webhooks.start(state.shutdown_signal());
         if let Some(signals) = bus_signals {
+            state.sessions.escalation.share_through(bus);
             tokio::spawn(bus_listener(Arc::downgrade(&state.0), signals));
         }
         Ok(Server {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    replies, sign_up_agent, spawn_app, spawn_app_with, AgentSpec, Conv, TestApp, ADMIN_TOKEN,
+    replies, sign_up_agent, spawn_app, spawn_app_with, AgentSpec, Conv, Sse, TestApp, ADMIN_TOKEN,
     AGENT_PASSWORD as PASSWORD, BACKENDS,
 };
 use serde_json::{json, Value};
@@ -98,72 +98,6 @@ async fn act(
         body.or(Some(json!({}))),
     )
     .await
-}
-
-/// An open Server-Sent Events stream.
-struct Sse {
-    res: reqwest::Response,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(app: &TestApp, token: &str) -> Sse {
-        let res = app
-            .client
-            .get(app.url("/v1/agent/stream"))
-            .header("cookie", format!("wismo_agent={token}"))
-            .send()
-            .await
-            .expect("stream");
-        assert_eq!(res.status(), 200);
-        assert!(res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream")));
-        Sse {
-            res,
-            buf: String::new(),
-        }
-    }
-
-    /// The next event named `name` (others are skipped), within 10 s.
-    async fn next(&mut self, name: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut event = "message";
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(e) = line.strip_prefix("event:") {
-                        event = e.trim();
-                    } else if let Some(d) = line.strip_prefix("data:") {
-                        data.push_str(d.trim_start());
-                    }
-                }
-                if event == name {
-                    return serde_json::from_str(&data).expect("event json");
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
-                .expect("stream chunk")
-                .expect("stream still open");
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// Waits for a queue snapshot that satisfies `ok`.
-    async fn queue_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let q = self.next("queue").await;
-            if ok(&q) {
-                return q;
-            }
-        }
-    }
 }
 
 fn texts(v: &Value) -> Vec<String> {

@@ -293,3 +293,75 @@ async fn readyz_reports_nats() {
     let conv = down.create().await;
     down.say(&conv, "hello").await;
 }
+
+/// A hand-off queued on instance A reaches an agent's console connected to
+/// instance B at once (the `handoff` event and a queue that holds it), and
+/// the agent's reply through B reaches the shopper's socket on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handoff_on_a_reaches_a_console_on_b_and_the_reply_reaches_the_shopper_on_a() {
+    let (a, b) = pair().await;
+    let (_, signed) = common::sign_up_agent(
+        &a,
+        common::AgentSpec {
+            id: "a_nora",
+            email: "nora@example.com",
+            name: "Nora",
+            role: "agent",
+            max_chats: 5,
+            languages: &[],
+        },
+    )
+    .await;
+    let token = common::token_of(&signed);
+    let mut console = common::Sse::open(&b, &token).await;
+    console.next("queue").await;
+    let conv = a.create().await;
+    let mut ws = open(&a, &conv).await;
+    let started = std::time::Instant::now();
+    let r = a.say(&conv, "I want to talk to a human").await;
+    assert_eq!(r["handoff"]["status"], "queued", "{r}");
+    let h = console.next("handoff").await;
+    let within = started.elapsed();
+    assert_eq!(h["conversation_id"], conv.id.as_str(), "{h}");
+    assert!(within < Duration::from_secs(2), "{within:?}");
+    let q = console
+        .queue_until(|q| q.to_string().contains(&conv.id))
+        .await;
+    assert!(q.to_string().contains(&conv.id));
+    // The agent takes it and answers through B; the shopper's socket on A hears it.
+    let res = b
+        .client
+        .post(b.url(&format!("/v1/agent/conversations/{}/accept", conv.id)))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(res.status(), 200);
+    let res = b
+        .client
+        .post(b.url(&format!("/v1/agent/conversations/{}/messages", conv.id)))
+        .bearer_auth(&token)
+        .json(&json!({"text": "Hi, Nora here. Let me look at that."}))
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(res.status(), 201);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let heard = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next(&mut ws, left).await {
+            Some(f) if f["type"] == "message" => {
+                if f["message"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Nora here"))
+                {
+                    break true;
+                }
+            }
+            Some(_) => {}
+            None => break false,
+        }
+    };
+    assert!(heard, "the agent's reply reached the shopper's socket on A");
+}

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -337,4 +337,70 @@ pub async fn sign_up_agent(app: &TestApp, spec: AgentSpec<'_>) -> (String, Value
 /// The session token of a sign-in body.
 pub fn token_of(body: &Value) -> String {
     body["token"].as_str().expect("token").to_string()
+}
+
+/// An open Server-Sent Events stream.
+pub struct Sse {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl Sse {
+    pub async fn open(app: &TestApp, token: &str) -> Sse {
+        let res = app
+            .client
+            .get(app.url("/v1/agent/stream"))
+            .header("cookie", format!("wismo_agent={token}"))
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(res.status(), 200);
+        assert!(res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream")));
+        Sse {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event named `name` (others are skipped), within 10 s.
+    pub async fn next(&mut self, name: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "message";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim();
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim_start());
+                    }
+                }
+                if event == name {
+                    return serde_json::from_str(&data).expect("event json");
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within 10 s"))
+                .expect("stream chunk")
+                .expect("stream still open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Waits for a queue snapshot that satisfies `ok`.
+    pub async fn queue_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let q = self.next("queue").await;
+            if ok(&q) {
+                return q;
+            }
+        }
+    }
 }
