@@ -175,7 +175,7 @@ pub struct Config {
     /// limit divided by this. Default: 3 with `redis_url`, else 1.
     pub instances: u32,
     /// `nats://…` or `tls://…`: the doorbell that tells every instance a
-    /// conversation has new events, and the durable event stream. `None`:
+    /// conversation has new events, and the consoles' signals. `None`:
     /// in-process.
     pub nats_url: Option<Secret>,
     /// `postgres://…` of a streaming replica for reads that tolerate lag.
@@ -780,7 +780,7 @@ const KEYS: &[Key] = &[
         name: "nats_url",
         default: None,
         secret: true,
-        help: "nats:// or tls:// URL shared by every instance: live updates across instances and the durable event stream (unset: in-process, one instance)",
+        help: "nats:// or tls:// URL shared by every instance: live updates to WebSockets and agent consoles across instances (unset: in-process, one instance)",
     },
     Key {
         name: "database_replica_url",
