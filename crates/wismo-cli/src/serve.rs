@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// The store workspace folder (wismo init); watched and reloaded live, each change a new version.
     #[arg(long = "store")]
     pub store_dir: Option<String>,
+    /// Conversations kept in memory at most (least recently used idle ones leave) [default: 10000].
+    #[arg(long)]
+    pub max_live_conversations: Option<String>,
     /// `redis://` URL shared by every instance (rate limits, lockouts, sign-on state).
     #[arg(long)]
     pub redis_url: Option<String>,
@@ -134,6 +137,7 @@ impl ServeArgs {
             ("tls_key", &self.tls_key),
             ("security_log", &self.security_log),
             ("store_dir", &self.store_dir),
+            ("max_live_conversations", &self.max_live_conversations),
             ("redis_url", &self.redis_url),
             ("instances", &self.instances),
             ("nats_url", &self.nats_url),
