@@ -330,20 +330,22 @@ test('a supervisor edits a knowledge article and adds one in the console, previe
   });
   const before = await page.getByTestId('store-version').textContent();
 
-  // The English article that answers returns: 30 days become 45.
+  // The English article that answers returns states the profile's window
+  // ({store.policy.return_window_days} days): the supervisor writes 45 days.
+  const WINDOW = '{store.policy.return_window_days} days';
   const files = page.locator('[data-testid="article-list"] [data-testid="store-file"]');
   let returns = null;
   for (const path of await files.evaluateAll((els) => els.map((e) => e.dataset.path))) {
     if (!path.startsWith('knowledge/en/')) continue;
     await page.locator(`[data-testid="store-file"][data-path="${path}"]`).click();
     const text = await page.getByTestId('file-text').inputValue();
-    if (text.includes('30 days')) {
+    if (text.includes(WINDOW)) {
       returns = path;
-      await page.getByTestId('file-text').fill(text.replaceAll('30 days', '45 days'));
+      await page.getByTestId('file-text').fill(text.replaceAll(WINDOW, '45 days'));
       break;
     }
   }
-  if (!returns) fail('no English article says "30 days"');
+  if (!returns) fail(`no English article says "${WINDOW}"`);
   // And a new article.
   await page.getByTestId('article-new-path').fill('knowledge/en/gift-cards.md');
   await page.getByTestId('article-add').click();
