@@ -18,6 +18,44 @@ fn id(m: &Value) -> i64 {
         .expect("numeric id")
 }
 
+/// The transcript's shopper messages.
+fn users(t: &Value) -> Vec<&Value> {
+    t["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .collect()
+}
+
+/// `n` messages, each stored once, and each turn's replies right after its
+/// message, before the next one.
+fn assert_one_order(t: &Value, replies: &[(u16, Value)], n: usize, label: &str) {
+    let msgs = t["messages"].as_array().expect("messages");
+    let users = users(t);
+    assert_eq!(users.len(), n, "{label}: every message stored once");
+    let stored: HashSet<&str> = users.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(stored.len(), n, "{label}");
+    let order: Vec<i64> = msgs.iter().map(id).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{label}");
+    for (_, body) in replies {
+        let uid = id(&body["user_message"]);
+        let pos = msgs
+            .iter()
+            .position(|m| id(m) == uid)
+            .expect("in transcript");
+        let bot = body["messages"].as_array().expect("replies");
+        assert!(!bot.is_empty(), "{label}");
+        for (k, m) in bot.iter().enumerate() {
+            assert_eq!(
+                &msgs[pos + 1 + k],
+                m,
+                "{label}: replies follow their message"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_simultaneous_messages_into_one_conversation_lose_nothing_and_never_interleave() {
     for b in BACKENDS {
@@ -42,34 +80,7 @@ async fn fifty_simultaneous_messages_into_one_conversation_lose_nothing_and_neve
             assert_eq!(*status, 200, "{b:?}: {body}");
         }
         let t = app.transcript(&conv).await;
-        let msgs = t["messages"].as_array().expect("messages");
-        let users: Vec<&Value> = msgs.iter().filter(|m| m["role"] == "user").collect();
-        assert_eq!(users.len(), 50, "{b:?}: every message stored once");
-        let stored: HashSet<&str> = users.iter().filter_map(|m| m["text"].as_str()).collect();
-        assert_eq!(stored.len(), 50);
-        // Each turn's replies sit right after its message, before the next one.
-        let order: Vec<i64> = msgs.iter().map(id).collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]));
-        for (_, body) in &replies {
-            let uid = id(&body["user_message"]);
-            let pos = msgs
-                .iter()
-                .position(|m| id(m) == uid)
-                .expect("in transcript");
-            let bot: Vec<&Value> = body["messages"]
-                .as_array()
-                .expect("replies")
-                .iter()
-                .collect();
-            assert!(!bot.is_empty());
-            for (k, m) in bot.iter().enumerate() {
-                assert_eq!(
-                    &msgs[pos + 1 + k],
-                    *m,
-                    "{b:?}: replies follow their message"
-                );
-            }
-        }
+        assert_one_order(&t, &replies, 50, &format!("{b:?}"));
         // Retrying all 50 at once changes nothing.
         let again = join_all(texts.iter().map(|t| {
             let app = &app;
@@ -115,13 +126,7 @@ async fn a_server_behind_the_log_answers_from_the_whole_conversation() {
             "{backend:?}: A answered from the whole conversation: {second}"
         );
         let t = b.transcript(&conv).await;
-        let users = t["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .filter(|m| m["role"] == "user")
-            .count();
-        assert_eq!(users, 3, "{backend:?}: {t}");
+        assert_eq!(users(&t).len(), 3, "{backend:?}: {t}");
     }
 }
 
@@ -153,25 +158,7 @@ async fn simultaneous_messages_through_three_servers_keep_one_order() {
         assert_eq!(*status, 200, "{body}");
     }
     let t = a.transcript(&conv).await;
-    let msgs = t["messages"].as_array().expect("messages");
-    let users: Vec<&Value> = msgs.iter().filter(|m| m["role"] == "user").collect();
-    assert_eq!(users.len(), 45, "every message stored once");
-    let stored: HashSet<&str> = users.iter().filter_map(|m| m["text"].as_str()).collect();
-    assert_eq!(stored.len(), 45);
-    let order: Vec<i64> = msgs.iter().map(id).collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]));
-    for (_, body) in &replies {
-        let uid = id(&body["user_message"]);
-        let pos = msgs
-            .iter()
-            .position(|m| id(m) == uid)
-            .expect("in transcript");
-        let bot = body["messages"].as_array().expect("replies");
-        assert!(!bot.is_empty());
-        for (k, m) in bot.iter().enumerate() {
-            assert_eq!(&msgs[pos + 1 + k], m, "replies follow their message");
-        }
-    }
+    assert_one_order(&t, &replies, 45, "three servers");
     for s in [&b, &c] {
         assert_eq!(s.transcript(&conv).await["messages"], t["messages"]);
     }
@@ -180,13 +167,7 @@ async fn simultaneous_messages_through_three_servers_keep_one_order() {
         let r = s.say(&conv, "thanks!").await;
         let uid = id(&r["user_message"]);
         let t = s.transcript(&conv).await;
-        let last_user = t["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .filter(|m| m["role"] == "user")
-            .map(id)
-            .max();
+        let last_user = users(&t).into_iter().map(id).max();
         assert_eq!(last_user, Some(uid));
     }
 }
@@ -306,11 +287,5 @@ async fn conversations_past_the_memory_cap_come_back_from_the_log() {
     let text = common::replies(&r);
     assert!(text.contains("1042"), "{text}");
     let t = app.transcript(first).await;
-    let users = t["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .count();
-    assert_eq!(users, 2);
+    assert_eq!(users(&t).len(), 2);
 }
