@@ -68,13 +68,22 @@ impl Sessions {
             return Ok((replayed, 0));
         }
         self.reload_if_stale(session, &mut live).await?;
-        let text = self.prepare(&session.id, text).await?;
+        let prepared = self.prepare(&session.id, text).await?;
         typing(session, true);
-        let (draft, last) = match self
-            .answer_and_persist(session, &mut live, &text, locked)
-            .await
-        {
-            Ok(d) => d,
+        let persisted = self
+            .answer_and_persist(session, &mut live, &prepared, locked, client_message_id)
+            .await;
+        let (draft, last) = match persisted {
+            Ok(Some(d)) => d,
+            // Another server answered this client message id meanwhile.
+            Ok(None) => {
+                typing(session, false);
+                drop(live);
+                return match self.replay(&session.id, text, client_message_id).await? {
+                    Some(replayed) => Ok((replayed, 0)),
+                    None => Err(ApiError::Internal("a recorded message vanished".into())),
+                };
+            }
             Err(e) => {
                 typing(session, false);
                 return Err(e);
@@ -104,9 +113,18 @@ impl Sessions {
         let Some(cmid) = client_message_id else {
             return Ok(None);
         };
-        let Some(r) = self.db.recall_client_message(id, cmid).await? else {
+        let Some(mut r) = self.db.recall_client_message(id, cmid).await? else {
             return Ok(None);
         };
+        if let Some(p) = r.response.get("pending") {
+            // Committed, but the server that answered stopped before it
+            // recorded its response: rebuilt from the log.
+            let (first, last) = (p["first"].as_i64(), p["last"].as_i64());
+            let (Some(first), Some(last)) = (first, last) else {
+                return Err(ApiError::Internal("a pending message without seqs".into()));
+            };
+            r.response = self.response_from_log(id, first, last).await?;
+        }
         // Card data (PCI DSS): what is stored and compared is the redacted text.
         let stored_text = redact_text(text);
         let recorded = r.response["user_message"]["text"].as_str();
@@ -141,26 +159,32 @@ impl Sessions {
     }
 
     /// Stages 4 and 5, again on a fresh state while another server wins the
-    /// append. Returns the draft and the seq of its last event.
+    /// append. Returns the draft and the seq of its last event; `None` when
+    /// the client message id was answered elsewhere meanwhile (replay it).
     async fn answer_and_persist(
         &self,
         session: &Session,
         live: &mut Live,
         text: &str,
         locked: bool,
-    ) -> Result<(Draft, i64), ApiError> {
+        client_message_id: Option<&str>,
+    ) -> Result<Option<(Draft, i64)>, ApiError> {
         let mut retries = 0;
         loop {
             let draft = self.answer(session, live, text, locked).await?;
             match self
                 .db
-                .append_events_after(&session.id, &draft.events, live.last_seq)
+                .append_turn(&session.id, &draft.events, live.last_seq, client_message_id)
                 .await
             {
                 Ok(last) => {
                     live.last_seq = last;
                     live.last_active = draft.now;
-                    return Ok((draft, last));
+                    return Ok(Some((draft, last)));
+                }
+                Err(StoreDbError::DuplicateClientMessage(_)) => {
+                    live.stale = true;
+                    return Ok(None);
                 }
                 Err(StoreDbError::Stale { last, .. }) if retries < MAX_STALE_RETRIES => {
                     retries += 1;
@@ -396,10 +420,56 @@ impl Sessions {
                 .as_str()
                 .and_then(|s| s.parse().ok());
             self.db
-                .remember_client_message(&session.id, cmid, seq, response)
+                .complete_client_message(&session.id, cmid, seq, response)
                 .await?;
         }
         Ok(())
+    }
+
+    /// The response to a turn whose events are `first..=last` in the log,
+    /// rebuilt from it (the meaning from the stored `UserSaid`, the hand-off
+    /// from the state folded up to `last`).
+    async fn response_from_log(&self, id: &str, first: i64, last: i64) -> Result<Value, ApiError> {
+        let all = self.db.events_after(id, 0).await?;
+        let mut state = wismo_core::dialogue::state::State::default();
+        let mut turn = Vec::new();
+        for (seq, e) in all.into_iter().take_while(|(seq, _)| *seq <= last) {
+            state.apply(&e);
+            if seq >= first {
+                turn.push(e);
+            }
+        }
+        let nlu = turn.iter().find_map(|e| match e {
+            Event::UserSaid {
+                intent,
+                confidence,
+                sentiment,
+                ..
+            } => Some((intent.clone(), *confidence, *sentiment)),
+            _ => None,
+        });
+        let draft = Draft {
+            events: turn,
+            nlu: None,
+            handoff: Handoff::of(&state),
+            queued: None,
+            had_case: false,
+            now: self.clock.now(),
+        };
+        let (mut response, _) = respond(id, &draft, last);
+        if let Some((intent, confidence, score)) = nlu {
+            let label = if score <= wismo_core::nlu::sentiment::NEGATIVE_THRESHOLD {
+                "negative"
+            } else if score >= wismo_core::nlu::sentiment::POSITIVE_THRESHOLD {
+                "positive"
+            } else {
+                "neutral"
+            };
+            response["nlu"] =
+                json!({"intent": {"name": intent, "confidence": confidence}, "entities": []});
+            response["sentiment"] = json!({"score": score, "label": label});
+        }
+        Ok(response)
     }
 }
 

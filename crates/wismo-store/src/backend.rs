@@ -747,6 +747,27 @@ macro_rules! backend {
             Ok(done.rows_affected() > 0)
         }
 
+        pub(crate) async fn complete_client_message(
+            conn: &mut Conn,
+            k: &Crypt,
+            id: &str,
+            client_message_id: &str,
+            seq: Option<i64>,
+            response: &serde_json::Value,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query(
+                "UPDATE client_message_ids SET seq = $3, response = $4 \
+                 WHERE conversation_id = $1 AND client_message_id = $2",
+            )
+            .bind(id)
+            .bind(client_message_id)
+            .bind(seq)
+            .bind(k.seal("client_message_ids.response", &serde_json::to_string(response)?)?)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         pub(crate) async fn recall(
             conn: &mut Conn,
             id: &str,

@@ -109,6 +109,7 @@ impl Db {
             id: String::new(),
             events: events.to_vec(),
             expect: None,
+            client_message_id: None,
             reply,
         };
         self.submit(job, answer).await
@@ -148,7 +149,7 @@ impl Db {
     /// result; if a batch fails, its appends are retried one by one so one
     /// bad append cannot fail the others.
     pub async fn append_events(&self, id: &str, events: &[Event]) -> Result<i64, StoreDbError> {
-        self.append(id, events, None).await
+        self.append(id, events, None, None).await
     }
 
     /// [`Db::append_events`] only if the conversation's last seq is `after`
@@ -160,7 +161,46 @@ impl Db {
         events: &[Event],
         after: i64,
     ) -> Result<i64, StoreDbError> {
-        self.append(id, events, Some(after)).await
+        self.append(id, events, Some(after), None).await
+    }
+
+    /// A shopper's turn: [`Db::append_events_after`], and its client message
+    /// id recorded in the same transaction (as pending: the response is
+    /// [`pending_response`], until [`Db::complete_client_message`]), so a
+    /// server that dies after the commit cannot leave a retry to answer the
+    /// message a second time. A client message id already recorded refuses
+    /// the append whole with [`StoreDbError::DuplicateClientMessage`].
+    pub async fn append_turn(
+        &self,
+        id: &str,
+        events: &[Event],
+        after: i64,
+        client_message_id: Option<&str>,
+    ) -> Result<i64, StoreDbError> {
+        if let Some(c) = client_message_id {
+            check("client message id", c)?;
+        }
+        self.append(
+            id,
+            events,
+            Some(after),
+            client_message_id.map(str::to_string),
+        )
+        .await
+    }
+
+    /// Replaces a pending client message id's response with the real one.
+    pub async fn complete_client_message(
+        &self,
+        id: &str,
+        client_message_id: &str,
+        seq: Option<i64>,
+        response: &serde_json::Value,
+    ) -> Result<(), StoreDbError> {
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            b::complete_client_message(&mut conn, &self.crypt, id, client_message_id, seq, response).await
+        })
     }
 
     async fn append(
@@ -168,9 +208,12 @@ impl Db {
         id: &str,
         events: &[Event],
         expect: Option<i64>,
+        client_message_id: Option<String>,
     ) -> Result<i64, StoreDbError> {
         if events.is_empty() || id.contains('\0') {
-            return self.append_events_directly(id, events, expect).await;
+            return self
+                .append_events_directly(id, events, expect, client_message_id.as_deref())
+                .await;
         }
         let (reply, answer) = oneshot::channel();
         let job = Job::Append {
@@ -178,6 +221,7 @@ impl Db {
             id: id.to_string(),
             events: events.to_vec(),
             expect,
+            client_message_id,
             reply,
         };
         self.submit(job, answer).await
@@ -198,7 +242,8 @@ impl Db {
                         b::insert_conversation(&mut tx, &self.crypt, &new).await?;
                         tx.commit().await?;
                     });
-                    self.append_events_directly(&new.id, &events, None).await
+                    self.append_events_directly(&new.id, &events, None, None)
+                        .await
                 }
                 .await;
                 let _ = reply.send(r);
@@ -208,9 +253,13 @@ impl Db {
                 id,
                 events,
                 expect,
+                client_message_id,
                 reply,
             } => {
-                let _ = reply.send(self.append_events_directly(&id, &events, expect).await);
+                let _ = reply.send(
+                    self.append_events_directly(&id, &events, expect, client_message_id.as_deref())
+                        .await,
+                );
             }
             Job::Remember {
                 id,
@@ -256,8 +305,9 @@ impl Db {
                 .collect();
             let mut at: Vec<(&str, i64)> = Vec::new();
             let mut stale = vec![None; jobs.len()];
+            let mut cmids: Vec<(&str, &str)> = Vec::new();
             for (i, job) in jobs.iter().enumerate() {
-                let Job::Append { create: None, id, events, expect, .. } = job else {
+                let Job::Append { create: None, id, events, expect, client_message_id, .. } = job else {
                     continue;
                 };
                 if !fenced.contains(&id.as_str()) {
@@ -269,8 +319,15 @@ impl Db {
                 };
                 let Some(current) = current else { continue };
                 if expect.is_some_and(|e| e != current) {
-                    stale[i] = Some(current);
+                    stale[i] = Some(Refused::Stale(current));
                     continue;
+                }
+                if let Some(c) = client_message_id.as_deref() {
+                    if cmids.contains(&(id.as_str(), c)) || b::recall(&mut tx, id, c).await?.is_some() {
+                        stale[i] = Some(Refused::Duplicate);
+                        continue;
+                    }
+                    cmids.push((id, c));
                 }
                 let next = current + events.len() as i64;
                 match at.iter_mut().find(|(w, _)| *w == id) {
@@ -301,16 +358,24 @@ impl Db {
                 })
                 .collect();
             let mut rows: Vec<(&str, i64, String, Option<&str>)> = Vec::new();
+            let mut pending: Vec<(&str, &str, i64, i64)> = Vec::new();
             let mut results = Vec::with_capacity(jobs.len());
             for (job, stale) in jobs.iter().zip(stale) {
                 match job {
                     Job::Append { .. } if stale.is_some() => {
-                        results.push(Outcome::Stale(stale.unwrap_or_default()));
+                        results.push(match stale {
+                            Some(Refused::Stale(last)) => Outcome::Stale(last),
+                            _ => Outcome::Duplicate,
+                        });
                     }
-                    Job::Append { create, id, events, .. } => {
+                    Job::Append { create, id, events, client_message_id, .. } => {
                         let id = create.as_ref().map_or(id.as_str(), |c| c.id.as_str());
                         match next.iter_mut().find(|(n, _)| *n == id) {
                             Some((_, seq)) => {
+                                if let Some(c) = client_message_id {
+                                    let (first, last) = (*seq, *seq + events.len() as i64 - 1);
+                                    pending.push((id, c.as_str(), first, last));
+                                }
                                 for e in events {
                                     rows.push((
                                         id,
@@ -334,6 +399,9 @@ impl Db {
             for chunk in rows.chunks(1000) {
                 b::insert_event_rows(&mut tx, chunk, now).await?;
             }
+            for (id, c, first, last) in pending {
+                b::remember(&mut tx, &self.crypt, id, c, Some(first), &pending_response(first, last), now).await?;
+            }
             for (job, result) in jobs.iter().zip(results.iter_mut()) {
                 if let Job::Remember { id, client_message_id, seq, response, .. } = job {
                     let stored = b::remember(&mut tx, &self.crypt, id, client_message_id, *seq, response, now).await?;
@@ -351,6 +419,7 @@ impl Db {
         id: &str,
         events: &[Event],
         expect: Option<i64>,
+        client_message_id: Option<&str>,
     ) -> Result<i64, StoreDbError> {
         let n = i64::try_from(events.len())
             .map_err(|_| StoreDbError::Corrupt("too many events".to_string()))?;
@@ -367,6 +436,11 @@ impl Db {
                         return Err(StoreDbError::Stale { id: id.to_string(), last })
                     }
                     Some(_) => {}
+                }
+            }
+            if let Some(c) = client_message_id {
+                if b::recall(&mut tx, id, c).await?.is_some() {
+                    return Err(StoreDbError::DuplicateClientMessage(id.to_string()));
                 }
             }
             let last = b::reserve_seq(&mut tx, id, n, now)
@@ -556,6 +630,8 @@ pub(crate) enum Job {
         events: Vec<Event>,
         /// The last seq the conversation must be at (the fencing token).
         expect: Option<i64>,
+        /// Recorded in the same transaction (a shopper's turn).
+        client_message_id: Option<String>,
         reply: oneshot::Sender<Result<i64, StoreDbError>>,
     },
     /// A client message id and its response (`true`: stored now).
@@ -568,12 +644,28 @@ pub(crate) enum Job {
     },
 }
 
+/// Why a fenced append was not written.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    Stale(i64),
+    Duplicate,
+}
+
+/// The response recorded with a client message id in its turn's own
+/// transaction, until the real one replaces it: the seqs of the turn's
+/// events, from which a retry rebuilds the answer.
+pub fn pending_response(first: i64, last: i64) -> serde_json::Value {
+    serde_json::json!({"pending": {"first": first, "last": last}})
+}
+
 /// What a job of a written batch came to.
 enum Outcome {
     /// The last seq, or `None` when the conversation does not exist.
     Appended(Option<i64>),
     /// Not written: the conversation had moved on to this seq.
     Stale(i64),
+    /// Not written: the client message id is already recorded.
+    Duplicate,
     Remembered(bool),
 }
 
@@ -659,6 +751,15 @@ async fn run_writer(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
                         ) => {
                             let id = create.map_or(id, |c| c.id);
                             let _ = reply.send(Err(StoreDbError::Stale { id, last }));
+                        }
+                        (
+                            Job::Append {
+                                create, id, reply, ..
+                            },
+                            Outcome::Duplicate,
+                        ) => {
+                            let id = create.map_or(id, |c| c.id);
+                            let _ = reply.send(Err(StoreDbError::DuplicateClientMessage(id)));
                         }
                         (Job::Remember { reply, .. }, Outcome::Remembered(stored)) => {
                             let _ = reply.send(Ok(stored));

@@ -70,7 +70,7 @@ use wismo_core::store::shopify::ParseError;
 use wismo_core::store::StoreError;
 
 pub use audit::{AuditEntry, AuditRecord, AuditReport};
-pub use conversations::{ConversationRow, NewConversation, RememberedMessage};
+pub use conversations::{pending_response, ConversationRow, NewConversation, RememberedMessage};
 pub use crypto::{Crypt, CryptoError, Keyring};
 pub use datakeys::{KeyUsage, SweepReport};
 pub use keys::ApiKey;
@@ -118,6 +118,10 @@ pub enum StoreDbError {
     /// caller reloads and tries again; nothing was written.
     #[error("conversation {id} has moved on to seq {last}")]
     Stale { id: String, last: i64 },
+    /// A turn's client message id is already recorded in the conversation
+    /// (another server answered it): nothing was written; replay it.
+    #[error("conversation {0} already has this client message id")]
+    DuplicateClientMessage(String),
     /// A key file or an encrypted value could not be used.
     #[error("{0}")]
     Crypto(CryptoError),

@@ -656,6 +656,68 @@ async fn racing_fenced_appends_let_exactly_one_writer_win() {
     }
 }
 
+/// A turn's client message id is recorded in its append's transaction: a
+/// second append with the same id (a retry through another server) writes
+/// nothing, the id reads as pending with the turn's seqs until its response
+/// is completed, and racing appends with one id let exactly one through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_turns_client_message_id_lands_with_its_events() {
+    let fx = Fixture::new().await;
+    for (name, db) in &fx.dbs {
+        db.create_conversation(&new_conversation("cm"))
+            .await
+            .expect("creates");
+        let last = db
+            .append_turn("cm", &[slot(1, 0), slot(1, 1)], 0, Some("m-1"))
+            .await
+            .expect("appends");
+        assert_eq!(last, 2, "{name}");
+        let r = db
+            .recall_client_message("cm", "m-1")
+            .await
+            .expect("recall")
+            .expect("recorded");
+        assert_eq!(r.response, wismo_store::pending_response(1, 2), "{name}");
+        let again = db.append_turn("cm", &[slot(1, 0)], 2, Some("m-1")).await;
+        assert!(
+            matches!(again, Err(StoreDbError::DuplicateClientMessage(_))),
+            "{name}: {again:?}"
+        );
+        let done = serde_json::json!({"user_message": {"id": "1"}});
+        db.complete_client_message("cm", "m-1", Some(1), &done)
+            .await
+            .expect("completes");
+        let r = db
+            .recall_client_message("cm", "m-1")
+            .await
+            .expect("recall")
+            .expect("recorded");
+        assert_eq!(r.response, done, "{name}");
+        // Racing: one id, many appends at once, one gets through.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.append_turn("cm", &[slot(2, i)], 2, Some("m-2")).await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.expect("joins") {
+                Ok(_) => ok += 1,
+                Err(StoreDbError::DuplicateClientMessage(_) | StoreDbError::Stale { .. }) => {}
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(ok, 1, "{name}");
+        assert_eq!(
+            db.events_after("cm", 0).await.expect("load").len(),
+            3,
+            "{name}"
+        );
+    }
+}
+
 /// Appends that arrive together are written as one batch: each still gets
 /// its own answer, an append to a missing conversation fails alone, and
 /// every conversation's log stays gapless and in order.
