@@ -165,14 +165,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Limits {
-    /// Limits whose events also go to `log` (the `security_log` file).
-    pub fn with_log(log: Option<crate::security_log::SecurityLog>) -> Limits {
-        Limits {
-            log,
-            ..Limits::default()
-        }
-    }
-
     /// The `security_log` writer, when configured.
     pub fn log(&self) -> Option<&crate::security_log::SecurityLog> {
         self.log.as_ref()

@@ -446,11 +446,11 @@ async fn two_servers_share_a_conversation_limit_and_a_sign_in_lockout() {
         .await
         .expect("agent");
     for app in [&a, &b, &a] {
-        let (s, v) = sign_in(app, &email, "wrong password").await;
+        let (s, v) = app.sign_in_agent(&email, "wrong password").await;
         assert_eq!(s, 401, "{v}");
     }
     for app in [&b, &a] {
-        let (s, v) = sign_in(app, &email, password).await;
+        let (s, v) = app.sign_in_agent(&email, password).await;
         assert_eq!(s, 429, "locked on both, even with the right password: {v}");
         assert_eq!(v["code"], "rate_limited");
     }
@@ -462,18 +462,6 @@ async fn two_servers_share_a_conversation_limit_and_a_sign_in_lockout() {
         .filter(|e| e.event == "agent_sign_in_locked")
         .count();
     assert_eq!(locked, 1, "the server that took the third failure logs it");
-}
-
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url("/v1/agent/session"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("sign in");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

@@ -329,24 +329,13 @@ async fn a_handoff_on_a_reaches_a_console_on_b_and_the_reply_reaches_the_shopper
         .await;
     assert!(q.to_string().contains(&conv.id));
     // The agent takes it and answers through B; the shopper's socket on A hears it.
-    let res = b
-        .client
-        .post(b.url(&format!("/v1/agent/conversations/{}/accept", conv.id)))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("accept");
-    assert_eq!(res.status(), 200);
-    let res = b
-        .client
-        .post(b.url(&format!("/v1/agent/conversations/{}/messages", conv.id)))
-        .bearer_auth(&token)
-        .json(&json!({"text": "Hi, Nora here. Let me look at that."}))
-        .send()
-        .await
-        .expect("reply");
-    assert_eq!(res.status(), 201);
+    let accept = format!("/v1/agent/conversations/{}/accept", conv.id);
+    let (status, body) = b.post_json(&token, &accept, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let reply = format!("/v1/agent/conversations/{}/messages", conv.id);
+    let text = json!({"text": "Hi, Nora here. Let me look at that."});
+    let (status, body) = b.post_json(&token, &reply, text).await;
+    assert_eq!(status, 201, "{body}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     let heard = loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -168,27 +168,14 @@ async fn agent(app: &TestApp, email: &str, name: &str) -> String {
     token_of(&sign_up_agent(app, spec).await.1)
 }
 
-async fn post_json(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn act(app: &TestApp, token: &str, conv: &Conv, action: &str, body: Value) -> Value {
-    let (s, v) = post_json(
-        app,
-        token,
-        &format!("/v1/agent/conversations/{}/{action}", conv.id),
-        body,
-    )
-    .await;
+    let (s, v) = app
+        .post_json(
+            token,
+            &format!("/v1/agent/conversations/{}/{action}", conv.id),
+            body,
+        )
+        .await;
     assert!(s == 200 || s == 201, "{action}: {s} {v}");
     v
 }
@@ -264,9 +251,7 @@ async fn scenario(app: &TestApp) {
         json!({"text": format!("shopper said {} on the phone", CARDS[7])}),
     )
     .await;
-    let (s, v) = post_json(
-        app,
-        &alice,
+    let (s, v) = app.post_json(&alice,
         "/v1/agent/canned-replies",
         json!({"shortcut": "/card", "title": "card", "text": format!("test card {}", CARDS[8])}),
     )
@@ -282,13 +267,13 @@ async fn scenario(app: &TestApp) {
     .await;
 
     // The rating comes with a card number.
-    let (s, v) = post_json(
-        app,
-        &shopper.token,
-        &format!("/v1/conversations/{}/csat", shopper.id),
-        json!({"score": 4, "comment": format!("thanks, my card was {}", CARDS[1])}),
-    )
-    .await;
+    let (s, v) = app
+        .post_json(
+            &shopper.token,
+            &format!("/v1/conversations/{}/csat", shopper.id),
+            json!({"score": 4, "comment": format!("thanks, my card was {}", CARDS[1])}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert!(!v.to_string().contains("5555"), "{v}");
 

@@ -247,18 +247,6 @@ async fn too_many_requests_per_ip_and_per_conversation_get_429() {
     assert_eq!(e[0].subject, conv.id);
 }
 
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url("/v1/agent/session"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("sign in");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn sign_in_locks_an_email_after_repeated_failures_for_a_while() {
     let app = spawn_app_with(Backend::Sqlite, &[("sign_in_lockout", "5/2s")]).await;
@@ -280,15 +268,15 @@ async fn sign_in_locks_an_email_after_repeated_failures_for_a_while() {
         .await
         .expect("agent");
     for _ in 0..5 {
-        let (s, v) = sign_in(&app, email, "wrong password").await;
+        let (s, v) = app.sign_in_agent(email, "wrong password").await;
         assert_eq!(s, 401, "{v}");
         assert_eq!(v["code"], "invalid_credentials");
     }
-    let (s, v) = sign_in(&app, email, password).await;
+    let (s, v) = app.sign_in_agent(email, password).await;
     assert_eq!(s, 429, "locked even with the right password: {v}");
     assert_eq!(v["code"], "rate_limited");
     // Another email is not locked.
-    let (s, _) = sign_in(&app, "other@shop.example", "nope").await;
+    let (s, _) = app.sign_in_agent("other@shop.example", "nope").await;
     assert_eq!(s, 401);
 
     let failed = events(&app, "agent_sign_in_failed");
@@ -299,7 +287,7 @@ async fn sign_in_locks_an_email_after_repeated_failures_for_a_while() {
     assert_eq!(events(&app, "agent_sign_in_locked").len(), 1);
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let (s, v) = sign_in(&app, email, password).await;
+    let (s, v) = app.sign_in_agent(email, password).await;
     assert_eq!(s, 200, "the lock ends with its window: {v}");
 }
 

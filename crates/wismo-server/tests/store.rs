@@ -59,16 +59,7 @@ async fn ask(app: &TestApp, text: &str) -> String {
 }
 
 async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.post_json(ADMIN_TOKEN, path, body).await
 }
 
 async fn wait_for_answer(app: &TestApp, needle: &str, within: Duration) -> String {

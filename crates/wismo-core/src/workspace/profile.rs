@@ -652,25 +652,20 @@ impl StoreProfile {
     pub fn widget_config(&self) -> WidgetConfig {
         let d = self.default_language();
         let w = &self.widget;
-        let per_lang = |v: &Option<Localized>, fallback: &dyn Fn(&str) -> String| {
-            self.languages
-                .iter()
-                .map(|l| {
-                    let text = v
-                        .as_ref()
-                        .and_then(|v| v.get(l, d))
-                        .map(str::to_string)
-                        .unwrap_or_else(|| fallback(l));
-                    (l.clone(), text)
-                })
-                .collect::<BTreeMap<_, _>>()
-        };
         let greeting = self
             .languages
             .iter()
             .map(|l| (l.clone(), self.greeting(l).unwrap_or_default().to_string()))
             .collect();
-        let titles = per_lang(&w.title, &|_| self.name.clone());
+        // A title not given for a language: the default language's, else the store's name.
+        let titles: BTreeMap<String, String> = self
+            .languages
+            .iter()
+            .map(|l| {
+                let title = w.title.as_ref().and_then(|t| t.get(l, d));
+                (l.clone(), title.unwrap_or(&self.name).to_string())
+            })
+            .collect();
         let title = titles.get(d).cloned().unwrap_or_else(|| self.name.clone());
         let quick_replies = self
             .languages

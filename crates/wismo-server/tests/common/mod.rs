@@ -194,6 +194,33 @@ impl TestApp {
         }
     }
 
+    /// `POST`s `body` as JSON with `token` as the bearer; (status, body).
+    pub async fn post_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// An agent's sign-in attempt; (status, body).
+    pub async fn sign_in_agent(&self, email: &str, password: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url("/v1/agent/session"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("sign in");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET` an admin endpoint with the admin token; (status, body).
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
         let res = self
