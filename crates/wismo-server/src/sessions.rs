@@ -856,10 +856,7 @@ impl Sessions {
         if handoff_changed {
             // The hand-off state needs the whole log (memory may be stale).
             let all = self.db.events_after(&session.id, 0).await?;
-            let mut state = wismo_core::dialogue::state::State::default();
-            for (_, e) in &all {
-                state.apply(e);
-            }
+            let state = wismo_core::dialogue::state::State::fold(all.iter().map(|(_, e)| e));
             let _ = session.frames.send(Frame::server(
                 &json!({"type": "handoff", "handoff": Handoff::of(&state).json()}),
             ));

@@ -430,15 +430,19 @@ impl Sessions {
     /// rebuilt from it (the meaning from the stored `UserSaid`, the hand-off
     /// from the state folded up to `last`).
     async fn response_from_log(&self, id: &str, first: i64, last: i64) -> Result<Value, ApiError> {
-        let all = self.db.events_after(id, 0).await?;
-        let mut state = wismo_core::dialogue::state::State::default();
-        let mut turn = Vec::new();
-        for (seq, e) in all.into_iter().take_while(|(seq, _)| *seq <= last) {
-            state.apply(&e);
-            if seq >= first {
-                turn.push(e);
-            }
-        }
+        let upto: Vec<(i64, Event)> = self
+            .db
+            .events_after(id, 0)
+            .await?
+            .into_iter()
+            .take_while(|(seq, _)| *seq <= last)
+            .collect();
+        let state = wismo_core::dialogue::state::State::fold(upto.iter().map(|(_, e)| e));
+        let turn: Vec<Event> = upto
+            .into_iter()
+            .filter(|(seq, _)| *seq >= first)
+            .map(|(_, e)| e)
+            .collect();
         let nlu = turn.iter().find_map(|e| match e {
             Event::UserSaid {
                 intent,

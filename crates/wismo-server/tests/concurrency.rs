@@ -289,3 +289,55 @@ async fn conversations_past_the_memory_cap_come_back_from_the_log() {
     let t = app.transcript(first).await;
     assert_eq!(users(&t).len(), 2);
 }
+
+/// A server that committed a turn and stopped before recording its
+/// response leaves the client message id pending; the shopper's retry
+/// through any server gets that turn's answer, rebuilt from the log, and
+/// nothing is answered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_a_turn_whose_server_died_gets_the_committed_answer() {
+    use wismo_core::dialogue::Event;
+    let app = spawn_app(Backend::Sqlite).await;
+    let conv = app.create().await;
+    let db = &app.state.sessions.db;
+    let last = db
+        .conversation(&conv.id)
+        .await
+        .expect("row")
+        .expect("exists")
+        .last_seq;
+    let at = chrono::Utc::now();
+    let text = "do you ship to canada?";
+    let turn = [
+        Event::UserSaid {
+            text: text.into(),
+            at,
+            intent: "shipping_international".into(),
+            confidence: 0.9,
+            sentiment: 0.0,
+            understood: true,
+        },
+        Event::BotSaid {
+            text: "Yes, we ship to Canada.".into(),
+            template: "knowledge".into(),
+            at,
+            quick_replies: Vec::new(),
+            order_card: None,
+        },
+    ];
+    // The dead server's commit: events and the pending id, nothing more.
+    db.append_turn(&conv.id, &turn, last, Some("m-dead"))
+        .await
+        .expect("commits");
+    let (status, r) = app
+        .say_raw(&conv, json!({"text": text, "client_message_id": "m-dead"}))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["replayed"], true, "{r}");
+    assert_eq!(r["user_message"]["text"], text);
+    assert_eq!(r["user_message"]["id"], (last + 1).to_string());
+    assert_eq!(r["messages"][0]["text"], "Yes, we ship to Canada.");
+    assert_eq!(r["nlu"]["intent"]["name"], "shipping_international");
+    let t = app.transcript(&conv).await;
+    assert_eq!(users(&t).len(), 1, "answered once: {t}");
+}
