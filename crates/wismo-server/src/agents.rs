@@ -313,7 +313,49 @@ struct Stream {
     pending: VecDeque<SseEvent>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     snapshot_due: bool,
+    /// A resumed stream's last event id, as a time: what happened since is
+    /// sent after the first snapshot.
+    resume_after: Option<DateTime<Utc>>,
     _presence: Presence,
+}
+
+/// How far a resumed stream looks back before the time in its last event
+/// id: instances' clocks differ a little, and a commit can land just before
+/// the event that announced an earlier one.
+const RESUME_OVERLAP_SECS: i64 = 5;
+
+/// A stream's resume point: the `Last-Event-ID` header (a browser's own
+/// reconnect) or the `last_event_id` query parameter (a new `EventSource`),
+/// each the milliseconds since 1970 that wismo put in its event ids.
+fn resume_point(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let header = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str().map_err(|_| ApiError::InvalidField {
+                field: "Last-Event-ID",
+                reason: "is not text".into(),
+            })
+        })
+        .transpose()?;
+    let (field, text) = match (header, query) {
+        (Some(h), _) if !h.trim().is_empty() => ("Last-Event-ID", h.trim()),
+        (_, Some(q)) if !q.trim().is_empty() => ("last_event_id", q.trim()),
+        _ => return Ok(None),
+    };
+    let invalid = || ApiError::InvalidField {
+        field,
+        reason: "is not an event id this stream sent (milliseconds since 1970)".into(),
+    };
+    if text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let ms: i64 = text.parse().map_err(|_| invalid())?;
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(Some)
+        .ok_or_else(invalid)
 }
 
 impl Stream {
@@ -321,12 +363,19 @@ impl Stream {
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
             if let Some(e) = self.pending.pop_front() {
-                return Some(e);
+                return Some(self.stamped(e));
             }
             if self.snapshot_due {
                 self.snapshot_due = false;
                 match queue_json(&self.state, &self.me).await {
-                    Ok(q) => return Some(SseEvent::default().event("queue").data(q.to_string())),
+                    Ok(q) => {
+                        if let Some(since) = self.resume_after.take() {
+                            self.missed_since(since).await;
+                        }
+                        return Some(
+                            self.stamped(SseEvent::default().event("queue").data(q.to_string())),
+                        );
+                    }
                     Err(e) => tracing::warn!(error = %e, "queue snapshot failed"),
                 }
             }
@@ -342,6 +391,54 @@ impl Stream {
             // Everything else already waiting goes into the same snapshot.
             while let Ok(s) = self.rx.try_recv() {
                 self.take(s);
+            }
+        }
+    }
+
+    /// The event with its id: the time it is sent, in milliseconds (the
+    /// resume point of a stream that reconnects with it).
+    fn stamped(&self, e: SseEvent) -> SseEvent {
+        e.id(self
+            .state
+            .sessions
+            .clock
+            .now()
+            .timestamp_millis()
+            .to_string())
+    }
+
+    /// Queues what a resumed stream missed since `since` (less the
+    /// overlap): hand-offs that entered the queue and activity in the
+    /// conversations this agent sees, read from the database, so a
+    /// reconnect through another instance misses nothing either.
+    async fn missed_since(&mut self, since: DateTime<Utc>) {
+        let since = since - chrono::Duration::seconds(RESUME_OVERLAP_SECS);
+        let db = self.state.sessions.db.clone();
+        let open = match db.open_handoffs().await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read what a resumed stream missed; the snapshot stands");
+                return;
+            }
+        };
+        let me = self.me.clone();
+        for h in open.iter().filter(|h| crate::rbac::may_see(&me, h)) {
+            if h.status == "queued" && h.requested_at > since {
+                self.take(Signal::NewHandoff {
+                    conversation_id: h.conversation_id.clone(),
+                    case_id: h.case_id(),
+                    reason: h.reason.clone(),
+                    priority_label: escalation::priority_label(h.priority),
+                });
+            }
+            if h.last_at.is_some_and(|t| t > since) {
+                if let Ok(Some(c)) = db.conversation(&h.conversation_id).await {
+                    self.take(Signal::Activity {
+                        conversation_id: h.conversation_id.clone(),
+                        seq: c.last_seq,
+                        agent_id: h.agent_id.clone(),
+                    });
+                }
             }
         }
     }
@@ -383,13 +480,26 @@ impl Stream {
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    last_event_id: Option<String>,
+}
+
 /// `GET /v1/agent/stream`: the queue, new hand-offs and activity as
-/// Server-Sent Events. While it is open the agent counts as online.
+/// Server-Sent Events. While it is open the agent counts as online. Each
+/// event's id is the time it was sent; a stream opened with
+/// `Last-Event-ID` (or `?last_event_id=`) first gets what it missed since.
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let me = signed_in(&state, &headers).await?;
+    let Query(query) = query.map_err(|e| ApiError::InvalidField {
+        field: "query",
+        reason: e.body_text(),
+    })?;
+    let resume_after = resume_point(&headers, query.last_event_id.as_deref())?;
     let rx = state.sessions.escalation.bus.subscribe();
     let presence = state.sessions.escalation.connect(&me.id);
     let st = Stream {
@@ -399,6 +509,7 @@ pub async fn stream(
         rx,
         pending: VecDeque::new(),
         snapshot_due: true,
+        resume_after,
         _presence: presence,
     };
     let events = futures_util::stream::unfold(st, |mut st| async move {

@@ -162,6 +162,8 @@ struct Nats {
     client: async_nats::Client,
     outbox: mpsc::Sender<(String, Vec<u8>)>,
     instance: String,
+    /// Rung after every local commit (wakes the event stream's relay).
+    commits: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The doorbell: off (one instance) or NATS.
@@ -179,6 +181,16 @@ impl Bus {
     /// Whether doorbells are sent and received.
     pub fn is_on(&self) -> bool {
         self.nats.is_some()
+    }
+
+    /// The NATS connection, for the durable event stream (`None` when off).
+    pub fn client(&self) -> Option<&async_nats::Client> {
+        self.nats.as_ref().map(|n| &n.client)
+    }
+
+    /// Notified after every commit this instance announces.
+    pub fn commits(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.nats.as_ref().map(|n| n.commits.clone())
     }
 
     /// This instance's id (random at start), `None` when off.
@@ -287,6 +299,7 @@ impl Bus {
                     client,
                     outbox,
                     instance,
+                    commits: Default::default(),
                 }),
             },
             inbox,
@@ -300,6 +313,7 @@ impl Bus {
         let Some(n) = &self.nats else {
             return;
         };
+        n.commits.notify_one();
         if !subject_safe(conversation) {
             return;
         }
@@ -414,7 +428,8 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn instance_id() -> anyhow::Result<String> {
+/// A new random instance id (`i_<16 hex>`).
+pub(crate) fn instance_id() -> anyhow::Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)
         .map_err(|e| anyhow::anyhow!("no randomness for an instance id: {e}"))?;

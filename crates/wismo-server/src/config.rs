@@ -118,6 +118,9 @@ pub struct Config {
     /// Wait after a webhook's first failed attempt (doubling after each
     /// further one, capped at 10 minutes).
     pub webhook_retry_base: Duration,
+    /// Time limit of one webhook attempt; a claimed row is the worker's for
+    /// three times this (a worker that dies frees its rows after that).
+    pub webhook_timeout: Duration,
     /// Attempts per event and URL before the event is given up on (dead).
     pub webhook_max_attempts: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDRs).
@@ -547,6 +550,12 @@ const KEYS: &[Key] = &[
         default: Some("1s"),
         secret: false,
         help: "wait after a webhook's first failure; doubles per attempt, capped at 10m",
+    },
+    Key {
+        name: "webhook_timeout",
+        default: Some("10s"),
+        secret: false,
+        help: "time limit of one webhook attempt; a dead server's deliveries are retried after 3x this",
     },
     Key {
         name: "webhook_max_attempts",
@@ -1377,6 +1386,7 @@ impl Layers {
             webhook_urls,
             webhook_secret,
             webhook_retry_base: duration("webhook_retry_base")?,
+            webhook_timeout: duration("webhook_timeout")?,
             webhook_max_attempts,
         })
     }
@@ -1711,6 +1721,7 @@ mod tests {
         assert!(c.webhook_urls.is_empty());
         assert!(c.webhook_secret.is_none());
         assert_eq!(c.webhook_retry_base, Duration::from_secs(1));
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
         assert_eq!(c.webhook_max_attempts, 20);
 
         let mut l = Layers::defaults();
@@ -1739,6 +1750,7 @@ mod tests {
                 " https://a.example/h , https://user:pw-123@b.example/h,https://a.example/h",
             ),
             ("WISMO_WEBHOOK_RETRY_BASE", "250ms"),
+            ("WISMO_WEBHOOK_TIMEOUT", "2s"),
         ]))
         .expect("env");
         l.flag("webhook_max_attempts", "3").expect("flag");
@@ -1749,6 +1761,7 @@ mod tests {
             "trimmed, duplicates dropped"
         );
         assert_eq!(c.webhook_retry_base, Duration::from_millis(250));
+        assert_eq!(c.webhook_timeout, Duration::from_secs(2));
         assert_eq!(c.webhook_max_attempts, 3);
         let d = l.describe();
         assert!(!d.contains("pw-123"), "{d}");

@@ -53,6 +53,8 @@ pub struct Escalation {
     /// The other instances' consoles (set once at start; unset: one instance).
     remote: std::sync::OnceLock<crate::bus::Bus>,
     presence: Mutex<HashMap<String, usize>>,
+    /// Who is online on the other instances (set once at start, with Redis).
+    shared: std::sync::OnceLock<Arc<crate::presence::SharedPresence>>,
     pub auto_assign: bool,
 }
 
@@ -69,6 +71,7 @@ impl Drop for Presence {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 p.remove(&self.agent_id);
+                self.escalation.share(&self.agent_id, false);
             }
         }
         drop(p);
@@ -82,6 +85,7 @@ impl Escalation {
             bus: broadcast::channel(256).0,
             remote: std::sync::OnceLock::new(),
             presence: Mutex::new(HashMap::new()),
+            shared: std::sync::OnceLock::new(),
             auto_assign,
         }
     }
@@ -92,7 +96,15 @@ impl Escalation {
 
     /// Marks an agent online while the returned guard lives.
     pub fn connect(self: &Arc<Self>, agent_id: &str) -> Presence {
-        *self.presence().entry(agent_id.to_string()).or_default() += 1;
+        let first = {
+            let mut p = self.presence();
+            let n = p.entry(agent_id.to_string()).or_default();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            self.share(agent_id, true);
+        }
         self.signal(Signal::Queue);
         Presence {
             escalation: self.clone(),
@@ -100,8 +112,36 @@ impl Escalation {
         }
     }
 
+    /// The agents online: with a console stream open here or, with Redis,
+    /// on another instance.
     pub fn online(&self) -> HashSet<String> {
+        let mut online = self.online_here();
+        if let Some(shared) = self.shared.get() {
+            online.extend(shared.elsewhere());
+        }
+        online
+    }
+
+    /// The agents with a console stream open on this instance.
+    pub fn online_here(&self) -> HashSet<String> {
         self.presence().keys().cloned().collect()
+    }
+
+    /// Shares who is online here through Redis, and reads the others.
+    pub fn share_presence(self: &Arc<Self>, shared: Arc<crate::presence::SharedPresence>) {
+        if self.shared.set(shared.clone()).is_ok() {
+            shared.start(Arc::downgrade(self));
+        }
+    }
+
+    /// Tells the shared view (if any) that `agent_id` came online here or left.
+    fn share(&self, agent_id: &str, online: bool) {
+        let (Some(shared), Ok(rt)) = (self.shared.get(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let (shared, agent) = (shared.clone(), agent_id.to_string());
+        rt.spawn(async move { shared.set(&agent, online).await });
     }
 
     /// Tells the consoles connected here and, through the bus, those

@@ -37,12 +37,14 @@ pub mod limits;
 pub mod live;
 pub mod oidc;
 pub mod openapi;
+pub mod presence;
 pub mod rbac;
 pub mod security;
 pub mod security_log;
 pub mod sessions;
 pub mod shopper_jwt;
 pub mod store_api;
+pub mod stream;
 pub mod tls;
 mod turn;
 pub mod webhooks;
@@ -184,7 +186,8 @@ pub struct Server {
     /// The certificate store when serving HTTPS.
     tls: Option<Arc<tls::CertStore>>,
     started: Instant,
-    /// The webhook delivery worker (when webhooks are configured).
+    /// The webhook delivery worker (when webhooks are configured) and the
+    /// event stream's relay (with NATS).
     webhook_worker: Option<JoinHandle<()>>,
     demo_agent: Option<(String, String)>,
 }
@@ -398,15 +401,6 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("no local address")?;
         config.public_url = Some(config.public_url_for(addr));
-        let webhooks = Webhooks::new(db.clone(), &config)?;
-        let shopper_jwt = match &config.shopper_jwt {
-            Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),
-            None => None,
-        };
-        let oidc = match &config.oidc {
-            Some(c) => Some(oidc::Oidc::new(c.clone())?),
-            None => None,
-        };
         // Live updates across instances: a doorbell on NATS after each
         // commit (off without nats_url).
         let (bus, bus_signals) = match &config.nats_url {
@@ -417,6 +411,22 @@ impl Server {
                 (bus, Some(signals))
             }
             None => (bus::Bus::off(), None),
+        };
+        // The durable event stream on JetStream, with NATS.
+        let event_stream = match (bus.client(), bus.commits()) {
+            (Some(client), Some(wake)) => {
+                Some(stream::EventStream::new(client.clone(), db.clone(), wake))
+            }
+            _ => None,
+        };
+        let webhooks = Webhooks::new(db.clone(), &config, event_stream.clone())?;
+        let shopper_jwt = match &config.shopper_jwt {
+            Some(c) => Some(shopper_jwt::Verifier::new(c.clone())?),
+            None => None,
+        };
+        let oidc = match &config.oidc {
+            Some(c) => Some(oidc::Oidc::new(c.clone())?),
+            None => None,
         };
         let limiter = limits::Limiter::from_config(&config).await?;
         let state = AppState(Arc::new(Inner {
@@ -439,6 +449,29 @@ impl Server {
         // It stops when shutdown starts, or when the state is dropped (a
         // server that is never run).
         let webhook_worker = state.webhooks.start(state.shutdown_signal());
+        // The event stream's relay stops with the webhook worker.
+        let stream_relay = event_stream.map(|s| s.start(state.shutdown_signal()));
+        let webhook_worker = match (webhook_worker, stream_relay) {
+            (Some(w), Some(r)) => Some(tokio::spawn(async move {
+                let _ = tokio::join!(w, r);
+            })),
+            (w, r) => w.or(r),
+        };
+        if let Some(url) = &state.config.redis_url {
+            // Who is online for the consoles, shared by every instance.
+            let installation = state
+                .sessions
+                .db
+                .installation_id()
+                .await
+                .context("cannot read the installation id")?;
+            let instance = match bus.instance() {
+                Some(i) => i.to_string(),
+                None => bus::instance_id()?,
+            };
+            let shared = presence::SharedPresence::new(url.expose(), &installation, &instance)?;
+            state.sessions.escalation.share_presence(shared);
+        }
         if let Some(signals) = bus_signals {
             state.sessions.escalation.share_through(bus);
             tokio::spawn(bus_listener(Arc::downgrade(&state.0), signals));

@@ -5,7 +5,8 @@
 //!
 //! * `GET /v1/agent/oidc/start` fetches (and caches) the provider's
 //!   discovery document, makes a random `state`, `nonce` and PKCE verifier,
-//!   keeps them server-side (in memory, single use, [`PENDING_TTL`]), binds
+//!   keeps them server-side (in the database, so the callback may reach any
+//!   instance; sealed; single use; [`PENDING_TTL`]), binds
 //!   the attempt to the browser with an HttpOnly SameSite=Lax cookie holding
 //!   the state, and redirects (302) to the provider's authorization endpoint
 //!   with `code_challenge_method=S256`.
@@ -24,7 +25,6 @@
 //!
 //! Depends on reqwest, ring and the config; never on wismo-core's engine.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,11 +44,20 @@ use crate::security::{ClientIp, Https};
 use crate::sessions::new_secret;
 use crate::shopper_jwt::Verifier;
 use crate::AppState;
+use wismo_store::SsoPending;
+
+/// The stored key of an attempt: the SHA-256 of its state, hex (the state
+/// itself only travels in the browser's cookie and the provider's redirect).
+fn state_hash(csrf: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(csrf.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// How long a started sign-in may take at the provider.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
-/// At most this many sign-ins in flight (older ones are dropped first).
-const MAX_PENDING: usize = 10_000;
 /// How long the discovery document is used before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 /// Time limit of one request to the provider.
@@ -58,12 +67,6 @@ const MAX_BODY: usize = 256 * 1024;
 /// The cookie binding a sign-in attempt to the browser that started it.
 pub const STATE_COOKIE: &str = "wismo_oidc";
 const CALLBACK_PATH: &str = "/v1/agent/oidc/callback";
-
-struct Pending {
-    nonce: String,
-    verifier: String,
-    created: Instant,
-}
 
 struct Provider {
     authorization_endpoint: String,
@@ -77,7 +80,6 @@ pub struct Oidc {
     config: OidcConfig,
     http: reqwest::Client,
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
-    pending: std::sync::Mutex<HashMap<String, Pending>>,
 }
 
 /// Why a sign-in was refused (the security event's detail; never told to
@@ -111,10 +113,6 @@ impl Failure {
     }
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Oidc {
     pub fn new(config: OidcConfig) -> anyhow::Result<Self> {
         use anyhow::Context;
@@ -127,7 +125,6 @@ impl Oidc {
             config,
             http,
             provider: tokio::sync::Mutex::new(None),
-            pending: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -223,25 +220,24 @@ impl Oidc {
         })
     }
 
-    fn remember(&self, state: String, p: Pending) {
-        let mut pending = lock(&self.pending);
-        pending.retain(|_, v| v.created.elapsed() < PENDING_TTL);
-        if pending.len() >= MAX_PENDING {
-            if let Some(oldest) = pending
-                .iter()
-                .min_by_key(|(_, v)| v.created)
-                .map(|(k, _)| k.clone())
-            {
-                pending.remove(&oldest);
-            }
-        }
-        pending.insert(state, p);
+    /// Records an attempt by its state, for whichever instance gets the
+    /// callback.
+    async fn remember(state: &AppState, csrf: &str, pending: &SsoPending) -> Result<(), ApiError> {
+        let now = state.sessions.clock.now();
+        let ttl = chrono::Duration::from_std(PENDING_TTL).unwrap_or(chrono::Duration::zero());
+        state
+            .sessions
+            .db
+            .sso_remember(&state_hash(csrf), pending, now, now + ttl)
+            .await?;
+        Ok(())
     }
 
-    /// The attempt with this state, removed (single use), if not expired.
-    fn take(&self, state: &str) -> Option<Pending> {
-        let p = lock(&self.pending).remove(state)?;
-        (p.created.elapsed() < PENDING_TTL).then_some(p)
+    /// The attempt with this state, removed (single use, on every instance),
+    /// if not expired.
+    async fn take(state: &AppState, csrf: &str) -> Result<Option<SsoPending>, ApiError> {
+        let now = state.sessions.clock.now();
+        Ok(state.sessions.db.sso_take(&state_hash(csrf), now).await?)
     }
 
     /// Exchanges the code; the ID token, or why not.
@@ -376,14 +372,7 @@ pub async fn start(
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &pkce_challenge(&verifier))
         .append_pair("code_challenge_method", "S256");
-    oidc.remember(
-        csrf.clone(),
-        Pending {
-            nonce,
-            verifier,
-            created: Instant::now(),
-        },
-    );
+    Oidc::remember(&state, &csrf, &SsoPending { nonce, verifier }).await?;
     let mut res = StatusCode::FOUND.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(url.as_str()) {
@@ -509,7 +498,7 @@ async fn finish(
     if q.error.is_some() {
         // Still spend the state, so it cannot be retried.
         if let Some(s) = &q.state {
-            oidc.take(s);
+            Oidc::take(state, s).await.map_err(Err)?;
         }
         return Err(Ok(Failure::ProviderError));
     }
@@ -518,7 +507,10 @@ async fn finish(
         .as_deref()
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or(Ok(Failure::UnknownState))?;
-    let pending = oidc.take(csrf).ok_or(Ok(Failure::UnknownState))?;
+    let pending = Oidc::take(state, csrf)
+        .await
+        .map_err(Err)?
+        .ok_or(Ok(Failure::UnknownState))?;
     let cookie = crate::agents::cookie_value(headers, STATE_COOKIE).unwrap_or("");
     if !ring_eq(cookie.as_bytes(), csrf.as_bytes()) {
         return Err(Ok(Failure::StateCookieMismatch));

@@ -36,6 +36,7 @@ use wismo_store::{Db, OutboxMessage, StoreDbError};
 
 use crate::config::{masked_url, Config, Secret};
 use crate::error::ApiError;
+use crate::stream::EventStream;
 
 /// The header with the signature.
 pub const SIGNATURE_HEADER: &str = "Wismo-Signature";
@@ -45,15 +46,13 @@ pub const EVENT_ID_HEADER: &str = "Wismo-Event-Id";
 pub const EVENT_TYPE_HEADER: &str = "Wismo-Event-Type";
 /// How far a signature's timestamp may be from the receiver's clock.
 pub const TOLERANCE: Duration = Duration::from_secs(300);
-/// Time limit of one delivery attempt (connecting, sending, the answer's status).
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 /// How often the worker looks for due rows when nothing wakes it.
 pub const TICK: Duration = Duration::from_millis(500);
-/// A claimed row belongs to its worker this long (well over [`ATTEMPT_TIMEOUT`]);
-/// if the worker dies, the row is due again after it.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// A claimed row belongs to its worker for this many attempt time limits
+/// (`webhook_timeout`); if the worker dies, the row is due again after it.
+pub const LEASE_TIMEOUTS: u32 = 3;
 /// Rows claimed (and sent concurrently) at a time.
 const BATCH: usize = 16;
 
@@ -217,9 +216,15 @@ pub struct Webhooks(Arc<Shared>);
 
 struct Shared {
     db: Db,
+    /// The webhook URLs.
     targets: Vec<String>,
+    /// The URLs and, with the event stream on, [`crate::stream::TARGET`].
+    deliver_to: Vec<String>,
+    stream: Option<EventStream>,
     secret: Option<Secret>,
     retry_base: Duration,
+    /// How long a claimed row is this worker's.
+    lease: Duration,
     max_attempts: u32,
     wake: Notify,
     client: reqwest::Client,
@@ -234,11 +239,12 @@ enum Attempt {
 }
 
 impl Webhooks {
-    /// The webhooks configured in `config` (`webhook_urls`, …), over `db`.
-    pub fn new(db: Db, config: &Config) -> anyhow::Result<Webhooks> {
+    /// The webhooks configured in `config` (`webhook_urls`, …), over `db`;
+    /// with `stream`, every event also goes to the durable event stream.
+    pub fn new(db: Db, config: &Config, stream: Option<EventStream>) -> anyhow::Result<Webhooks> {
         let client = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .connect_timeout(ATTEMPT_TIMEOUT)
+            .timeout(config.webhook_timeout)
+            .connect_timeout(config.webhook_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wismo/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -246,11 +252,18 @@ impl Webhooks {
         if !config.webhook_urls.is_empty() && config.webhook_secret.is_none() {
             anyhow::bail!("webhook_urls is set but webhook_secret is not");
         }
+        let mut deliver_to = config.webhook_urls.clone();
+        if stream.is_some() {
+            deliver_to.push(crate::stream::TARGET.to_string());
+        }
         Ok(Webhooks(Arc::new(Shared {
             db,
             targets: config.webhook_urls.clone(),
+            deliver_to,
+            stream,
             secret: config.webhook_secret.clone(),
             retry_base: config.webhook_retry_base,
+            lease: config.webhook_timeout * LEASE_TIMEOUTS,
             max_attempts: config.webhook_max_attempts.max(1),
             wake: Notify::new(),
             client,
@@ -262,16 +275,18 @@ impl Webhooks {
         &self.0.targets
     }
 
-    /// Whether any URL is configured.
+    /// Whether events go anywhere (a URL, or the event stream).
     pub fn enabled(&self) -> bool {
-        !self.0.targets.is_empty()
+        !self.0.deliver_to.is_empty()
     }
 
     /// Queues an event for every configured URL and returns its id
     /// (`evt_<32 hex>`). The body sent is
     /// `{"id","type":kind,"created_at":at,"conversation_id","data"}`; `kind`
-    /// is a type such as `handoff.requested` (see `docs/webhooks.md`). With
-    /// no URL configured nothing is stored, but an id is still returned.
+    /// is a type such as `handoff.requested` (see `docs/webhooks.md`). Each
+    /// target gets a conversation's events in the order they were emitted.
+    /// With no URL configured and no event stream nothing is stored, but an
+    /// id is still returned.
     /// When this returns `Ok`, the event is in the database: it will be
     /// delivered, by this server or another one, even after a restart.
     pub async fn emit(
@@ -291,12 +306,20 @@ impl Webhooks {
             data: &data,
         })
         .map_err(|e| ApiError::Internal(format!("cannot encode the event: {e}")))?;
-        if self.0.targets.is_empty() {
+        if self.0.deliver_to.is_empty() {
             return Ok(id);
         }
+        let conversation = Some(conversation_id).filter(|c| !c.is_empty());
         self.0
             .db
-            .outbox_push(&id, kind, &body, &self.0.targets, Utc::now())
+            .outbox_push(
+                &id,
+                kind,
+                &body,
+                conversation,
+                &self.0.deliver_to,
+                Utc::now(),
+            )
             .await
             .map_err(|e| match e {
                 StoreDbError::InvalidText(field) => ApiError::InvalidField {
@@ -333,6 +356,7 @@ impl Webhooks {
             .collect();
         Ok(json!({
             "targets": self.0.targets.iter().map(|t| masked_url(t)).collect::<Vec<_>>(),
+            "event_stream": self.0.stream.is_some(),
             "outbox": {
                 "pending": s.pending,
                 "delivered": s.delivered,
@@ -349,7 +373,11 @@ impl Webhooks {
         if !self.enabled() {
             return None;
         }
-        tracing::info!(targets = self.0.targets.len(), "webhook delivery started");
+        tracing::info!(
+            targets = self.0.targets.len(),
+            event_stream = self.0.stream.is_some(),
+            "webhook delivery started"
+        );
         Some(tokio::spawn(self.clone().run(shutdown)))
     }
 
@@ -390,7 +418,7 @@ impl Webhooks {
         let claimed = self
             .0
             .db
-            .outbox_claim(&self.0.targets, BATCH, Utc::now(), LEASE)
+            .outbox_claim(&self.0.deliver_to, BATCH, Utc::now(), self.0.lease)
             .await?;
         let n = claimed.len();
         let mut tasks = JoinSet::new();
@@ -462,8 +490,11 @@ impl Webhooks {
         }
     }
 
-    /// POSTs the row's body, signed now.
+    /// POSTs the row's body, signed now (or publishes it to the event stream).
     async fn send(&self, m: &OutboxMessage) -> Attempt {
+        if m.target == crate::stream::TARGET {
+            return self.publish(m).await;
+        }
         let Some(secret) = &self.0.secret else {
             return Attempt::Failed("no webhook_secret configured".into());
         };
@@ -481,6 +512,23 @@ impl Webhooks {
             Ok(res) if res.status().is_success() => Attempt::Delivered,
             Ok(res) => Attempt::Failed(format!("HTTP {}", res.status())),
             Err(e) => Attempt::Failed(describe(&e)),
+        }
+    }
+}
+
+impl Webhooks {
+    /// A case event to the durable event stream.
+    async fn publish(&self, m: &OutboxMessage) -> Attempt {
+        let Some(stream) = &self.0.stream else {
+            return Attempt::Failed("the event stream is off on this server".into());
+        };
+        let conversation = serde_json::from_str::<Value>(&m.body)
+            .ok()
+            .and_then(|v| v["conversation_id"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match stream.publish_case(m, &conversation).await {
+            Ok(()) => Attempt::Delivered,
+            Err(e) => Attempt::Failed(e),
         }
     }
 }

@@ -1171,3 +1171,100 @@ async fn csat_only_after_a_person_resolved_the_case_and_only_once() {
         app.stop().await.expect("stop");
     }
 }
+
+/// The console's stream resumes: opened again with the last event id it
+/// saw, it first gets the hand-offs that entered the queue meanwhile, and
+/// only those; a malformed id is refused.
+#[tokio::test]
+async fn a_console_stream_resumes_after_its_last_event_id() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (_, alice) = agent(&app, "alice@example.com", "Alice", 3, &[]).await;
+        let (_, bob) = agent(&app, "bob@example.com", "Bob", 3, &[]).await;
+        let mut sse = Sse::open(&app, &alice).await;
+        sse.next("queue").await;
+        let before = sse.last_id.clone();
+        assert!(
+            before.parse::<i64>().is_ok(),
+            "{backend:?}: event ids are times: {before:?}"
+        );
+        drop(sse);
+
+        // While the console is away, a shopper asks for a person.
+        app.state.sessions.clock.advance(Duration::from_secs(60));
+        let missed = app.create().await;
+        let r = app.say(&missed, "I want to talk to a human").await;
+        let missed_case = r["handoff"]["case_id"].as_str().expect("case").to_string();
+
+        let mut sse = Sse::resume(&app, &alice, Some(&before)).await;
+        let q = sse.next("queue").await;
+        assert_eq!(
+            q["queue"].as_array().map(Vec::len),
+            Some(1),
+            "{backend:?}: {q}"
+        );
+        let h = sse.next("handoff").await;
+        assert_eq!(
+            h["case_id"],
+            missed_case.as_str(),
+            "{backend:?}: the missed hand-off"
+        );
+        assert_eq!(h["conversation_id"], missed.id.as_str());
+        // Ten seconds on, Bob's console opens: Alice gets a fresh queue.
+        app.state.sessions.clock.advance(Duration::from_secs(10));
+        let _bob_console = Sse::open(&app, &bob).await;
+        let ten_on = before.parse::<i64>().expect("ms") + 70_000;
+        while sse.last_id.parse::<i64>().expect("ms") < ten_on {
+            sse.next("queue").await;
+        }
+        let after = sse.last_id.clone();
+        assert!(after > before, "{backend:?}: {after} after {before}");
+        drop(sse);
+
+        // Nothing missed since: the next hand-off event is a new one.
+        app.state.sessions.clock.advance(Duration::from_secs(60));
+        let mut sse = Sse::resume(&app, &alice, Some(&after)).await;
+        sse.next("queue").await;
+        let fresh = app.create().await;
+        let r = app.say(&fresh, "I want to talk to a human").await;
+        let fresh_case = r["handoff"]["case_id"].as_str().expect("case").to_string();
+        let h = sse.next("handoff").await;
+        assert_eq!(
+            h["case_id"],
+            fresh_case.as_str(),
+            "{backend:?}: not {missed_case} again"
+        );
+
+        // The query parameter (a new EventSource) works too; junk is refused.
+        let url = app.url(&format!("/v1/agent/stream?last_event_id={before}"));
+        let res = app
+            .client
+            .get(&url)
+            .header("cookie", format!("wismo_agent={alice}"))
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(res.status(), 200, "{backend:?}");
+        drop(res);
+        for (header, query) in [
+            (Some("abc"), None),
+            (None, Some("12x")),
+            (Some("99999999999999999"), None),
+        ] {
+            let mut req = app
+                .client
+                .get(app.url(&format!(
+                    "/v1/agent/stream?last_event_id={}",
+                    query.unwrap_or("")
+                )))
+                .header("cookie", format!("wismo_agent={alice}"));
+            if let Some(h) = header {
+                req = req.header("last-event-id", h);
+            }
+            let res = req.send().await.expect("answer");
+            assert_eq!(res.status(), 422, "{backend:?}: {header:?} {query:?}");
+            let v: Value = res.json().await.expect("json");
+            assert_eq!(v["code"], "invalid_field", "{backend:?}: {v}");
+        }
+    }
+}

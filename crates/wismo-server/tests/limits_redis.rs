@@ -494,3 +494,88 @@ async fn readiness_says_redis_is_off_without_redis_url() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["redis"], "off", "{v}");
 }
+
+/// The roster entry of `agent` in `app`'s queue, as `agent_token` sees it.
+async fn online_on(app: &TestApp, token: &str, agent: &str) -> bool {
+    let q: Value = app
+        .client
+        .get(app.url("/v1/agent/queue"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("queue")
+        .json()
+        .await
+        .expect("json");
+    q["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["id"] == agent))
+        .is_some_and(|x| x["online"] == true)
+}
+
+async fn until_online(app: &TestApp, token: &str, agent: &str, want: bool, within: Duration) {
+    let deadline = Instant::now() + within;
+    while online_on(app, token, agent).await != want {
+        assert!(
+            Instant::now() < deadline,
+            "{agent} online={want} not seen within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An agent whose console is open on server A is online on server B too:
+/// B's roster says so and a shopper whose message reaches B is not told
+/// that nobody is there. When the console closes, B knows.
+#[tokio::test]
+async fn who_is_online_is_shared_by_every_server() {
+    let url = redis_url();
+    let a = spawn_app_with(Backend::Postgres, &shared(&url, &[])).await;
+    let b = spawn_app_with(
+        Backend::Postgres,
+        &shared(&url, &[("database_url", a.database_url.as_str())]),
+    )
+    .await;
+    let email = format!("online-{}@shop.example", &prefix()[11..27]);
+    let password = "correct horse battery";
+    a.state
+        .sessions
+        .db
+        .create_agent(&NewAgent {
+            id: "a_online".into(),
+            email: email.clone(),
+            name: "Olive".into(),
+            password_hash: wismo_server::agents::hash_password(password).expect("hash"),
+            role: "agent".into(),
+            max_chats: 3,
+            languages: Vec::new(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("agent");
+    let (s, v) = a.sign_in_agent(&email, password).await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["token"].as_str().expect("token").to_string();
+    assert!(
+        !online_on(&b, &token, "a_online").await,
+        "nobody online yet"
+    );
+
+    // The console opens on A; B sees the agent online within a refresh.
+    let mut console = common::Sse::open(&a, &token).await;
+    console.next("queue").await;
+    until_online(&b, &token, "a_online", true, Duration::from_secs(6)).await;
+    let shopper = b.create().await;
+    let (s, r) = say(&b, &shopper, "I want to talk to a human").await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["handoff"]["status"], "queued", "{r}");
+    assert!(
+        !common::replies(&r).contains("No one from our team is online"),
+        "B knows the agent is online on A: {r}"
+    );
+
+    // The console closes: B stops counting the agent (the stream notices at
+    // its next keep-alive, then Redis and B's next refresh).
+    drop(console);
+    until_online(&b, &token, "a_online", false, Duration::from_secs(25)).await;
+}

@@ -190,6 +190,10 @@ async fn mock_provider() -> Arc<Mock> {
 }
 
 async fn app_for(issuer: &str, extra: &[(&str, &str)]) -> TestApp {
+    app_on(Backend::Sqlite, issuer, extra).await
+}
+
+async fn app_on(backend: Backend, issuer: &str, extra: &[(&str, &str)]) -> TestApp {
     let mut settings = vec![
         ("oidc_issuer", issuer),
         ("oidc_client_id", CLIENT_ID),
@@ -200,7 +204,11 @@ async fn app_for(issuer: &str, extra: &[(&str, &str)]) -> TestApp {
         ("sign_in_lockout", "off"),
     ];
     settings.extend_from_slice(extra);
-    let app = spawn_app_with(Backend::Sqlite, &settings).await;
+    let app = spawn_app_with(backend, &settings).await;
+    if extra.iter().any(|(k, _)| *k == "database_url") {
+        // A second server on the same database: the agent exists.
+        return app;
+    }
     let spec = AgentSpec {
         id: "a_alice",
         email: "alice@example.com",
@@ -536,4 +544,60 @@ async fn off_by_default() {
         let body: Value = res.json().await.expect("problem");
         assert_eq!(body["code"], "oidc_not_configured", "{path}");
     }
+}
+
+/// Round robin without sticky sessions: the sign-in starts on one server
+/// and the provider sends the browser back to another. The attempt is in
+/// the database, so the second server finishes it; it is still used once.
+#[tokio::test]
+async fn a_sign_in_started_on_one_server_finishes_on_another_once() {
+    let mock = mock_provider().await;
+    let a = app_on(Backend::Postgres, &mock.issuer, &[]).await;
+    let b = app_on(
+        Backend::Postgres,
+        &mock.issuer,
+        &[("database_url", a.database_url.as_str())],
+    )
+    .await;
+    let back = go_to_provider(&a).await;
+    let res = callback(&b, &back).await;
+    assert_eq!(res.status(), 303, "finished on the other server");
+    assert_eq!(res.headers()[header::LOCATION], "/console");
+    let token = cookie_named(&res, "wismo_agent").expect("session");
+    let me = browser()
+        .get(a.url("/v1/agent/me"))
+        .header(header::COOKIE, format!("wismo_agent={token}"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        me.status(),
+        200,
+        "the session works on the first server too"
+    );
+    // Replayed on the first server: already used.
+    let res = callback(&a, &back).await;
+    assert_eq!(
+        assert_refused(&a, res, "replay elsewhere").await,
+        "unknown_state"
+    );
+    // The attempt's secrets are sealed in the database, keyed by a hash.
+    let stored: Option<(String, String)> = {
+        use sqlx::Connection;
+        let mut pg = sqlx::PgConnection::connect(&a.database_url)
+            .await
+            .expect("db");
+        let again = go_to_provider(&a).await;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT state_hash, verifier FROM sso_pending")
+                .fetch_optional(&mut pg)
+                .await
+                .expect("query");
+        if let Some((hash, _)) = &row {
+            assert_ne!(hash, &again.state_cookie, "the state is not stored as is");
+        }
+        row
+    };
+    let (_, verifier) = stored.expect("a pending attempt");
+    assert!(verifier.starts_with("enc:1:"), "sealed: {verifier}");
 }

@@ -629,6 +629,26 @@ macro_rules! backend {
             Ok(())
         }
 
+        /// Raises the conversation's `event_stream.wanted_seq` to `last` (the
+        /// relay publishes up to there).
+        pub(crate) async fn want_streamed(
+            conn: &mut Conn,
+            id: &str,
+            last: i64,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query(
+                "INSERT INTO event_stream (conversation_id, wanted_seq) VALUES ($1, $2) \
+                 ON CONFLICT (conversation_id) DO UPDATE SET wanted_seq = \
+                 CASE WHEN excluded.wanted_seq > event_stream.wanted_seq \
+                 THEN excluded.wanted_seq ELSE event_stream.wanted_seq END",
+            )
+            .bind(id)
+            .bind(last)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         /// Reserves `n` sequence numbers for each conversation in one
         /// statement; returns each found conversation's new last seq. The
         /// list travels as one JSON parameter, so the statement text never

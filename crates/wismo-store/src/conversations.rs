@@ -347,6 +347,11 @@ impl Db {
                 }
             }
             let lasts = b::reserve_seqs(&mut tx, &wanted, now).await?;
+            if self.event_stream_enabled() {
+                for (id, last) in &lasts {
+                    b::want_streamed(&mut tx, id, *last).await?;
+                }
+            }
             // The next free seq of each conversation found.
             let mut next: Vec<(&str, i64)> = wanted
                 .iter()
@@ -446,6 +451,9 @@ impl Db {
             let last = b::reserve_seq(&mut tx, id, n, now)
                 .await?
                 .ok_or_else(|| StoreDbError::ConversationNotFound(id.to_string()))?;
+            if n > 0 && self.event_stream_enabled() {
+                b::want_streamed(&mut tx, id, last).await?;
+            }
             // At most 1000 rows per statement (4 parameters each stays far
             // below SQLite's and PostgreSQL's parameter limits).
             let mut first = last - n + 1;
@@ -703,6 +711,7 @@ impl Writer {
             writer: Writer::disabled(),
             orders: db.orders.clone(),
             crypt: db.crypt.clone(),
+            stream: db.stream.clone(),
         };
         handle.spawn(run_writer(own, rx));
         *guard = Some(tx.clone());

@@ -87,6 +87,12 @@ const SPECS: &[Spec] = &[
         cols: &["body"],
         hashes: &[],
     },
+    Spec {
+        table: "sso_pending",
+        pk: &[("state_hash", false)],
+        cols: &["nonce", "verifier"],
+        hashes: &[],
+    },
 ];
 
 /// How many stored values use one key id (`None`: plaintext).

@@ -57,6 +57,8 @@ mod outbox;
 mod people;
 mod privacy;
 mod service;
+mod sso;
+mod stream;
 mod versions;
 
 use std::str::FromStr;
@@ -79,6 +81,8 @@ pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use privacy::{Erased, Shopper};
 pub use service::SqlOrderService;
+pub use sso::SsoPending;
+pub use stream::StreamClaim;
 pub use versions::{NewStoreVersion, Published, StoreVersion};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -246,6 +250,9 @@ pub struct Db {
     writer: std::sync::Arc<conversations::Writer>,
     orders: std::sync::Arc<orders::OrderCache>,
     crypt: std::sync::Arc<Crypt>,
+    /// Whether appends mark their conversation for the event stream (see
+    /// [`Db::enable_event_stream`]); shared by every clone.
+    stream: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which SQL dialect a [`Db`] speaks.
@@ -388,6 +395,7 @@ impl Db {
             writer: Default::default(),
             orders: Default::default(),
             crypt: std::sync::Arc::new(Crypt::new(Keyring::ephemeral()?, None)),
+            stream: Default::default(),
         })
     }
 

@@ -120,18 +120,21 @@ impl Db {
     /// Queues one event for each of `targets`, in one transaction. A target
     /// that already has this `event_id` is left as it is (so pushing the same
     /// event again is harmless). Returns how many rows were added. The rows
-    /// are due at once.
+    /// are due at once, after the earlier rows of the same `conversation`
+    /// and target (see [`Db::outbox_claim`]).
     pub async fn outbox_push(
         &self,
         event_id: &str,
         kind: &str,
         body: &str,
+        conversation: Option<&str>,
         targets: &[String],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreDbError> {
         check("event id", event_id)?;
         check("event type", kind)?;
         check("event body", body)?;
+        check("conversation id", conversation.unwrap_or_default())?;
         for t in targets {
             check("webhook target", t)?;
         }
@@ -146,7 +149,8 @@ impl Db {
             for target in targets {
                 added += sqlx::query(
                     "INSERT INTO outbox (event_id, target, kind, body, created_at, attempts, \
-                     next_attempt_at, dead) VALUES ($1, $2, $3, $4, $5, 0, $5, FALSE) \
+                     next_attempt_at, dead, conversation_id) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $5, FALSE, $6) \
                      ON CONFLICT (event_id, target) DO NOTHING",
                 )
                 .bind(event_id)
@@ -154,6 +158,7 @@ impl Db {
                 .bind(kind)
                 .bind(&body)
                 .bind(now)
+                .bind(conversation)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -168,7 +173,11 @@ impl Db {
     /// and its attempt counted, atomically, so concurrent claimers — in this
     /// process or on other servers — never get the same row. A row is due
     /// when it is neither delivered nor dead, its `next_attempt_at` is not
-    /// after `now` and no lease on it runs past `now`.
+    /// after `now`, no lease on it runs past `now`, and no earlier row of
+    /// the same target and conversation is still pending: each target gets
+    /// a conversation's events one at a time, in the order they were pushed
+    /// (a row waiting for its retry holds the later ones back; a dead row
+    /// lets them go).
     pub async fn outbox_claim(
         &self,
         targets: &[String],
@@ -193,7 +202,10 @@ impl Db {
             "UPDATE outbox SET locked_until = $2, attempts = attempts + 1, last_attempt_at = $1 \
              WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND NOT dead \
              AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
-             AND target IN ({}) ORDER BY next_attempt_at, id LIMIT $3{lock}) \
+             AND target IN ({}) AND NOT EXISTS (SELECT 1 FROM outbox earlier \
+             WHERE earlier.target = outbox.target AND earlier.conversation_id = outbox.conversation_id \
+             AND earlier.id < outbox.id AND earlier.delivered_at IS NULL AND NOT earlier.dead) \
+             ORDER BY next_attempt_at, id LIMIT $3{lock}) \
              RETURNING id, event_id, target, kind, body, created_at, attempts, locked_until",
             placeholders.join(", ")
         );

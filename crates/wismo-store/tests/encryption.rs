@@ -173,6 +173,7 @@ async fn seed(db: &Db) {
         "evt_1",
         "conversation.message",
         &format!("{{\"conversation_id\":\"c_1\",\"text\":\"{MESSAGE}\",\"email\":\"{EMAIL}\"}}"),
+        Some("c_1"),
         &["https://crm.example/hook".to_string()],
         t(12),
     )

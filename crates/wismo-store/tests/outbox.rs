@@ -29,7 +29,7 @@ fn body(i: usize) -> String {
 }
 
 async fn push(db: &Db, i: usize, to: &[String], at: DateTime<Utc>) -> u64 {
-    db.outbox_push(&format!("evt_{i}"), "agent.message", &body(i), to, at)
+    db.outbox_push(&format!("evt_{i}"), "agent.message", &body(i), None, to, at)
         .await
         .expect("push")
 }
@@ -260,7 +260,7 @@ async fn nul_characters_are_refused() {
     let fx = Fixture::new().await;
     for (name, db) in &fx.dbs {
         let err = db
-            .outbox_push("evt\0", "agent.message", "{}", &targets(&["a"]), t0())
+            .outbox_push("evt\0", "agent.message", "{}", None, &targets(&["a"]), t0())
             .await
             .expect_err("NUL refused");
         assert!(matches!(err, StoreDbError::InvalidText(_)), "{name}: {err}");
@@ -270,5 +270,106 @@ async fn nul_characters_are_refused() {
             .expect("claim");
         assert!(none.is_empty(), "{name}");
         assert!(db.outbox_entries("e\0").await.expect("entries").is_empty());
+    }
+}
+
+async fn push_for(db: &Db, i: usize, conversation: &str, to: &[String]) {
+    db.outbox_push(
+        &format!("evt_{i}"),
+        "agent.message",
+        &body(i),
+        Some(conversation),
+        to,
+        t0(),
+    )
+    .await
+    .expect("push");
+}
+
+fn ids(claimed: &[wismo_store::OutboxMessage]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = claimed
+        .iter()
+        .map(|m| (m.event_id.clone(), m.target.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_conversations_rows_go_one_at_a_time_in_order() {
+    let fx = Fixture::new().await;
+    for (name, db) in &fx.dbs {
+        let [a, b] = [targets(&["a"]), targets(&["b"])];
+        push_for(db, 1, "c_1", &a).await;
+        push_for(db, 2, "c_1", &a).await;
+        push_for(db, 3, "c_2", &a).await;
+        push_for(db, 4, "c_1", &a).await;
+        push_for(db, 5, "c_1", &b).await;
+        let both = [a[0].clone(), b[0].clone()];
+        // The first row of each (target, conversation) only.
+        let first = db
+            .outbox_claim(&both, 10, t0(), LEASE)
+            .await
+            .expect("claim");
+        assert_eq!(
+            ids(&first),
+            vec![
+                ("evt_1".to_string(), a[0].clone()),
+                ("evt_3".to_string(), a[0].clone()),
+                ("evt_5".to_string(), b[0].clone()),
+            ],
+            "{name}"
+        );
+        // evt_1 fails: c_1's later rows for target a wait for its retry.
+        let evt1 = first.iter().find(|m| m.event_id == "evt_1").expect("evt_1");
+        let retry_at = t0() + Duration::seconds(10);
+        assert!(db
+            .outbox_retry(evt1, retry_at, "HTTP 503")
+            .await
+            .expect("retry"));
+        for m in first.iter().filter(|m| m.event_id != "evt_1") {
+            assert!(db.outbox_delivered(m, t0()).await.expect("delivered"));
+        }
+        let held = db
+            .outbox_claim(&both, 10, t0(), LEASE)
+            .await
+            .expect("claim");
+        assert!(
+            held.is_empty(),
+            "{name}: evt_2 waits behind evt_1: {held:?}"
+        );
+        let again = db
+            .outbox_claim(&both, 10, retry_at, LEASE)
+            .await
+            .expect("claim");
+        assert_eq!(
+            ids(&again),
+            vec![("evt_1".to_string(), a[0].clone())],
+            "{name}"
+        );
+        assert!(db
+            .outbox_delivered(&again[0], retry_at)
+            .await
+            .expect("delivered"));
+        let second = db
+            .outbox_claim(&both, 10, retry_at, LEASE)
+            .await
+            .expect("claim");
+        assert_eq!(
+            ids(&second),
+            vec![("evt_2".to_string(), a[0].clone())],
+            "{name}"
+        );
+        // A dead row lets the next one go.
+        assert!(db.outbox_dead(&second[0], "HTTP 410").await.expect("dead"));
+        let third = db
+            .outbox_claim(&both, 10, retry_at, LEASE)
+            .await
+            .expect("claim");
+        assert_eq!(
+            ids(&third),
+            vec![("evt_4".to_string(), a[0].clone())],
+            "{name}"
+        );
     }
 }

@@ -76,6 +76,7 @@ async fn seed(db: &Db) {
         "evt_1",
         "case.contact",
         &body,
+        None,
         &["https://crm.example/hook".to_string()],
         Utc::now(),
     )

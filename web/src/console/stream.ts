@@ -2,7 +2,10 @@
 // (the session cookie goes with it, same origin). The browser reconnects by
 // itself after a dropped connection; when it gives up (the server answered
 // with an error, e.g. 401 after the session ended) `closed` is called, and
-// `retry()` opens a new one after a backoff.
+// `retry()` opens a new one after a backoff. Every event carries an id; the
+// browser's own reconnects send the last one as `Last-Event-ID`, and a new
+// stream opened by `retry()` passes it as `?last_event_id=`, so the server
+// (any instance) first sends what was missed in between.
 
 export interface EventSourceLike {
   readyState: number;
@@ -31,6 +34,8 @@ export class AgentStream {
   private attempt = 0;
   private wasLive = false;
   private stopped = false;
+  /** The id of the last event received ('' before the first). */
+  private lastId = '';
 
   constructor(
     private readonly url: string,
@@ -45,7 +50,7 @@ export class AgentStream {
     this.on.status(this.wasLive ? 'reconnecting' : 'connecting');
     let es: EventSourceLike;
     try {
-      es = this.create(this.url);
+      es = this.create(this.urlToOpen());
     } catch {
       this.on.status('reconnecting');
       this.retry();
@@ -71,6 +76,7 @@ export class AgentStream {
     const listen = (type: 'queue' | 'handoff' | 'activity') =>
       es.addEventListener(type, (ev) => {
         if (this.source !== es) return;
+        if (typeof ev.lastEventId === 'string' && ev.lastEventId !== '') this.lastId = ev.lastEventId;
         let data: unknown;
         try {
           data = JSON.parse(String(ev.data));
@@ -82,6 +88,13 @@ export class AgentStream {
     listen('queue');
     listen('handoff');
     listen('activity');
+  }
+
+  /** The stream's URL, resuming after the last event received. */
+  private urlToOpen(): string {
+    if (this.lastId === '') return this.url;
+    const sep = this.url.includes('?') ? '&' : '?';
+    return `${this.url}${sep}last_event_id=${encodeURIComponent(this.lastId)}`;
   }
 
   /** Opens a new stream after a backoff (1 s doubling up to 30 s). */
@@ -103,6 +116,7 @@ export class AgentStream {
     this.source = null;
     this.wasLive = false;
     this.attempt = 0;
+    this.lastId = '';
     es?.close();
   }
 }

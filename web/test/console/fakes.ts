@@ -28,8 +28,11 @@ export class FakeEventSource implements EventSourceLike {
     this.onopen?.(new Event('open'));
   }
 
-  emit(type: string, data: unknown): void {
-    const ev = { data: typeof data === 'string' ? data : JSON.stringify(data) } as MessageEvent;
+  emit(type: string, data: unknown, id = ''): void {
+    const ev = {
+      data: typeof data === 'string' ? data : JSON.stringify(data),
+      lastEventId: id,
+    } as MessageEvent;
     for (const l of this.listeners.get(type) ?? []) l(ev);
   }
 

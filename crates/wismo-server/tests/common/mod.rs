@@ -370,17 +370,26 @@ pub fn token_of(body: &Value) -> String {
 pub struct Sse {
     res: reqwest::Response,
     buf: String,
+    /// The id of the last event read ('' before one had an id).
+    #[allow(dead_code)]
+    pub last_id: String,
 }
 
 impl Sse {
     pub async fn open(app: &TestApp, token: &str) -> Sse {
-        let res = app
+        Sse::resume(app, token, None).await
+    }
+
+    /// Opens the stream with a `Last-Event-ID` header.
+    pub async fn resume(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Sse {
+        let mut req = app
             .client
             .get(app.url("/v1/agent/stream"))
-            .header("cookie", format!("wismo_agent={token}"))
-            .send()
-            .await
-            .expect("stream");
+            .header("cookie", format!("wismo_agent={token}"));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await.expect("stream");
         assert_eq!(res.status(), 200);
         assert!(res
             .headers()
@@ -390,6 +399,7 @@ impl Sse {
         Sse {
             res,
             buf: String::new(),
+            last_id: String::new(),
         }
     }
 
@@ -406,6 +416,8 @@ impl Sse {
                         event = e.trim();
                     } else if let Some(d) = line.strip_prefix("data:") {
                         data.push_str(d.trim_start());
+                    } else if let Some(id) = line.strip_prefix("id:") {
+                        self.last_id = id.trim().to_string();
                     }
                 }
                 if event == name {
