@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// Conversations kept in memory at most (least recently used idle ones leave) [default: 10000].
     #[arg(long)]
     pub max_live_conversations: Option<String>,
+    /// On SIGTERM, keep serving this long with /readyz at 503 before stopping (behind a load balancer) [default: 0s].
+    #[arg(long)]
+    pub shutdown_drain: Option<String>,
     /// `redis://` URL shared by every instance (rate limits, lockouts, sign-on state).
     #[arg(long)]
     pub redis_url: Option<String>,
@@ -138,6 +141,7 @@ impl ServeArgs {
             ("security_log", &self.security_log),
             ("store_dir", &self.store_dir),
             ("max_live_conversations", &self.max_live_conversations),
+            ("shutdown_drain", &self.shutdown_drain),
             ("redis_url", &self.redis_url),
             ("instances", &self.instances),
             ("nats_url", &self.nats_url),

@@ -6,64 +6,17 @@
 //! message is in its conversation exactly once, nothing else is, and every
 //! shopper carried on within 5 s of the kill.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::{post, Cluster};
+
 const SHOPPERS: usize = 30;
 const RUN: Duration = Duration::from_secs(10);
 const KILL_AT: Duration = Duration::from_secs(3);
-
-/// Stops the cluster (by the PIDs it started) however the test ends.
-struct Cluster {
-    dir: PathBuf,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(root().join("scripts/cluster"))
-            .arg("down")
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The PID the harness recorded for `name` (`w1`, `haproxy`, …).
-fn pid_of(dir: &Path, name: &str) -> String {
-    let pids = std::fs::read_to_string(dir.join("pids")).expect("pids");
-    pids.lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            (f.next() == Some(name)).then(|| f.next().map(str::to_string))?
-        })
-        .expect("a recorded pid")
-}
-
-/// POSTs `body` until it is answered 2xx (connection errors and 5xx are
-/// retried with the same body), within 15 s.
-async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let mut req = client.post(url).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        match req.send().await {
-            Ok(r) if r.status().is_success() => return r.json().await.expect("json"),
-            Ok(r) if r.status().is_client_error() => panic!("{url}: {}", r.status()),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "{url}: no answer within 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 struct Shopper {
     id: String,
@@ -107,44 +60,24 @@ async fn shop(client: reqwest::Client, front: String, n: usize, start: Instant) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_an_instance_loses_and_duplicates_no_acknowledged_message() {
-    let dir = std::env::temp_dir().join(format!("wismo-t1-{}", std::process::id()));
-    let port = 20_000 + (std::process::id() % 2_000) * 10;
-    let up = Command::new(root().join("scripts/cluster"))
-        .args(["up", "3"])
-        .arg(&dir)
-        .env("CLUSTER_BIN", env!("CARGO_BIN_EXE_wismo"))
-        .env("CLUSTER_PORT", port.to_string())
-        .env("WISMO_RATE_LIMIT_IP", "0")
-        .env("WISMO_RATE_LIMIT_CONVERSATION", "0")
-        .env("WISMO_ABUSE_BLOCK", "0")
-        .status()
-        .expect("scripts/cluster runs");
-    let cluster = Cluster { dir };
-    if !up.success() {
-        let log = |f: &str| std::fs::read_to_string(cluster.dir.join(f)).unwrap_or_default();
-        panic!(
-            "scripts/cluster up failed\nw1.log:\n{}\nhaproxy.log:\n{}",
-            log("w1.log"),
-            log("haproxy.log")
-        );
-    }
-    let front = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
+    let cluster = Cluster::up(
+        "t1",
+        3,
+        &[
+            ("WISMO_RATE_LIMIT_IP", "0"),
+            ("WISMO_RATE_LIMIT_CONVERSATION", "0"),
+            ("WISMO_ABUSE_BLOCK", "0"),
+        ],
+    );
+    let front = cluster.front();
+    let client = common::client();
 
     let start = Instant::now();
     let shoppers: Vec<_> = (0..SHOPPERS)
         .map(|n| tokio::spawn(shop(client.clone(), front.clone(), n, start)))
         .collect();
     tokio::time::sleep(KILL_AT).await;
-    let victim = pid_of(&cluster.dir, "w2");
-    let killed = Command::new("kill")
-        .args(["-9", &victim])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    cluster.signal("w2", "-9");
     let killed_at = start.elapsed();
 
     let mut acked_total = 0;

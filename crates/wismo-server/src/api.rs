@@ -715,6 +715,16 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    // Shutting down: out of the load balancer first, while still serving.
+    if state.draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "draining", "model": "loaded", "websockets": state.websockets()}),
+            ),
+        )
+            .into_response();
+    }
     // Redis unreachable keeps the server ready (200): limits fall back to
     // this instance's memory at the limit divided by `instances`; the body
     // says so.

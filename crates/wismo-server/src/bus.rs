@@ -39,6 +39,20 @@ const OUTBOX: usize = 4096;
 /// Received doorbells waiting for the server; dropped when full likewise.
 const INBOX: usize = 4096;
 
+/// The longest wait between two reconnect attempts: a restarted NATS is
+/// found again within about this (the client's default backs off to 4 s).
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// The wait before reconnect attempt `attempts` (1-based): at once, then
+/// doubling from 20 ms up to [`MAX_RECONNECT_DELAY`].
+fn reconnect_delay(attempts: usize) -> Duration {
+    if attempts <= 1 {
+        return Duration::ZERO;
+    }
+    let doublings = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(10);
+    (Duration::from_millis(20) * 2u32.pow(doublings)).min(MAX_RECONNECT_DELAY)
+}
+
 /// The payload of a doorbell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Doorbell {
@@ -218,6 +232,7 @@ impl Bus {
             .name(format!("wismo {instance}"))
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
+            .reconnect_delay_callback(reconnect_delay)
             .event_callback(move |event| {
                 let on_event = on_event.clone();
                 async move {
@@ -470,6 +485,15 @@ mod tests {
         assert_eq!(c, None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+
+    #[test]
+    fn reconnects_back_off_to_half_a_second() {
+        assert_eq!(reconnect_delay(1), Duration::ZERO);
+        assert_eq!(reconnect_delay(2), Duration::from_millis(20));
+        assert_eq!(reconnect_delay(3), Duration::from_millis(40));
+        assert_eq!(reconnect_delay(7), MAX_RECONNECT_DELAY);
+        assert_eq!(reconnect_delay(usize::MAX), MAX_RECONNECT_DELAY);
     }
 
     #[test]

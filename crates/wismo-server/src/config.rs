@@ -82,6 +82,13 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// On SIGTERM, how long the server keeps serving with `/readyz` at 503
+    /// before it stops accepting (so a load balancer's health checks take
+    /// it out first); zero stops at once.
+    pub shutdown_drain: Duration,
+    /// Failure tests only (`WISMO_TEST_TURN_PAUSE`): every turn sleeps at a
+    /// named point. `None` (always, outside tests) costs nothing.
+    pub test_turn_pause: Option<TurnPause>,
     /// The shoppers' time zone (IANA name), for dates in replies.
     pub timezone: chrono_tz::Tz,
     /// A frozen clock (demos and tests); `None` is the real time.
@@ -468,6 +475,12 @@ const KEYS: &[Key] = &[
         help: "how long shutdown waits for requests in flight",
     },
     Key {
+        name: "shutdown_drain",
+        default: Some("0s"),
+        secret: false,
+        help: "on SIGTERM, how long the server keeps serving with /readyz at 503 (draining) before it stops accepting, so a load balancer takes it out first; behind one, set it above the health check's interval times its fall count (0s: stop at once)",
+    },
+    Key {
         name: "timezone",
         default: Some("UTC"),
         secret: false,
@@ -817,10 +830,54 @@ pub enum ConfigError {
     Invalid { origin: String, message: String },
 }
 
+/// The environment variable of [`TurnPause`].
+pub const TEST_TURN_PAUSE_VAR: &str = "WISMO_TEST_TURN_PAUSE";
+
+/// Where a turn can be paused by [`TurnPause`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PausePoint {
+    /// The answer is ready, its events are not committed yet.
+    BeforeCommit,
+    /// The events are committed, the answer is not returned yet.
+    AfterCommit,
+}
+
+/// A failure-test hook: every turn sleeps `time` at `point`, so a test can
+/// kill the instance there. Set with `WISMO_TEST_TURN_PAUSE=POINT:DURATION`
+/// (`before_commit:5s`, `after_commit:500ms`), read once at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnPause {
+    pub point: PausePoint,
+    pub time: Duration,
+}
+
+impl TurnPause {
+    pub fn parse(value: &str) -> Result<TurnPause, String> {
+        let (point, time) = value
+            .split_once(':')
+            .ok_or_else(|| format!("{value:?} is not POINT:DURATION, such as before_commit:5s"))?;
+        let point = match point.trim() {
+            "before_commit" => PausePoint::BeforeCommit,
+            "after_commit" => PausePoint::AfterCommit,
+            other => {
+                return Err(format!(
+                    "{other:?} is not a pause point (before_commit or after_commit)"
+                ))
+            }
+        };
+        Ok(TurnPause {
+            point,
+            time: parse_duration(time)?,
+        })
+    }
+}
+
 /// The layers, before parsing: one text value per key with its source.
 #[derive(Debug, Clone, Default)]
 pub struct Layers {
     values: BTreeMap<&'static str, (String, Source)>,
+    /// `WISMO_TEST_TURN_PAUSE`, when set (tests only; no file key, no flag).
+    test_turn_pause: Option<String>,
 }
 
 fn key(name: &str) -> Option<&'static Key> {
@@ -924,6 +981,9 @@ impl Layers {
             match key(&name) {
                 Some(k) => {
                     self.values.insert(k.name, (value, Source::Env(var)));
+                }
+                None if var == TEST_TURN_PAUSE_VAR => {
+                    self.test_turn_pause = Some(value);
                 }
                 None if ["log", "config"].contains(&name.as_str())
                     || name.starts_with("test_")
@@ -1349,6 +1409,15 @@ impl Layers {
             max_message_chars,
             request_timeout: duration("request_timeout")?,
             shutdown_grace: duration("shutdown_grace")?,
+            shutdown_drain: parse_duration_or_zero(required("shutdown_drain")?)
+                .map_err(|m| invalid("shutdown_drain", m))?,
+            test_turn_pause: match &self.test_turn_pause {
+                Some(v) => Some(TurnPause::parse(v).map_err(|message| ConfigError::Invalid {
+                    origin: format!("environment variable {TEST_TURN_PAUSE_VAR}"),
+                    message,
+                })?),
+                None => None,
+            },
             timezone,
             now,
             demo_data,
@@ -1505,6 +1574,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?}: must be longer than zero"));
     }
     Ok(Duration::from_millis(ms))
+}
+
+/// [`parse_duration`], or zero (`0`, `0s`, `0ms`).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && parse_duration(&format!("1{}", &t[digits.len()..])).is_ok()
+    {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 /// `4096`, `64KiB`, `1MiB` (also `KB`/`MB`, meaning the same binary units).
@@ -1825,11 +1907,90 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_drain_is_zero_by_default_and_set_like_any_setting() {
+        let c = Layers::defaults().build().expect("defaults");
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert!(c.test_turn_pause.is_none());
+        let mut l = Layers::defaults();
+        l.toml("shutdown_drain = \"3s\"\n", Path::new("wismo.toml"))
+            .expect("toml");
+        assert_eq!(
+            l.build().expect("valid").shutdown_drain,
+            Duration::from_secs(3)
+        );
+        l.env(env(&[("WISMO_SHUTDOWN_DRAIN", "1500ms")]))
+            .expect("env");
+        assert_eq!(
+            l.build().expect("valid").shutdown_drain,
+            Duration::from_millis(1500)
+        );
+        l.flag("shutdown_drain", "0").expect("flag");
+        assert_eq!(l.build().expect("valid").shutdown_drain, Duration::ZERO);
+        assert!(l
+            .describe()
+            .contains("shutdown_drain = \"0\"  # --shutdown-drain"));
+        for bad in ["soon", "-1s", "0parsecs"] {
+            let mut l = Layers::defaults();
+            l.env(env(&[("WISMO_SHUTDOWN_DRAIN", bad)])).expect("env");
+            let err = l.build().expect_err("must be refused");
+            assert!(
+                err.to_string().contains("WISMO_SHUTDOWN_DRAIN"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_test_turn_pause_is_read_from_its_variable_only() {
+        let mut l = Layers::defaults();
+        l.env(env(&[("WISMO_TEST_TURN_PAUSE", "after_commit:750ms")]))
+            .expect("env");
+        assert_eq!(
+            l.build().expect("valid").test_turn_pause,
+            Some(TurnPause {
+                point: PausePoint::AfterCommit,
+                time: Duration::from_millis(750)
+            })
+        );
+        assert_eq!(
+            TurnPause::parse("before_commit:5s").map(|p| p.point),
+            Ok(PausePoint::BeforeCommit)
+        );
+        for bad in [
+            "before_commit",
+            "during:1s",
+            "after_commit:0s",
+            "after_commit:x",
+        ] {
+            let mut l = Layers::defaults();
+            l.env(env(&[("WISMO_TEST_TURN_PAUSE", bad)])).expect("env");
+            let err = l.build().expect_err("must be refused");
+            assert!(
+                err.to_string().contains("WISMO_TEST_TURN_PAUSE"),
+                "{bad}: {err}"
+            );
+        }
+        // Not a setting: no file key, no flag.
+        assert!(Layers::defaults()
+            .toml("test_turn_pause = \"after_commit:1s\"", Path::new("w.toml"))
+            .is_err());
+        assert!(Layers::defaults()
+            .flag("test_turn_pause", "after_commit:1s")
+            .is_err());
+    }
+
+    #[test]
     fn durations_and_sizes() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("0ms"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("00s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration_or_zero("0x").is_err());
+        assert!(parse_duration_or_zero("").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(parse_size("64KiB"), Ok(65536));

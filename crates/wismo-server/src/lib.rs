@@ -52,7 +52,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,7 +94,11 @@ pub struct Inner {
     /// The store workspace in use, its versions and live reload.
     pub store: Arc<live::Live>,
     shutdown: watch::Sender<bool>,
+    /// Set on SIGTERM: `/readyz` answers 503 while requests are still served.
+    draining: AtomicBool,
     websockets: AtomicUsize,
+    /// WebSocket turn workers still running (a shutdown waits for them).
+    ws_workers: AtomicUsize,
 }
 
 impl std::ops::Deref for AppState {
@@ -110,6 +114,15 @@ pub struct WsGuard(AppState);
 impl Drop for WsGuard {
     fn drop(&mut self) {
         self.0.websockets.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a running WebSocket turn worker until dropped.
+pub struct WorkerGuard(AppState);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.ws_workers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -170,6 +183,19 @@ impl AppState {
     /// Open WebSockets right now.
     pub fn websockets(&self) -> usize {
         self.websockets.load(Ordering::Relaxed)
+    }
+
+    /// Held by a WebSocket's turn worker while it runs: a shutdown lets the
+    /// turns it queued finish (within `shutdown_grace`).
+    pub fn ws_worker_running(&self) -> WorkerGuard {
+        self.ws_workers.fetch_add(1, Ordering::Relaxed);
+        WorkerGuard(self.clone())
+    }
+
+    /// Whether the server is draining (SIGTERM received): `/readyz` says
+    /// 503 so load balancers stop sending new work here.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Changes to `true` when the server starts shutting down.
@@ -303,6 +329,10 @@ async fn bus_listener(
             }
             bus::Signal::Console(s) => state.sessions.escalation.signal_here(s),
             bus::Signal::Reconnected => {
+                // The subscriptions are sent again with the reconnect: once
+                // they are written, every later doorbell arrives, so the
+                // gap fill below misses nothing.
+                state.sessions.bus.flush().await;
                 // Consoles may have missed signals: a fresh queue for each.
                 state
                     .sessions
@@ -444,7 +474,9 @@ impl Server {
             config,
             security: security::Limits::new(limiter, security_log),
             shutdown: watch::channel(false).0,
+            draining: AtomicBool::new(false),
             websockets: AtomicUsize::new(0),
+            ws_workers: AtomicUsize::new(0),
         }));
         // It stops when shutdown starts, or when the state is dropped (a
         // server that is never run).
@@ -516,8 +548,9 @@ impl Server {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, lets
-    /// requests in flight finish (up to `shutdown_grace`), closes every
+    /// Serves until `shutdown` completes; then drains (`/readyz` at 503 for
+    /// `shutdown_drain`, still serving), stops accepting, lets requests and
+    /// WebSocket turns in flight finish (up to `shutdown_grace`), closes every
     /// WebSocket with 1001 "going away", stops the webhook worker (rows it
     /// was sending are given back to the outbox) and closes the database.
     pub async fn run(
@@ -630,12 +663,13 @@ impl Server {
                 .context("the server stopped")?;
             return Ok(());
         }
-        tracing::info!("shutting down: draining requests, closing WebSockets");
+        drain(&state).await;
+        tracing::info!("shutting down: no new connections; requests in flight finish, WebSockets close with 1001");
         let _ = notify.send(true);
         let _ = stop_tx.send(true);
         let drained = tokio::time::timeout(grace, async {
             let _ = (&mut server).await;
-            while state.websockets() > 0 {
+            while state.websockets() > 0 || state.ws_workers.load(Ordering::Relaxed) > 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -657,6 +691,23 @@ impl Server {
         state.sessions.db.close().await;
         Ok(())
     }
+}
+
+/// The first step of a shutdown: `/readyz` answers 503 ("draining") at
+/// once while everything is still served for `shutdown_drain`, so a load
+/// balancer's health checks take this instance out before it stops
+/// accepting connections (no request is refused meanwhile).
+async fn drain(state: &AppState) {
+    state.draining.store(true, Ordering::Relaxed);
+    let time = state.config.shutdown_drain;
+    if time.is_zero() {
+        return;
+    }
+    tracing::info!(
+        ms = time.as_millis() as u64,
+        "shutting down: draining (/readyz answers 503, requests still served)"
+    );
+    tokio::time::sleep(time).await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when

@@ -406,6 +406,8 @@ pub struct Sessions {
     /// Doorbells to and from the other instances (off: one instance).
     pub bus: crate::bus::Bus,
     pub(crate) idle: Duration,
+    /// Failure tests only: where every turn sleeps, and how long.
+    pub(crate) test_pause: Option<crate::config::TurnPause>,
     /// Conversations held in memory at most; past it the least recently
     /// used idle ones are dropped (the log has them).
     max_live: usize,
@@ -429,6 +431,7 @@ impl Sessions {
             clock: Clock::new(config.now),
             escalation: Arc::new(Escalation::new(config.auto_assign)),
             idle: config.session_idle,
+            test_pause: config.test_turn_pause,
             max_live: config.max_live_conversations.max(1),
             map: Mutex::new(HashMap::new()),
         }

@@ -30,6 +30,7 @@ use wismo_core::nlu::ParseResult;
 use wismo_core::redact::redact_text;
 use wismo_store::StoreDbError;
 
+use crate::config::PausePoint;
 use crate::error::ApiError;
 use crate::sessions::{message_json, Frame, Handoff, Live, Session, Sessions};
 
@@ -172,6 +173,8 @@ impl Sessions {
         let mut retries = 0;
         loop {
             let draft = self.answer(session, live, text, locked).await?;
+            self.pause_for_test(&session.id, PausePoint::BeforeCommit)
+                .await;
             match self
                 .db
                 .append_turn(&session.id, &draft.events, live.last_seq, client_message_id)
@@ -180,6 +183,8 @@ impl Sessions {
                 Ok(last) => {
                     live.last_seq = last;
                     live.last_active = draft.now;
+                    self.pause_for_test(&session.id, PausePoint::AfterCommit)
+                        .await;
                     return Ok(Some((draft, last)));
                 }
                 Err(StoreDbError::DuplicateClientMessage(_)) => {
@@ -199,6 +204,16 @@ impl Sessions {
                 }
             }
         }
+    }
+
+    /// The failure tests' pause (`WISMO_TEST_TURN_PAUSE`): sleeps when
+    /// `point` is the configured one; nothing otherwise.
+    async fn pause_for_test(&self, id: &str, point: PausePoint) {
+        let Some(pause) = self.test_pause.filter(|p| p.point == point) else {
+            return;
+        };
+        tracing::warn!(conversation = %id, point = ?point, ms = pause.time.as_millis() as u64, "test pause in a turn");
+        tokio::time::sleep(pause.time).await;
     }
 
     /// Stage 4: the engine's answer, and the people's side of it.

@@ -113,7 +113,9 @@ impl Worker {
         let (done_tx, done) = mpsc::unbounded_channel::<Outcome>();
         let state = state.clone();
         let session = session.clone();
+        let running = state.ws_worker_running();
         tokio::spawn(async move {
+            let _running = running;
             let path = format!("/v1/conversations/{}/ws", session.id);
             while let Some((text, cmid)) = queue.recv().await {
                 let result =
