@@ -32,7 +32,7 @@ use wismo_store::{Agent, Handoff};
 use crate::api::{bearer, check_text, parse_after, parse_json};
 use crate::error::ApiError;
 use crate::escalation::{self, agent_json, case_json, queue_json, Presence, Signal};
-use crate::sessions::{agent_message_json, new_secret, token_hash, Frame};
+use crate::sessions::{agent_message_json, new_secret, token_hash};
 use crate::AppState;
 
 /// The console's session cookie.
@@ -712,11 +712,9 @@ pub async fn typing(
     if h.agent_id.as_deref() != Some(me.id.as_str()) {
         return Err(ApiError::NotAssigned);
     }
-    if let Some(session) = s.get(&id).await? {
-        let _ = session.frames.send(Frame::server(
-            &json!({"type": "typing", "role": "agent", "on": body.on}),
-        ));
-    }
+    s.typing_here(&id, "agent", body.on);
+    // The shopper's sockets may be on other instances.
+    s.bus.publish_typing(&id, "agent", body.on);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -32,6 +32,13 @@ pub const SUBJECT_PREFIX: &str = "wismo.conv.";
 pub const SUBJECT_ALL: &str = "wismo.conv.*";
 /// The consoles' signals.
 pub const SUBJECT_CONSOLE: &str = "wismo.console";
+/// "Orders changed here": every instance forgets its cached orders.
+pub const SUBJECT_ORDERS: &str = "wismo.orders";
+/// Typing indicators: `wismo.typing.<conversation id>` (ephemeral: never
+/// stored, a lost one is simply not shown).
+pub const TYPING_PREFIX: &str = "wismo.typing.";
+/// What every instance subscribes to for typing indicators.
+pub const TYPING_ALL: &str = "wismo.typing.*";
 
 /// Doorbells waiting to be handed to the NATS client; when full (NATS far
 /// behind), new ones are dropped: a lost doorbell costs latency only.
@@ -61,6 +68,15 @@ pub struct Doorbell {
     pub seq: i64,
     /// The instance that committed it.
     pub instance: String,
+}
+
+/// A typing indicator as it travels between instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TypingBell {
+    instance: String,
+    conversation: String,
+    role: String,
+    on: bool,
 }
 
 /// A console signal as it travels between instances.
@@ -158,6 +174,14 @@ pub enum Signal {
     Doorbell { conversation: String, seq: i64 },
     /// Another instance's console signal, for the consoles connected here.
     Console(crate::escalation::Signal),
+    /// Another instance changed orders: forget the cached ones.
+    OrdersChanged,
+    /// Someone is typing (or stopped) in a conversation, on another instance.
+    Typing {
+        conversation: String,
+        role: String,
+        on: bool,
+    },
     /// The NATS connection came back: doorbells may have been missed.
     Reconnected,
 }
@@ -259,6 +283,43 @@ impl Bus {
             .subscribe(SUBJECT_CONSOLE)
             .await
             .map_err(|e| anyhow::anyhow!("cannot subscribe to {SUBJECT_CONSOLE}: {e}"))?;
+        let mut typing = client
+            .subscribe(TYPING_ALL)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot subscribe to {TYPING_ALL}: {e}"))?;
+        let mut orders = client
+            .subscribe(SUBJECT_ORDERS)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot subscribe to {SUBJECT_ORDERS}: {e}"))?;
+        let (me, to_server) = (instance.clone(), signals.clone());
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(msg) = orders.next().await {
+                if msg.payload.as_ref() != me.as_bytes()
+                    && to_server.send(Signal::OrdersChanged).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let (me, to_server) = (instance.clone(), signals.clone());
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(msg) = typing.next().await {
+                let Ok(bell) = serde_json::from_slice::<TypingBell>(&msg.payload) else {
+                    continue;
+                };
+                if bell.instance == me || !subject_safe(&bell.conversation) {
+                    continue;
+                }
+                // Dropped when the inbox is full: a typing indicator is not worth waiting for.
+                let _ = to_server.try_send(Signal::Typing {
+                    conversation: bell.conversation,
+                    role: bell.role,
+                    on: bell.on,
+                });
+            }
+        });
         let (me, to_server) = (instance.clone(), signals.clone());
         tokio::spawn(async move {
             use futures_util::StreamExt;
@@ -345,6 +406,40 @@ impl Bus {
                 tracing::debug!(conversation = %conversation, seq, "doorbell dropped (outbox full)")
             }
         }
+    }
+
+    /// Tells the other instances that this one changed orders (they forget
+    /// their cached ones). Never waits.
+    pub fn publish_orders_changed(&self) {
+        let Some(n) = &self.nats else {
+            return;
+        };
+        let _ = n
+            .outbox
+            .try_send((SUBJECT_ORDERS.to_string(), n.instance.clone().into_bytes()));
+    }
+
+    /// Tells the other instances that `role` started or stopped typing in
+    /// `conversation` (never waits; dropped when the publisher is behind).
+    pub fn publish_typing(&self, conversation: &str, role: &str, on: bool) {
+        let Some(n) = &self.nats else {
+            return;
+        };
+        if !subject_safe(conversation) {
+            return;
+        }
+        let bell = TypingBell {
+            instance: n.instance.clone(),
+            conversation: conversation.to_string(),
+            role: role.to_string(),
+            on,
+        };
+        let Ok(payload) = serde_json::to_vec(&bell) else {
+            return;
+        };
+        let _ = n
+            .outbox
+            .try_send((format!("{TYPING_PREFIX}{conversation}"), payload));
     }
 
     /// Tells the other instances' consoles `signal` (never waits; dropped

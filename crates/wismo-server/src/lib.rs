@@ -328,7 +328,15 @@ async fn bus_listener(
                 });
             }
             bus::Signal::Console(s) => state.sessions.escalation.signal_here(s),
+            bus::Signal::OrdersChanged => state.sessions.db.forget_cached_orders(),
+            bus::Signal::Typing {
+                conversation,
+                role,
+                on,
+            } => state.sessions.typing_here(&conversation, &role, on),
             bus::Signal::Reconnected => {
+                // Order changes may have been missed too.
+                state.sessions.db.forget_cached_orders();
                 // The subscriptions are sent again with the reconnect: once
                 // they are written, every later doorbell arrives, so the
                 // gap fill below misses nothing.
@@ -442,6 +450,11 @@ impl Server {
             }
             None => (bus::Bus::off(), None),
         };
+        // Orders changed here: the other instances forget their cached ones.
+        if bus.is_on() {
+            let announce = bus.clone();
+            db.on_orders_changed(Arc::new(move || announce.publish_orders_changed()));
+        }
         // The durable event stream on JetStream, with NATS.
         let event_stream = match (bus.client(), bus.commits()) {
             (Some(client), Some(wake)) => {

@@ -868,6 +868,16 @@ impl Sessions {
         Ok(events.last().map_or(from, |(seq, _)| *seq))
     }
 
+    /// Shows `role` typing (or not) to the sockets of `id` held here (a
+    /// session not in memory has no sockets here: nothing to do).
+    pub fn typing_here(&self, id: &str, role: &str, on: bool) {
+        if let Some(session) = self.map().get(id).cloned() {
+            let _ = session.frames.send(Frame::server(
+                &serde_json::json!({"type": "typing", "role": role, "on": on}),
+            ));
+        }
+    }
+
     /// A doorbell from another instance: `id` has events up to `seq` in
     /// the log. A session held here is marked as changed elsewhere (its
     /// next turn reloads) and its sockets get the messages they lack. A

@@ -37,7 +37,7 @@ use crate::sessions::{message_json, Frame, Handoff, Live, Session, Sessions};
 /// Times a turn is run again after another server appended first (each
 /// time another server made progress; past this the shopper gets a 503 and
 /// retries with the same client message id).
-const MAX_STALE_RETRIES: usize = 32;
+const MAX_STALE_RETRIES: usize = 64;
 
 /// What stages 4 made of a message, before it is stored.
 struct Draft {

@@ -130,7 +130,7 @@ async fn a_server_behind_the_log_answers_from_the_whole_conversation() {
     }
 }
 
-/// One writer per conversation across servers: 45 messages at once into
+/// One writer per conversation across servers (T3): 50 messages at once into
 /// one conversation, spread over three servers on one PostgreSQL database.
 /// Each server's state may be behind the others'; the append's fencing
 /// token makes a turn that ran on an old state run again on the new one.
@@ -145,7 +145,7 @@ async fn simultaneous_messages_through_three_servers_keep_one_order() {
     let c = spawn_app_with(Backend::Postgres, &[limit, shared]).await;
     let servers = [&a, &b, &c];
     let conv = a.create().await;
-    let texts: Vec<String> = (0..45)
+    let texts: Vec<String> = (0..50)
         .map(|i| format!("question {i}: do you ship to canada"))
         .collect();
     let replies = join_all(texts.iter().enumerate().map(|(i, t)| {
@@ -158,7 +158,7 @@ async fn simultaneous_messages_through_three_servers_keep_one_order() {
         assert_eq!(*status, 200, "{body}");
     }
     let t = a.transcript(&conv).await;
-    assert_one_order(&t, &replies, 45, "three servers");
+    assert_one_order(&t, &replies, 50, "three servers");
     for s in [&b, &c] {
         assert_eq!(s.transcript(&conv).await["messages"], t["messages"]);
     }

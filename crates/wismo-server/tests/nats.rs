@@ -332,6 +332,22 @@ async fn a_handoff_on_a_reaches_a_console_on_b_and_the_reply_reaches_the_shopper
     let accept = format!("/v1/agent/conversations/{}/accept", conv.id);
     let (status, body) = b.post_json(&token, &accept, json!({})).await;
     assert_eq!(status, 200, "{body}");
+    // Nora starts typing on B: the shopper's socket on A shows it.
+    let typing = format!("/v1/agent/conversations/{}/typing", conv.id);
+    let (status, body) = b.post_json(&token, &typing, json!({"on": true})).await;
+    assert_eq!(status, 204, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let shown = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next(&mut ws, left).await {
+            Some(f) if f["type"] == "typing" && f["role"] == "agent" => break Some(f),
+            Some(_) => {}
+            None => break None,
+        }
+    };
+    let shown = shown.expect("the agent's typing reached the socket on A within 2 s");
+    assert_eq!(shown["role"], "agent");
+    assert_eq!(shown["on"], true);
     let reply = format!("/v1/agent/conversations/{}/messages", conv.id);
     let text = json!({"text": "Hi, Nora here. Let me look at that."});
     let (status, body) = b.post_json(&token, &reply, text).await;
@@ -353,4 +369,49 @@ async fn a_handoff_on_a_reaches_a_console_on_b_and_the_reply_reaches_the_shopper
         }
     };
     assert!(heard, "the agent's reply reached the shopper's socket on A");
+}
+
+/// An order changed through A is not answered from B's cache: A tells
+/// every instance, and B forgets its cached orders at once (not after the
+/// cache's 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_changed_on_a_is_not_served_from_bs_cache() {
+    let (a, b) = pair().await;
+    let numbers = a.state.sessions.db.order_numbers().await.expect("orders");
+    for n in &numbers {
+        b.state.sessions.db.find_order(n).await.expect("lookup");
+    }
+    let before = b.state.sessions.db.order_cache_generation();
+    let now = chrono::Utc::now();
+    let mut cancelled = None;
+    for n in &numbers {
+        if a.state
+            .sessions
+            .db
+            .cancel_order(n, "test", now)
+            .await
+            .is_ok()
+        {
+            cancelled = Some(n.clone());
+            break;
+        }
+    }
+    let number = cancelled.expect("a demo order that can be cancelled");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while b.state.sessions.db.order_cache_generation() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B did not hear of the change within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = b
+        .state
+        .sessions
+        .db
+        .find_order(&number)
+        .await
+        .expect("lookup")
+        .expect("the order");
+    assert!(seen.cancelled_at.is_some(), "B reads the cancelled order");
 }

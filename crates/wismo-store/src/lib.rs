@@ -76,7 +76,7 @@ pub use conversations::{pending_response, ConversationRow, NewConversation, Reme
 pub use crypto::{Crypt, CryptoError, Keyring};
 pub use datakeys::{KeyUsage, SweepReport};
 pub use keys::ApiKey;
-pub use orders::ImportReport;
+pub use orders::{ImportReport, OrdersChanged};
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use privacy::{Erased, Shopper};

@@ -326,16 +326,31 @@ impl Db {
 
 /// How long a looked-up order is reused without reading it again. Changes
 /// made through this process (imports, cancels, address changes) take effect
-/// at once; changes by another process within this time.
+/// at once; changes by another process within this time, or at once when
+/// that process tells this one ([`Db::on_orders_changed`],
+/// [`Db::forget_cached_orders`]: the server does it through NATS).
 pub const ORDER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const ORDER_CACHE_MAX: usize = 10_000;
 
 /// Recently looked-up orders by number key (also "no such order"), so a
 /// conversation asking about its order turn after turn reads it once.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct OrderCache {
     generation: std::sync::atomic::AtomicU64,
     entries: std::sync::Mutex<CachedOrders>,
+    /// Called after this process changed orders (set once).
+    changed: std::sync::OnceLock<OrdersChanged>,
+}
+
+/// What [`Db::on_orders_changed`] is given.
+pub type OrdersChanged = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for OrderCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderCache")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Number key → (generation read at, when read, the order or "none").
@@ -368,10 +383,40 @@ impl OrderCache {
         entries.insert(key, (generation, std::time::Instant::now(), order));
     }
 
-    /// Forgets everything (after orders changed).
+    /// Forgets everything (after this process changed orders) and tells
+    /// the hook, if any.
     pub(crate) fn invalidate(&self) {
+        self.forget();
+        if let Some(hook) = self.changed.get() {
+            hook();
+        }
+    }
+
+    /// Forgets everything.
+    fn forget(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.entries().clear();
+    }
+}
+
+impl Db {
+    /// Calls `hook` every time this process changed orders (an import, a
+    /// cancel, an address change, an erasure), after the change committed:
+    /// the server uses it to tell the other instances. Set once; later
+    /// calls are ignored.
+    pub fn on_orders_changed(&self, hook: OrdersChanged) {
+        let _ = self.orders.changed.set(hook);
+    }
+
+    /// Forgets the orders cached in this process (another process changed
+    /// some).
+    pub fn forget_cached_orders(&self) {
+        self.orders.forget();
+    }
+
+    /// Counts how often the cache was emptied (for tests).
+    pub fn order_cache_generation(&self) -> u64 {
+        self.orders.generation()
     }
 }
