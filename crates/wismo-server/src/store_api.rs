@@ -105,8 +105,10 @@ pub async fn versions(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     caller(&state, &headers, true).await?;
-    let list = state.store.db().store_versions(100).await?;
-    let active = state.store.db().active_store_version().await?.map(|a| a.0);
+    // A list: lag-tolerant, from the replica when there is one.
+    let reads = state.store.db().replica_reads();
+    let list = reads.store_versions(100).await?;
+    let active = reads.active_store_version().await?.map(|a| a.0);
     Ok(Json(json!({
         "active": active,
         "versions": list.iter().map(version_json).collect::<Vec<_>>(),
