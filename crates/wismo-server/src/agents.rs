@@ -1012,7 +1012,8 @@ fn mean(xs: &[i64]) -> Value {
 }
 
 /// `GET /v1/admin/resolutions?since=`: every conversation created since
-/// then (default: the last 30 days) and the totals.
+/// then (default: the last 30 days) and the totals, from the read replica
+/// when there is one (analytics tolerate its lag).
 pub async fn resolutions(
     State(state): State<AppState>,
     headers: HeaderMap,

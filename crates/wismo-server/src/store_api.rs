@@ -99,7 +99,8 @@ pub async fn status(
     })))
 }
 
-/// `GET /v1/admin/store/versions`: the newest 100, without their files.
+/// `GET /v1/admin/store/versions`: the newest 100, without their files,
+/// from the read replica when there is one (may miss the last seconds).
 pub async fn versions(
     State(state): State<AppState>,
     headers: HeaderMap,
