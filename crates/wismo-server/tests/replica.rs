@@ -270,9 +270,9 @@ async fn admin_lists_read_the_replica_and_lag_behind_the_primary() {
     );
 }
 
-/// A replica that stops: the lists answer at once from the primary (what
-/// was just written is in them), `/readyz` stays 200 and says the replica
-/// is unavailable and that reads fall back.
+/// A replica that stops: `/readyz` answers quickly, stays 200 and says the
+/// replica is unavailable and that reads fall back; the lists answer from
+/// the primary (what was just written is in them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_replica_falls_back_to_the_primary_and_the_server_stays_ready() {
     let Some(pg) = PgPair::start().await else {
@@ -285,6 +285,23 @@ async fn a_stopped_replica_falls_back_to_the_primary_and_the_server_stays_ready(
     assert_eq!(s, 200, "{v}");
 
     pg.stop_replica().await;
+    // Readiness first, quickly every time: a load balancer checking every
+    // 500 ms must not time out and take every instance out because of the
+    // replica.
+    for _ in 0..3 {
+        let asked = Instant::now();
+        let (s, ready) = app.admin_get("/readyz").await;
+        assert_eq!(
+            (s, &ready["replica"]),
+            (200, &json!("unavailable")),
+            "{ready}"
+        );
+        assert!(
+            asked.elapsed() < Duration::from_millis(400),
+            "/readyz took {:?} with the replica down",
+            asked.elapsed()
+        );
+    }
     let conv = app.create().await;
     let started = Instant::now();
     let (s, v) = app.admin_get("/v1/admin/resolutions").await;

@@ -85,7 +85,7 @@ pub use orders::ImportReport;
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use privacy::{Erased, Shopper};
-pub use replica::{replica_cannot_answer, Reads, ReplicaCheck, REPLICA_REST};
+pub use replica::{replica_cannot_answer, Reads, ReplicaCheck, REPLICA_PING_TIMEOUT, REPLICA_REST};
 pub use service::SqlOrderService;
 pub use versions::{NewStoreVersion, Published, StoreVersion};
 

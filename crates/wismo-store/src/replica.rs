@@ -21,8 +21,9 @@
 //! starting up, a query cancelled by a recovery conflict, or a schema still
 //! behind the primary's (a table or column it has not replayed yet) — is
 //! read from the primary instead, with a warning in the log. After a
-//! connection failure the replica rests for [`REPLICA_REST`]: reads go
-//! straight to the primary instead of waiting on it each time.
+//! connection failure (or a readiness ping without an answer) the replica
+//! rests for [`REPLICA_REST`]: reads go straight to the primary, and
+//! readiness reports it down, instead of waiting on it each time.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +36,13 @@ use crate::{Csat, Db, Handoff, OutboxStatus, Pool, StoreDbError, StoreVersion};
 /// How long reads skip the replica after it failed to answer.
 pub const REPLICA_REST: Duration = Duration::from_secs(5);
 
-/// How long a read waits for a replica connection before falling back.
-const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a read waits for a replica connection before falling back
+/// (the pool keeps retrying a refused connection until then).
+const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long [`Db::replica_answers`] waits: readiness checks must answer
+/// well within a load balancer's check interval.
+pub const REPLICA_PING_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// A replica's pool and whether it is resting after a failure.
 #[derive(Debug, Clone)]
@@ -152,17 +158,26 @@ impl Db {
         self.replica.is_some()
     }
 
-    /// One round trip to the replica (`SELECT 1`), for readiness checks;
-    /// `None` without a replica.
-    pub async fn ping_replica(&self) -> Option<Result<(), StoreDbError>> {
+    /// Whether the replica answers, for readiness checks (`None` without a
+    /// replica): one round trip (`SELECT 1`) of at most
+    /// [`REPLICA_PING_TIMEOUT`]. A replica that fails it rests (see the
+    /// module docs) and is reported down at once, without asking, until the
+    /// rest is over.
+    pub async fn replica_answers(&self) -> Option<bool> {
         let replica = self.replica.as_ref()?;
-        Some(
-            sqlx::query("SELECT 1")
-                .execute(&replica.pool)
-                .await
-                .map(|_| ())
-                .map_err(StoreDbError::from),
-        )
+        if replica.resting() {
+            return Some(false);
+        }
+        let ping = sqlx::query("SELECT 1").execute(&replica.pool);
+        let failure = match tokio::time::timeout(REPLICA_PING_TIMEOUT, ping).await {
+            Ok(Ok(_)) => return Some(true),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {REPLICA_PING_TIMEOUT:?}"),
+        };
+        replica.rest();
+        tracing::warn!(error = %failure, rest_secs = REPLICA_REST.as_secs(),
+            "the read replica does not answer; lag-tolerant reads go to the primary");
+        Some(false)
     }
 
     /// The lag-tolerant reads (see the module docs): from the replica when
