@@ -729,8 +729,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     // this instance's memory at the limit divided by `instances`; the body
     // says so.
     let redis = state.security.limiter().redis_status().await;
-    match state.sessions.db.ping().await {
-        Ok(()) => Json(json!({
+    // Likewise a replica: the reads it serves fall back to the primary.
+    let replica = replica_status(&state).await;
+    let mut body = match state.sessions.db.ping().await {
+        Ok(()) => json!({
             "status": "ready",
             "database": "ok",
             "redis": redis,
@@ -738,18 +740,37 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "intents": state.sessions.engine.get().nlu().model().classifier.classes().len(),
             "websockets": state.websockets(),
             "nats": state.sessions.bus.status(),
-        }))
-        .into_response(),
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({"status": "unavailable", "database": "unreachable", "redis": redis, "model": "loaded", "nats": state.sessions.bus.status()}),
-                ),
-            )
-                .into_response()
+            json!({"status": "unavailable", "database": "unreachable", "redis": redis, "model": "loaded", "nats": state.sessions.bus.status()})
         }
+    };
+    if let Some((status, note)) = replica {
+        body["replica"] = json!(status);
+        if let Some(note) = note {
+            body["replica_note"] = json!(note);
+        }
+    }
+    let code = if body["database"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// The replica's part of `/readyz`: `None` without one, else `ok` or
+/// `unavailable` with a note that its reads go to the primary meanwhile
+/// (at most `wismo_store::REPLICA_PING_TIMEOUT`, at once while it rests).
+async fn replica_status(state: &AppState) -> Option<(&'static str, Option<&'static str>)> {
+    if state.sessions.db.replica_answers().await? {
+        Some(("ok", None))
+    } else {
+        Some((
+            "unavailable",
+            Some("lag-tolerant reads fall back to the primary; this instance stays ready"),
+        ))
     }
 }
 

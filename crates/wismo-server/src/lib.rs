@@ -246,6 +246,31 @@ async fn create_demo_agent(db: &Db) -> anyhow::Result<(String, String)> {
     Ok((DEMO_AGENT_EMAIL.to_string(), password))
 }
 
+/// The database with its streaming replica for the reads that tolerate lag
+/// (`wismo_store::Reads`). A replica that does not answer yet only earns a
+/// warning: those reads go to the primary until it does.
+async fn attach_replica(db: &Db, url: &str) -> anyhow::Result<Db> {
+    let (db, check) = db
+        .with_replica(url)
+        .await
+        .with_context(|| format!("cannot use the replica at {}", masked_url(url)))?;
+    let at = masked_url(url);
+    match check {
+        wismo_store::ReplicaCheck::Standby => {
+            tracing::info!(replica = %at, "lag-tolerant reads go to the replica")
+        }
+        wismo_store::ReplicaCheck::NotInRecovery => tracing::warn!(
+            replica = %at,
+            "the replica is not in recovery (not a standby); lag-tolerant reads go to it anyway"
+        ),
+        wismo_store::ReplicaCheck::Unreachable => tracing::warn!(
+            replica = %at,
+            "the replica does not answer; lag-tolerant reads go to the primary until it does"
+        ),
+    }
+    Ok(db)
+}
+
 /// Name of the cached model for the built-in training data: it changes
 /// whenever the data or the wismo version does.
 fn cached_model_name() -> String {
@@ -402,6 +427,10 @@ impl Server {
                 unreadable.join(", ")
             );
         }
+        let db = match &config.database_replica_url {
+            Some(replica) => attach_replica(&db, replica.expose()).await?,
+            None => db,
+        };
         let mut demo_agent = None;
         if config.demo_data {
             if let Some(r) = db

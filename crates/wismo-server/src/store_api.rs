@@ -99,14 +99,17 @@ pub async fn status(
     })))
 }
 
-/// `GET /v1/admin/store/versions`: the newest 100, without their files.
+/// `GET /v1/admin/store/versions`: the newest 100, without their files,
+/// from the read replica when there is one (may miss the last seconds).
 pub async fn versions(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     caller(&state, &headers, true).await?;
-    let list = state.store.db().store_versions(100).await?;
-    let active = state.store.db().active_store_version().await?.map(|a| a.0);
+    // A list: lag-tolerant, from the replica when there is one.
+    let reads = state.store.db().replica_reads();
+    let list = reads.store_versions(100).await?;
+    let active = reads.active_store_version().await?.map(|a| a.0);
     Ok(Json(json!({
         "active": active,
         "versions": list.iter().map(version_json).collect::<Vec<_>>(),

@@ -334,9 +334,11 @@ impl Webhooks {
     }
 
     /// What `GET /v1/admin/webhooks` shows: the URLs (passwords masked), the
-    /// outbox counts and up to `recent` recent failures (never a body).
+    /// outbox counts and up to `recent` recent failures (never a body),
+    /// those from the read replica when there is one.
     pub async fn status(&self, recent: usize) -> Result<Value, ApiError> {
-        let s = self.0.db.outbox_status(recent).await?;
+        // Counts: lag-tolerant, from the replica when there is one.
+        let s = self.0.db.replica_reads().outbox_status(recent).await?;
         let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
         let failures: Vec<Value> = s
             .recent_failures

@@ -708,6 +708,7 @@ impl Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let own = Db {
             pool: db.pool.clone(),
+            replica: None,
             writer: Writer::disabled(),
             orders: db.orders.clone(),
             crypt: db.crypt.clone(),

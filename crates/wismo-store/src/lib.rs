@@ -20,6 +20,12 @@
 //!   without ever sending the same row at the same time ([`Db::outbox_push`],
 //!   [`Db::outbox_claim`], …).
 //!
+//! * Read replica: [`Db::with_replica`] attaches a PostgreSQL streaming
+//!   replica; [`Db::replica_reads`] sends the reads that tolerate lag
+//!   (analytics, admin lists) to it, falling back to the primary when it
+//!   cannot answer. Every other read and every write stays on the primary,
+//!   so a shopper or an agent always reads their own writes (`replica.rs`).
+//!
 //! * Personal data at rest: every personal column is encrypted with
 //!   AES-256-GCM under a data key with a key id, and emails are looked up
 //!   by keyed hashes ([`crypto`]); keys come from a key file (created on
@@ -56,6 +62,7 @@ mod orders;
 mod outbox;
 mod people;
 mod privacy;
+mod replica;
 mod service;
 mod sso;
 mod stream;
@@ -80,6 +87,7 @@ pub use orders::{ImportReport, OrdersChanged};
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};
 pub use privacy::{Erased, Shopper};
+pub use replica::{replica_cannot_answer, Reads, ReplicaCheck, REPLICA_PING_TIMEOUT, REPLICA_REST};
 pub use service::SqlOrderService;
 pub use sso::SsoPending;
 pub use stream::StreamClaim;
@@ -94,6 +102,9 @@ pub enum StoreDbError {
     /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+    /// [`Db::with_replica`] on an SQLite database.
+    #[error("a read replica needs the primary database to be PostgreSQL")]
+    ReplicaNeedsPostgres,
     // The causes are part of each message (and deliberately not `source`s,
     // so an error chain printed with `{:#}` does not repeat them).
     #[error("could not create the database folder: {0}")]
@@ -247,6 +258,8 @@ pub(crate) use with_pool;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    /// The streaming replica of [`Db::with_replica`], for [`Db::replica_reads`].
+    replica: Option<replica::Replica>,
     writer: std::sync::Arc<conversations::Writer>,
     orders: std::sync::Arc<orders::OrderCache>,
     crypt: std::sync::Arc<Crypt>,
@@ -392,6 +405,7 @@ impl Db {
         };
         Ok(Db {
             pool,
+            replica: None,
             writer: Default::default(),
             orders: Default::default(),
             crypt: std::sync::Arc::new(Crypt::new(Keyring::ephemeral()?, None)),

@@ -10,6 +10,8 @@
 //! one shared folder, so only the first app of a run trains it.
 #![allow(dead_code)]
 
+pub mod replica;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -129,7 +131,23 @@ pub async fn spawn_app_with(backend: Backend, settings: &[(&str, &str)]) -> Test
             (format!("{base}/{name}"), Some(name))
         }
     };
-    let guard = DbGuard { dir, pg_name };
+    start_app(backend, database_url, DbGuard { dir, pg_name }, settings).await
+}
+
+/// A server on a database the test manages itself (`postgres://…` of a
+/// [`replica::PgPair`]; never dropped here), with extra settings.
+pub async fn spawn_app_on(database_url: &str, settings: &[(&str, &str)]) -> TestApp {
+    let dir = std::env::temp_dir().join(format!("wismo-server-test-{}", unique_suffix()));
+    let guard = DbGuard { dir, pg_name: None };
+    start_app(Backend::Postgres, database_url.to_string(), guard, settings).await
+}
+
+async fn start_app(
+    backend: Backend,
+    database_url: String,
+    guard: DbGuard,
+    settings: &[(&str, &str)],
+) -> TestApp {
     let mut layers = Layers::defaults();
     let cache = model_cache();
     let cache = cache.display().to_string();
