@@ -195,6 +195,7 @@ impl Db {
             replica: None,
             writer: crate::conversations::Writer::disabled(),
             orders: Default::default(),
+            stream: Default::default(),
             crypt: self.crypt.clone(),
         }
     }

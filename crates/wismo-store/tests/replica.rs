@@ -31,6 +31,7 @@ async fn push_one(db: &Db) {
             "evt_replica",
             "agent.message",
             "{}",
+            None,
             &["https://a.example/hook".to_string()],
             at,
         )
