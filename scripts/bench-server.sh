@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Server benchmarks (BENCHMARKS.md): start-up time, turns per second over
-# HTTP keep-alive, turn cost at the 500th message, memory per open WebSocket.
+# HTTP keep-alive (and, with wrk installed, GET /healthz under wrk in the
+# same run, the binary's floor), turn cost at the 500th message, memory per
+# open WebSocket.
 # Runs against SQLite (fresh data dir) and, when reachable, PostgreSQL.
 #
 #   scripts/bench-server.sh                # everything, both databases
@@ -64,6 +66,13 @@ for backend in $BACKENDS; do
   start_server "$url"
   echo "== $backend: turns over HTTP keep-alive, $CONNECTIONS connections, $DURATION"
   "$BIN" loadgen --url "http://127.0.0.1:$PORT" --connections "$CONNECTIONS" --duration "$DURATION"
+  if command -v wrk > /dev/null; then
+    # The same binary's floor: what it serves when a request does no work.
+    echo "== $backend: GET /healthz under wrk, $CONNECTIONS connections, $DURATION (turns/s above as a share of this)"
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz" | grep -E "Requests/sec|99%"
+  else
+    echo "== $backend: wrk not installed (Debian: apt-get install wrk): no /healthz comparison"
+  fi
   echo "== $backend: a 500-message conversation per connection: first 50 vs last 50 turns"
   "$BIN" loadgen --mode growth --url "http://127.0.0.1:$PORT" --connections 4 --conversation-length-test 500
   echo "== $backend: $WS_COUNT open WebSockets"

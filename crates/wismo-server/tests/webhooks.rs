@@ -605,7 +605,7 @@ async fn without_urls_emit_is_a_no_op_and_the_status_is_empty() {
     assert_eq!(status, 200);
     assert_eq!(
         s,
-        json!({"targets": [], "outbox": {"pending": 0, "delivered": 0, "dead": 0}, "recent_failures": []})
+        json!({"targets": [], "outbox": {"pending": 0, "delivered": 0, "dead": 0}, "recent_failures": [], "event_stream": false})
     );
     // A bad event type is refused.
     let err = app

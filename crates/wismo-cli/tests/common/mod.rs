@@ -313,7 +313,18 @@ pub async fn watch(
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A WebSocket connection to conversation `id` at `base` (`ws://…`) with
+/// the `wismo.v1` subprotocol, not yet authorised.
+pub async fn open_ws(base: &str, id: &str) -> Result<Ws, Box<dyn std::error::Error + Send + Sync>> {
+    let mut req = format!("{base}/v1/conversations/{id}/ws").into_client_request()?;
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("wismo.v1"),
+    );
+    connect(req).await
+}
 
 /// A WebSocket handshake over a new TCP connection to the request's host.
 async fn connect(
