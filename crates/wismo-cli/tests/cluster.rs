@@ -160,7 +160,7 @@ async fn connection(
     let mut last_frame = Instant::now();
     loop {
         let now = Instant::now();
-        let sending = pending.is_none() && now < run.finish();
+        let sending = pending.is_none() && now < run.finish() && *due < run.finish();
         if pending.is_none() && now >= run.finish() && now.duration_since(last_frame) >= QUIET {
             let _ = ws.close(None).await;
             return Ended::Done;
