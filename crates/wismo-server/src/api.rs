@@ -63,7 +63,7 @@ pub async fn limited_turn(
         .await?;
     let (reply, failed) = state
         .sessions
-        .turn_checked(session, text, client_message_id, locked)
+        .turn_checked(session, text, client_message_id, locked, true)
         .await?;
     if failed > 0 {
         let order = state.sessions.order_in_question(session).await.or(order);

@@ -188,6 +188,9 @@ pub struct Config {
     /// conversation has new events, and the consoles' signals. `None`:
     /// in-process.
     pub nats_url: Option<Secret>,
+    /// With `nats_url`: publish every conversation and case event durably
+    /// to JetStream (`wismo.events.>`). Default true.
+    pub event_stream: bool,
     /// `postgres://…` of a streaming replica for reads that tolerate lag.
     pub database_replica_url: Option<Secret>,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
@@ -803,6 +806,12 @@ const KEYS: &[Key] = &[
         default: None,
         secret: true,
         help: "nats:// or tls:// URL shared by every instance: live updates to WebSockets and agent consoles across instances (unset: in-process, one instance)",
+    },
+    Key {
+        name: "event_stream",
+        default: Some("true"),
+        secret: false,
+        help: "with nats_url: publish every conversation and case event durably to the JetStream stream WISMO_EVENTS (false: live updates only, no durable stream)",
     },
     Key {
         name: "database_replica_url",
@@ -1436,6 +1445,7 @@ impl Layers {
             },
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
+            event_stream: boolean("event_stream")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

@@ -486,7 +486,7 @@ impl Server {
         }
         // The durable event stream on JetStream, with NATS.
         let event_stream = match (bus.client(), bus.commits()) {
-            (Some(client), Some(wake)) => {
+            (Some(client), Some(wake)) if config.event_stream => {
                 Some(stream::EventStream::new(client.clone(), db.clone(), wake))
             }
             _ => None,

@@ -666,7 +666,7 @@ impl Sessions {
         text: &str,
         client_message_id: Option<&str>,
     ) -> Result<(Value, u32), ApiError> {
-        self.turn_checked(session, text, client_message_id, false)
+        self.turn_checked(session, text, client_message_id, false, false)
             .await
     }
 

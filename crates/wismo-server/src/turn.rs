@@ -55,18 +55,24 @@ impl Sessions {
     /// [`Sessions::turn_counted`]; with `locked`, no order check is made in
     /// this turn: the engine answers as it does after too many failures in
     /// the conversation (`verify.locked`: says so plainly and offers a
-    /// person). The server's verification limits use this.
+    /// person). The server's verification limits use this. With
+    /// `unanswered`, the caller has just looked the client message id up
+    /// and found nothing: the replay stage is skipped (a copy answered
+    /// meanwhile is still caught, by the append, and replayed).
     pub async fn turn_checked(
         &self,
         session: &Arc<Session>,
         text: &str,
         client_message_id: Option<&str>,
         locked: bool,
+        unanswered: bool,
     ) -> Result<(Value, u32), ApiError> {
         let mut live = session.live.lock().await;
         session.used_now();
-        if let Some(replayed) = self.replay(&session.id, text, client_message_id).await? {
-            return Ok((replayed, 0));
+        if !unanswered {
+            if let Some(replayed) = self.replay(&session.id, text, client_message_id).await? {
+                return Ok((replayed, 0));
+            }
         }
         self.reload_if_stale(session, &mut live).await?;
         let prepared = self.prepare(&session.id, text).await?;

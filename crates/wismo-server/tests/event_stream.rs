@@ -211,3 +211,38 @@ async fn every_event_reaches_the_stream_once_in_order_and_a_restarted_consumer_m
     .expect("cursor");
     assert_eq!(cursor, (second_last, second_last), "the cursor caught up");
 }
+
+#[tokio::test]
+async fn with_the_event_stream_off_nothing_is_queued_for_it_and_both_servers_share_the_conversation(
+) {
+    let url = nats_url();
+    let mut settings = vec![("nats_url", url.as_str()), ("event_stream", "false")];
+    settings.extend(NO_LIMITS);
+    let a = spawn_app_with(Backend::Postgres, &settings).await;
+    settings.push(("database_url", a.database_url.as_str()));
+    let b = spawn_app_with(Backend::Postgres, &settings).await;
+    let conv = a.create().await;
+    a.say(&conv, "where is my order #1001?").await;
+    b.say(&conv, "I want to talk to a human").await;
+    // The log has the turns from both servers, one order.
+    let last = last_seq(&b, &conv).await;
+    assert!(last >= 4, "{last}");
+    let mut pg = sqlx::PgConnection::connect(&a.database_url)
+        .await
+        .expect("database");
+    let marked: i64 = sqlx::query_scalar("SELECT count(*) FROM event_stream")
+        .fetch_one(&mut pg)
+        .await
+        .expect("count");
+    assert_eq!(marked, 0, "no conversation marked for the relay");
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE target = 'nats:wismo.events'")
+            .fetch_one(&mut pg)
+            .await
+            .expect("count");
+    assert_eq!(queued, 0, "no case event queued for the stream");
+    // The webhook status says so.
+    let (status, body) = a.admin_get("/v1/admin/webhooks").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["event_stream"], false, "{body}");
+}

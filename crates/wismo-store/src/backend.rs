@@ -246,7 +246,15 @@ const ORDER_SELECT: &str = "SELECT o.number, o.id, o.email, o.customer_id, \
      FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
 
 macro_rules! backend {
-    ($DB:ty, $bulk_lock:expr, $reserve_seqs:expr, $insert_events:expr, $last_seq_locked:expr) => {
+    (
+        $DB:ty,
+        $bulk_lock:expr,
+        $reserve_seqs:expr,
+        $insert_events:expr,
+        $last_seq_locked:expr,
+        $last_seqs_locked:expr,
+        $known_cmids:expr
+    ) => {
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
         use wismo_core::dialogue::state::Event;
@@ -586,6 +594,40 @@ macro_rules! backend {
             Ok(row.map(|(s,)| s))
         }
 
+        /// [`last_seq_locked`] of every conversation in `ids` in one
+        /// statement (rows locked in id order); absent ones are left out.
+        pub(crate) async fn last_seqs_locked(
+            conn: &mut Conn,
+            ids: &[&str],
+        ) -> Result<Vec<(String, i64)>, StoreDbError> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(sqlx::query_as($last_seqs_locked)
+                .bind(serde_json::to_string(ids)?)
+                .fetch_all(&mut *conn)
+                .await?)
+        }
+
+        /// Which of the (conversation, client message id) pairs are
+        /// recorded already, in one statement.
+        pub(crate) async fn known_client_messages(
+            conn: &mut Conn,
+            pairs: &[(&str, &str)],
+        ) -> Result<Vec<(String, String)>, StoreDbError> {
+            if pairs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let json: Vec<serde_json::Value> = pairs
+                .iter()
+                .map(|(c, m)| serde_json::json!({"c": c, "m": m}))
+                .collect();
+            Ok(sqlx::query_as($known_cmids)
+                .bind(serde_json::to_string(&json)?)
+                .fetch_all(&mut *conn)
+                .await?)
+        }
+
         /// Inserts `events` with seqs `first`, `first + 1`, … in one statement.
         pub(crate) async fn insert_events(
             conn: &mut Conn,
@@ -817,7 +859,12 @@ pub(crate) mod sqlite {
          SELECT value ->> 'c', value ->> 's', value ->> 'e', $2, value ->> 'k' FROM json_each($1)",
         // A write, so the transaction takes SQLite's write lock at once
         // (a read first would deadlock against another process's writer).
-        "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING last_seq"
+        "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING last_seq",
+        "UPDATE conversations SET last_seq = last_seq \
+         WHERE id IN (SELECT value FROM json_each($1)) RETURNING id, last_seq",
+        "SELECT conversation_id, client_message_id FROM client_message_ids \
+         WHERE (conversation_id, client_message_id) IN \
+         (SELECT value ->> 'c', value ->> 'm' FROM json_each($1))"
     );
 }
 
@@ -832,6 +879,11 @@ pub(crate) mod postgres {
         "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
          SELECT x.c, x.s, x.e, $2, x.k FROM json_to_recordset($1::json) \
          AS x(c text, s bigint, e text, k text)",
-        "SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE"
+        "SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE",
+        "SELECT id, last_seq FROM conversations \
+         WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id FOR UPDATE",
+        "SELECT conversation_id, client_message_id FROM client_message_ids \
+         WHERE (conversation_id, client_message_id) IN \
+         (SELECT x.c, x.m FROM json_to_recordset($1::json) AS x(c text, m text))"
     );
 }

@@ -303,6 +303,33 @@ impl Db {
                     _ => None,
                 })
                 .collect();
+            // One statement locks every existing conversation of the batch,
+            // in id order (the unfenced ones too, so that the seq
+            // reservation below never waits for a lock taken in another
+            // order: writers of several instances cannot deadlock); one more
+            // finds the client message ids answered already.
+            let mut distinct: Vec<&str> = jobs
+                .iter()
+                .filter_map(|j| match j {
+                    Job::Append { create: None, id, .. } => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let locked = b::last_seqs_locked(&mut tx, &distinct).await?;
+            let asked: Vec<(&str, &str)> = jobs
+                .iter()
+                .filter_map(|j| match j {
+                    Job::Append { create: None, id, client_message_id: Some(c), .. }
+                        if fenced.contains(&id.as_str()) =>
+                    {
+                        Some((id.as_str(), c.as_str()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let known = b::known_client_messages(&mut tx, &asked).await?;
             let mut at: Vec<(&str, i64)> = Vec::new();
             let mut stale = vec![None; jobs.len()];
             let mut cmids: Vec<(&str, &str)> = Vec::new();
@@ -315,7 +342,7 @@ impl Db {
                 }
                 let current = match at.iter().find(|(w, _)| *w == id) {
                     Some((_, s)) => Some(*s),
-                    None => b::last_seq_locked(&mut tx, id).await?,
+                    None => locked.iter().find(|(l, _)| l == id).map(|(_, s)| *s),
                 };
                 let Some(current) = current else { continue };
                 if expect.is_some_and(|e| e != current) {
@@ -323,7 +350,8 @@ impl Db {
                     continue;
                 }
                 if let Some(c) = client_message_id.as_deref() {
-                    if cmids.contains(&(id.as_str(), c)) || b::recall(&mut tx, id, c).await?.is_some() {
+                    let recorded = known.iter().any(|(k, m)| k == id && m == c);
+                    if cmids.contains(&(id.as_str(), c)) || recorded {
                         stale[i] = Some(Refused::Duplicate);
                         continue;
                     }
