@@ -26,6 +26,15 @@ use crate::error::ApiError;
 use crate::sessions::{Session, Sessions};
 use crate::AppState;
 
+/// A hand-off a turn queued: the case and what the shopper was told.
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedHandoff {
+    pub handoff: Handoff,
+    /// The honest wait; `None` when nobody was online.
+    pub wait: Option<u32>,
+    pub contact_email: Option<String>,
+}
+
 /// What the agent consoles hear about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Signal {
@@ -390,7 +399,7 @@ impl Sessions {
         intent: Option<String>,
         last_text: &str,
         now: DateTime<Utc>,
-    ) -> Result<Handoff, ApiError> {
+    ) -> Result<QueuedHandoff, ApiError> {
         let st = &conv.state;
         let reason = st.handoff.clone().unwrap_or_else(|| "default".into());
         let locale = conv.locale.clone().or_else(|| st.locale.clone());
@@ -446,19 +455,37 @@ impl Sessions {
                 case_ref,
             })
             .await?;
+        let queued = QueuedHandoff {
+            handoff: h,
+            wait,
+            contact_email,
+        };
+        self.handoff_queued_events(conv, events, &queued, now);
+        Ok(queued)
+    }
+
+    /// The conversation's events for a hand-off queued (by this turn, or by
+    /// an earlier run of it that lost its append to another server: the
+    /// case is not queued twice, and its events and webhook are not lost).
+    pub(crate) fn handoff_queued_events(
+        &self,
+        conv: &mut Conversation,
+        events: &mut Vec<Event>,
+        queued: &QueuedHandoff,
+        now: DateTime<Utc>,
+    ) {
         let before = conv.events.len();
         self.engine.get().handoff_queued(
             conv,
             HandoffQueue {
-                case: h.case_id(),
-                wait_secs: wait,
-                agents_online: wait.is_some(),
-                contact_email,
+                case: queued.handoff.case_id(),
+                wait_secs: queued.wait,
+                agents_online: queued.wait.is_some(),
+                contact_email: queued.contact_email.clone(),
             },
             now,
         );
         events.extend(conv.events.drain(before..));
-        Ok(h)
     }
 
     /// The honest wait for the next person who speaks `locale` with

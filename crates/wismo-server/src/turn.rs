@@ -32,6 +32,7 @@ use wismo_store::StoreDbError;
 
 use crate::config::PausePoint;
 use crate::error::ApiError;
+use crate::escalation::QueuedHandoff;
 use crate::sessions::{message_json, Frame, Handoff, Live, Session, Sessions};
 
 /// Times a turn is run again after another server appended first (each
@@ -44,7 +45,7 @@ struct Draft {
     events: Vec<Event>,
     nlu: Option<ParseResult>,
     handoff: Handoff,
-    queued: Option<wismo_store::Handoff>,
+    queued: Option<QueuedHandoff>,
     /// Whether the conversation was with the store's people before.
     had_case: bool,
     /// The turn's time.
@@ -177,8 +178,11 @@ impl Sessions {
         client_message_id: Option<&str>,
     ) -> Result<Option<(Draft, i64)>, ApiError> {
         let mut retries = 0;
+        let mut earlier: Option<QueuedHandoff> = None;
         loop {
-            let draft = self.answer(session, live, text, locked).await?;
+            let draft = self
+                .answer(session, live, text, locked, earlier.as_ref())
+                .await?;
             self.pause_for_test(&session.id, PausePoint::BeforeCommit)
                 .await;
             match self
@@ -199,6 +203,7 @@ impl Sessions {
                 }
                 Err(StoreDbError::Stale { last, .. }) if retries < MAX_STALE_RETRIES => {
                     retries += 1;
+                    earlier = draft.queued.or(earlier);
                     tracing::info!(conversation = %session.id, seq = last, "another server answered first; running the turn again on its state");
                     live.stale = true;
                     self.reload_if_stale(session, live).await?;
@@ -229,6 +234,7 @@ impl Sessions {
         live: &mut Live,
         text: &str,
         locked: bool,
+        earlier: Option<&QueuedHandoff>,
     ) -> Result<Draft, ApiError> {
         let now = self.clock.now();
         let mut events = Vec::new();
@@ -256,7 +262,7 @@ impl Sessions {
             had_case,
             now,
         };
-        self.people(session, live, &redact_text(text), now, &mut draft)
+        self.people(session, live, &redact_text(text), now, earlier, &mut draft)
             .await?;
         Ok(draft)
     }
@@ -321,6 +327,7 @@ impl Sessions {
         live: &mut Live,
         stored_text: &str,
         now: DateTime<Utc>,
+        earlier: Option<&QueuedHandoff>,
         draft: &mut Draft,
     ) -> Result<(), ApiError> {
         let requested = draft
@@ -330,7 +337,16 @@ impl Sessions {
         let st = &live.conv.state;
         let pending =
             !live.stale && st.handoff.is_some() && st.case_id.is_none() && st.agent.is_none();
-        if (requested || pending)
+        if let (Some(q), true, false) = (earlier, requested || pending, draft.had_case) {
+            // An earlier run of this turn queued it and lost its append:
+            // the same case, told again on the fresh state.
+            let mut conv = std::mem::take(&mut live.conv);
+            self.handoff_queued_events(&mut conv, &mut draft.events, q, now);
+            conv.events.clear();
+            draft.handoff = Handoff::of(&conv.state);
+            live.conv = conv;
+            draft.queued = Some(q.clone());
+        } else if (requested || pending)
             && !draft.had_case
             && self.db.open_handoff(&session.id).await?.is_none()
         {
@@ -425,7 +441,7 @@ impl Sessions {
             if let Err(e) = self
                 .after_handoff_turn(
                     &session.id,
-                    draft.queued.as_ref(),
+                    draft.queued.as_ref().map(|q| &q.handoff),
                     &draft.events,
                     last,
                     &sentiments,

@@ -130,6 +130,45 @@ async fn a_server_behind_the_log_answers_from_the_whole_conversation() {
     }
 }
 
+/// A turn that asks for a person on a server whose state is behind: its
+/// first run queues the case and loses its append; the run on the whole
+/// conversation tells the shopper about that same case (not a second one,
+/// and not nothing).
+#[tokio::test]
+async fn a_hand_off_queued_by_a_turn_that_lost_its_append_is_told_once() {
+    for backend in BACKENDS {
+        let a = spawn_app(backend).await;
+        let b = spawn_app_with(backend, &[("database_url", a.database_url.as_str())]).await;
+        let conv = a.create().await;
+        a.say(&conv, "hi").await;
+        b.say(&conv, "do you ship to canada?").await;
+        let r = a.say(&conv, "I want to talk to a human").await;
+        assert_eq!(r["handoff"]["status"], "queued", "{backend:?}: {r}");
+        let cases = a
+            .state
+            .sessions
+            .db
+            .handoffs_of(&conv.id)
+            .await
+            .expect("cases");
+        assert_eq!(cases.len(), 1, "{backend:?}: one case");
+        let t = b.transcript(&conv).await;
+        let queued_notes = t["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m["role"] == "bot")
+            .filter(|m| {
+                m["text"]
+                    .as_str()
+                    .is_some_and(|x| x.contains(&cases[0].case_id()))
+            })
+            .count();
+        assert!(queued_notes <= 1, "{backend:?}: {t}");
+        assert_eq!(users(&t).len(), 3, "{backend:?}: {t}");
+    }
+}
+
 /// One writer per conversation across servers (T3): 50 messages at once into
 /// one conversation, spread over three servers on one PostgreSQL database.
 /// Each server's state may be behind the others'; the append's fencing
