@@ -14,7 +14,9 @@
 //!   `número de cuenta`, `cuenta bancaria`, `clabe`…
 //!
 //! Everything works on byte offsets of the original text; the markers never
-//! contain digits, so redaction is idempotent.
+//! contain digits, and a second pass skips the words inside a marker and
+//! takes a security code marker after a key word for the code it named, so
+//! redaction is idempotent.
 
 use std::ops::BitOr;
 
@@ -543,10 +545,22 @@ fn match_word(f: &[(usize, char)], k: usize, word: &str) -> Option<usize> {
 fn keyword_spans(text: &str) -> Vec<Span> {
     let f = fold(text);
     let mut out = Vec::new();
+    // Text redacted before: the words inside a marker are no key words, and
+    // a security code marker after a key word is the code it named (so a
+    // second pass does not take the next number for it).
+    let marked = |m: &'static str| text.match_indices(m).map(move |(i, _)| (i, i + m.len()));
+    let markers: Vec<(usize, usize)> = marked(CARD_MARKER)
+        .chain(marked(SECURITY_CODE_MARKER))
+        .chain(marked(BANK_MARKER))
+        .collect();
+    let codes_marked: Vec<usize> = marked(SECURITY_CODE_MARKER).map(|(i, _)| i).collect();
     for k in 0..f.len() {
         let c = f[k].1;
         // Key words start a word: skip the rest of each word at once.
         if !c.is_alphabetic() || (k > 0 && f[k - 1].1.is_alphanumeric()) {
+            continue;
+        }
+        if markers.iter().any(|(s, e)| (*s..*e).contains(&f[k].0)) {
             continue;
         }
         let after = |words: &[&str]| {
@@ -558,7 +572,9 @@ fn keyword_spans(text: &str) -> Vec<Span> {
         };
         if let Some(j) = after(SECURITY_WORDS) {
             let from = f.get(j).map_or(text.len(), |c| c.0);
-            if let Some(s) = codes_after(text, from, 3..=4, false).into_iter().next() {
+            let first = codes_after(text, from, 3..=4, false).into_iter().next();
+            let already = |s: &(usize, usize)| codes_marked.iter().any(|m| (from..s.0).contains(m));
+            if let Some(s) = first.filter(|s| !already(s)) {
                 out.push(Span {
                     start: s.0,
                     end: s.1,
@@ -669,6 +685,10 @@ mod tests {
         ("diners 3056 9309 0259 04", "diners [card number removed]"),
         ("visa 4222222222222 ok", "visa [card number removed] ok"),
         ("cvv 123", "cvv [security code removed]"),
+        (
+            "quiero cid. 1053 1042 for me",
+            "quiero cid. [security code removed] 1042 for me",
+        ),
         ("my CVC is 4567", "my CVC is [security code removed]"),
         (
             "security code: 123",
