@@ -125,6 +125,10 @@ fuzz_target!(|data: &[u8]| {
         // A card number found in the message never comes back out of the
         // turn (replies or event log) as a number of its own.
         let shown = format!("{:?}{:?}", out.messages, out.events);
+        // The same digits may also stand elsewhere in the message where
+        // they are no card number (an amount such as `…2222.22`): there
+        // they are kept, and may be shown.
+        let kept = redact::redact_text(line);
         for span in redact::spans(line) {
             if span.kind != redact::Kind::CardNumber {
                 continue;
@@ -136,7 +140,7 @@ fuzz_target!(|data: &[u8]| {
                 .filter(char::is_ascii_digit)
                 .collect();
             assert!(
-                !appears_as_number(&shown, &digits),
+                appears_as_number(&kept, &digits) || !appears_as_number(&shown, &digits),
                 "a card number came back out"
             );
         }
