@@ -391,15 +391,22 @@ pub async fn order_detail(db: &Db, number: &str) -> Value {
 impl Sessions {
     /// Queues a hand-off the engine just requested: the case row, the wait
     /// estimate and the engine's message to the shopper (appended to
-    /// `events`). `conv` is the conversation after the turn.
+    /// `events`). `conv` is the conversation after the turn. With
+    /// `earlier`, the case an earlier run of this turn queued before it
+    /// lost its append: no second case, the same message again.
     pub(crate) async fn queue_handoff(
         &self,
         conv: &mut Conversation,
         events: &mut Vec<Event>,
         intent: Option<String>,
         last_text: &str,
+        earlier: Option<&QueuedHandoff>,
         now: DateTime<Utc>,
     ) -> Result<QueuedHandoff, ApiError> {
+        if let Some(queued) = earlier {
+            self.handoff_queued_events(conv, events, queued, now);
+            return Ok(queued.clone());
+        }
         let st = &conv.state;
         let reason = st.handoff.clone().unwrap_or_else(|| "default".into());
         let locale = conv.locale.clone().or_else(|| st.locale.clone());
@@ -467,7 +474,7 @@ impl Sessions {
     /// The conversation's events for a hand-off queued (by this turn, or by
     /// an earlier run of it that lost its append to another server: the
     /// case is not queued twice, and its events and webhook are not lost).
-    pub(crate) fn handoff_queued_events(
+    fn handoff_queued_events(
         &self,
         conv: &mut Conversation,
         events: &mut Vec<Event>,

@@ -337,31 +337,38 @@ impl Sessions {
         let st = &live.conv.state;
         let pending =
             !live.stale && st.handoff.is_some() && st.case_id.is_none() && st.agent.is_none();
-        if let (Some(q), true, false) = (earlier, requested || pending, draft.had_case) {
-            // An earlier run of this turn queued it and lost its append:
-            // the same case, told again on the fresh state.
-            let mut conv = std::mem::take(&mut live.conv);
-            self.handoff_queued_events(&mut conv, &mut draft.events, q, now);
-            conv.events.clear();
-            draft.handoff = Handoff::of(&conv.state);
-            live.conv = conv;
-            draft.queued = Some(q.clone());
-        } else if (requested || pending)
+        // A case an earlier run of this turn queued (it lost its append) is
+        // open now: told again on the fresh state, not queued twice.
+        if (requested || pending)
             && !draft.had_case
-            && self.db.open_handoff(&session.id).await?.is_none()
+            && (earlier.is_some() || self.db.open_handoff(&session.id).await?.is_none())
         {
             let intent = draft.nlu.as_ref().map(|n| n.intent.name.clone());
             let result = if live.stale {
                 // The engine failed: queue from what the log says so far.
                 let mut conv = Conversation::new(session.id.clone());
                 conv.state.handoff = Some("bot_error".into());
-                self.queue_handoff(&mut conv, &mut draft.events, intent, stored_text, now)
-                    .await
-                    .map(|h| (h, Handoff::of(&conv.state)))
+                self.queue_handoff(
+                    &mut conv,
+                    &mut draft.events,
+                    intent,
+                    stored_text,
+                    earlier,
+                    now,
+                )
+                .await
+                .map(|h| (h, Handoff::of(&conv.state)))
             } else {
                 let mut conv = std::mem::take(&mut live.conv);
                 let r = self
-                    .queue_handoff(&mut conv, &mut draft.events, intent, stored_text, now)
+                    .queue_handoff(
+                        &mut conv,
+                        &mut draft.events,
+                        intent,
+                        stored_text,
+                        earlier,
+                        now,
+                    )
                     .await;
                 conv.events.clear();
                 let h = Handoff::of(&conv.state);
