@@ -266,14 +266,9 @@ pub async fn watch(
     seen: Arc<Mutex<Seen>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let url = format!("{base}/v1/conversations/{id}/ws");
     while !*stop.borrow() {
-        let mut req = url.clone().into_client_request().expect("request");
-        req.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("wismo.v1"),
-        );
-        let Ok(Ok(mut ws)) = tokio::time::timeout(Duration::from_secs(3), connect(req)).await
+        let Ok(Ok(mut ws)) =
+            tokio::time::timeout(Duration::from_secs(3), open_ws(&base, &id)).await
         else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
