@@ -28,7 +28,10 @@ pub fn wismo_bin() -> PathBuf {
 /// A first port for this test process (HAProxy; the instances take the
 /// next ones), spread by PID so that parallel runs rarely collide.
 pub fn cluster_port() -> u16 {
-    let port = 20_000 + (std::process::id() % 2_000) * 10;
+    // Below Linux's ephemeral range (32768 and up by default): a port there
+    // may be taken by any outgoing connection (one CI run lost HAProxy's
+    // bind to one). Up to port + 91 is used (instances, a replica pair).
+    let port = 20_000 + (std::process::id() % 1_200) * 10;
     u16::try_from(port).expect("a port")
 }
 
