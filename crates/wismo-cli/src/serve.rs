@@ -96,6 +96,15 @@ pub struct ServeArgs {
     /// `nats://` URL shared by every instance (live updates, event stream).
     #[arg(long)]
     pub nats_url: Option<String>,
+    /// The shop's address for live Shopify lookups, e.g. example.myshopify.com (token: WISMO_SHOPIFY_ACCESS_TOKEN).
+    #[arg(long)]
+    pub shopify_shop: Option<String>,
+    /// Shopify Admin API version [default: 2026-10].
+    #[arg(long)]
+    pub shopify_api_version: Option<String>,
+    /// Refuse Shopify webhooks triggered longer ago than this [default: 48h].
+    #[arg(long)]
+    pub shopify_webhook_max_age: Option<String>,
     /// `postgres://` URL of a streaming replica for reads that tolerate lag.
     #[arg(long)]
     pub database_replica_url: Option<String>,
@@ -146,6 +155,9 @@ impl ServeArgs {
             ("instances", &self.instances),
             ("nats_url", &self.nats_url),
             ("database_replica_url", &self.database_replica_url),
+            ("shopify_shop", &self.shopify_shop),
+            ("shopify_api_version", &self.shopify_api_version),
+            ("shopify_webhook_max_age", &self.shopify_webhook_max_age),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

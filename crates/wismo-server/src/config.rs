@@ -45,6 +45,24 @@ impl fmt::Display for Secret {
     }
 }
 
+/// How to reach a shop's Admin API.
+#[derive(Debug, Clone)]
+pub struct ShopifySettings {
+    pub shop: wismo_integrations::shopify::ShopUrl,
+    pub access_token: Secret,
+    pub api_version: wismo_integrations::shopify::ApiVersion,
+}
+
+impl ShopifySettings {
+    pub fn client_config(&self) -> wismo_integrations::shopify::ShopifyConfig {
+        wismo_integrations::shopify::ShopifyConfig {
+            shop: self.shop.clone(),
+            access_token: self.access_token.expose().to_string(),
+            api_version: self.api_version.clone(),
+        }
+    }
+}
+
 /// A database URL with any password masked, fit for printing.
 pub fn masked_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -193,6 +211,16 @@ pub struct Config {
     pub event_stream: bool,
     /// `postgres://…` of a streaming replica for reads that tolerate lag.
     pub database_replica_url: Option<Secret>,
+    /// The Shopify Admin API (`shopify_shop` with `shopify_access_token`);
+    /// `None`: no live lookups (the mirror, fed by webhooks and
+    /// `wismo sync shopify`, or a connection saved by `wismo connect
+    /// shopify`, still answers).
+    pub shopify: Option<ShopifySettings>,
+    /// Key of `X-Shopify-Hmac-Sha256` on Shopify webhooks; `None`: the
+    /// webhook endpoint answers 404.
+    pub shopify_webhook_secret: Option<Secret>,
+    /// Shopify webhooks triggered longer ago than this are refused (401).
+    pub shopify_webhook_max_age: Duration,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -818,6 +846,36 @@ const KEYS: &[Key] = &[
         default: None,
         secret: true,
         help: "postgres:// URL of a streaming replica for reads that tolerate lag (unset: every read from database_url)",
+    },
+    Key {
+        name: "shopify_shop",
+        default: None,
+        secret: false,
+        help: "the shop's address for the Shopify Admin API, e.g. example.myshopify.com (with shopify_access_token; unset: no live lookups)",
+    },
+    Key {
+        name: "shopify_access_token",
+        default: None,
+        secret: true,
+        help: "Admin API access token of the shop's custom app (shpat_…; scopes read_orders, write_orders for cancellations)",
+    },
+    Key {
+        name: "shopify_api_version",
+        default: Some(wismo_integrations::shopify::DEFAULT_API_VERSION),
+        secret: false,
+        help: "the Shopify Admin API version wismo calls (YYYY-MM)",
+    },
+    Key {
+        name: "shopify_webhook_secret",
+        default: None,
+        secret: true,
+        help: "key of X-Shopify-Hmac-Sha256 on Shopify webhooks (the app's client secret; unset: POST /v1/integrations/shopify/webhooks answers 404)",
+    },
+    Key {
+        name: "shopify_webhook_max_age",
+        default: Some("48h"),
+        secret: false,
+        help: "Shopify webhooks whose X-Shopify-Triggered-At is older than this are refused (401)",
     },
 ];
 
@@ -1446,6 +1504,41 @@ impl Layers {
             model: text("model").map(PathBuf::from),
             auto_assign: boolean("auto_assign")?,
             event_stream: boolean("event_stream")?,
+            shopify: match (text("shopify_shop"), text("shopify_access_token")) {
+                (None, None) => None,
+                (Some(shop), Some(token)) => Some(ShopifySettings {
+                    shop: wismo_integrations::shopify::ShopUrl::parse(shop)
+                        .map_err(|m| invalid("shopify_shop", m))?,
+                    access_token: Secret::new(token),
+                    api_version: wismo_integrations::shopify::ApiVersion::parse(required(
+                        "shopify_api_version",
+                    )?)
+                    .map_err(|m| invalid("shopify_api_version", m))?,
+                }),
+                (Some(_), None) => {
+                    return Err(invalid(
+                        "shopify_access_token",
+                        "must be set when shopify_shop is".into(),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        "shopify_shop",
+                        "must be set when shopify_access_token is".into(),
+                    ))
+                }
+            },
+            shopify_webhook_secret: match text("shopify_webhook_secret") {
+                Some(s) if s.len() < 16 => {
+                    return Err(invalid(
+                        "shopify_webhook_secret",
+                        "must be at least 16 characters long (Shopify's secrets are 32 or more)"
+                            .into(),
+                    ))
+                }
+                s => s.map(Secret::new),
+            },
+            shopify_webhook_max_age: duration("shopify_webhook_max_age")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

@@ -123,6 +123,19 @@ pub enum ApiError {
     /// `file`, `line`, `message` and `text` (`file:line: message`).
     #[error("the store workspace has {} error(s); nothing was changed", .0.iter().filter(|e| e["severity"] == "error").count())]
     WorkspaceInvalid(Vec<serde_json::Value>),
+    /// A provider's webhook whose signature is missing or does not verify
+    /// (forged, or signed with another secret).
+    #[error("the {0} webhook signature is missing or invalid")]
+    WebhookSignatureInvalid(&'static str),
+    /// A provider's webhook sent (or signed) too long ago: a replay.
+    #[error("the {provider} webhook is too old ({reason})")]
+    WebhookStale {
+        provider: &'static str,
+        reason: String,
+    },
+    /// The integration's endpoint is off until its secret is set.
+    #[error("the {0} integration is not configured: set {0}_webhook_secret")]
+    IntegrationNotConfigured(&'static str),
     /// A cookie-authenticated state-changing request from another site.
     #[error("cross-site request refused: the Origin is not this server's")]
     CrossSiteRequest,
@@ -188,6 +201,9 @@ impl ApiError {
             ApiError::RasaUnauthorized => "rasa_unauthorized",
             ApiError::CrossSiteRequest => "cross_site_request",
             ApiError::WorkspaceInvalid(_) => "workspace_invalid",
+            ApiError::WebhookSignatureInvalid(_) => "webhook_signature_invalid",
+            ApiError::WebhookStale { .. } => "webhook_stale",
+            ApiError::IntegrationNotConfigured(_) => "integration_not_configured",
         }
     }
 
@@ -225,6 +241,10 @@ impl ApiError {
             ApiError::RasaUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
             ApiError::WorkspaceInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WebhookSignatureInvalid(_) | ApiError::WebhookStale { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::IntegrationNotConfigured(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -263,6 +283,9 @@ impl ApiError {
             ApiError::RasaUnauthorized => "Unauthorized",
             ApiError::CrossSiteRequest => "Cross-site request",
             ApiError::WorkspaceInvalid(_) => "Store workspace invalid",
+            ApiError::WebhookSignatureInvalid(_) => "Invalid webhook signature",
+            ApiError::WebhookStale { .. } => "Stale webhook",
+            ApiError::IntegrationNotConfigured(_) => "Integration not configured",
         }
     }
 

@@ -33,6 +33,7 @@ mod datakeys;
 pub mod error;
 pub mod escalation;
 mod hangup;
+pub mod integrations;
 pub mod limits;
 pub mod live;
 pub mod oidc;
@@ -867,6 +868,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/store/publish",
             post(store_api::publish).layer(DefaultBodyLimit::max(import_limit)),
         )
+        .merge(integrations::router(import_limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

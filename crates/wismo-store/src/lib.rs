@@ -58,6 +58,7 @@ mod conversations;
 pub mod crypto;
 mod datakeys;
 mod keys;
+mod mirror;
 mod orders;
 mod outbox;
 mod people;
@@ -83,6 +84,7 @@ pub use conversations::{pending_response, ConversationRow, NewConversation, Reme
 pub use crypto::{Crypt, CryptoError, Keyring};
 pub use datakeys::{KeyUsage, SweepReport};
 pub use keys::ApiKey;
+pub use mirror::{MirrorOutcome, DELIVERY_MEMORY};
 pub use orders::{ImportReport, OrdersChanged};
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxStatus, MAX_ERROR_CHARS};
 pub use people::{Agent, CannedReply, Csat, Handoff, NewAgent, NewHandoff};

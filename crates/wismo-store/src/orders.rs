@@ -34,7 +34,7 @@ pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
-fn order_micros(mut o: Order) -> Order {
+pub(crate) fn order_micros(mut o: Order) -> Order {
     o.created_at = micros(o.created_at);
     o.cancelled_at = o.cancelled_at.map(micros);
     for f in &mut o.fulfillments {

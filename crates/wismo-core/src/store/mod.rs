@@ -8,6 +8,7 @@
 //! contract the dialogue engine codes against. Add, do not change meaning.
 
 pub mod memory;
+pub mod mirror;
 pub mod shopify;
 
 use chrono::{DateTime, Utc};

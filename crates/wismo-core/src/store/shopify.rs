@@ -130,6 +130,8 @@ pub struct ShopifyOrder {
     pub email: Option<String>,
     pub contact_email: Option<String>,
     pub created_at: Option<String>,
+    /// When Shopify last changed the order (webhooks use it for ordering).
+    pub updated_at: Option<String>,
     pub currency: Option<String>,
     #[serde(deserialize_with = "lenient_string")]
     pub total_price: Option<String>,
@@ -202,6 +204,9 @@ pub struct ShopifyAddress {
 pub struct ShopifyFulfillment {
     #[serde(deserialize_with = "lenient_string")]
     pub id: Option<String>,
+    /// The order's platform id (set on `fulfillments/*` webhooks).
+    #[serde(deserialize_with = "lenient_string")]
+    pub order_id: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
     /// `pending`, `open`, `success`, `cancelled`, `error`, `failure`.
@@ -238,6 +243,9 @@ pub struct ShopifyFulfillmentLineItem {
 pub struct ShopifyRefund {
     #[serde(deserialize_with = "lenient_string")]
     pub id: Option<String>,
+    /// The order's platform id (set on `refunds/create` webhooks).
+    #[serde(deserialize_with = "lenient_string")]
+    pub order_id: Option<String>,
     pub created_at: Option<String>,
     pub note: Option<String>,
     #[serde(deserialize_with = "null_vec")]
@@ -531,91 +539,21 @@ fn convert_order(o: &ShopifyOrder) -> Result<Order, FieldError> {
 
     let mut fulfillments = Vec::new();
     for (i, f) in o.fulfillments.iter().enumerate() {
-        if non_blank(&f.status).is_some_and(|s| s.eq_ignore_ascii_case("cancelled")) {
-            continue;
-        }
         let path = |k: &str| format!("fulfillments[{i}].{k}");
-        let updated_at = opt_time(&path("updated_at"), &f.updated_at)?;
-        let created = opt_time(&path("created_at"), &f.created_at)?
-            .or(updated_at)
-            .unwrap_or(created_at);
-        let mut tracking_numbers: Vec<String> = f
-            .tracking_numbers
-            .iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if let Some(t) = non_blank(&f.tracking_number) {
-            if !tracking_numbers.iter().any(|x| x == t) {
-                tracking_numbers.insert(0, t.to_string());
-            }
+        let fallback_id = || format!("{number}-F{}", i + 1);
+        if let Some(f) = convert_fulfillment(f, &path, fallback_id, created_at)? {
+            fulfillments.push(f);
         }
-        let mut tracking_urls: Vec<String> = f
-            .tracking_urls
-            .iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if let Some(t) = non_blank(&f.tracking_url) {
-            if !tracking_urls.iter().any(|x| x == t) {
-                tracking_urls.insert(0, t.to_string());
-            }
-        }
-        fulfillments.push(Fulfillment {
-            id: owned(&f.id).unwrap_or_else(|| format!("{number}-F{}", i + 1)),
-            created_at: created,
-            updated_at,
-            tracking_company: owned(&f.tracking_company),
-            tracking_numbers,
-            tracking_urls,
-            shipment_status: non_blank(&f.shipment_status).and_then(shipment_status),
-            estimated_delivery_at: opt_time(
-                &path("estimated_delivery_at"),
-                &f.estimated_delivery_at,
-            )?,
-            delivered_at: opt_time(&path("delivered_at"), &f.delivered_at)?,
-            line_items: f
-                .line_items
-                .iter()
-                .filter_map(|l| owned(&l.id).map(|id| (id, l.quantity.unwrap_or(1))))
-                .collect(),
-        });
     }
 
     let mut returned = o.tags.iter().any(|t| t.eq_ignore_ascii_case("returned"));
     let mut refunds = Vec::with_capacity(o.refunds.len());
     for (i, r) in o.refunds.iter().enumerate() {
         let path = |k: &str| format!("refunds[{i}].{k}");
-        let mut amounts = Vec::new();
-        for (j, t) in r.transactions.iter().enumerate() {
-            let is_refund = non_blank(&t.kind).is_none_or(|k| k.eq_ignore_ascii_case("refund"));
-            let ok = non_blank(&t.status).is_none_or(|s| s.eq_ignore_ascii_case("success"));
-            if is_refund && ok {
-                if let Some(a) = non_blank(&t.amount) {
-                    amounts.push(Decimal::parse(a).ok_or_else(|| {
-                        field_err(
-                            format!("refunds[{i}].transactions[{j}].amount"),
-                            format!("not a decimal amount: {:?}", truncate(a, 40)),
-                        )
-                    })?);
-                }
-            }
-        }
-        returned |= r
-            .refund_line_items
-            .iter()
-            .any(|l| non_blank(&l.restock_type).is_some_and(|t| t.eq_ignore_ascii_case("return")));
-        refunds.push(Refund {
-            id: owned(&r.id).unwrap_or_else(|| format!("{number}-R{}", i + 1)),
-            created_at: opt_time(&path("created_at"), &r.created_at)?.unwrap_or(created_at),
-            amount: Decimal::sum(&amounts).to_string(),
-            note: owned(&r.note),
-            line_items: r
-                .refund_line_items
-                .iter()
-                .filter_map(|l| owned(&l.line_item_id).map(|id| (id, l.quantity.unwrap_or(1))))
-                .collect(),
-        });
+        let fallback_id = || format!("{number}-R{}", i + 1);
+        let (refund, was_return) = convert_refund(r, &path, fallback_id, created_at)?;
+        returned |= was_return;
+        refunds.push(refund);
     }
 
     let fulfillment_status = match non_blank(&o.fulfillment_status)
@@ -652,6 +590,94 @@ fn convert_order(o: &ShopifyOrder) -> Result<Order, FieldError> {
     })
 }
 
+/// One REST fulfillment; `None` for a cancelled one (its tracking numbers
+/// are void). `path` names a field for errors, `fallback_id` is used when
+/// the fulfillment has no id, `order_created` when it has no times.
+fn convert_fulfillment(
+    f: &ShopifyFulfillment,
+    path: &dyn Fn(&str) -> String,
+    fallback_id: impl FnOnce() -> String,
+    order_created: DateTime<Utc>,
+) -> Result<Option<Fulfillment>, FieldError> {
+    if non_blank(&f.status).is_some_and(|s| s.eq_ignore_ascii_case("cancelled")) {
+        return Ok(None);
+    }
+    let updated_at = opt_time(&path("updated_at"), &f.updated_at)?;
+    let created = opt_time(&path("created_at"), &f.created_at)?
+        .or(updated_at)
+        .unwrap_or(order_created);
+    let listed = |many: &[String], one: &Option<String>| {
+        let mut all: Vec<String> = many
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(t) = non_blank(one) {
+            if !all.iter().any(|x| x == t) {
+                all.insert(0, t.to_string());
+            }
+        }
+        all
+    };
+    Ok(Some(Fulfillment {
+        id: owned(&f.id).unwrap_or_else(fallback_id),
+        created_at: created,
+        updated_at,
+        tracking_company: owned(&f.tracking_company),
+        tracking_numbers: listed(&f.tracking_numbers, &f.tracking_number),
+        tracking_urls: listed(&f.tracking_urls, &f.tracking_url),
+        shipment_status: non_blank(&f.shipment_status).and_then(shipment_status),
+        estimated_delivery_at: opt_time(&path("estimated_delivery_at"), &f.estimated_delivery_at)?,
+        delivered_at: opt_time(&path("delivered_at"), &f.delivered_at)?,
+        line_items: f
+            .line_items
+            .iter()
+            .filter_map(|l| owned(&l.id).map(|id| (id, l.quantity.unwrap_or(1))))
+            .collect(),
+    }))
+}
+
+/// One REST refund and whether it took items back (`restock_type`
+/// `return`). The amount is the sum of its successful refund transactions.
+fn convert_refund(
+    r: &ShopifyRefund,
+    path: &dyn Fn(&str) -> String,
+    fallback_id: impl FnOnce() -> String,
+    order_created: DateTime<Utc>,
+) -> Result<(Refund, bool), FieldError> {
+    let mut amounts = Vec::new();
+    for (j, t) in r.transactions.iter().enumerate() {
+        let is_refund = non_blank(&t.kind).is_none_or(|k| k.eq_ignore_ascii_case("refund"));
+        let ok = non_blank(&t.status).is_none_or(|s| s.eq_ignore_ascii_case("success"));
+        if is_refund && ok {
+            if let Some(a) = non_blank(&t.amount) {
+                amounts.push(Decimal::parse(a).ok_or_else(|| {
+                    field_err(
+                        path(&format!("transactions[{j}].amount")),
+                        format!("not a decimal amount: {:?}", truncate(a, 40)),
+                    )
+                })?);
+            }
+        }
+    }
+    let returned = r
+        .refund_line_items
+        .iter()
+        .any(|l| non_blank(&l.restock_type).is_some_and(|t| t.eq_ignore_ascii_case("return")));
+    let refund = Refund {
+        id: owned(&r.id).unwrap_or_else(fallback_id),
+        created_at: opt_time(&path("created_at"), &r.created_at)?.unwrap_or(order_created),
+        amount: Decimal::sum(&amounts).to_string(),
+        note: owned(&r.note),
+        line_items: r
+            .refund_line_items
+            .iter()
+            .filter_map(|l| owned(&l.line_item_id).map(|id| (id, l.quantity.unwrap_or(1))))
+            .collect(),
+    };
+    Ok((refund, returned))
+}
+
 fn money_or_zero(s: &Option<String>, field: &str) -> Result<String, FieldError> {
     match non_blank(s) {
         None => Ok("0.00".to_string()),
@@ -661,6 +687,170 @@ fn money_or_zero(s: &Option<String>, field: &str) -> Result<String, FieldError> 
                 format!("not a decimal amount: {:?}", truncate(a, 40)),
             )
         }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------
+
+/// The webhook topics wismo subscribes to (`X-Shopify-Topic`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookTopic {
+    OrdersCreate,
+    OrdersUpdated,
+    OrdersCancelled,
+    FulfillmentsCreate,
+    FulfillmentsUpdate,
+    RefundsCreate,
+}
+
+impl WebhookTopic {
+    pub const ALL: [WebhookTopic; 6] = [
+        WebhookTopic::OrdersCreate,
+        WebhookTopic::OrdersUpdated,
+        WebhookTopic::OrdersCancelled,
+        WebhookTopic::FulfillmentsCreate,
+        WebhookTopic::FulfillmentsUpdate,
+        WebhookTopic::RefundsCreate,
+    ];
+
+    /// `orders/create` etc.; `None` for a topic wismo does not use.
+    pub fn parse(s: &str) -> Option<WebhookTopic> {
+        WebhookTopic::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookTopic::OrdersCreate => "orders/create",
+            WebhookTopic::OrdersUpdated => "orders/updated",
+            WebhookTopic::OrdersCancelled => "orders/cancelled",
+            WebhookTopic::FulfillmentsCreate => "fulfillments/create",
+            WebhookTopic::FulfillmentsUpdate => "fulfillments/update",
+            WebhookTopic::RefundsCreate => "refunds/create",
+        }
+    }
+}
+
+/// What one webhook says changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookChange {
+    /// `orders/*`: the whole order as it is now.
+    Order {
+        order: Box<Order>,
+        /// The order's `updated_at` (older deliveries must not win).
+        updated_at: Option<DateTime<Utc>>,
+    },
+    /// `fulfillments/*`: one fulfilment of the order with platform id
+    /// `order_id`; `fulfillment` is `None` when it was cancelled.
+    Fulfillment {
+        order_id: String,
+        fulfillment_id: String,
+        fulfillment: Option<Fulfillment>,
+        updated_at: Option<DateTime<Utc>>,
+    },
+    /// `refunds/create`: a refund of the order with platform id `order_id`,
+    /// and whether it took items back.
+    Refund {
+        order_id: String,
+        refund: Refund,
+        returned: bool,
+    },
+}
+
+/// Why a webhook body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+pub struct WebhookError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl From<FieldError> for WebhookError {
+    fn from(e: FieldError) -> WebhookError {
+        WebhookError {
+            field: (!e.field.is_empty()).then_some(e.field),
+            message: e.message,
+        }
+    }
+}
+
+fn webhook_object<T: DeserializeOwned>(body: &str) -> Result<T, WebhookError> {
+    let value: Value = serde_json::from_str(body).map_err(|e| WebhookError {
+        field: None,
+        message: format!(
+            "line {}, column {}: {}",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        ),
+    })?;
+    if !value.is_object() {
+        return Err(WebhookError {
+            field: None,
+            message: "the body must be a JSON object".into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| WebhookError {
+        field: None,
+        message: strip_position(&e.to_string()),
+    })
+}
+
+fn required(field: &str, s: &Option<String>) -> Result<String, FieldError> {
+    owned(s).ok_or_else(|| field_err(field, "missing"))
+}
+
+/// Reads a webhook body of `topic` (Shopify sends the REST resource: an
+/// order for `orders/*`, a fulfillment for `fulfillments/*`, a refund for
+/// `refunds/create`).
+pub fn parse_webhook(topic: WebhookTopic, body: &str) -> Result<WebhookChange, WebhookError> {
+    match topic {
+        WebhookTopic::OrdersCreate
+        | WebhookTopic::OrdersUpdated
+        | WebhookTopic::OrdersCancelled => {
+            let raw: ShopifyOrder = webhook_object(body)?;
+            let order = convert_order(&raw)?;
+            let updated_at = opt_time("updated_at", &raw.updated_at)?;
+            Ok(WebhookChange::Order {
+                order: Box::new(order),
+                updated_at,
+            })
+        }
+        WebhookTopic::FulfillmentsCreate | WebhookTopic::FulfillmentsUpdate => {
+            let raw: ShopifyFulfillment = webhook_object(body)?;
+            let order_id = required("order_id", &raw.order_id)?;
+            let fulfillment_id = required("id", &raw.id)?;
+            let created = parse_time("created_at", &required("created_at", &raw.created_at)?)?;
+            let updated_at = opt_time("updated_at", &raw.updated_at)?;
+            let fulfillment = convert_fulfillment(
+                &raw,
+                &|k: &str| k.to_string(),
+                || fulfillment_id.clone(),
+                created,
+            )?;
+            Ok(WebhookChange::Fulfillment {
+                order_id,
+                fulfillment_id,
+                fulfillment,
+                updated_at,
+            })
+        }
+        WebhookTopic::RefundsCreate => {
+            let raw: ShopifyRefund = webhook_object(body)?;
+            let order_id = required("order_id", &raw.order_id)?;
+            let id = required("id", &raw.id)?;
+            let created = parse_time("created_at", &required("created_at", &raw.created_at)?)?;
+            let (refund, returned) =
+                convert_refund(&raw, &|k: &str| k.to_string(), || id, created)?;
+            Ok(WebhookChange::Refund {
+                order_id,
+                refund,
+                returned,
+            })
+        }
     }
 }
 
@@ -707,6 +897,12 @@ impl Decimal {
             units: if neg { -units } else { units },
             scale: frac.len() as u32,
         })
+    }
+
+    /// Whether `self` is at least `other`.
+    pub fn at_least(self, other: Decimal) -> bool {
+        let scale = self.scale.max(other.scale);
+        self.rescale(scale) >= other.rescale(scale)
     }
 
     fn rescale(self, scale: u32) -> i128 {

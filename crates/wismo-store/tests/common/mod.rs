@@ -37,6 +37,7 @@ fn unique_suffix() -> String {
 /// Both databases of one test. Drop removes them.
 pub struct Fixture {
     pub dbs: Vec<(&'static str, Db)>,
+    #[allow(dead_code)]
     pub sqlite_url: String,
     pub pg_url: String,
     /// The PostgreSQL database's data key file.

@@ -1,0 +1,78 @@
+//! Clients for the systems a store already uses, behind the engine's
+//! `OrderService` seam (the server wires them in): one small module per
+//! provider, each call under a [`resilience::Policy`] with a circuit breaker.
+//!
+//! Must never depend on axum, sqlx or the server: it speaks HTTP to
+//! providers and converts their data into `wismo_core::store` types.
+
+pub mod resilience;
+pub mod shopify;
+
+use std::time::Duration;
+
+/// Why a call to a provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("{0} did not answer in time")]
+    Timeout(&'static str),
+    #[error("{0} is unavailable (circuit breaker open)")]
+    CircuitOpen(&'static str),
+    #[error("could not reach {provider}: {message}")]
+    Connect {
+        provider: &'static str,
+        message: String,
+    },
+    #[error("{provider} answered HTTP {status}")]
+    Status { provider: &'static str, status: u16 },
+    #[error("{0} refused the credentials (check the access token and its scopes)")]
+    Unauthorized(&'static str),
+    #[error("{provider} is rate limiting us (retry in {retry_after:?})")]
+    Throttled {
+        provider: &'static str,
+        retry_after: Duration,
+    },
+    #[error("{provider} sent an answer we could not read: {message}")]
+    BadResponse {
+        provider: &'static str,
+        message: String,
+    },
+    #[error("{provider}: {message}")]
+    Refused {
+        provider: &'static str,
+        message: String,
+    },
+    #[error("the {0} settings are incomplete: {1}")]
+    Config(&'static str, String),
+}
+
+impl IntegrationError {
+    /// Worth another try soon.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IntegrationError::Timeout(_)
+            | IntegrationError::Connect { .. }
+            | IntegrationError::Throttled { .. } => true,
+            IntegrationError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// The provider is down or unreachable (counts against its breaker).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            IntegrationError::Timeout(_)
+            | IntegrationError::Connect { .. }
+            | IntegrationError::CircuitOpen(_) => true,
+            IntegrationError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The provider told us when to come back.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IntegrationError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}

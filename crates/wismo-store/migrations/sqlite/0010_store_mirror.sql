@@ -1,0 +1,22 @@
+-- Live store data (sqlite dialect; keep in step with ../postgres).
+--
+-- The local mirror of a store's orders is fed by the platform's webhooks
+-- (and backfills). When the platform last changed an order, so that a
+-- delivery that arrives late never overwrites a newer one; NULL for orders
+-- imported from a file (any change from the platform is newer).
+ALTER TABLE orders ADD COLUMN source_updated_at TEXT;
+-- Fulfilment and refund webhooks name the order by the platform's id.
+CREATE INDEX orders_platform_id ON orders (id);
+
+-- Every webhook delivery already applied, by the provider's delivery id
+-- (Shopify's X-Shopify-Webhook-Id, …): a second delivery of the same one is
+-- recognised on every server and changes nothing. Rows older than a week
+-- are removed (providers stop retrying long before).
+CREATE TABLE integration_deliveries (
+    provider     TEXT NOT NULL,
+    delivery_id  TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    PRIMARY KEY (provider, delivery_id)
+);
+CREATE INDEX integration_deliveries_received ON integration_deliveries (received_at);

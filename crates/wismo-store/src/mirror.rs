@@ -1,0 +1,186 @@
+//! The local mirror of a store's orders, kept fresh by the platform's
+//! webhooks: each delivery is applied once (by the provider's delivery id),
+//! never lets an older state overwrite a newer one, and is written in one
+//! transaction. The merge rules are `wismo_core::store::mirror`'s.
+
+use chrono::{DateTime, Duration, Utc};
+use wismo_core::store::mirror::{
+    apply_fulfillment, apply_refund, is_newer, keep_newer_fulfillments,
+};
+use wismo_core::store::shopify::WebhookChange;
+use wismo_core::store::Order;
+
+use crate::orders::micros;
+use crate::{dispatch, Db, StoreDbError};
+
+/// How long a delivery id is remembered (providers stop retrying long
+/// before: Shopify after 48 hours at most).
+pub const DELIVERY_MEMORY: Duration = Duration::days(7);
+
+/// What applying one delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorOutcome {
+    /// The change was written to the order with this number.
+    Applied(String),
+    /// This delivery (provider and delivery id) was applied before.
+    Duplicate,
+    /// The mirror already holds a newer state of the order with this number.
+    Stale(String),
+    /// The change is about an order the mirror does not hold (a fulfilment
+    /// or refund that arrived before its order); the order's own delivery
+    /// will carry it.
+    UnknownOrder,
+}
+
+impl MirrorOutcome {
+    /// `applied`, `duplicate`, `stale` or `unknown_order`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MirrorOutcome::Applied(_) => "applied",
+            MirrorOutcome::Duplicate => "duplicate",
+            MirrorOutcome::Stale(_) => "stale",
+            MirrorOutcome::UnknownOrder => "unknown_order",
+        }
+    }
+}
+
+/// The order as it should be stored after `change`, and the platform time
+/// to store beside it; `Err(outcome)` when nothing is to be written.
+fn merged(
+    change: WebhookChange,
+    stored: Option<(Order, Option<DateTime<Utc>>)>,
+) -> Result<(Order, Option<DateTime<Utc>>), MirrorOutcome> {
+    match change {
+        WebhookChange::Order { order, updated_at } => {
+            let mut order = *order;
+            let updated_at = updated_at.map(micros);
+            if let Some((old, old_at)) = stored {
+                if !is_newer(updated_at, old_at) {
+                    return Err(MirrorOutcome::Stale(old.number));
+                }
+                keep_newer_fulfillments(&mut order, &old);
+            }
+            Ok((order, updated_at))
+        }
+        WebhookChange::Fulfillment {
+            fulfillment_id,
+            fulfillment,
+            updated_at,
+            ..
+        } => {
+            let (mut order, old_at) = stored.ok_or(MirrorOutcome::UnknownOrder)?;
+            if !apply_fulfillment(&mut order, &fulfillment_id, fulfillment) {
+                return Err(MirrorOutcome::Stale(order.number));
+            }
+            // The order changed when its fulfilment did.
+            let at = match (old_at, updated_at.map(micros)) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            Ok((order, at))
+        }
+        WebhookChange::Refund {
+            refund, returned, ..
+        } => {
+            let (mut order, old_at) = stored.ok_or(MirrorOutcome::UnknownOrder)?;
+            if !apply_refund(&mut order, refund, returned) {
+                return Err(MirrorOutcome::Stale(order.number));
+            }
+            Ok((order, old_at))
+        }
+    }
+}
+
+impl Db {
+    /// Applies one webhook delivery to the mirror in one transaction:
+    /// recognises a repeated `delivery_id`, finds the order (by number for a
+    /// whole order, by the platform's id for a fulfilment or refund), merges,
+    /// writes, and remembers the delivery. Every server's order cache is
+    /// told when an order changed.
+    #[tracing::instrument(name = "store.mirror_apply", skip_all, fields(provider, outcome))]
+    pub async fn apply_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        change: WebhookChange,
+        now: DateTime<Utc>,
+    ) -> Result<MirrorOutcome, StoreDbError> {
+        let now = micros(now);
+        let outcome = dispatch!(self, b, p => {
+            let mut tx = p.begin().await?;
+            // Serialises with imports, actions and other servers' deliveries.
+            b::lock_all(&mut tx).await?;
+            let seen: Option<(String,)> = sqlx::query_as(
+                "SELECT outcome FROM integration_deliveries \
+                 WHERE provider = $1 AND delivery_id = $2",
+            )
+            .bind(provider)
+            .bind(delivery_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if seen.is_some() {
+                tx.rollback().await?;
+                MirrorOutcome::Duplicate
+            } else {
+                let number: Option<String> = match &change {
+                    WebhookChange::Order { order, .. } => Some(order.number.clone()),
+                    WebhookChange::Fulfillment { order_id, .. }
+                    | WebhookChange::Refund { order_id, .. } => {
+                        sqlx::query_scalar("SELECT number FROM orders WHERE id = $1 ORDER BY number LIMIT 1")
+                            .bind(order_id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                };
+                let mut stored = None;
+                if let Some(n) = &number {
+                    if let Some(order) = b::load_order(&mut tx, &self.crypt, n).await? {
+                        let at: Option<DateTime<Utc>> = sqlx::query_scalar(
+                            "SELECT source_updated_at FROM orders WHERE number = $1",
+                        )
+                        .bind(n)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        stored = Some((order, at));
+                    }
+                }
+                let outcome = match merged(change, stored) {
+                    Ok((order, at)) => {
+                        let order = crate::orders::order_micros(order);
+                        b::write_order(&mut tx, &self.crypt, &order).await?;
+                        sqlx::query("UPDATE orders SET source_updated_at = $1 WHERE number = $2")
+                            .bind(at)
+                            .bind(&order.number)
+                            .execute(&mut *tx)
+                            .await?;
+                        MirrorOutcome::Applied(order.number)
+                    }
+                    Err(outcome) => outcome,
+                };
+                sqlx::query(
+                    "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(provider)
+                .bind(delivery_id)
+                .bind(now)
+                .bind(outcome.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
+                    .bind(now - DELIVERY_MEMORY)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                outcome
+            }
+        });
+        tracing::Span::current()
+            .record("provider", provider)
+            .record("outcome", outcome.as_str());
+        if matches!(outcome, MirrorOutcome::Applied(_)) {
+            self.orders.invalidate();
+        }
+        Ok(outcome)
+    }
+}
