@@ -6,6 +6,7 @@ mod bench;
 mod chat;
 mod db_cmd;
 mod gdpr_cmd;
+mod integrations_cmd;
 mod keys_cmd;
 mod loadgen;
 mod nlu_cmd;
@@ -73,6 +74,12 @@ enum Command {
     /// GDPR: export or erase a shopper's data; delete old conversations.
     #[command(subcommand)]
     Gdpr(gdpr_cmd::GdprCommand),
+    /// Connect a store system (checks the credentials, saves them sealed).
+    #[command(subcommand)]
+    Connect(integrations_cmd::ConnectCommand),
+    /// Backfill the order mirror from a connected store system.
+    #[command(subcommand)]
+    Sync(integrations_cmd::SyncCommand),
 }
 
 /// Prints a line to standard output. A closed pipe (`wismo … | head`) ends the
@@ -127,6 +134,8 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(&cmd),
         Command::Keys(cmd) => keys_cmd::run(&cmd),
         Command::Gdpr(cmd) => gdpr_cmd::run(&cmd),
+        Command::Connect(cmd) => integrations_cmd::connect_cmd(&cmd),
+        Command::Sync(cmd) => integrations_cmd::sync_cmd(&cmd),
         Command::Init(args) => workspace_cmd::init(&args),
         Command::Check(args) => match workspace_cmd::check(&args) {
             Ok(true) => Ok(()),

@@ -129,9 +129,9 @@ pub async fn shopify_webhook(
         "shopify webhook"
     );
     let order = match &outcome {
-        wismo_store::MirrorOutcome::Applied(n) | wismo_store::MirrorOutcome::Stale(n) => {
-            Some(n.clone())
-        }
+        wismo_store::MirrorOutcome::Applied(n)
+        | wismo_store::MirrorOutcome::Stale(n)
+        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
         _ => None,
     };
     Ok(Json(json!({

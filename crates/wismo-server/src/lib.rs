@@ -38,6 +38,7 @@ pub mod limits;
 pub mod live;
 pub mod oidc;
 pub mod openapi;
+pub mod orders;
 pub mod presence;
 pub mod rbac;
 pub mod security;
@@ -70,7 +71,7 @@ use tokio::task::JoinHandle;
 use wismo_core::dialogue::EngineConfig;
 use wismo_core::nlu::model::NluModel;
 use wismo_core::nlu::{self, NluTrainOptions};
-use wismo_store::{Db, SqlOrderService};
+use wismo_store::Db;
 
 use crate::config::{masked_url, Config};
 use crate::error::ApiError;
@@ -445,7 +446,14 @@ impl Server {
                 }
             }
         }
-        let orders = Arc::new(SqlOrderService::on_current_runtime(db.clone())?);
+        let shopify = match orders::shopify_config(&config, &db).await? {
+            Some(c) => Some(Arc::new(
+                wismo_integrations::shopify::ShopifyClient::new(c)
+                    .context("the Shopify settings are unusable")?,
+            )),
+            None => None,
+        };
+        let orders = Arc::new(orders::LiveOrders::new(db.clone(), shopify)?);
         let store = live::Live::start(
             db.clone(),
             orders,

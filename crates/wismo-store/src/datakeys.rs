@@ -88,6 +88,12 @@ const SPECS: &[Spec] = &[
         hashes: &[],
     },
     Spec {
+        table: "integration_connections",
+        pk: &[("provider", false)],
+        cols: &["settings"],
+        hashes: &[],
+    },
+    Spec {
         table: "sso_pending",
         pk: &[("state_hash", false)],
         cols: &["nonce", "verifier"],

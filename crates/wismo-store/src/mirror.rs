@@ -11,7 +11,7 @@ use wismo_core::store::shopify::WebhookChange;
 use wismo_core::store::Order;
 
 use crate::orders::micros;
-use crate::{dispatch, Db, StoreDbError};
+use crate::{dispatch, with_pool, Db, StoreDbError};
 
 /// How long a delivery id is remembered (providers stop retrying long
 /// before: Shopify after 48 hours at most).
@@ -26,6 +26,8 @@ pub enum MirrorOutcome {
     Duplicate,
     /// The mirror already holds a newer state of the order with this number.
     Stale(String),
+    /// The mirror already holds exactly this state of the order.
+    Unchanged(String),
     /// The change is about an order the mirror does not hold (a fulfilment
     /// or refund that arrived before its order); the order's own delivery
     /// will carry it.
@@ -39,6 +41,7 @@ impl MirrorOutcome {
             MirrorOutcome::Applied(_) => "applied",
             MirrorOutcome::Duplicate => "duplicate",
             MirrorOutcome::Stale(_) => "stale",
+            MirrorOutcome::Unchanged(_) => "unchanged",
             MirrorOutcome::UnknownOrder => "unknown_order",
         }
     }
@@ -84,7 +87,7 @@ fn merged(
         } => {
             let (mut order, old_at) = stored.ok_or(MirrorOutcome::UnknownOrder)?;
             if !apply_refund(&mut order, refund, returned) {
-                return Err(MirrorOutcome::Stale(order.number));
+                return Err(MirrorOutcome::Unchanged(order.number));
             }
             Ok((order, old_at))
         }
@@ -105,19 +108,45 @@ impl Db {
         change: WebhookChange,
         now: DateTime<Utc>,
     ) -> Result<MirrorOutcome, StoreDbError> {
+        self.apply_mirror(provider, Some(delivery_id), change, now)
+            .await
+    }
+
+    /// Applies a change read from the provider's API (a lookup or a
+    /// backfill): the same rules, no delivery id.
+    #[tracing::instrument(name = "store.mirror_apply", skip_all, fields(provider, outcome))]
+    pub async fn apply_fetched(
+        &self,
+        provider: &str,
+        change: WebhookChange,
+        now: DateTime<Utc>,
+    ) -> Result<MirrorOutcome, StoreDbError> {
+        self.apply_mirror(provider, None, change, now).await
+    }
+
+    async fn apply_mirror(
+        &self,
+        provider: &str,
+        delivery_id: Option<&str>,
+        change: WebhookChange,
+        now: DateTime<Utc>,
+    ) -> Result<MirrorOutcome, StoreDbError> {
         let now = micros(now);
         let outcome = dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             // Serialises with imports, actions and other servers' deliveries.
             b::lock_all(&mut tx).await?;
-            let seen: Option<(String,)> = sqlx::query_as(
-                "SELECT outcome FROM integration_deliveries \
-                 WHERE provider = $1 AND delivery_id = $2",
-            )
-            .bind(provider)
-            .bind(delivery_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let seen: Option<(String,)> = match delivery_id {
+                Some(id) => sqlx::query_as(
+                    "SELECT outcome FROM integration_deliveries \
+                     WHERE provider = $1 AND delivery_id = $2",
+                )
+                .bind(provider)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?,
+                None => None,
+            };
             if seen.is_some() {
                 tx.rollback().await?;
                 MirrorOutcome::Duplicate
@@ -144,9 +173,16 @@ impl Db {
                         stored = Some((order, at));
                     }
                 }
-                let outcome = match merged(change, stored) {
+                let before = stored.clone();
+                let outcome = match merged(change, stored)
+                    .map(|(o, at)| (crate::orders::order_micros(o), at))
+                {
+                    Ok((order, at))
+                        if before.as_ref().is_some_and(|(o, a)| *o == order && *a == at) =>
+                    {
+                        MirrorOutcome::Unchanged(order.number)
+                    }
                     Ok((order, at)) => {
-                        let order = crate::orders::order_micros(order);
                         b::write_order(&mut tx, &self.crypt, &order).await?;
                         sqlx::query("UPDATE orders SET source_updated_at = $1 WHERE number = $2")
                             .bind(at)
@@ -157,20 +193,22 @@ impl Db {
                     }
                     Err(outcome) => outcome,
                 };
-                sqlx::query(
-                    "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(provider)
-                .bind(delivery_id)
-                .bind(now)
-                .bind(outcome.as_str())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
-                    .bind(now - DELIVERY_MEMORY)
+                if let Some(id) = delivery_id {
+                    sqlx::query(
+                        "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(provider)
+                    .bind(id)
+                    .bind(now)
+                    .bind(outcome.as_str())
                     .execute(&mut *tx)
                     .await?;
+                    sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
+                        .bind(now - DELIVERY_MEMORY)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 outcome
             }
@@ -182,5 +220,53 @@ impl Db {
             self.orders.invalidate();
         }
         Ok(outcome)
+    }
+
+    /// Saves a provider's connection settings (JSON, credentials included),
+    /// sealed with the data keys.
+    pub async fn save_connection(
+        &self,
+        provider: &str,
+        settings: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreDbError> {
+        let sealed = self
+            .crypt
+            .seal("integration_connections.settings", &settings.to_string())?;
+        with_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO integration_connections (provider, settings, updated_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (provider) DO UPDATE SET \
+                 settings = excluded.settings, updated_at = excluded.updated_at",
+            )
+            .bind(provider)
+            .bind(sealed)
+            .bind(micros(now))
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// A provider's saved connection settings, if any.
+    pub async fn connection(
+        &self,
+        provider: &str,
+    ) -> Result<Option<serde_json::Value>, StoreDbError> {
+        let sealed: Option<String> = with_pool!(self, p => {
+            sqlx::query_scalar("SELECT settings FROM integration_connections WHERE provider = $1")
+                .bind(provider)
+                .fetch_optional(p)
+                .await?
+        });
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let text = self
+            .crypt
+            .open("integration_connections.settings", &sealed)?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreDbError::Corrupt(format!("integration_connections.settings: {e}")))
     }
 }

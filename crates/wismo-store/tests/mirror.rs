@@ -73,6 +73,18 @@ async fn deliveries_apply_once_in_platform_order_whatever_order_they_arrive_in()
             MirrorOutcome::Duplicate,
             "{name}"
         );
+        // The same state under another delivery id: nothing to write.
+        let generation = db.order_cache_generation();
+        assert_eq!(
+            apply(db, "w1b", WebhookTopic::OrdersUpdated, &created).await,
+            MirrorOutcome::Unchanged("M-1".into()),
+            "{name}"
+        );
+        assert_eq!(
+            db.order_cache_generation(),
+            generation,
+            "{name}: caches kept"
+        );
         let o = db.find_order("#m-1").await.expect("read").expect("stored");
         assert_eq!(
             o.fulfillment_status,

@@ -11,7 +11,7 @@ use wismo_core::store::{
 };
 
 /// Every field wismo reads from an order. Nested page sizes keep one
-/// order's requested cost near 150 points (Shopify refuses single queries
+/// order's requested cost at 229 points (Shopify refuses single queries
 /// over 1,000).
 pub const ORDER_FIELDS: &str = "fragment OrderFields on Order {
   id legacyResourceId name email createdAt updatedAt cancelledAt cancelReason
@@ -19,16 +19,16 @@ pub const ORDER_FIELDS: &str = "fragment OrderFields on Order {
   totalPriceSet { shopMoney { amount currencyCode } }
   customer { id email firstName lastName }
   shippingAddress { name firstName lastName address1 address2 city province zip country countryCodeV2 phone }
-  lineItems(first: 25) { nodes { id title name variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } } }
-  fulfillments(first: 5) {
+  lineItems(first: 20) { nodes { id title name variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } } }
+  fulfillments(first: 3) {
     id createdAt updatedAt status displayStatus estimatedDeliveryAt deliveredAt inTransitAt
-    trackingInfo(first: 3) { company number url }
-    events(first: 3, sortKey: HAPPENED_AT, reverse: true) { nodes { status happenedAt message city province country estimatedDeliveryAt } }
-    fulfillmentLineItems(first: 25) { nodes { quantity lineItem { id } } }
+    trackingInfo(first: 2) { company number url }
+    events(first: 2, sortKey: HAPPENED_AT, reverse: true) { nodes { status happenedAt message city province country estimatedDeliveryAt } }
+    fulfillmentLineItems(first: 10) { nodes { quantity lineItem { id } } }
   }
-  refunds(first: 5) {
+  refunds(first: 3) {
     id createdAt note totalRefundedSet { shopMoney { amount } }
-    refundLineItems(first: 25) { nodes { quantity restockType lineItem { id } } }
+    refundLineItems(first: 10) { nodes { quantity restockType lineItem { id } } }
   }
 }";
 

@@ -214,7 +214,7 @@ impl std::fmt::Debug for ShopifyClient {
 }
 
 /// Orders per backfill page.
-pub const PAGE_SIZE: u32 = 5;
+pub const PAGE_SIZE: u32 = 3;
 
 impl ShopifyClient {
     pub fn new(config: ShopifyConfig) -> Result<ShopifyClient, IntegrationError> {
@@ -385,6 +385,20 @@ impl ShopifyClient {
         patience: Patience,
     ) -> Result<Value, IntegrationError> {
         let cost = self.estimated_cost(op);
+        let maximum = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|b| b.maximum);
+        if maximum.is_some_and(|m| cost > m) {
+            return Err(IntegrationError::Refused {
+                provider: PROVIDER,
+                message: format!(
+                    "the query costs {cost} points; the shop's bucket holds {}",
+                    maximum.unwrap_or_default()
+                ),
+            });
+        }
         let wait = self.bucket_wait(cost);
         if !wait.is_zero() {
             match patience {

@@ -20,3 +20,12 @@ CREATE TABLE integration_deliveries (
     PRIMARY KEY (provider, delivery_id)
 );
 CREATE INDEX integration_deliveries_received ON integration_deliveries (received_at);
+
+-- Connections saved by `wismo connect <provider>`: the provider's settings
+-- as JSON (credentials included), sealed with the data keys; read by every
+-- server at start. Settings in wismo.toml or the environment win.
+CREATE TABLE integration_connections (
+    provider    TEXT PRIMARY KEY,
+    settings    TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);

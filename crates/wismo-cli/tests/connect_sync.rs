@@ -1,0 +1,137 @@
+//! `wismo connect shopify` and `wismo sync shopify` against the mock shop,
+//! as a user runs them: a wrong token is refused and nothing is saved; the
+//! right one is saved sealed (the token is not in the database file); a
+//! sync fills the mirror, and running it again writes nothing new; bad
+//! dates get a clear message.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use chrono::{TimeZone, Utc};
+use wismo_mocks::shopify::{MockShopify, MockShopifyConfig, OrderSpec};
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "wismo-connect-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+fn wismo(dir: &std::path::Path, args: &[&str], token: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("WISMO_SHOPIFY_ACCESS_TOKEN")
+        .env_remove("WISMO_SHOPIFY_SHOP")
+        .env_remove("WISMO_DATABASE_URL");
+    if let Some(t) = token {
+        cmd.env("WISMO_SHOPIFY_ACCESS_TOKEN", t);
+    }
+    cmd.output().expect("run wismo")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_checks_and_saves_sealed_and_sync_fills_the_mirror_once() {
+    let mock = MockShopify::start(MockShopifyConfig::default())
+        .await
+        .expect("mock");
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 2, 8, 0, 0)
+        .single()
+        .expect("time");
+    for i in 0..7u64 {
+        mock.put_order(
+            OrderSpec {
+                legacy_id: 8_800_000 + i,
+                number: format!("B{}", 100 + i),
+                email: format!("buyer{i}@example.com"),
+                created_at: start + chrono::Duration::days(i as i64),
+                updated_at: start + chrono::Duration::days(i as i64 + 1),
+                currency: "CAD".into(),
+                items: vec![("Snowshoes", 1, "149.00")],
+                shipment: None,
+            }
+            .node(),
+        );
+    }
+    let dir = temp_dir();
+    let url = mock.url();
+
+    let bad = wismo(
+        &dir,
+        &["connect", "shopify", "--shop", &url],
+        Some("shpat_wrong"),
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("refused the credentials"),
+        "{}",
+        text(&bad)
+    );
+    let none = wismo(&dir, &["sync", "shopify", "--since", "2026-11-01"], None);
+    assert!(!none.status.success());
+    assert!(
+        text(&none).contains("no Shopify connection"),
+        "{}",
+        text(&none)
+    );
+
+    let ok = wismo(
+        &dir,
+        &["connect", "shopify", "--shop", &url],
+        Some(mock.access_token()),
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("Connected to Mock Outdoor Co."),
+        "{}",
+        text(&ok)
+    );
+    let mut db = std::fs::read(dir.join("wismo.db")).expect("db");
+    db.extend(std::fs::read(dir.join("wismo.db-wal")).unwrap_or_default());
+    let token = mock.access_token().as_bytes();
+    assert!(
+        !db.windows(token.len()).any(|w| w == token),
+        "the token is sealed, not stored in the clear"
+    );
+
+    // Orders changed since Nov 5: B102 (updated Nov 5) to B106.
+    let sync = wismo(&dir, &["sync", "shopify", "--since", "2026-11-05"], None);
+    assert!(sync.status.success(), "{}", text(&sync));
+    assert!(text(&sync).contains("Fetched 5 orders"), "{}", text(&sync));
+    assert!(text(&sync).contains("5 written"), "{}", text(&sync));
+    let again = wismo(&dir, &["sync", "shopify", "--since", "2026-11-01"], None);
+    assert!(
+        text(&again).contains("Fetched 7 orders"),
+        "{}",
+        text(&again)
+    );
+    assert!(
+        text(&again).contains("2 written, 5 already up to date"),
+        "{}",
+        text(&again)
+    );
+
+    let bad_date = wismo(&dir, &["sync", "shopify", "--since", "last tuesday"], None);
+    assert!(!bad_date.status.success());
+    assert!(
+        text(&bad_date).contains("is not a date"),
+        "{}",
+        text(&bad_date)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,178 @@
+//! The engine's orders: the local mirror first (fast, and it answers when
+//! the platform is slow or down), the platform's API for an order the
+//! mirror does not hold yet (written into the mirror, so the next question
+//! is a mirror hit). Nothing provider-specific reaches the engine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::runtime::Handle;
+use wismo_core::store::shopify::WebhookChange;
+use wismo_core::store::{Address, Case, Order, OrderService, StoreError};
+use wismo_integrations::shopify::{ApiVersion, ShopUrl, ShopifyClient, ShopifyConfig};
+use wismo_integrations::IntegrationError;
+use wismo_store::{Db, SqlOrderService};
+
+use crate::config::Config;
+
+/// How long "the shop has no such order" is believed (typos are asked
+/// about again and again; each lookup costs API points).
+const MISSING_TTL: Duration = Duration::from_secs(60);
+const MISSING_MAX: usize = 10_000;
+
+/// The Shopify connection in effect: the settings (`shopify_shop`,
+/// `shopify_access_token`) win over one saved by `wismo connect shopify`.
+pub async fn shopify_config(config: &Config, db: &Db) -> anyhow::Result<Option<ShopifyConfig>> {
+    if let Some(s) = &config.shopify {
+        return Ok(Some(s.client_config()));
+    }
+    let Some(saved) = db.connection("shopify").await? else {
+        return Ok(None);
+    };
+    saved_shopify(&saved).map(Some)
+}
+
+/// A connection saved by `wismo connect shopify`, checked again.
+pub fn saved_shopify(saved: &serde_json::Value) -> anyhow::Result<ShopifyConfig> {
+    let field = |k: &str| {
+        saved[k]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("the saved Shopify connection has no {k}"))
+    };
+    Ok(ShopifyConfig {
+        shop: ShopUrl::parse(field("shop")?).map_err(anyhow::Error::msg)?,
+        access_token: field("access_token")?.to_string(),
+        api_version: ApiVersion::parse(field("api_version")?).map_err(anyhow::Error::msg)?,
+    })
+}
+
+/// What `wismo connect shopify` saves.
+pub fn shopify_settings_json(c: &ShopifyConfig) -> serde_json::Value {
+    json!({
+        "shop": c.shop.as_str(),
+        "access_token": c.access_token,
+        "api_version": c.api_version.as_str(),
+    })
+}
+
+/// [`OrderService`] over the mirror, with live lookups of missing orders.
+pub struct LiveOrders {
+    mirror: SqlOrderService,
+    shopify: Option<Arc<ShopifyClient>>,
+    handle: Handle,
+    missing: Mutex<HashMap<String, Instant>>,
+}
+
+impl LiveOrders {
+    pub fn new(db: Db, shopify: Option<Arc<ShopifyClient>>) -> anyhow::Result<LiveOrders> {
+        let handle = Handle::try_current()?;
+        Ok(LiveOrders {
+            mirror: SqlOrderService::new(db, handle.clone()),
+            shopify,
+            handle,
+            missing: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn known_missing(&self, key: &str) -> bool {
+        let missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        missing
+            .get(key)
+            .is_some_and(|at| at.elapsed() < MISSING_TTL)
+    }
+
+    fn remember_missing(&self, key: String) {
+        let mut missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        if missing.len() >= MISSING_MAX {
+            missing.retain(|_, at| at.elapsed() < MISSING_TTL);
+            if missing.len() >= MISSING_MAX {
+                missing.clear();
+            }
+        }
+        missing.insert(key, Instant::now());
+    }
+
+    /// Asks the shop for an order the mirror does not hold.
+    fn fetch(&self, shopify: &ShopifyClient, number: &str) -> Result<Option<Order>, StoreError> {
+        let key = number.trim().trim_start_matches('#').to_ascii_uppercase();
+        if key.is_empty() || self.known_missing(&key) {
+            return Ok(None);
+        }
+        let db = self.mirror.db().clone();
+        let found = self.handle.block_on(async {
+            match shopify.order_by_number(&key).await {
+                Ok(Some((order, updated_at))) => {
+                    let change = WebhookChange::Order {
+                        order: Box::new(order.clone()),
+                        updated_at,
+                    };
+                    // A failed write costs the next lookup, not this answer.
+                    if let Err(e) = db.apply_fetched("shopify", change, Utc::now()).await {
+                        tracing::warn!(error = %e, "could not keep a fetched order");
+                    }
+                    Ok(Some(order))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        match found {
+            Ok(None) => {
+                self.remember_missing(key);
+                Ok(None)
+            }
+            Ok(order) => Ok(order),
+            Err(e) => {
+                tracing::warn!(error = %e, "live order lookup failed");
+                Err(StoreError::Unavailable(match e {
+                    IntegrationError::Throttled { .. } => "the shop is busy".into(),
+                    _ => "the shop cannot be reached".into(),
+                }))
+            }
+        }
+    }
+}
+
+impl OrderService for LiveOrders {
+    fn find_order(&self, number: &str) -> Result<Option<Order>, StoreError> {
+        match (self.mirror.find_order(number)?, &self.shopify) {
+            (Some(order), _) => Ok(Some(order)),
+            (None, Some(shopify)) => self.fetch(shopify, number),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn orders_by_email(&self, email: &str) -> Result<Vec<Order>, StoreError> {
+        self.mirror.orders_by_email(email)
+    }
+
+    fn orders_by_customer(&self, customer_id: &str) -> Result<Vec<Order>, StoreError> {
+        self.mirror.orders_by_customer(customer_id)
+    }
+
+    fn cancel_order(
+        &self,
+        number: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        self.mirror.cancel_order(number, reason, now)
+    }
+
+    fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError> {
+        self.mirror.change_shipping_address(number, address)
+    }
+
+    fn open_case(
+        &self,
+        order_number: Option<&str>,
+        kind: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Case, StoreError> {
+        self.mirror.open_case(order_number, kind, description, now)
+    }
+}
