@@ -9,10 +9,9 @@
 //! with an `outcome` saying so.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use wismo_core::store::shopify::{parse_webhook, WebhookTopic};
@@ -20,16 +19,6 @@ use wismo_integrations::shopify::webhook;
 
 use crate::error::ApiError;
 use crate::AppState;
-
-pub const SHOPIFY_WEBHOOKS_PATH: &str = "/v1/integrations/shopify/webhooks";
-
-/// The integration routes (webhook bodies may be as large as an import).
-pub fn router(import_limit: usize) -> Router<AppState> {
-    Router::new().route(
-        SHOPIFY_WEBHOOKS_PATH,
-        post(shopify_webhook).layer(DefaultBodyLimit::max(import_limit)),
-    )
-}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

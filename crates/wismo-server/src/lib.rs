@@ -863,6 +863,10 @@ pub fn router(state: AppState) -> Router {
             post(api::import_shopify).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route(WEBHOOKS_PATH, get(api::webhooks_status))
+        .route(
+            "/v1/integrations/shopify/webhooks",
+            post(integrations::shopify_webhook).layer(DefaultBodyLimit::max(import_limit)),
+        )
         .route("/v1/widget/config", get(store_api::widget_config))
         .route("/v1/admin/store", get(store_api::status))
         .route("/v1/admin/store/versions", get(store_api::versions))
@@ -876,7 +880,6 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/store/publish",
             post(store_api::publish).layer(DefaultBodyLimit::max(import_limit)),
         )
-        .merge(integrations::router(import_limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -681,6 +681,7 @@ mod tests {
         ("/webhooks/rest/webhook", &["post"]),
         ("/v1/admin/import/shopify", &["post"]),
         ("/v1/admin/webhooks", &["get"]),
+        ("/v1/integrations/shopify/webhooks", &["post"]),
         ("/v1/admin/gdpr/export", &["post"]),
         ("/v1/admin/gdpr/erase", &["post"]),
         ("/v1/admin/gdpr/purge", &["post"]),
@@ -693,7 +694,7 @@ mod tests {
         ("/v1/admin/store/publish", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 46] = [
+    const CODES: [(&str, u64); 49] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -740,6 +741,9 @@ mod tests {
         ("rasa_unauthorized", 401),
         ("cross_site_request", 403),
         ("workspace_invalid", 422),
+        ("webhook_signature_invalid", 401),
+        ("webhook_stale", 401),
+        ("integration_not_configured", 404),
     ];
 
     fn doc() -> Value {
@@ -987,6 +991,12 @@ mod tests {
             ApiError::RasaUnauthorized,
             ApiError::CrossSiteRequest,
             ApiError::WorkspaceInvalid(Vec::new()),
+            ApiError::WebhookSignatureInvalid("shopify"),
+            ApiError::WebhookStale {
+                provider: "shopify",
+                reason: String::new(),
+            },
+            ApiError::IntegrationNotConfigured("shopify"),
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()
