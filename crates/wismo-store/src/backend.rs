@@ -92,6 +92,7 @@ pub(crate) struct FulfillmentRow {
     estimated_delivery_at: Option<DateTime<Utc>>,
     delivered_at: Option<DateTime<Utc>>,
     line_items: Json<Vec<(String, u32)>>,
+    last_checkpoint: Option<Json<wismo_core::store::Checkpoint>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -172,6 +173,7 @@ pub(crate) fn assemble(
                 estimated_delivery_at: f.estimated_delivery_at,
                 delivered_at: f.delivered_at,
                 line_items: f.line_items.0,
+                last_checkpoint: f.last_checkpoint.map(|c| c.0),
             })
         })
         .collect::<Result<Vec<_>, StoreDbError>>()?;
@@ -309,8 +311,8 @@ macro_rules! backend {
             .await?;
             let fulfillments = sqlx::query_as::<_, FulfillmentRow>(
                 "SELECT id, created_at, updated_at, tracking_company, tracking_numbers, \
-                 tracking_urls, shipment_status, estimated_delivery_at, delivered_at, line_items \
-                 FROM fulfillments WHERE order_number = $1 ORDER BY position",
+                 tracking_urls, shipment_status, estimated_delivery_at, delivered_at, line_items, \
+                 last_checkpoint FROM fulfillments WHERE order_number = $1 ORDER BY position",
             )
             .bind(number)
             .fetch_all(&mut *conn)
@@ -463,8 +465,9 @@ macro_rules! backend {
                 sqlx::query(
                     "INSERT INTO fulfillments (order_number, position, id, created_at, \
                      updated_at, tracking_company, tracking_numbers, tracking_urls, \
-                     shipment_status, estimated_delivery_at, delivered_at, line_items) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     shipment_status, estimated_delivery_at, delivered_at, line_items, \
+                     last_checkpoint) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&o.number)
                 .bind(i as i64)
@@ -478,6 +481,7 @@ macro_rules! backend {
                 .bind(f.estimated_delivery_at)
                 .bind(f.delivered_at)
                 .bind(Json(&f.line_items))
+                .bind(f.last_checkpoint.as_ref().map(Json))
                 .execute(&mut *conn)
                 .await?;
             }

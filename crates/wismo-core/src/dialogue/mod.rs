@@ -15,6 +15,7 @@ pub mod flows;
 mod general;
 pub mod language;
 pub mod order_view;
+pub mod proactive;
 pub mod script;
 pub mod state;
 pub mod templates;

@@ -369,6 +369,72 @@ pub fn when(t: DateTime<Utc>, view: &View, locale: &str) -> String {
     }
 }
 
+/// A past moment said relative to today, with the time of day, in the
+/// shoppers' time zone: "today at 9:14 pm", "yesterday at 9:14 pm", "on
+/// Monday, November 30 at 9:14 pm" / "hoy a las 21:14", "ayer a las
+/// 21:14", "el lunes, 30 de noviembre a las 21:14" / "aujourd'hui à 21 h
+/// 14", "hier à 21 h 14", "le lundi 30 novembre à 21 h 14"; other
+/// languages: "2026-11-30 21:14". A moment after `view.now` (a carrier's
+/// clock ahead of ours) is said as now's day.
+pub fn since(t: DateTime<Utc>, view: &View, locale: &str) -> String {
+    let t = t.min(view.now);
+    let local = t.with_timezone(&view.tz);
+    let date = human_date(t, view.tz, locale);
+    let diff = (view.today() - view.day(t)).num_days();
+    match language(locale) {
+        "en" => {
+            let time = local.format("%-I:%M %P");
+            match diff {
+                0 => format!("today at {time}"),
+                1 => format!("yesterday at {time}"),
+                _ => format!("on {date} at {time}"),
+            }
+        }
+        "es" => {
+            let time = local.format("%H:%M");
+            match diff {
+                0 => format!("hoy a las {time}"),
+                1 => format!("ayer a las {time}"),
+                _ => format!("el {date} a las {time}"),
+            }
+        }
+        "fr" => {
+            let time = local.format("%H h %M");
+            match diff {
+                0 => format!("aujourd'hui à {time}"),
+                1 => format!("hier à {time}"),
+                _ => format!("le {date} à {time}"),
+            }
+        }
+        _ => local.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// The carrier's latest scan in words: "Departed FedEx hub in Memphis, TN,
+/// yesterday at 9:14 pm" (the carrier's own words are kept as they are).
+fn last_scan(c: &crate::store::Checkpoint, view: &View, locale: &str) -> String {
+    let (scanned, at) = match language(locale) {
+        "es" => ("escaneado", "en"),
+        "fr" => ("scanné", "à"),
+        _ => ("scanned", "in"),
+    };
+    let what = c
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| m.trim_end_matches('.').to_string())
+        .unwrap_or_else(|| scanned.to_string());
+    let place = c
+        .location
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!(" {at} {l}"))
+        .unwrap_or_default();
+    format!("{what}{place}, {}", since(c.at, view, locale))
+}
+
 /// "$49.99", "€20.00" / "49,99 US$", "20,00 €" / "49,99 $US", "20,00 €";
 /// other languages: "49.99 USD".
 pub fn human_money(amount: &str, currency: &str, locale: &str) -> String {
@@ -443,6 +509,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "unshipped_items",
     "packages",
     "delivered_packages",
+    "last_scan",
 ];
 
 /// Template values for an order the shopper is allowed to see, at `view.now`.
@@ -516,6 +583,9 @@ pub fn order_vars(
         put("shipped_date", human_date(f.created_at, tz, locale));
         if let Some(d) = f.delivered_at {
             put("delivered_date", human_date(d, tz, locale));
+        }
+        if let Some(c) = &f.last_checkpoint {
+            put("last_scan", last_scan(c, view, locale));
         }
         if f.shipment_status == Some(ShipmentStatus::OutForDelivery) {
             put(

@@ -28,6 +28,17 @@ pub fn keep_newer_fulfillments(incoming: &mut Order, stored: &Order) {
         if let Some(s) = stored.fulfillments.iter().find(|s| s.id == f.id) {
             if !is_newer(f.updated_at, s.updated_at) {
                 *f = s.clone();
+            } else if f.last_checkpoint.is_none() {
+                // The platform does not carry what a tracking service
+                // reported: keep the scan and its facts.
+                if let Some(c) = &s.last_checkpoint {
+                    f.last_checkpoint = Some(c.clone());
+                    f.estimated_delivery_at = f.estimated_delivery_at.or(s.estimated_delivery_at);
+                    f.delivered_at = f.delivered_at.or(s.delivered_at);
+                    if c.at >= f.updated_at.unwrap_or(f.created_at) {
+                        f.shipment_status = s.shipment_status;
+                    }
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 pub mod memory;
 pub mod mirror;
 pub mod shopify;
+pub mod tracking;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,25 @@ pub struct Fulfillment {
     pub delivered_at: Option<DateTime<Utc>>,
     /// (line item id, quantity) shipped in this fulfilment.
     pub line_items: Vec<(String, u32)>,
+    /// The carrier's latest scan, when a tracking service reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checkpoint: Option<Checkpoint>,
+}
+
+/// One carrier scan: when, where, what, in the canonical vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub at: DateTime<Utc>,
+    pub status: tracking::TrackingStatus,
+    /// The provider's finer status (`InTransit_003`, `arrived_at_facility`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_status: Option<String>,
+    /// "Memphis, TN, US".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The carrier's words ("Departed FedEx hub").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

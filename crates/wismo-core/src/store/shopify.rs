@@ -634,6 +634,7 @@ fn convert_fulfillment(
             .iter()
             .filter_map(|l| owned(&l.id).map(|id| (id, l.quantity.unwrap_or(1))))
             .collect(),
+        last_checkpoint: None,
     }))
 }
 

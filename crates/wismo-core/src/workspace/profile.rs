@@ -53,6 +53,58 @@ pub struct StoreProfile {
     pub order_number: OrderNumber,
     pub escalation: Escalation,
     pub widget: Widget,
+    pub proactive: Proactive,
+}
+
+/// Telling shoppers about their order before they ask: which carrier and
+/// payment events send a message to the shopper's open conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Proactive {
+    /// The carrier reports a problem (held, damaged, lost, refused).
+    pub exception: bool,
+    /// Days past the promised delivery date after which the shopper is
+    /// told it is late (0: never).
+    pub delay_days: u32,
+    pub out_for_delivery: bool,
+    /// The carrier tried and could not deliver.
+    pub attempt_failed: bool,
+    /// A refund went through.
+    pub refund_succeeded: bool,
+    /// `HH:MM-HH:MM` in the store's time zone: messages found then wait
+    /// until it ends (none: any time).
+    pub quiet_hours: Option<String>,
+    /// Messages per conversation per 24 hours at most.
+    pub daily_cap: u32,
+}
+
+impl Default for Proactive {
+    fn default() -> Self {
+        Self {
+            exception: true,
+            delay_days: 2,
+            out_for_delivery: true,
+            attempt_failed: true,
+            refund_succeeded: true,
+            quiet_hours: Some("21:00-08:00".into()),
+            daily_cap: 3,
+        }
+    }
+}
+
+impl Proactive {
+    /// The quiet window as (start, end) times; `None` when unset.
+    pub fn quiet_window(&self) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+        parse_quiet_hours(self.quiet_hours.as_deref()?).ok()
+    }
+}
+
+/// `HH:MM-HH:MM` (the window may cross midnight; equal ends: never quiet).
+pub fn parse_quiet_hours(s: &str) -> Result<(chrono::NaiveTime, chrono::NaiveTime), String> {
+    let bad = || format!("quiet_hours {s:?} is not HH:MM-HH:MM such as 21:00-08:00");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let t = |x: &str| chrono::NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
+    Ok((t(a)?, t(b)?))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -154,6 +206,7 @@ impl Default for StoreProfile {
             order_number: OrderNumber::default(),
             escalation: Escalation::default(),
             widget: Widget::default(),
+            proactive: Proactive::default(),
         }
     }
 }
@@ -267,6 +320,14 @@ const KNOWN_KEYS: &[&str] = &[
     "widget.colours.user_bubble",
     "widget.position",
     "widget.quick_replies",
+    "proactive",
+    "proactive.exception",
+    "proactive.delay_days",
+    "proactive.out_for_delivery",
+    "proactive.attempt_failed",
+    "proactive.refund_succeeded",
+    "proactive.quiet_hours",
+    "proactive.daily_cap",
 ];
 
 /// Keys of the first profile format, moved into tables (still read).
@@ -494,6 +555,14 @@ pub fn parse_profile_with(
             "free_shipping_threshold",
             "free_shipping_threshold must be a positive amount".into(),
         );
+    }
+    if let Some(q) = &profile.proactive.quiet_hours {
+        if let Err(m) = parse_quiet_hours(q) {
+            err("quiet_hours", m);
+        }
+    }
+    if profile.proactive.delay_days > 365 {
+        err("delay_days", "delay_days must be at most 365".into());
     }
     let e = &profile.escalation;
     if !(0.0..=1.0).contains(&e.min_confidence) {

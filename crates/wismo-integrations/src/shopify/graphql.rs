@@ -6,8 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use wismo_core::store::shopify::shipment_status;
+use wismo_core::store::tracking::TrackingStatus;
 use wismo_core::store::{
-    Address, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem, Order, Refund,
+    Address, Checkpoint, Customer, FinancialStatus, Fulfillment, FulfillmentStatus, LineItem,
+    Order, Refund,
 };
 
 /// Every field wismo reads from an order. Nested page sizes keep one
@@ -285,6 +287,21 @@ pub fn convert(o: GqlOrder) -> (Order, Option<DateTime<Utc>>) {
                     .iter()
                     .map(|l| (legacy_id(&l.line_item.id), l.quantity))
                     .collect(),
+                last_checkpoint: latest.and_then(|e| {
+                    let status = TrackingStatus::from_shopify(shipment_status(&e.status)?);
+                    let location = [text(&e.city), text(&e.province), text(&e.country)]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Some(Checkpoint {
+                        at: e.happened_at,
+                        status,
+                        sub_status: None,
+                        location: (!location.is_empty()).then_some(location),
+                        message: text(&e.message),
+                    })
+                }),
             }
         })
         .collect();

@@ -5,6 +5,9 @@
 -- delivery that arrives late never overwrites a newer one; NULL for orders
 -- imported from a file (any change from the platform is newer).
 ALTER TABLE orders ADD COLUMN source_updated_at TEXT;
+-- The carrier's latest scan (JSON: at, status in the canonical tracking
+-- vocabulary, sub_status, location, message), from a tracking service.
+ALTER TABLE fulfillments ADD COLUMN last_checkpoint TEXT;
 -- Fulfilment and refund webhooks name the order by the platform's id.
 CREATE INDEX orders_platform_id ON orders (id);
 
