@@ -221,6 +221,12 @@ pub struct Config {
     pub shopify_webhook_secret: Option<Secret>,
     /// Shopify webhooks triggered longer ago than this are refused (401).
     pub shopify_webhook_max_age: Duration,
+    /// Key of `aftership-hmac-sha256`; `None`: that endpoint answers 404.
+    pub aftership_webhook_secret: Option<Secret>,
+    /// Key of EasyPost's `X-Hmac-Signature`; `None`: that endpoint answers 404.
+    pub easypost_webhook_secret: Option<Secret>,
+    /// Tracking events (AfterShip, EasyPost) older than this are refused (401).
+    pub tracking_webhook_max_age: Duration,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -870,6 +876,24 @@ const KEYS: &[Key] = &[
         default: None,
         secret: true,
         help: "key of X-Shopify-Hmac-Sha256 on Shopify webhooks (the app's client secret; unset: POST /v1/integrations/shopify/webhooks answers 404)",
+    },
+    Key {
+        name: "aftership_webhook_secret",
+        default: None,
+        secret: true,
+        help: "key of the aftership-hmac-sha256 header on AfterShip tracking webhooks (unset: POST /v1/integrations/aftership/webhooks answers 404)",
+    },
+    Key {
+        name: "easypost_webhook_secret",
+        default: None,
+        secret: true,
+        help: "key of the X-Hmac-Signature header on EasyPost tracker webhooks, ASCII (unset: POST /v1/integrations/easypost/webhooks answers 404)",
+    },
+    Key {
+        name: "tracking_webhook_max_age",
+        default: Some("72h"),
+        secret: false,
+        help: "AfterShip and EasyPost events sent longer ago than this (their own signed time) are refused (401); AfterShip retries for about 68 hours",
     },
     Key {
         name: "shopify_webhook_max_age",
@@ -1539,6 +1563,25 @@ impl Layers {
                 s => s.map(Secret::new),
             },
             shopify_webhook_max_age: duration("shopify_webhook_max_age")?,
+            aftership_webhook_secret: match text("aftership_webhook_secret") {
+                Some(s) if s.len() < 16 => {
+                    return Err(invalid(
+                        "aftership_webhook_secret",
+                        "must be at least 16 characters long".into(),
+                    ))
+                }
+                s => s.map(Secret::new),
+            },
+            easypost_webhook_secret: match text("easypost_webhook_secret") {
+                Some(s) if s.len() < 16 || !s.is_ascii() => {
+                    return Err(invalid(
+                        "easypost_webhook_secret",
+                        "must be at least 16 ASCII characters long".into(),
+                    ))
+                }
+                s => s.map(Secret::new),
+            },
+            tracking_webhook_max_age: duration("tracking_webhook_max_age")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

@@ -107,11 +107,15 @@ pub async fn shopify_webhook(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::MalformedJson("the body is not UTF-8".into()))?;
     let change = parse_webhook(topic, text).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    let fired = change.clone();
     let outcome = state
         .sessions
         .db
         .apply_delivery("shopify", delivery_id, change, now)
         .await?;
+    if let wismo_store::MirrorOutcome::Applied(number) = &outcome {
+        crate::notify::after_platform_change(&state, number, &fired).await;
+    }
     tracing::info!(
         topic = topic.as_str(),
         outcome = outcome.as_str(),
@@ -126,6 +130,119 @@ pub async fn shopify_webhook(
     Ok(Json(json!({
         "outcome": outcome.as_str(),
         "topic": topic.as_str(),
+        "order": order,
+    })))
+}
+
+/// Which carrier-tracking service a delivery comes from.
+#[derive(Debug, Clone, Copy)]
+enum Tracker {
+    AfterShip,
+    EasyPost,
+}
+
+impl Tracker {
+    fn name(self) -> &'static str {
+        match self {
+            Tracker::AfterShip => "aftership",
+            Tracker::EasyPost => "easypost",
+        }
+    }
+}
+
+pub async fn aftership_webhook(
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    tracking_webhook(Tracker::AfterShip, state, headers, body).await
+}
+
+pub async fn easypost_webhook(
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    tracking_webhook(Tracker::EasyPost, state, headers, body).await
+}
+
+/// A carrier-tracking delivery: configured → signature → payload → not a
+/// replay (the event's own time, inside the signed body) → applied once to
+/// the fulfilments with its tracking number → the store's proactive rules.
+async fn tracking_webhook(
+    tracker: Tracker,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    use wismo_integrations::tracking::{aftership, easypost};
+    let provider = tracker.name();
+    let (secret, header_name) = match tracker {
+        Tracker::AfterShip => (
+            &state.config.aftership_webhook_secret,
+            "aftership-hmac-sha256",
+        ),
+        Tracker::EasyPost => (&state.config.easypost_webhook_secret, "x-hmac-signature"),
+    };
+    let secret = secret
+        .as_ref()
+        .ok_or(ApiError::IntegrationNotConfigured(provider))?;
+    let signature =
+        header(&headers, header_name).ok_or(ApiError::WebhookSignatureInvalid(provider))?;
+    let verified = match tracker {
+        Tracker::AfterShip => aftership::verify(secret.expose(), &body, signature),
+        Tracker::EasyPost => easypost::verify(secret.expose(), &body, signature),
+    };
+    if !verified {
+        return Err(ApiError::WebhookSignatureInvalid(provider));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::MalformedJson("the body is not UTF-8".into()))?;
+    let event = match tracker {
+        Tracker::AfterShip => aftership::parse(text),
+        Tracker::EasyPost => easypost::parse(text),
+    }
+    .map_err(ApiError::InvalidBody)?;
+    let now = Utc::now();
+    let age = now.signed_duration_since(event.sent_at);
+    let max = chrono::Duration::from_std(state.config.tracking_webhook_max_age)
+        .unwrap_or(chrono::Duration::MAX);
+    if age > max {
+        return Err(ApiError::WebhookStale {
+            provider,
+            reason: format!(
+                "sent {} s ago; the limit is {} s",
+                age.num_seconds(),
+                max.num_seconds()
+            ),
+        });
+    }
+    let Some(update) = event.update else {
+        return Ok(Json(json!({"outcome": "ignored"})));
+    };
+    let (outcome, changed) = state
+        .sessions
+        .db
+        .apply_tracking_delivery(provider, &event.id, &update, now)
+        .await?;
+    tracing::info!(
+        provider,
+        status = update.status.as_str(),
+        outcome = outcome.as_str(),
+        "tracking webhook"
+    );
+    for order in &changed {
+        crate::notify::after_tracking(&state, order, &update.tracking_number, update.status).await;
+    }
+    let order = match &outcome {
+        wismo_store::MirrorOutcome::Applied(n)
+        | wismo_store::MirrorOutcome::Stale(n)
+        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "outcome": outcome.as_str(),
+        "status": update.status.as_str(),
         "order": order,
     })))
 }

@@ -36,6 +36,7 @@ mod hangup;
 pub mod integrations;
 pub mod limits;
 pub mod live;
+pub mod notify;
 pub mod oidc;
 pub mod openapi;
 pub mod orders;
@@ -95,6 +96,8 @@ pub struct Inner {
     pub oidc: Option<oidc::Oidc>,
     /// The store workspace in use, its versions and live reload.
     pub store: Arc<live::Live>,
+    /// Pokes the proactive-notice sender after a notice is queued.
+    pub notices: notify::Poke,
     shutdown: watch::Sender<bool>,
     /// Set on SIGTERM: `/readyz` answers 503 while requests are still served.
     draining: AtomicBool,
@@ -525,6 +528,7 @@ impl Server {
             config,
             security: security::Limits::new(limiter, security_log),
             shutdown: watch::channel(false).0,
+            notices: Default::default(),
             draining: AtomicBool::new(false),
             websockets: AtomicUsize::new(0),
             ws_workers: AtomicUsize::new(0),
@@ -640,6 +644,8 @@ impl Server {
             state.store.clone(),
             state.config.store_poll,
         )));
+        // Proactive updates: due notices into conversations.
+        let _notifier = tls::AbortOnDrop(tokio::spawn(notify::run(Arc::downgrade(&state.0))));
         // Re-encryption under the active data key; key file reloads.
         let data_keys = datakeys::start(state.sessions.db.clone());
         // Automatic assignment: whenever the queue or who is online changes.
@@ -866,6 +872,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/integrations/shopify/webhooks",
             post(integrations::shopify_webhook).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route(
+            "/v1/integrations/aftership/webhooks",
+            post(integrations::aftership_webhook).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route(
+            "/v1/integrations/easypost/webhooks",
+            post(integrations::easypost_webhook).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/v1/widget/config", get(store_api::widget_config))
         .route("/v1/admin/store", get(store_api::status))

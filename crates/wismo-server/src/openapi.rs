@@ -682,6 +682,8 @@ mod tests {
         ("/v1/admin/import/shopify", &["post"]),
         ("/v1/admin/webhooks", &["get"]),
         ("/v1/integrations/shopify/webhooks", &["post"]),
+        ("/v1/integrations/aftership/webhooks", &["post"]),
+        ("/v1/integrations/easypost/webhooks", &["post"]),
         ("/v1/admin/gdpr/export", &["post"]),
         ("/v1/admin/gdpr/erase", &["post"]),
         ("/v1/admin/gdpr/purge", &["post"]),

@@ -211,7 +211,7 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
             at,
             quick_replies,
             order_card,
-            ..
+            template,
         } => {
             let mut m = json!({
                 "id": seq.to_string(),
@@ -219,6 +219,10 @@ pub fn message_json(seq: i64, event: &Event) -> Option<Value> {
                 "text": text,
                 "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             });
+            // Sent on the store's initiative, not in answer to the shopper.
+            if template.starts_with("proactive.") {
+                m["proactive"] = json!(true);
+            }
             if !quick_replies.is_empty() {
                 m["quick_replies"] = json!(quick_replies);
             }

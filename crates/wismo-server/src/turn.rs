@@ -443,6 +443,18 @@ impl Sessions {
         response: &Value,
     ) -> Result<(), ApiError> {
         let now = draft.now;
+        // Proactive updates: this conversation hears about the orders it was shown.
+        for e in &draft.events {
+            if let Event::Verified {
+                order_number: Some(n),
+                ..
+            } = e
+            {
+                if let Err(e) = self.db.watch_order(n, &session.id, now).await {
+                    tracing::warn!(conversation = %session.id, error = %e, "could not watch the order");
+                }
+            }
+        }
         if draft.queued.is_some() || draft.had_case || live.conv.state.case_id.is_some() {
             let sentiments = live.conv.state.sentiments.clone();
             if let Err(e) = self

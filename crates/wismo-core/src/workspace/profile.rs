@@ -72,7 +72,7 @@ pub struct Proactive {
     /// A refund went through.
     pub refund_succeeded: bool,
     /// `HH:MM-HH:MM` in the store's time zone: messages found then wait
-    /// until it ends (none: any time).
+    /// until it ends (`"off"`: any time).
     pub quiet_hours: Option<String>,
     /// Messages per conversation per 24 hours at most.
     pub daily_cap: u32,
@@ -95,7 +95,10 @@ impl Default for Proactive {
 impl Proactive {
     /// The quiet window as (start, end) times; `None` when unset.
     pub fn quiet_window(&self) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
-        parse_quiet_hours(self.quiet_hours.as_deref()?).ok()
+        match self.quiet_hours.as_deref()?.trim() {
+            "off" => None,
+            q => parse_quiet_hours(q).ok(),
+        }
     }
 }
 
@@ -556,7 +559,12 @@ pub fn parse_profile_with(
             "free_shipping_threshold must be a positive amount".into(),
         );
     }
-    if let Some(q) = &profile.proactive.quiet_hours {
+    if let Some(q) = profile
+        .proactive
+        .quiet_hours
+        .as_deref()
+        .filter(|q| q.trim() != "off")
+    {
         if let Err(m) = parse_quiet_hours(q) {
             err("quiet_hours", m);
         }

@@ -32,3 +32,32 @@ CREATE TABLE integration_connections (
     settings    TEXT NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
 );
+
+-- Proactive updates. Which conversations asked about (and were shown) an
+-- order: a carrier or payment event about the order is told to them.
+CREATE TABLE order_watchers (
+    order_number     TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    since            TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (order_number, conversation_id)
+);
+CREATE INDEX order_watchers_conversation ON order_watchers (conversation_id);
+
+-- One row per notice and conversation: the key names the event (order,
+-- kind, shipment or refund), so a notice is queued once however often its
+-- webhook arrives, on whichever server. Sent when due (after quiet hours)
+-- by whichever server claims it first (lease).
+CREATE TABLE notifications (
+    notice_key       TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    order_number     TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    created_at       TIMESTAMPTZ NOT NULL,
+    due_at           TIMESTAMPTZ NOT NULL,
+    lease_until      TIMESTAMPTZ,
+    sent_at          TIMESTAMPTZ,
+    outcome          TEXT,
+    PRIMARY KEY (notice_key, conversation_id)
+);
+CREATE INDEX notifications_due ON notifications (due_at) WHERE sent_at IS NULL;
+CREATE INDEX notifications_conversation ON notifications (conversation_id, sent_at);
