@@ -7,6 +7,7 @@
 
 pub mod resilience;
 pub mod shopify;
+pub mod stripe;
 pub mod tracking;
 
 use std::time::Duration;

@@ -227,6 +227,10 @@ pub struct Config {
     pub easypost_webhook_secret: Option<Secret>,
     /// Tracking events (AfterShip, EasyPost) older than this are refused (401).
     pub tracking_webhook_max_age: Duration,
+    /// The endpoint's `whsec_…` signing secret; `None`: that endpoint answers 404.
+    pub stripe_webhook_secret: Option<Secret>,
+    /// How far a `Stripe-Signature` time may be from now.
+    pub stripe_webhook_tolerance: Duration,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -894,6 +898,18 @@ const KEYS: &[Key] = &[
         default: Some("72h"),
         secret: false,
         help: "AfterShip and EasyPost events sent longer ago than this (their own signed time) are refused (401); AfterShip retries for about 68 hours",
+    },
+    Key {
+        name: "stripe_webhook_secret",
+        default: None,
+        secret: true,
+        help: "the Stripe webhook endpoint's signing secret, whsec_… (unset: POST /v1/integrations/stripe/webhooks answers 404)",
+    },
+    Key {
+        name: "stripe_webhook_tolerance",
+        default: Some("5m"),
+        secret: false,
+        help: "how far the time in Stripe-Signature may be from now (Stripe's libraries use 5 minutes)",
     },
     Key {
         name: "shopify_webhook_max_age",
@@ -1582,6 +1598,17 @@ impl Layers {
                 s => s.map(Secret::new),
             },
             tracking_webhook_max_age: duration("tracking_webhook_max_age")?,
+            stripe_webhook_secret: match text("stripe_webhook_secret") {
+                Some(s) if s.len() < 16 => {
+                    return Err(invalid(
+                        "stripe_webhook_secret",
+                        "must be at least 16 characters long (Stripe's are whsec_ and 32 more)"
+                            .into(),
+                    ))
+                }
+                s => s.map(Secret::new),
+            },
+            stripe_webhook_tolerance: duration("stripe_webhook_tolerance")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

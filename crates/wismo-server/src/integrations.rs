@@ -246,3 +246,83 @@ async fn tracking_webhook(
         "order": order,
     })))
 }
+
+/// A Stripe event: configured → `Stripe-Signature` (with its time inside
+/// the tolerance) → payload → a succeeded refund applied once to the order
+/// its payment names (metadata `order_number`, else `order_id`) → the
+/// refund notice.
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    use wismo_integrations::stripe::{self, SignatureError, StripeEvent};
+    let secret = state
+        .config
+        .stripe_webhook_secret
+        .as_ref()
+        .ok_or(ApiError::IntegrationNotConfigured("stripe"))?;
+    let signature =
+        header(&headers, "stripe-signature").ok_or(ApiError::WebhookSignatureInvalid("stripe"))?;
+    let now = Utc::now();
+    let tolerance =
+        i64::try_from(state.config.stripe_webhook_tolerance.as_secs()).unwrap_or(i64::MAX);
+    match stripe::verify(secret.expose(), &body, signature, now, tolerance) {
+        Ok(()) => {}
+        Err(SignatureError::Invalid) => return Err(ApiError::WebhookSignatureInvalid("stripe")),
+        Err(SignatureError::Stale { age_secs }) => {
+            return Err(ApiError::WebhookStale {
+                provider: "stripe",
+                reason: format!("signed {age_secs} s ago; the tolerance is {tolerance} s"),
+            })
+        }
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::MalformedJson("the body is not UTF-8".into()))?;
+    let (event_id, refund) = match stripe::parse(text).map_err(ApiError::InvalidBody)? {
+        StripeEvent::Other { kind, .. } => {
+            return Ok(Json(json!({"outcome": "ignored", "type": kind})));
+        }
+        StripeEvent::Refund { event_id, refund } => (event_id, refund),
+    };
+    if refund.status != "succeeded" {
+        return Ok(Json(json!({"outcome": "ignored", "status": refund.status})));
+    }
+    let db = &state.sessions.db;
+    let platform_id = match (&refund.order_number, &refund.order_id) {
+        (Some(n), _) => db.find_order(n).await.ok().flatten().map(|o| o.id),
+        (None, Some(id)) => Some(id.clone()),
+        (None, None) => None,
+    };
+    let Some(order_id) = platform_id else {
+        return Ok(Json(
+            json!({"outcome": "unknown_order", "status": refund.status}),
+        ));
+    };
+    let change = wismo_core::store::shopify::WebhookChange::Refund {
+        order_id,
+        refund: wismo_core::store::Refund {
+            id: refund.id.clone(),
+            created_at: refund.created,
+            amount: refund.amount.clone(),
+            note: None,
+            line_items: Vec::new(),
+        },
+        returned: false,
+    };
+    let fired = change.clone();
+    let outcome = db.apply_delivery("stripe", &event_id, change, now).await?;
+    if let wismo_store::MirrorOutcome::Applied(number) = &outcome {
+        crate::notify::after_platform_change(&state, number, &fired).await;
+    }
+    tracing::info!(outcome = outcome.as_str(), "stripe webhook");
+    let order = match &outcome {
+        wismo_store::MirrorOutcome::Applied(n)
+        | wismo_store::MirrorOutcome::Stale(n)
+        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
+        _ => None,
+    };
+    Ok(Json(
+        json!({"outcome": outcome.as_str(), "status": refund.status, "order": order}),
+    ))
+}
