@@ -106,14 +106,15 @@ impl Breaker {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether a call may go out now.
-    fn admit(&self) -> Result<(), IntegrationError> {
+    /// Whether a call may go out now, and whether it is the probe of a
+    /// half-open breaker (one try, no retries: a caller is waiting on it).
+    fn admit(&self) -> Result<bool, IntegrationError> {
         let mut state = self.state();
         match *state {
-            State::Closed { .. } => Ok(()),
+            State::Closed { .. } => Ok(false),
             State::Open { until } if Instant::now() >= until => {
                 *state = State::HalfOpen;
-                Ok(())
+                Ok(true)
             }
             State::Open { .. } | State::HalfOpen => {
                 Err(IntegrationError::CircuitOpen(self.provider))
@@ -152,7 +153,8 @@ impl Breaker {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, IntegrationError>>,
     {
-        self.admit()?;
+        let probe = self.admit()?;
+        let retries = if probe { 0 } else { self.policy.retries };
         let mut tries = 0;
         loop {
             let result = match tokio::time::timeout(self.policy.timeout, attempt()).await {
@@ -164,13 +166,19 @@ impl Breaker {
                     self.record(true);
                     return Ok(v);
                 }
-                Err(e) if e.is_retryable() && tries < self.policy.retries => {
+                // A provider that asks for a longer wait than this policy
+                // allows is not waited for (a shopper's turn goes on without it).
+                Err(e)
+                    if e.is_retryable()
+                        && tries < retries
+                        && e.retry_after().is_none_or(|w| w <= self.policy.max_backoff) =>
+                {
                     tries += 1;
                     let wait = e
                         .retry_after()
                         .unwrap_or_else(|| self.policy.backoff(tries));
                     tracing::debug!(provider = self.provider, tries, ?wait, "retrying");
-                    tokio::time::sleep(wait.min(self.policy.max_backoff)).await;
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
                     // A provider that answers (not found, refused, throttled)
@@ -235,6 +243,13 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 6, "refused without a call");
         assert!(started.elapsed() < Duration::from_millis(5));
 
+        tokio::time::sleep(Duration::from_millis(220)).await;
+        // The probe is one try, without retries, and a failed one opens the
+        // breaker again.
+        let before = calls.load(Ordering::SeqCst);
+        assert!(b.call(down).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+        assert!(b.is_open());
         tokio::time::sleep(Duration::from_millis(220)).await;
         // The probe succeeds: closed again.
         assert_eq!(b.call(|| async { Ok(7) }).await.ok(), Some(7));

@@ -367,12 +367,12 @@ impl ShopifyClient {
             .insert(op, cost.requested_query_cost);
     }
 
-    /// Spends the estimated cost locally, so concurrent calls of this
-    /// process do not all count the same points.
+    /// Spends the estimated cost locally (negative: gives it back), so
+    /// concurrent calls of this process do not all count the same points.
     fn spend(&self, cost: f64) {
         let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = bucket.as_mut() {
-            b.available = b.now() - cost;
+            b.available = (b.now() - cost).min(b.maximum);
             b.at = Instant::now();
         }
     }
@@ -412,17 +412,24 @@ impl ShopifyClient {
             }
         }
         self.spend(cost);
-        let response = self
+        let sent = self
             .http
             .post(&self.endpoint)
             .header("X-Shopify-Access-Token", &self.token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
-            .await
-            .map_err(|e| IntegrationError::Connect {
-                provider: PROVIDER,
-                message: without_url(&e),
-            })?;
+            .await;
+        let response = match sent {
+            Ok(r) if r.status().as_u16() == 200 => r,
+            // Not metered by Shopify: give the points back to the estimate.
+            other => {
+                self.spend(-cost);
+                other.map_err(|e| IntegrationError::Connect {
+                    provider: PROVIDER,
+                    message: without_url(&e),
+                })?
+            }
+        };
         let status = response.status().as_u16();
         match status {
             200 => {}
