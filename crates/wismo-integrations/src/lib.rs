@@ -9,6 +9,36 @@ pub mod resilience;
 pub mod shopify;
 pub mod stripe;
 pub mod tracking;
+pub mod woocommerce;
+
+/// Whether `signature` is the base64 HMAC-SHA256 of `body` under `secret`
+/// (Shopify's, AfterShip's and WooCommerce's scheme), compared in
+/// constant time.
+pub fn base64_hmac_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// The base64 HMAC-SHA256 of `body` under `secret` (tests and mocks).
+pub fn base64_hmac(secret: &[u8], body: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) {
+        Ok(mut mac) => {
+            mac.update(body);
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
 
 use std::time::Duration;
 

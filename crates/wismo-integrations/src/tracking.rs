@@ -5,7 +5,6 @@
 //! put the event's time inside the signed body, which is what a replay
 //! check can trust.
 
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -67,17 +66,12 @@ pub mod aftership {
 
     /// Whether `signature` (the `aftership-hmac-sha256` header) signs `body`.
     pub fn verify(secret: &str, body: &[u8], signature: &str) -> bool {
-        let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
-            return false;
-        };
-        mac(secret.as_bytes(), body).is_some_and(|m| m.verify_slice(&given).is_ok())
+        crate::base64_hmac_matches(secret.as_bytes(), body, signature)
     }
 
     /// The header value AfterShip would send (tests and mocks).
     pub fn sign(secret: &str, body: &[u8]) -> String {
-        mac(secret.as_bytes(), body)
-            .map(|m| base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes()))
-            .unwrap_or_default()
+        crate::base64_hmac(secret.as_bytes(), body)
     }
 
     #[derive(Debug, Deserialize)]

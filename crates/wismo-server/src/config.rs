@@ -231,6 +231,10 @@ pub struct Config {
     pub stripe_webhook_secret: Option<Secret>,
     /// How far a `Stripe-Signature` time may be from now.
     pub stripe_webhook_tolerance: Duration,
+    /// Key of `X-WC-Webhook-Signature`; `None`: that endpoint answers 404.
+    pub woocommerce_webhook_secret: Option<Secret>,
+    /// WooCommerce orders last modified longer ago than this are refused (401).
+    pub woocommerce_webhook_max_age: Duration,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -910,6 +914,18 @@ const KEYS: &[Key] = &[
         default: Some("5m"),
         secret: false,
         help: "how far the time in Stripe-Signature may be from now (Stripe's libraries use 5 minutes)",
+    },
+    Key {
+        name: "woocommerce_webhook_secret",
+        default: None,
+        secret: true,
+        help: "the secret of the WooCommerce webhooks (key of X-WC-Webhook-Signature; unset: POST /v1/integrations/woocommerce/webhooks answers 404)",
+    },
+    Key {
+        name: "woocommerce_webhook_max_age",
+        default: Some("48h"),
+        secret: false,
+        help: "WooCommerce order webhooks whose order was modified longer ago than this (date_modified_gmt, signed) are refused (401)",
     },
     Key {
         name: "shopify_webhook_max_age",
@@ -1609,6 +1625,16 @@ impl Layers {
                 s => s.map(Secret::new),
             },
             stripe_webhook_tolerance: duration("stripe_webhook_tolerance")?,
+            woocommerce_webhook_secret: match text("woocommerce_webhook_secret") {
+                Some(s) if s.len() < 16 => {
+                    return Err(invalid(
+                        "woocommerce_webhook_secret",
+                        "must be at least 16 characters long".into(),
+                    ))
+                }
+                s => s.map(Secret::new),
+            },
+            woocommerce_webhook_max_age: duration("woocommerce_webhook_max_age")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

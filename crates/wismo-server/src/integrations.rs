@@ -326,3 +326,79 @@ pub async fn stripe_webhook(
         json!({"outcome": outcome.as_str(), "status": refund.status, "order": order}),
     ))
 }
+
+/// A WooCommerce `order.*` webhook: configured → the save-time ping (an
+/// unsigned `webhook_id=N`, answered 200) → `X-WC-Webhook-Signature` →
+/// topic and delivery → the order → not a replay (its signed
+/// `date_modified_gmt` within `woocommerce_webhook_max_age`) → applied once.
+pub async fn woocommerce_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    use wismo_integrations::woocommerce;
+    let secret = state
+        .config
+        .woocommerce_webhook_secret
+        .as_ref()
+        .ok_or(ApiError::IntegrationNotConfigured("woocommerce"))?;
+    let signature = header(&headers, "x-wc-webhook-signature");
+    if signature.is_none() && woocommerce::is_ping(&body) {
+        return Ok(Json(json!({"outcome": "ping"})));
+    }
+    let signature = signature.ok_or(ApiError::WebhookSignatureInvalid("woocommerce"))?;
+    if !woocommerce::verify(secret.expose(), &body, signature) {
+        return Err(ApiError::WebhookSignatureInvalid("woocommerce"));
+    }
+    let missing = |h: &str| ApiError::InvalidBody(format!("the {h} header is missing"));
+    let topic =
+        header(&headers, "x-wc-webhook-topic").ok_or_else(|| missing("X-WC-Webhook-Topic"))?;
+    let hook = header(&headers, "x-wc-webhook-id").ok_or_else(|| missing("X-WC-Webhook-ID"))?;
+    let delivery = header(&headers, "x-wc-webhook-delivery-id")
+        .ok_or_else(|| missing("X-WC-Webhook-Delivery-ID"))?;
+    if hook.len() + delivery.len() > 200 {
+        return Err(ApiError::InvalidBody("the webhook ids are too long".into()));
+    }
+    if !matches!(topic, "order.created" | "order.updated" | "order.restored") {
+        return Ok(Json(json!({"outcome": "ignored", "topic": topic})));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::MalformedJson("the body is not UTF-8".into()))?;
+    let (order, updated_at) = wismo_core::store::woocommerce::parse_order(text)
+        .map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    let now = Utc::now();
+    let max = chrono::Duration::from_std(state.config.woocommerce_webhook_max_age)
+        .unwrap_or(chrono::Duration::MAX);
+    if let Some(at) = updated_at {
+        let age = now.signed_duration_since(at);
+        if age > max {
+            return Err(ApiError::WebhookStale {
+                provider: "woocommerce",
+                reason: format!(
+                    "the order was modified {} s ago; the limit is {} s",
+                    age.num_seconds(),
+                    max.num_seconds()
+                ),
+            });
+        }
+    }
+    let change = wismo_core::store::shopify::WebhookChange::Order {
+        order: Box::new(order),
+        updated_at,
+    };
+    let outcome = state
+        .sessions
+        .db
+        .apply_delivery("woocommerce", &format!("{hook}:{delivery}"), change, now)
+        .await?;
+    tracing::info!(topic, outcome = outcome.as_str(), "woocommerce webhook");
+    let order = match &outcome {
+        wismo_store::MirrorOutcome::Applied(n)
+        | wismo_store::MirrorOutcome::Stale(n)
+        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
+        _ => None,
+    };
+    Ok(Json(
+        json!({"outcome": outcome.as_str(), "topic": topic, "order": order}),
+    ))
+}

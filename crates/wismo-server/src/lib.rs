@@ -885,6 +885,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/integrations/stripe/webhooks",
             post(integrations::stripe_webhook),
         )
+        .route(
+            "/v1/integrations/woocommerce/webhooks",
+            post(integrations::woocommerce_webhook).layer(DefaultBodyLimit::max(import_limit)),
+        )
         .route("/v1/widget/config", get(store_api::widget_config))
         .route("/v1/admin/store", get(store_api::status))
         .route("/v1/admin/store/versions", get(store_api::versions))

@@ -685,6 +685,7 @@ mod tests {
         ("/v1/integrations/aftership/webhooks", &["post"]),
         ("/v1/integrations/easypost/webhooks", &["post"]),
         ("/v1/integrations/stripe/webhooks", &["post"]),
+        ("/v1/integrations/woocommerce/webhooks", &["post"]),
         ("/v1/admin/gdpr/export", &["post"]),
         ("/v1/admin/gdpr/erase", &["post"]),
         ("/v1/admin/gdpr/purge", &["post"]),

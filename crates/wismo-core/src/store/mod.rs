@@ -11,6 +11,7 @@ pub mod memory;
 pub mod mirror;
 pub mod shopify;
 pub mod tracking;
+pub mod woocommerce;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
