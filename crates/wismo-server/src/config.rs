@@ -1494,6 +1494,21 @@ impl Layers {
             Some(u) => Some(parse_public_url(u).map_err(|m| invalid("public_url", m))?),
             None => None,
         };
+        // A provider's webhook secret: 16 characters or more (ASCII only
+        // where the provider normalises secrets, as EasyPost does).
+        let provider_secret =
+            |name: &'static str, ascii: bool| -> Result<Option<Secret>, ConfigError> {
+                match text(name) {
+                    Some(s) if s.len() < 16 || (ascii && !s.is_ascii()) => Err(invalid(
+                        name,
+                        format!(
+                            "must be at least 16{} characters long",
+                            if ascii { " ASCII" } else { "" }
+                        ),
+                    )),
+                    s => Ok(s.map(Secret::new)),
+                }
+            };
         Ok(Config {
             rasa_channel_token,
             public_url,
@@ -1584,56 +1599,14 @@ impl Layers {
                     ))
                 }
             },
-            shopify_webhook_secret: match text("shopify_webhook_secret") {
-                Some(s) if s.len() < 16 => {
-                    return Err(invalid(
-                        "shopify_webhook_secret",
-                        "must be at least 16 characters long (Shopify's secrets are 32 or more)"
-                            .into(),
-                    ))
-                }
-                s => s.map(Secret::new),
-            },
+            shopify_webhook_secret: provider_secret("shopify_webhook_secret", false)?,
             shopify_webhook_max_age: duration("shopify_webhook_max_age")?,
-            aftership_webhook_secret: match text("aftership_webhook_secret") {
-                Some(s) if s.len() < 16 => {
-                    return Err(invalid(
-                        "aftership_webhook_secret",
-                        "must be at least 16 characters long".into(),
-                    ))
-                }
-                s => s.map(Secret::new),
-            },
-            easypost_webhook_secret: match text("easypost_webhook_secret") {
-                Some(s) if s.len() < 16 || !s.is_ascii() => {
-                    return Err(invalid(
-                        "easypost_webhook_secret",
-                        "must be at least 16 ASCII characters long".into(),
-                    ))
-                }
-                s => s.map(Secret::new),
-            },
+            aftership_webhook_secret: provider_secret("aftership_webhook_secret", false)?,
+            easypost_webhook_secret: provider_secret("easypost_webhook_secret", true)?,
             tracking_webhook_max_age: duration("tracking_webhook_max_age")?,
-            stripe_webhook_secret: match text("stripe_webhook_secret") {
-                Some(s) if s.len() < 16 => {
-                    return Err(invalid(
-                        "stripe_webhook_secret",
-                        "must be at least 16 characters long (Stripe's are whsec_ and 32 more)"
-                            .into(),
-                    ))
-                }
-                s => s.map(Secret::new),
-            },
+            stripe_webhook_secret: provider_secret("stripe_webhook_secret", false)?,
             stripe_webhook_tolerance: duration("stripe_webhook_tolerance")?,
-            woocommerce_webhook_secret: match text("woocommerce_webhook_secret") {
-                Some(s) if s.len() < 16 => {
-                    return Err(invalid(
-                        "woocommerce_webhook_secret",
-                        "must be at least 16 characters long".into(),
-                    ))
-                }
-                s => s.map(Secret::new),
-            },
+            woocommerce_webhook_secret: provider_secret("woocommerce_webhook_secret", false)?,
             woocommerce_webhook_max_age: duration("woocommerce_webhook_max_age")?,
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {

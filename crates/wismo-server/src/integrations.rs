@@ -20,6 +20,26 @@ use wismo_integrations::shopify::webhook;
 use crate::error::ApiError;
 use crate::AppState;
 
+/// The order a delivery concerned, when known.
+fn order_of(outcome: &wismo_store::MirrorOutcome) -> Option<String> {
+    match outcome {
+        wismo_store::MirrorOutcome::Applied(n)
+        | wismo_store::MirrorOutcome::Stale(n)
+        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
+        _ => None,
+    }
+}
+
+/// Stage: the integration is on (its secret is set).
+fn configured<'a>(
+    secret: &'a Option<crate::config::Secret>,
+    provider: &'static str,
+) -> Result<&'a crate::config::Secret, ApiError> {
+    secret
+        .as_ref()
+        .ok_or(ApiError::IntegrationNotConfigured(provider))
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
@@ -90,11 +110,7 @@ pub async fn shopify_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = state
-        .config
-        .shopify_webhook_secret
-        .as_ref()
-        .ok_or(ApiError::IntegrationNotConfigured("shopify"))?;
+    let secret = configured(&state.config.shopify_webhook_secret, "shopify")?;
     shopify_signed(&headers, &body, secret.expose())?;
     // Real time, also under a frozen demo clock: Shopify's times are real.
     let now = Utc::now();
@@ -121,12 +137,7 @@ pub async fn shopify_webhook(
         outcome = outcome.as_str(),
         "shopify webhook"
     );
-    let order = match &outcome {
-        wismo_store::MirrorOutcome::Applied(n)
-        | wismo_store::MirrorOutcome::Stale(n)
-        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
-        _ => None,
-    };
+    let order = order_of(&outcome);
     Ok(Json(json!({
         "outcome": outcome.as_str(),
         "topic": topic.as_str(),
@@ -234,12 +245,7 @@ async fn tracking_webhook(
     for order in &changed {
         crate::notify::after_tracking(&state, order, &update.tracking_number, update.status).await;
     }
-    let order = match &outcome {
-        wismo_store::MirrorOutcome::Applied(n)
-        | wismo_store::MirrorOutcome::Stale(n)
-        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
-        _ => None,
-    };
+    let order = order_of(&outcome);
     Ok(Json(json!({
         "outcome": outcome.as_str(),
         "status": update.status.as_str(),
@@ -257,11 +263,7 @@ pub async fn stripe_webhook(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     use wismo_integrations::stripe::{self, SignatureError, StripeEvent};
-    let secret = state
-        .config
-        .stripe_webhook_secret
-        .as_ref()
-        .ok_or(ApiError::IntegrationNotConfigured("stripe"))?;
+    let secret = configured(&state.config.stripe_webhook_secret, "stripe")?;
     let signature =
         header(&headers, "stripe-signature").ok_or(ApiError::WebhookSignatureInvalid("stripe"))?;
     let now = Utc::now();
@@ -316,12 +318,7 @@ pub async fn stripe_webhook(
         crate::notify::after_platform_change(&state, number, &fired).await;
     }
     tracing::info!(outcome = outcome.as_str(), "stripe webhook");
-    let order = match &outcome {
-        wismo_store::MirrorOutcome::Applied(n)
-        | wismo_store::MirrorOutcome::Stale(n)
-        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
-        _ => None,
-    };
+    let order = order_of(&outcome);
     Ok(Json(
         json!({"outcome": outcome.as_str(), "status": refund.status, "order": order}),
     ))
@@ -337,11 +334,7 @@ pub async fn woocommerce_webhook(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     use wismo_integrations::woocommerce;
-    let secret = state
-        .config
-        .woocommerce_webhook_secret
-        .as_ref()
-        .ok_or(ApiError::IntegrationNotConfigured("woocommerce"))?;
+    let secret = configured(&state.config.woocommerce_webhook_secret, "woocommerce")?;
     let signature = header(&headers, "x-wc-webhook-signature");
     if signature.is_none() && woocommerce::is_ping(&body) {
         return Ok(Json(json!({"outcome": "ping"})));
@@ -392,12 +385,7 @@ pub async fn woocommerce_webhook(
         .apply_delivery("woocommerce", &format!("{hook}:{delivery}"), change, now)
         .await?;
     tracing::info!(topic, outcome = outcome.as_str(), "woocommerce webhook");
-    let order = match &outcome {
-        wismo_store::MirrorOutcome::Applied(n)
-        | wismo_store::MirrorOutcome::Stale(n)
-        | wismo_store::MirrorOutcome::Unchanged(n) => Some(n.clone()),
-        _ => None,
-    };
+    let order = order_of(&outcome);
     Ok(Json(
         json!({"outcome": outcome.as_str(), "topic": topic, "order": order}),
     ))
