@@ -378,6 +378,75 @@ macro_rules! backend {
             Ok(rows.into_iter().map(|(n,)| n).collect())
         }
 
+        /// Whether this provider's delivery was applied before.
+        pub(crate) async fn delivery_seen(
+            conn: &mut Conn,
+            provider: &str,
+            delivery_id: &str,
+        ) -> Result<bool, StoreDbError> {
+            let seen: Option<String> = sqlx::query_scalar(
+                "SELECT outcome FROM integration_deliveries WHERE provider = $1 AND delivery_id = $2",
+            )
+            .bind(provider)
+            .bind(delivery_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(seen.is_some())
+        }
+
+        /// Remembers an applied delivery and forgets those older than
+        /// `DELIVERY_MEMORY`.
+        pub(crate) async fn record_delivery(
+            conn: &mut Conn,
+            provider: &str,
+            delivery_id: &str,
+            outcome: &str,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query(
+                "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(provider)
+            .bind(delivery_id)
+            .bind(now)
+            .bind(outcome)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
+                .bind(now - crate::mirror::DELIVERY_MEMORY)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        /// When the platform last changed the stored order `number`.
+        pub(crate) async fn source_updated_at(
+            conn: &mut Conn,
+            number: &str,
+        ) -> Result<Option<DateTime<Utc>>, StoreDbError> {
+            Ok(sqlx::query_scalar("SELECT source_updated_at FROM orders WHERE number = $1")
+                .bind(number)
+                .fetch_one(&mut *conn)
+                .await?)
+        }
+
+        /// [`write_order`], with when the platform last changed it.
+        pub(crate) async fn write_sourced_order(
+            conn: &mut Conn,
+            k: &Crypt,
+            o: &Order,
+            source_updated_at: Option<DateTime<Utc>>,
+        ) -> Result<(), StoreDbError> {
+            write_order(conn, k, o).await?;
+            sqlx::query("UPDATE orders SET source_updated_at = $1 WHERE number = $2")
+                .bind(source_updated_at)
+                .bind(&o.number)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
         /// Replaces the order with `o.number` (row and every child row).
         pub(crate) async fn write_order(
             conn: &mut Conn,

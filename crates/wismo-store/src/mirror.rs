@@ -136,18 +136,11 @@ impl Db {
             let mut tx = p.begin().await?;
             // Serialises with imports, actions and other servers' deliveries.
             b::lock_all(&mut tx).await?;
-            let seen: Option<(String,)> = match delivery_id {
-                Some(id) => sqlx::query_as(
-                    "SELECT outcome FROM integration_deliveries \
-                     WHERE provider = $1 AND delivery_id = $2",
-                )
-                .bind(provider)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?,
-                None => None,
+            let seen = match delivery_id {
+                Some(id) => b::delivery_seen(&mut tx, provider, id).await?,
+                None => false,
             };
-            if seen.is_some() {
+            if seen {
                 tx.rollback().await?;
                 MirrorOutcome::Duplicate
             } else {
@@ -164,13 +157,7 @@ impl Db {
                 let mut stored = None;
                 if let Some(n) = &number {
                     if let Some(order) = b::load_order(&mut tx, &self.crypt, n).await? {
-                        let at: Option<DateTime<Utc>> = sqlx::query_scalar(
-                            "SELECT source_updated_at FROM orders WHERE number = $1",
-                        )
-                        .bind(n)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        stored = Some((order, at));
+                        stored = Some((order, b::source_updated_at(&mut tx, n).await?));
                     }
                 }
                 let before = stored.clone();
@@ -183,31 +170,13 @@ impl Db {
                         MirrorOutcome::Unchanged(order.number)
                     }
                     Ok((order, at)) => {
-                        b::write_order(&mut tx, &self.crypt, &order).await?;
-                        sqlx::query("UPDATE orders SET source_updated_at = $1 WHERE number = $2")
-                            .bind(at)
-                            .bind(&order.number)
-                            .execute(&mut *tx)
-                            .await?;
+                        b::write_sourced_order(&mut tx, &self.crypt, &order, at).await?;
                         MirrorOutcome::Applied(order.number)
                     }
                     Err(outcome) => outcome,
                 };
                 if let Some(id) = delivery_id {
-                    sqlx::query(
-                        "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(provider)
-                    .bind(id)
-                    .bind(now)
-                    .bind(outcome.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
-                        .bind(now - DELIVERY_MEMORY)
-                        .execute(&mut *tx)
-                        .await?;
+                    b::record_delivery(&mut tx, provider, id, outcome.as_str(), now).await?;
                 }
                 tx.commit().await?;
                 outcome

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use wismo_core::store::tracking::{apply_tracking, TrackingUpdate};
 use wismo_core::store::Order;
 
-use crate::mirror::{MirrorOutcome, DELIVERY_MEMORY};
+use crate::mirror::MirrorOutcome;
 use crate::orders::micros;
 use crate::{dispatch, with_pool, Db, Pool, StoreDbError};
 
@@ -79,14 +79,7 @@ impl Db {
         let (outcome, changed) = dispatch!(self, b, p => {
             let mut tx = p.begin().await?;
             b::lock_all(&mut tx).await?;
-            let seen: Option<String> = sqlx::query_scalar(
-                "SELECT outcome FROM integration_deliveries WHERE provider = $1 AND delivery_id = $2",
-            )
-            .bind(provider)
-            .bind(delivery_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if seen.is_some() {
+            if b::delivery_seen(&mut tx, provider, delivery_id).await? {
                 tx.rollback().await?;
                 (MirrorOutcome::Duplicate, Vec::new())
             } else {
@@ -108,18 +101,9 @@ impl Db {
                     });
                     if apply_tracking(&mut order, update) {
                         let order = crate::orders::order_micros(order);
-                        let at: Option<DateTime<Utc>> = sqlx::query_scalar(
-                            "SELECT source_updated_at FROM orders WHERE number = $1",
-                        )
-                        .bind(n)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        b::write_order(&mut tx, &self.crypt, &order).await?;
-                        sqlx::query("UPDATE orders SET source_updated_at = $1 WHERE number = $2")
-                            .bind(at)
-                            .bind(n)
-                            .execute(&mut *tx)
-                            .await?;
+                        // The platform's time stays: a carrier scan is not a platform change.
+                        let at = b::source_updated_at(&mut tx, n).await?;
+                        b::write_sourced_order(&mut tx, &self.crypt, &order, at).await?;
                         changed.push(order);
                     }
                 }
@@ -129,20 +113,7 @@ impl Db {
                     (None, Some(n)) => MirrorOutcome::Unchanged(n),
                     (None, None) => MirrorOutcome::UnknownOrder,
                 };
-                sqlx::query(
-                    "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(provider)
-                .bind(delivery_id)
-                .bind(now)
-                .bind(outcome.as_str())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM integration_deliveries WHERE received_at < $1")
-                    .bind(now - DELIVERY_MEMORY)
-                    .execute(&mut *tx)
-                    .await?;
+                b::record_delivery(&mut tx, provider, delivery_id, outcome.as_str(), now).await?;
                 tx.commit().await?;
                 (outcome, changed)
             }
