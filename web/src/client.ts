@@ -32,6 +32,10 @@ export interface StorageLike {
 export const STORAGE_KEY = 'wismo.conversation';
 /** The id of the conversation whose "How did we do?" was answered. */
 export const CSAT_KEY = 'wismo.csat';
+/** In sessionStorage: the conversation and the last message id the shopper
+ * has read in this tab (`{"id":"c1","upTo":"7"}`), so the unread badge
+ * survives a page load. */
+export const READ_KEY = 'wismo.read';
 
 /** How a CSAT answer went: `ok` (or it had been given already: the same to
  * the shopper), `invalid` (the server refused the score), `error` (try again). */
@@ -45,6 +49,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   createSocket?: SocketFactory;
   storage?: StorageLike | null;
+  /** Where the read mark is kept (default: sessionStorage). */
+  session?: StorageLike | null;
   /** Fresh `client_message_id`s. */
   newId?: () => string;
   /** In [0, 1): the jitter of the backoff. */
@@ -73,9 +79,9 @@ function defaultId(): string {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
 }
 
-function defaultStorage(): StorageLike | null {
+function defaultStorage(kind: 'localStorage' | 'sessionStorage'): StorageLike | null {
   try {
-    return globalThis.localStorage ?? null;
+    return globalThis[kind] ?? null;
   } catch {
     return null; // storage blocked (third-party cookies off, sandboxed iframes)
   }
@@ -93,7 +99,10 @@ function withSlash(base: string): string {
 }
 
 export class WismoClient {
-  private readonly opts: Required<Omit<ClientOptions, 'storage'>> & { storage: StorageLike | null };
+  private readonly opts: Required<Omit<ClientOptions, 'storage' | 'session'>> & {
+    storage: StorageLike | null;
+    session: StorageLike | null;
+  };
   private conv: SavedConversation | null = null;
   private socket: SocketLike | null = null;
   private ready = false;
@@ -113,6 +122,9 @@ export class WismoClient {
   private identity: string | null = null;
   /** The conversation id the identity token was accepted for. */
   private identifiedAs: string | null = null;
+  /** The read mark last written to the session storage. */
+  private savedRead = '';
+  private unsubscribe: () => void = () => {};
 
   constructor(options: ClientOptions) {
     const o = options;
@@ -122,7 +134,8 @@ export class WismoClient {
       fetch: o.fetch ?? ((input, init) => globalThis.fetch(input, init)),
       createSocket:
         o.createSocket ?? ((url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike),
-      storage: o.storage === undefined ? defaultStorage() : o.storage,
+      storage: o.storage === undefined ? defaultStorage('localStorage') : o.storage,
+      session: o.session === undefined ? defaultStorage('sessionStorage') : o.session,
       newId: o.newId ?? defaultId,
       random: o.random ?? Math.random,
       locale: o.locale ?? (() => 'en'),
@@ -130,6 +143,7 @@ export class WismoClient {
       backoff: o.backoff ?? { base: 500, max: 15000 },
       heartbeat: o.heartbeat ?? { interval: 25000, timeout: 10000 },
     };
+    this.unsubscribe = this.store.subscribe(() => this.saveRead());
   }
 
   private get store(): ChatStore {
@@ -143,6 +157,8 @@ export class WismoClient {
     this.conv = saved;
     this.store.dispatch({ type: 'conversation', id: saved.id, fresh: false });
     if (this.storageGet(CSAT_KEY) === saved.id) this.store.dispatch({ type: 'csat', state: 'answered' });
+    const read = this.loadRead();
+    if (read && read.id === saved.id) this.store.dispatch({ type: 'read', upTo: read.upTo });
     this.needsCheck = true;
     this.pump();
   }
@@ -254,6 +270,7 @@ export class WismoClient {
   /** Closes everything; the client does nothing more. */
   stop(): void {
     this.stopped = true;
+    this.unsubscribe();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.stopHeartbeat();
@@ -284,6 +301,32 @@ export class WismoClient {
       return this.opts.storage?.getItem(key) ?? null;
     } catch {
       return null;
+    }
+  }
+
+  /** The read mark kept by an earlier page of this tab. */
+  private loadRead(): { id: string; upTo: string } | null {
+    try {
+      const raw = this.opts.session?.getItem(READ_KEY);
+      if (!raw) return null;
+      const v = JSON.parse(raw) as { id?: unknown; upTo?: unknown };
+      if (typeof v.id === 'string' && typeof v.upTo === 'string') return { id: v.id, upTo: v.upTo };
+    } catch {
+      /* unreadable: the history counts as read */
+    }
+    return null;
+  }
+
+  private saveRead(): void {
+    const { conversationId: id, readUpTo: upTo } = this.store.getState();
+    if (!id || upTo === null) return;
+    const value = JSON.stringify({ id, upTo });
+    if (value === this.savedRead) return;
+    this.savedRead = value;
+    try {
+      this.opts.session?.setItem(READ_KEY, value);
+    } catch {
+      /* blocked: the badge lasts as long as the page */
     }
   }
 
@@ -396,7 +439,9 @@ export class WismoClient {
       this.save(this.conv);
       this.needsCheck = false;
       this.store.dispatch({ type: 'conversation', id: data.id, fresh: true });
-      if (Array.isArray(data.messages)) this.store.dispatch({ type: 'messages', messages: data.messages });
+      if (Array.isArray(data.messages)) {
+        this.store.dispatch({ type: 'messages', messages: data.messages, history: true });
+      }
       return true;
     } catch {
       return false;
@@ -468,7 +513,9 @@ export class WismoClient {
       if (!res.ok) return 'error';
       const data = (await res.json()) as { messages?: unknown; handoff?: unknown; csat?: unknown };
       if (this.conv !== conv || this.stopped) return 'error';
-      if (Array.isArray(data.messages)) this.store.dispatch({ type: 'messages', messages: data.messages });
+      if (Array.isArray(data.messages)) {
+        this.store.dispatch({ type: 'messages', messages: data.messages, history: true });
+      }
       if (data.handoff) this.store.dispatch({ type: 'handoff', handoff: data.handoff });
       if (data.csat && typeof data.csat === 'object') this.store.dispatch({ type: 'csat', state: 'answered' });
       return 'ok';

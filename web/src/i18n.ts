@@ -7,6 +7,8 @@ export interface Strings {
   title: string;
   subtitle: string;
   openChat: string;
+  /** The launcher's name with messages waiting, e.g. "Open chat, 2 unread messages". */
+  openChatUnread: (count: number) => string;
   closeChat: string;
   messages: string;
   messageLabel: string;
@@ -16,6 +18,8 @@ export interface Strings {
   assistant: string;
   agent: string;
   system: string;
+  /** The label of a message the store sent on its own (a delivery update). */
+  update: string;
   sending: string;
   notSent: string;
   retry: string;
@@ -65,6 +69,7 @@ const en: Strings = {
   title: 'Chat with us',
   subtitle: 'We usually answer right away',
   openChat: 'Open chat',
+  openChatUnread: (n) => `Open chat, ${n} unread ${n === 1 ? 'message' : 'messages'}`,
   closeChat: 'Close chat',
   messages: 'Conversation',
   messageLabel: 'Message',
@@ -74,6 +79,7 @@ const en: Strings = {
   assistant: 'Assistant',
   agent: 'Agent',
   system: 'Notice',
+  update: 'Update',
   sending: 'Sending…',
   notSent: 'Not sent.',
   retry: 'Retry',
@@ -147,6 +153,7 @@ const es: Strings = {
   title: 'Chatea con nosotros',
   subtitle: 'Solemos responder al momento',
   openChat: 'Abrir chat',
+  openChatUnread: (n) => `Abrir chat, ${n} ${n === 1 ? 'mensaje sin leer' : 'mensajes sin leer'}`,
   closeChat: 'Cerrar chat',
   messages: 'Conversación',
   messageLabel: 'Mensaje',
@@ -156,6 +163,7 @@ const es: Strings = {
   assistant: 'Asistente',
   agent: 'Agente',
   system: 'Aviso',
+  update: 'Actualización',
   sending: 'Enviando…',
   notSent: 'No enviado.',
   retry: 'Reintentar',

@@ -1,7 +1,8 @@
 // The widget's state: the conversation's messages (merged, deduplicated and
 // ordered by their numeric id), the shopper's messages not yet confirmed by
-// the server, who is typing, the hand-off and the connection. A plain reducer,
-// so it is tested without a browser; `ChatStore` makes it observable.
+// the server, who is typing, the hand-off and the connection, and what the
+// shopper has read (for the launcher's unread badge). A plain reducer, so it
+// is tested without a browser; `ChatStore` makes it observable.
 
 import { ReducerStore } from './reducerStore';
 import { compareIds, isMessageId } from './ids';
@@ -29,11 +30,19 @@ export interface ChatState {
   typing: 'bot' | 'agent' | null;
   connection: ConnectionStatus;
   csat: CsatState;
+  /** Whether the chat panel is open (everything that arrives is read). */
+  open: boolean;
+  /** Messages up to this id are read; the store's ones after it are unread.
+   * null until the conversation's history has loaded (history is never unread). */
+  readUpTo: string | null;
 }
 
 export type Action =
   | { type: 'conversation'; id: string; fresh: boolean }
-  | { type: 'messages'; messages: unknown[] }
+  /** `history`: the transcript loaded over HTTP (creating or resuming the
+   * conversation, catching up after a drop); the first load of a conversation
+   * is read, whatever it holds. */
+  | { type: 'messages'; messages: unknown[]; history?: boolean }
   | { type: 'pending'; clientId: string; text: string }
   | { type: 'ack'; clientId: string; id: string }
   | { type: 'failed'; clientId: string; error: string }
@@ -41,7 +50,11 @@ export type Action =
   | { type: 'typing'; role: Role; on: boolean }
   | { type: 'handoff'; handoff: unknown }
   | { type: 'connection'; status: ConnectionStatus }
-  | { type: 'csat'; state: Exclude<CsatState, null> };
+  | { type: 'csat'; state: Exclude<CsatState, null> }
+  /** The panel opened (everything so far is read) or closed. */
+  | { type: 'panel'; open: boolean }
+  /** What was read on an earlier page of this tab (kept in sessionStorage). */
+  | { type: 'read'; upTo: string };
 
 export const NO_HANDOFF: Handoff = { status: 'none', reason: null };
 
@@ -53,6 +66,8 @@ export const initialState: ChatState = {
   typing: null,
   connection: 'idle',
   csat: null,
+  open: false,
+  readUpTo: null,
 };
 
 const ROLES: readonly Role[] = ['user', 'bot', 'agent', 'system'];
@@ -86,6 +101,7 @@ export function normalizeMessage(raw: unknown): Message | null {
   if (author) out.author = author;
   if (role === 'system' && typeof m.kind === 'string') out.kind = m.kind;
   if (role === 'system' && typeof m.to === 'string') out.to = m.to;
+  if (role === 'bot' && m.proactive === true) out.proactive = true;
   const c = m.order_card as Record<string, unknown> | null | undefined;
   if (c && typeof c === 'object' && (typeof c.order_number === 'string' || typeof c.order_number === 'number')) {
     out.order_card = {
@@ -120,7 +136,17 @@ export function normalizeHandoff(raw: unknown): Handoff {
   return out;
 }
 
-function mergeMessages(state: ChatState, incoming: unknown[]): ChatState {
+/** The new read mark after messages were merged: all of them while the panel
+ * is open or on the conversation's first history; else it stays. */
+function readMark(before: ChatState, after: Message[], history: boolean): string | null {
+  const last = after.length ? after[after.length - 1].id : null;
+  if (before.open || (history && before.readUpTo === null)) return last ?? before.readUpTo;
+  // Live messages before any history (not expected): what was shown is read.
+  if (before.readUpTo === null) return lastMessageId(before) ?? '0';
+  return before.readUpTo;
+}
+
+function mergeMessages(state: ChatState, incoming: unknown[], history = false): ChatState {
   const byId = new Map<string, Message>();
   for (const m of state.messages) byId.set(m.id, m);
   let pending = state.pending;
@@ -153,7 +179,7 @@ function mergeMessages(state: ChatState, incoming: unknown[]): ChatState {
   }
   if (!changed) return state;
   const messages = Array.from(byId.values()).sort((a, b) => compareIds(a.id, b.id));
-  return { ...state, messages, pending, typing };
+  return { ...state, messages, pending, typing, readUpTo: readMark(state, messages, history) };
 }
 
 export function lastMessageId(state: ChatState): string | null {
@@ -174,12 +200,13 @@ export function reducer(state: ChatState, action: Action): ChatState {
         handoff: NO_HANDOFF,
         typing: null,
         csat: null,
+        readUpTo: null,
         pending: state.pending
           .filter((p) => p.serverId === undefined)
           .map((p) => ({ ...p, afterId: null })),
       };
     case 'messages':
-      return mergeMessages(state, action.messages);
+      return mergeMessages(state, action.messages, action.history === true);
     case 'pending':
       if (state.pending.some((p) => p.clientId === action.clientId)) return state;
       return {
@@ -231,7 +258,32 @@ export function reducer(state: ChatState, action: Action): ChatState {
       // Once thanked on this page, a later "it was answered" changes nothing.
       if (state.csat === action.state || (state.csat === 'thanked' && action.state === 'answered')) return state;
       return { ...state, csat: action.state };
+    case 'panel': {
+      const readUpTo = action.open ? (lastMessageId(state) ?? state.readUpTo) : state.readUpTo;
+      if (state.open === action.open && readUpTo === state.readUpTo) return state;
+      return { ...state, open: action.open, readUpTo };
+    }
+    case 'read': {
+      if (!isMessageId(action.upTo)) return state;
+      const readUpTo = state.open ? (lastMessageId(state) ?? action.upTo) : action.upTo;
+      return readUpTo === state.readUpTo ? state : { ...state, readUpTo };
+    }
   }
+}
+
+/** How many messages from the store's side (the assistant, an agent) arrived
+ * since the shopper last had the panel open; 0 while it is open. System
+ * notices and the shopper's own messages never count. */
+export function unreadCount(state: ChatState): number {
+  const mark = state.readUpTo;
+  if (state.open || mark === null) return 0;
+  let n = 0;
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const m = state.messages[i];
+    if (compareIds(m.id, mark) <= 0) break;
+    if (m.role === 'bot' || m.role === 'agent') n++;
+  }
+  return n;
 }
 
 /** The quick replies to offer: those of the latest message, if it is the bot's

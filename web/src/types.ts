@@ -28,6 +28,9 @@ export interface Message {
   kind?: string;
   /** For a transfer: who took over. */
   to?: string | null;
+  /** A bot message sent on the store's initiative (a delivery update), not
+   * in answer to the shopper. */
+  proactive?: boolean;
 }
 
 export type HandoffStatus = 'none' | 'requested' | 'queued' | 'assigned' | 'resolved';

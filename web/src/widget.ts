@@ -19,6 +19,8 @@ export interface WidgetDeps {
   fetch?: typeof fetch;
   createSocket?: SocketFactory;
   storage?: StorageLike | null;
+  /** Where the unread badge's read mark is kept (default: sessionStorage). */
+  session?: StorageLike | null;
   newId?: () => string;
   random?: () => number;
   /** The page's address, sent as the conversation's metadata. */
@@ -54,6 +56,7 @@ export class Widget {
       fetch: deps.fetch,
       createSocket: deps.createSocket,
       storage: deps.storage,
+      session: deps.session,
       newId: deps.newId,
       random: deps.random,
       locale: () => this.view.locale,
@@ -100,12 +103,14 @@ export class Widget {
   }
 
   open = (): void => {
+    this.store.dispatch({ type: 'panel', open: true });
     if (!this.view.open) this.setView({ open: true, restoreFocus: false });
     this.client.open();
   };
 
   close = (): void => {
     if (this.view.open) this.setView({ open: false, restoreFocus: this.hasFocus() });
+    this.store.dispatch({ type: 'panel', open: false });
   };
 
   toggle = (): void => {

@@ -16,6 +16,7 @@ function setup(opts: { saved?: { id: string; token: string }; srv?: ReturnType<t
     fetch: srv.fetch,
     createSocket: sockets.factory,
     storage,
+    session: new MemoryStorage(),
     newId: () => `cm-${++n}`,
     random: () => 0.5,
     locale: () => 'es',

@@ -5,6 +5,7 @@ import {
   initialState,
   reducer,
   shouldAskCsat,
+  unreadCount,
   type Action,
   type ChatState,
 } from '../src/store';
@@ -166,5 +167,53 @@ describe('How did we do?', () => {
     s = reducer(s, { type: 'conversation', id: 'c2', fresh: true });
     expect(s.csat).toBeNull();
     expect(s.handoff.status).toBe('none');
+  });
+});
+
+describe('unread messages (the launcher badge)', () => {
+  const history = (...messages: unknown[]): Action => ({ type: 'messages', messages, history: true });
+  const live = (...messages: unknown[]): Action => ({ type: 'messages', messages });
+
+  it('counts bot and agent messages after the first history while closed, not the shopper’s or notices', () => {
+    let s = run({ type: 'conversation', id: 'c1', fresh: false }, history(GREETING, msg(2, 'bot', 'old news')));
+    expect(s.readUpTo).toBe('2');
+    expect(unreadCount(s)).toBe(0);
+    s = reducer(s, live(msg(3, 'bot', 'Your parcel is delayed', { proactive: true }), msg(4, 'user', 'ok'), msg(5, 'system', 'x')));
+    expect(unreadCount(s)).toBe(1);
+    s = reducer(s, live(msg(6, 'agent', 'Sam here'), msg(3, 'bot', 'Your parcel is delayed', { proactive: true })));
+    expect(unreadCount(s)).toBe(2); // the replayed 3 counts once
+    // A later catch-up over HTTP (after a drop) is not "first history": it counts.
+    s = reducer(s, history(msg(7, 'bot', 'missed while offline')));
+    expect(unreadCount(s)).toBe(3);
+  });
+
+  it('opening reads everything; while open nothing is unread; a new conversation starts afresh', () => {
+    let s = run(history(GREETING), live(msg(2, 'bot', 'a')));
+    expect(unreadCount(s)).toBe(1);
+    s = reducer(s, { type: 'panel', open: true });
+    expect(unreadCount(s)).toBe(0);
+    s = reducer(s, live(msg(3, 'bot', 'b')));
+    expect(s.readUpTo).toBe('3');
+    s = reducer(s, { type: 'panel', open: false });
+    expect(unreadCount(s)).toBe(0);
+    s = reducer(s, { type: 'conversation', id: 'c2', fresh: true });
+    expect(s.readUpTo).toBeNull();
+    s = reducer(s, history(msg(1, 'bot', 'Hi from c2')));
+    expect(unreadCount(s)).toBe(0);
+  });
+
+  it('a read mark kept from an earlier page makes later history unread', () => {
+    const s = run(
+      { type: 'conversation', id: 'c1', fresh: false },
+      { type: 'read', upTo: '1' },
+      history(GREETING, msg(2, 'bot', 'delayed', { proactive: true }), msg(3, 'agent', 'hi')),
+    );
+    expect(unreadCount(s)).toBe(2);
+    expect(run({ type: 'read', upTo: 'nope' }).readUpTo).toBeNull();
+  });
+
+  it('keeps the proactive flag on bot messages only', () => {
+    const s = run(live({ ...msg(2, 'bot', 'x'), proactive: true }, { ...msg(3, 'user', 'y'), proactive: true }, { ...msg(4, 'bot', 'z'), proactive: 'yes' }));
+    expect(s.messages.map((m) => m.proactive)).toEqual([true, undefined, undefined]);
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readConfig, textOn } from '../src/config';
 import { mount, type Mounted } from '../src/mount';
 import type { WidgetConfig } from '../src/config';
-import { CSAT_KEY, STORAGE_KEY } from '../src/client';
+import { CSAT_KEY, READ_KEY, STORAGE_KEY } from '../src/client';
 import { GREETING, MemoryStorage, Sockets, msg, server, settle, type Call } from './helpers';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -19,17 +19,19 @@ afterEach(() => {
 
 async function setup(
   config: Partial<WidgetConfig> = {},
-  opts: { srv?: ReturnType<typeof server>; storage?: MemoryStorage } = {},
+  opts: { srv?: ReturnType<typeof server>; storage?: MemoryStorage; session?: MemoryStorage } = {},
 ) {
   const sockets = new Sockets();
   const srv = opts.srv ?? server();
   const storage = opts.storage ?? new MemoryStorage();
+  const session = opts.session ?? new MemoryStorage();
   let n = 0;
   await act(async () => {
     mounted = mount({ ...CONFIG, ...config }, {
       fetch: srv.fetch,
       createSocket: sockets.factory,
       storage,
+      session,
       newId: () => `cm-${++n}`,
       page: () => 'http://shop.test/',
     });
@@ -49,7 +51,7 @@ async function setup(
     await act(async () => sockets.last.ready());
   };
   const server_ = (frame: unknown) => act(async () => sockets.last.receive(frame));
-  return { m, $, $$, launcher, panel, input, sockets, srv, storage, openOnline, frame: server_ };
+  return { m, $, $$, launcher, panel, input, sockets, srv, storage, session, openOnline, frame: server_ };
 }
 
 function typeText(el: HTMLTextAreaElement, value: string) {
@@ -638,5 +640,159 @@ describe('configuration from the script tag', () => {
       position: 'right',
     });
     expect(textOn('#1f5fd6')).toBe('#ffffff');
+  });
+});
+
+describe('the unread badge on the launcher', () => {
+  const badge = (w: { $: (sel: string) => HTMLElement | null }) => w.$('[data-testid="unread-badge"]');
+  const toggle = (launcher: HTMLButtonElement) =>
+    act(async () => {
+      launcher.click();
+      await settle();
+    });
+  const DELAYED = msg(2, 'bot', 'Your parcel is delayed. The new estimate is Friday.', { proactive: true });
+
+  /** Online with the greeting read, then the panel closed again. */
+  async function closedOnline(config: Partial<WidgetConfig> = {}, opts: Parameters<typeof setup>[1] = {}) {
+    const w = await setup(config, opts);
+    await w.openOnline();
+    await toggle(w.launcher);
+    expect(w.panel.hidden).toBe(true);
+    return w;
+  }
+
+  it('counts the assistant’s and agents’ messages that arrive while closed, says so in its name, and clears on open', async () => {
+    const w = await closedOnline();
+    const { launcher, frame, $ } = w;
+    expect(badge(w)).toBeNull(); // the greeting was seen
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat');
+
+    await frame({ type: 'message', message: DELAYED });
+    expect(badge(w)?.textContent).toBe('1');
+    expect(badge(w)?.getAttribute('aria-hidden')).toBe('true');
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat, 1 unread message');
+    // The proactive message is in the transcript like any other, marked as an update.
+    const bubble = $('[data-message-id="2"]')!;
+    expect(bubble.dataset.role).toBe('bot');
+    expect(bubble.dataset.proactive).toBe('true');
+    expect(bubble.querySelector('.wismo-msg-label')?.textContent).toBe('Assistant · Update');
+    expect(bubble.querySelector('.wismo-msg-text')?.textContent).toBe(DELAYED.text);
+
+    await frame({ type: 'message', message: msg(3, 'agent', 'Sam here: I have chased the carrier.', { author: 'Sam' }) });
+    expect(badge(w)?.textContent).toBe('2');
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat, 2 unread messages');
+
+    await toggle(launcher);
+    expect(badge(w)).toBeNull();
+    expect(launcher.getAttribute('aria-label')).toBe('Close chat');
+    // What arrives while open is read too.
+    await frame({ type: 'message', message: msg(4, 'bot', 'Anything else?') });
+    expect($('[data-message-id="4"]')?.dataset.proactive).toBeUndefined();
+    expect($('[data-message-id="4"] .wismo-msg-label')).toBeNull();
+    await toggle(launcher);
+    expect(badge(w)).toBeNull();
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat');
+  });
+
+  it('does not count the shopper’s own messages, system notices or a message received twice', async () => {
+    const w = await closedOnline();
+    // The shopper's own message (written in another tab) and a notice.
+    await w.frame({ type: 'message', message: msg(2, 'user', 'hello from my other tab') });
+    await w.frame({ type: 'message', message: msg(3, 'system', 'Alice joined') });
+    expect(badge(w)).toBeNull();
+    await w.frame({ type: 'message', message: msg(4, 'bot', 'Hi again') });
+    await w.frame({ type: 'message', message: msg(4, 'bot', 'Hi again') });
+    expect(badge(w)?.textContent).toBe('1');
+  });
+
+  it('never counts history: the transcript of a resumed conversation, or messages replayed on reconnect', async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(STORAGE_KEY, JSON.stringify({ id: 'c1', token: 't1' }));
+    const transcript = [GREETING, msg(2, 'user', 'where is my order?'), msg(3, 'bot', 'On its way.'), DELAYED];
+    transcript[3] = { ...DELAYED, id: '4' };
+    const srv = server({ transcript });
+    // A new tab on the same browser: the conversation resumes, closed.
+    const w = await setup({}, { storage, srv });
+    await act(async () => {
+      await settle();
+    });
+    await act(async () => w.sockets.last.ready());
+    expect(w.panel.hidden).toBe(true);
+    expect(w.$$('.wismo-msg')).toHaveLength(4);
+    expect(w.sockets.last.framesOf('resume')).toEqual([{ type: 'resume', after: '4' }]);
+    // The server replays what it sent already.
+    await w.frame({ type: 'message', message: transcript[2] });
+    await w.frame({ type: 'message', message: transcript[3] });
+    expect(badge(w)).toBeNull();
+    expect(w.launcher.getAttribute('aria-label')).toBe('Open chat');
+
+    // The socket drops and comes back: the resume's replay is not new either.
+    await act(async () => w.sockets.last.drop());
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 600));
+    });
+    await act(async () => w.sockets.last.ready());
+    expect(w.sockets.last.framesOf('resume')).toEqual([{ type: 'resume', after: '4' }]);
+    await w.frame({ type: 'message', message: transcript[3] });
+    expect(badge(w)).toBeNull();
+    // Something new is.
+    await w.frame({ type: 'message', message: msg(5, 'bot', 'Your parcel is out for delivery.', { proactive: true }) });
+    expect(badge(w)?.textContent).toBe('1');
+  });
+
+  it('shows at most "9+", with the real number in its name', async () => {
+    const w = await closedOnline();
+    for (let i = 2; i <= 10; i++) await w.frame({ type: 'message', message: msg(i, 'bot', `update ${i}`) });
+    expect(badge(w)?.textContent).toBe('9');
+    await w.frame({ type: 'message', message: msg(11, 'bot', 'update 11') });
+    expect(badge(w)?.textContent).toBe('9+');
+    await w.frame({ type: 'message', message: msg(12, 'agent', 'update 12') });
+    expect(badge(w)?.textContent).toBe('9+');
+    expect(w.launcher.getAttribute('aria-label')).toBe('Open chat, 11 unread messages');
+  });
+
+  it('speaks Spanish', async () => {
+    const w = await closedOnline({ locale: 'es' });
+    await w.frame({ type: 'message', message: DELAYED });
+    expect(w.launcher.getAttribute('aria-label')).toBe('Abrir chat, 1 mensaje sin leer');
+    expect(w.$('[data-message-id="2"] .wismo-msg-label')?.textContent).toBe('Asistente · Actualización');
+    await w.frame({ type: 'message', message: msg(3, 'bot', 'Otra cosa') });
+    await w.frame({ type: 'message', message: msg(4, 'agent', 'Hola, soy Lucía', { author: 'Lucía' }) });
+    expect(badge(w)?.textContent).toBe('3');
+    expect(w.launcher.getAttribute('aria-label')).toBe('Abrir chat, 3 mensajes sin leer');
+    await act(async () => w.m.widget.api().setLocale('en'));
+    expect(w.launcher.getAttribute('aria-label')).toBe('Open chat, 3 unread messages');
+  });
+
+  it('keeps the count across a page load in the same tab (sessionStorage), until the chat is opened', async () => {
+    const storage = new MemoryStorage();
+    const session = new MemoryStorage();
+    const srv = server({ transcript: [GREETING, DELAYED, msg(3, 'bot', 'It should arrive on Friday.')] });
+    const first = await closedOnline({}, { storage, session, srv });
+    await first.frame({ type: 'message', message: DELAYED });
+    await first.frame({ type: 'message', message: msg(3, 'bot', 'It should arrive on Friday.') });
+    expect(badge(first)?.textContent).toBe('2');
+    expect(JSON.parse(session.getItem(READ_KEY)!)).toEqual({ id: 'c1', upTo: '1' });
+    act(() => first.m.unmount());
+
+    // The next page of the same tab.
+    const second = await setup({}, { storage, session, srv });
+    await act(async () => {
+      await settle();
+    });
+    expect(second.$$('.wismo-msg')).toHaveLength(3);
+    expect(badge(second)?.textContent).toBe('2');
+    expect(second.launcher.getAttribute('aria-label')).toBe('Open chat, 2 unread messages');
+    await toggle(second.launcher);
+    expect(badge(second)).toBeNull();
+    expect(JSON.parse(session.getItem(READ_KEY)!)).toEqual({ id: 'c1', upTo: '3' });
+    act(() => second.m.unmount());
+
+    const third = await setup({}, { storage, session, srv });
+    await act(async () => {
+      await settle();
+    });
+    expect(third.$$('.wismo-msg')).toHaveLength(3);
+    expect(badge(third)).toBeNull();
   });
 });

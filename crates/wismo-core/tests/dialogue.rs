@@ -1099,3 +1099,43 @@ fn the_demo_store_counts_days_in_the_shoppers_time_zone() {
         }
     }
 }
+
+#[test]
+fn a_proactive_email_says_the_message_with_a_subject_and_an_unsubscribe_footer() {
+    use wismo_core::dialogue::proactive::Notice;
+    let (engine, store) = demo_engine();
+    let order = store
+        .find_order("1001")
+        .expect("store answers")
+        .expect("demo order");
+    let url = "https://chat.example/v1/unsubscribe/tok";
+    let en = engine
+        .proactive_email(
+            &order,
+            Notice::Exception,
+            "en",
+            demo_now(),
+            "North\r\nWind",
+            url,
+        )
+        .expect("an email");
+    assert_eq!(en.subject, "An update on your order #1001 from North  Wind");
+    assert!(
+        en.body.starts_with("An update on order #1001:"),
+        "{}",
+        en.body
+    );
+    assert!(
+        en.body.ends_with(&format!("unsubscribe here: {url}\n")),
+        "{}",
+        en.body
+    );
+    assert!(!en.body.contains('{'), "{}", en.body);
+    let es = engine
+        .proactive_email(&order, Notice::Exception, "es", demo_now(), "Viento", url)
+        .expect("an email");
+    assert_eq!(es.subject, "Novedades de tu pedido #1001 en Viento");
+    assert!(es
+        .body
+        .contains("date de baja aquí: https://chat.example/v1/unsubscribe/tok"));
+}

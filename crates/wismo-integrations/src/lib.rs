@@ -5,6 +5,7 @@
 //! Must never depend on axum, sqlx or the server: it speaks HTTP to
 //! providers and converts their data into `wismo_core::store` types.
 
+pub mod mail;
 pub mod resilience;
 pub mod shopify;
 pub mod stripe;

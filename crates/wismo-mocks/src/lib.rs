@@ -4,3 +4,4 @@
 //! wismo makes (see each module). Tests and benchmarks only.
 
 pub mod shopify;
+pub mod smtp;

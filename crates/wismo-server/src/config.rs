@@ -235,6 +235,9 @@ pub struct Config {
     pub woocommerce_webhook_secret: Option<Secret>,
     /// WooCommerce orders last modified longer ago than this are refused (401).
     pub woocommerce_webhook_max_age: Duration,
+    /// The SMTP server for proactive emails (`smtp_url` with `smtp_from`);
+    /// `None`: no emails (the store's `[proactive] email` has no effect).
+    pub smtp: Option<SmtpSettings>,
     /// Signed-in shoppers (customer tokens); `None`: only anonymous ones.
     pub shopper_jwt: Option<ShopperJwtConfig>,
     /// Agent single sign-on through an external OIDC provider; `None`: off.
@@ -248,6 +251,15 @@ pub struct Config {
     /// cookie-authenticated requests must come from. `None`: the bound
     /// address (`http(s)://<addr>`), see [`Config::public_url_for`].
     pub public_url: Option<String>,
+}
+
+/// Where proactive emails go out.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// `smtp://`, `smtps://` (user and password inside).
+    pub url: Secret,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
 }
 
 /// Agent sign-in through an external OpenID Connect provider
@@ -920,6 +932,18 @@ const KEYS: &[Key] = &[
         default: None,
         secret: true,
         help: "the secret of the WooCommerce webhooks (key of X-WC-Webhook-Signature; unset: POST /v1/integrations/woocommerce/webhooks answers 404)",
+    },
+    Key {
+        name: "smtp_url",
+        default: None,
+        secret: true,
+        help: "the SMTP server for proactive emails: smtp://host:587 (STARTTLS when offered; ?tls=required to insist), smtps://host:465, user:password@ inside (unset: no emails)",
+    },
+    Key {
+        name: "smtp_from",
+        default: None,
+        secret: false,
+        help: "the sender of proactive emails, e.g. \"North Wind <help@northwind.example>\" (with smtp_url)",
     },
     Key {
         name: "woocommerce_webhook_max_age",
@@ -1608,6 +1632,30 @@ impl Layers {
             stripe_webhook_tolerance: duration("stripe_webhook_tolerance")?,
             woocommerce_webhook_secret: provider_secret("woocommerce_webhook_secret", false)?,
             woocommerce_webhook_max_age: duration("woocommerce_webhook_max_age")?,
+            smtp: match (text("smtp_url"), text("smtp_from")) {
+                (None, None) => None,
+                (Some(url), Some(from)) => {
+                    match wismo_integrations::mail::Mailer::new(url, from) {
+                        Ok(_) => {}
+                        Err(wismo_integrations::IntegrationError::Config(_, m))
+                            if m.contains("smtp_from") =>
+                        {
+                            return Err(invalid("smtp_from", m))
+                        }
+                        Err(e) => return Err(invalid("smtp_url", e.to_string())),
+                    }
+                    Some(SmtpSettings {
+                        url: Secret::new(url),
+                        from: from.to_string(),
+                    })
+                }
+                (Some(_), None) => {
+                    return Err(invalid("smtp_from", "must be set when smtp_url is".into()))
+                }
+                (None, Some(_)) => {
+                    return Err(invalid("smtp_url", "must be set when smtp_from is".into()))
+                }
+            },
             agent_session_ttl: duration("agent_session_ttl")?,
             retention_days: {
                 let v = required("retention_days")?;

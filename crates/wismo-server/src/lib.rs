@@ -30,6 +30,7 @@ pub mod api;
 pub mod bus;
 pub mod config;
 mod datakeys;
+pub mod emails;
 pub mod error;
 pub mod escalation;
 mod hangup;
@@ -98,6 +99,8 @@ pub struct Inner {
     pub store: Arc<live::Live>,
     /// Pokes the proactive-notice sender after a notice is queued.
     pub notices: notify::Poke,
+    /// Proactive emails; `None` without `smtp_url`.
+    pub mailer: Option<Arc<wismo_integrations::mail::Mailer>>,
     shutdown: watch::Sender<bool>,
     /// Set on SIGTERM: `/readyz` answers 503 while requests are still served.
     draining: AtomicBool,
@@ -457,6 +460,16 @@ impl Server {
             None => None,
         };
         let orders = Arc::new(orders::LiveOrders::new(db.clone(), shopify)?);
+        let mailer = match &config.smtp {
+            Some(s) => Some(Arc::new(
+                wismo_integrations::mail::Mailer::new(s.url.expose(), &s.from)
+                    .context("the SMTP settings are unusable")?,
+            )),
+            None => None,
+        };
+        if mailer.is_some() && config.public_url.is_none() {
+            tracing::warn!("smtp_url is set but public_url is not: proactive emails cannot carry an unsubscribe link and will not be sent");
+        }
         let store = live::Live::start(
             db.clone(),
             orders,
@@ -529,6 +542,7 @@ impl Server {
             security: security::Limits::new(limiter, security_log),
             shutdown: watch::channel(false).0,
             notices: Default::default(),
+            mailer,
             draining: AtomicBool::new(false),
             websockets: AtomicUsize::new(0),
             ws_workers: AtomicUsize::new(0),
@@ -888,6 +902,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/integrations/woocommerce/webhooks",
             post(integrations::woocommerce_webhook).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route(
+            "/v1/unsubscribe/{token}",
+            get(emails::page).post(emails::unsubscribe),
         )
         .route("/v1/widget/config", get(store_api::widget_config))
         .route("/v1/admin/store", get(store_api::status))

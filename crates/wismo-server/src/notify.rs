@@ -203,10 +203,13 @@ async fn deliver(state: &AppState, n: &wismo_store::DueNotice) -> &'static str {
     let Ok(Some(order)) = state.sessions.db.find_order(&n.order_number).await else {
         return "order_gone";
     };
+    let mut locale = String::from("en");
     let result = state
         .sessions
         .staff(&session, |engine, conv, at| {
-            let locale = conv.state.locale.clone().unwrap_or_else(|| "en".into());
+            if let Some(l) = &conv.state.locale {
+                locale.clone_from(l);
+            }
             engine
                 .proactive_message(&order, notice, &locale, at)
                 .into_iter()
@@ -215,7 +218,10 @@ async fn deliver(state: &AppState, n: &wismo_store::DueNotice) -> &'static str {
         .await;
     match result {
         Ok((events, _)) if events.is_empty() => "nothing_to_say",
-        Ok(_) => "sent",
+        Ok(_) => {
+            crate::emails::after_notice(state, n, &order, notice, &locale).await;
+            "sent"
+        }
         Err(e) => {
             tracing::warn!(error = %e, "proactive notice not stored");
             "failed"

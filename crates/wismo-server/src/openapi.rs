@@ -689,6 +689,7 @@ mod tests {
         ("/v1/admin/gdpr/export", &["post"]),
         ("/v1/admin/gdpr/erase", &["post"]),
         ("/v1/admin/gdpr/purge", &["post"]),
+        ("/v1/unsubscribe/{token}", &["get", "post"]),
         ("/v1/widget/config", &["get"]),
         ("/v1/admin/store", &["get"]),
         ("/v1/admin/store/versions", &["get"]),
@@ -698,7 +699,7 @@ mod tests {
         ("/v1/admin/store/publish", &["post"]),
     ];
 
-    const CODES: [(&str, u64); 49] = [
+    const CODES: [(&str, u64); 50] = [
         ("malformed_json", 400),
         ("invalid_body", 400),
         ("unsupported_media_type", 415),
@@ -748,6 +749,7 @@ mod tests {
         ("webhook_signature_invalid", 401),
         ("webhook_stale", 401),
         ("integration_not_configured", 404),
+        ("unsubscribe_token_unknown", 404),
     ];
 
     fn doc() -> Value {
@@ -1001,6 +1003,7 @@ mod tests {
                 reason: String::new(),
             },
             ApiError::IntegrationNotConfigured("shopify"),
+            crate::emails::unknown_token(),
         ];
         let actual: BTreeMap<&str, u64> = errors
             .iter()

@@ -324,3 +324,163 @@ async fn forged_and_stale_tracking_deliveries_are_refused() {
     );
     app.stop().await.expect("stop");
 }
+
+/// A workspace whose store also emails proactive updates.
+fn emailing_workspace() -> std::path::PathBuf {
+    let dir = workspace();
+    let toml = std::fs::read_to_string(dir.join("store.toml")).expect("read");
+    std::fs::write(dir.join("store.toml"), format!("{toml}email = true\n")).expect("write");
+    dir
+}
+
+#[tokio::test]
+async fn the_shopper_gets_one_email_per_event_and_can_unsubscribe_in_one_click() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let smtp = wismo_mocks::smtp::SmtpServer::start()
+            .await
+            .expect("smtp server");
+        let dir = emailing_workspace();
+        let store_dir = dir.display().to_string();
+        let smtp_url = smtp.url();
+        let app = spawn_app_with(
+            backend,
+            &[
+                ("store_dir", store_dir.as_str()),
+                ("shopify_webhook_secret", SHOPIFY),
+                ("aftership_webhook_secret", AFTERSHIP),
+                ("easypost_webhook_secret", EASYPOST),
+                ("smtp_url", smtp_url.as_str()),
+                ("smtp_from", "Northwind Outfitters <help@northwind.example>"),
+                ("public_url", "https://chat.northwind.example"),
+            ],
+        )
+        .await;
+        shopify_order(&app).await;
+        // Two conversations watch the order: two chat messages, one email.
+        let (a, b) = (app.create().await, app.create().await);
+        for conv in [&a, &b] {
+            app.say(conv, "where is order NW-3301?").await;
+            app.say(conv, "ines.m@example.org").await;
+        }
+        let exception = aftership_body(
+            "mail-exc",
+            "Exception",
+            "Exception_012",
+            "2026-12-06T21:14:00-06:00",
+            "Package damaged",
+        );
+        let resent = exception.replace("mail-exc", "mail-exc-2");
+        for body in [&exception, &exception, &resent] {
+            let (status, v) = aftership_deliver(&app, body, AFTERSHIP).await;
+            assert_eq!(status, 200, "{backend:?} {v}");
+        }
+        assert_eq!(wait_for(&app, &a, 1).await.len(), 1, "{backend:?}");
+        assert_eq!(wait_for(&app, &b, 1).await.len(), 1, "{backend:?}");
+        let mails = smtp.wait_for(1, Duration::from_secs(8)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mails_later = smtp.received();
+        assert_eq!(mails_later.len(), 1, "{backend:?}: {mails_later:?}");
+        let mail = &mails[0];
+        assert_eq!(mail.to, ["ines.m@example.org"], "{backend:?}");
+        assert_eq!(mail.from, "help@northwind.example");
+        assert_eq!(
+            mail.header("Subject").as_deref(),
+            Some("An update on your order #NW-3301 from Northwind Outfitters")
+        );
+        assert!(
+            mail.body().contains("Package damaged in Memphis, TN"),
+            "{}",
+            mail.body()
+        );
+        let link = mail
+            .header("List-Unsubscribe")
+            .expect("List-Unsubscribe header");
+        assert_eq!(
+            mail.header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        let url = link
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
+        assert!(
+            url.starts_with("https://chat.northwind.example/v1/unsubscribe/"),
+            "{url}"
+        );
+        assert!(mail.body().contains(&url), "the link is in the body too");
+        assert!(!mail.data.contains("{"), "no template hole: {}", mail.data);
+        let path = url.trim_start_matches("https://chat.northwind.example");
+
+        // The link shows a button; following it unsubscribes nobody.
+        let page = app.client.get(app.url(path)).send().await.expect("get");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("html");
+        assert!(
+            html.contains("<button") && html.contains("Northwind Outfitters"),
+            "{html}"
+        );
+        // The mail client's one-click POST (RFC 8058).
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 200, "{backend:?}");
+        let html = app
+            .client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("You are unsubscribed"), "{html}");
+
+        // The next event still reaches the chats, but no email goes out.
+        let ep = json!({"id": "evt_mail_ofd", "object": "Event", "description": "tracker.updated",
+            "created_at": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            "result": {"object": "Tracker", "tracking_code": TRACKING, "status": "out_for_delivery",
+              "status_detail": "out_for_delivery", "carrier": "FedEx",
+              "tracking_details": [{"message": "On FedEx vehicle for delivery", "status": "out_for_delivery",
+                "datetime": "2026-12-07T08:10:00-06:00", "tracking_location": {"city": "Chicago", "state": "IL"}}]}})
+        .to_string();
+        let (status, _) = post(
+            &app,
+            "/v1/integrations/easypost/webhooks",
+            &[("x-hmac-signature", easypost::sign(EASYPOST, ep.as_bytes()))],
+            &ep,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(wait_for(&app, &a, 2).await.len(), 2, "{backend:?}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(smtp.received().len(), 1, "{backend:?}: unsubscribed");
+
+        // Bad links get precise answers.
+        let res = app
+            .client
+            .get(app.url("/v1/unsubscribe/not-a-token"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 422);
+        let v: Value = res.json().await.expect("json");
+        assert_eq!(v["code"], "invalid_field");
+        let unknown = format!("/v1/unsubscribe/{}", "ab".repeat(32));
+        let res = app
+            .client
+            .post(app.url(&unknown))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 404);
+        let v: Value = res.json().await.expect("json");
+        assert_eq!(v["code"], "unsubscribe_token_unknown");
+        app.stop().await.expect("stop");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, useSyncExternalStore, type CSSProperties } from 'react';
 import { textOn, type WidgetConfig } from '../config';
 import { strings } from '../i18n';
-import { agentName, currentQuickReplies, shouldAskCsat } from '../store';
+import { agentName, currentQuickReplies, shouldAskCsat, unreadCount } from '../store';
 import type { Widget } from '../widget';
 import { Composer } from './Composer';
 import { Csat } from './Csat';
@@ -82,6 +82,7 @@ export function App({ widget }: { widget: Widget }) {
   const status =
     chat.connection === 'reconnecting' ? t.reconnecting : null;
   const name = agentName(chat);
+  const unread = view.open ? 0 : unreadCount(chat);
   const csat =
     shouldAskCsat(chat) || (chat.csat === 'thanked' && chat.handoff.status === 'resolved') ? (
       <Csat t={t} state={chat.csat} onSubmit={widget.submitCsat} />
@@ -155,12 +156,17 @@ export function App({ widget }: { widget: Widget }) {
         ref={launcherRef}
         type="button"
         className="wismo-launcher"
-        aria-label={view.open ? t.closeChat : t.openChat}
+        aria-label={view.open ? t.closeChat : unread ? t.openChatUnread(unread) : t.openChat}
         aria-expanded={view.open}
         aria-controls="wismo-panel"
         onClick={widget.toggle}
       >
         {view.open ? <CloseIcon /> : <ChatIcon />}
+        {unread > 0 && (
+          <span className="wismo-badge" data-testid="unread-badge" aria-hidden="true">
+            {unread > 9 ? '9+' : unread}
+          </span>
+        )}
       </button>
     </div>
   );

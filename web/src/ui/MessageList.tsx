@@ -25,12 +25,19 @@ export function MessageBubble({ message, t }: { message: Message; t: Strings }) 
       : null) ?? message.text;
   return (
     <div
-      className={`wismo-msg wismo-msg-${message.role}`}
+      className={`wismo-msg wismo-msg-${message.role}${message.proactive ? ' wismo-proactive' : ''}`}
       data-message-id={message.id}
       data-role={message.role}
+      data-proactive={message.proactive ? 'true' : undefined}
     >
       {message.role === 'agent' ? (
         <div className="wismo-msg-label">{label}</div>
+      ) : message.proactive ? (
+        // Sent on the store's initiative: said so, above the text.
+        <div className="wismo-msg-label">
+          <span className="wismo-sr">{label} · </span>
+          {t.update}
+        </div>
       ) : (
         <span className="wismo-sr">{label}: </span>
       )}

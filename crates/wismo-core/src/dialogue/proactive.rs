@@ -140,6 +140,53 @@ impl Engine {
     }
 }
 
+/// A proactive email's words: subject and plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailText {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Engine {
+    /// The email `notice` sends about `order` in `locale`: the same words as
+    /// the chat message, a subject (`email.subject`) and a footer with the
+    /// unsubscribe link (`email.footer`). `None` when the message has
+    /// nothing to say.
+    pub fn proactive_email(
+        &self,
+        order: &Order,
+        notice: Notice,
+        locale: &str,
+        now: DateTime<Utc>,
+        store_name: &str,
+        unsubscribe_url: &str,
+    ) -> Option<EmailText> {
+        let Some(Event::BotSaid { text, .. }) = self.proactive_message(order, notice, locale, now)
+        else {
+            return None;
+        };
+        let mut vars: HashMap<&'static str, String> = HashMap::new();
+        vars.insert("order_number", one_line(&order.number));
+        vars.insert("store_name", one_line(store_name));
+        vars.insert("unsubscribe_url", unsubscribe_url.to_string());
+        let subject = self.templates().render(locale, "email.subject", 0, &vars)?;
+        let footer = self.templates().render(locale, "email.footer", 0, &vars)?;
+        Some(EmailText {
+            subject: one_line(&subject),
+            body: format!("{text}\n\n-- \n{footer}\n"),
+        })
+    }
+}
+
+/// `s` without line breaks or other control characters (a header value).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// Values the `proactive.*` templates may use (for docs and checks).
 pub fn template_keys() -> &'static [&'static str] {
     order_view::OPTIONAL_KEYS

@@ -74,8 +74,12 @@ pub struct Proactive {
     /// `HH:MM-HH:MM` in the store's time zone: messages found then wait
     /// until it ends (`"off"`: any time).
     pub quiet_hours: Option<String>,
-    /// Messages per conversation per 24 hours at most.
+    /// Messages per conversation per 24 hours at most (and emails per
+    /// shopper).
     pub daily_cap: u32,
+    /// Also email the shopper (the order's email) when the server has SMTP
+    /// set up (`smtp_url`); every email has an unsubscribe link.
+    pub email: bool,
 }
 
 impl Default for Proactive {
@@ -88,6 +92,7 @@ impl Default for Proactive {
             refund_succeeded: true,
             quiet_hours: Some("21:00-08:00".into()),
             daily_cap: 3,
+            email: false,
         }
     }
 }
@@ -331,6 +336,7 @@ const KNOWN_KEYS: &[&str] = &[
     "proactive.refund_succeeded",
     "proactive.quiet_hours",
     "proactive.daily_cap",
+    "proactive.email",
 ];
 
 /// Keys of the first profile format, moved into tables (still read).
