@@ -173,6 +173,9 @@ fn engine_values(v: &mut HashMap<&'static str, String>) {
         ("title", "Returns"),
         ("intent", "track_order"),
         ("agent", "Alice"),
+        // Proactive emails (always given by `Engine::proactive_email`).
+        ("store_name", "North Wind"),
+        ("unsubscribe_url", "https://chat.example/v1/unsubscribe/abc"),
     ] {
         v.entry(k).or_insert_with(|| val.to_string());
     }

@@ -1,6 +1,7 @@
 //! A mock Shopify shop: the Admin GraphQL API endpoint
 //! (`POST /admin/api/{version}/graphql.json`) for the operations wismo
-//! sends (`Shop`, `OrderByName`, `OrdersUpdatedSince`), with Shopify's
+//! sends (`Shop`, `OrderByName`, `OrdersUpdatedSince`, the `OrderCancel`
+//! and `OrderUpdateAddress` mutations), with Shopify's
 //! authentication error, its calculated-cost leaky bucket
 //! (`extensions.cost.throttleStatus`, `THROTTLED` and `MAX_COST_EXCEEDED`
 //! errors), and faults (503, hanging); and a webhook sender that signs
@@ -75,6 +76,8 @@ pub struct Stats {
     pub unauthorized: u64,
     /// Order lookups by name.
     pub lookups: u64,
+    /// `orderCancel` and `orderUpdate` calls that changed an order.
+    pub changes: u64,
 }
 
 struct Bucket {
@@ -137,6 +140,15 @@ impl MockShopify {
         &self.shop.config.access_token
     }
 
+    /// The stored order node named `#number`.
+    pub fn order(&self, number: &str) -> Option<Value> {
+        let name = format!("#{}", number.trim_start_matches('#'));
+        lock(&self.shop.orders)
+            .iter()
+            .find(|o| o["name"] == name.as_str())
+            .cloned()
+    }
+
     /// Adds (or replaces, by name) an order node.
     pub fn put_order(&self, order: Value) {
         let mut orders = lock(&self.shop.orders);
@@ -171,6 +183,91 @@ impl Shop {
         bucket.available =
             (bucket.available + elapsed * self.config.restore_rate).min(self.config.bucket_size);
         bucket.at = Instant::now();
+    }
+}
+
+/// What a standard mutation costs (Shopify: 10 points).
+pub const MUTATION_COST: f64 = 10.0;
+
+impl Shop {
+    /// `orderCancel` and `orderUpdate` (shipping address) on the stored
+    /// nodes, charged 10 points from the bucket, with Shopify's payloads:
+    /// `job` and `orderCancelUserErrors { field message code }`, or
+    /// `order { id }` and `userErrors { field message }`.
+    fn mutate(&self, op: &str, vars: &Value) -> Json<Value> {
+        {
+            let mut bucket = lock(&self.bucket);
+            self.refill(&mut bucket);
+            lock(&self.stats).requests += 1;
+            if bucket.available < MUTATION_COST {
+                lock(&self.stats).throttled += 1;
+                return Json(json!({
+                    "errors": [graphql_error("Throttled", Some("THROTTLED"))],
+                    "extensions": {"cost": {"requestedQueryCost": MUTATION_COST, "actualQueryCost": null,
+                        "throttleStatus": self.throttle_status(&bucket)}}
+                }));
+            }
+            bucket.available -= MUTATION_COST;
+        }
+        let id = if op == "OrderCancel" {
+            vars["orderId"].as_str()
+        } else {
+            vars["input"]["id"].as_str()
+        }
+        .unwrap_or_default()
+        .to_string();
+        let mut orders = lock(&self.orders);
+        let order = orders.iter_mut().find(|o| o["id"] == id.as_str());
+        let data = match (op, order) {
+            ("OrderCancel", None) => json!({"orderCancel": {"job": null, "orderCancelUserErrors": [
+                {"field": ["orderId"], "message": "Order does not exist", "code": "NOT_FOUND"}]}}),
+            ("OrderCancel", Some(o)) if !o["cancelledAt"].is_null() => {
+                json!({"orderCancel": {"job": null,
+                "orderCancelUserErrors": [{"field": ["orderId"], "message": "Order has already been cancelled", "code": "INVALID"}]}})
+            }
+            ("OrderCancel", Some(o)) if o["displayFulfillmentStatus"] != "UNFULFILLED" => {
+                json!({"orderCancel": {"job": null,
+                "orderCancelUserErrors": [{"field": ["orderId"], "message": "Cannot cancel an order with fulfilled items", "code": "INVALID"}]}})
+            }
+            ("OrderCancel", Some(o)) => {
+                let now = ts(Utc::now());
+                o["cancelledAt"] = json!(now);
+                o["cancelReason"] = json!("CUSTOMER");
+                o["updatedAt"] = json!(now);
+                if o["displayFinancialStatus"] == "PAID" {
+                    o["displayFinancialStatus"] = json!("REFUNDED");
+                }
+                lock(&self.stats).changes += 1;
+                json!({"orderCancel": {"job": {"id": format!("gid://shopify/Job/{}", o["legacyResourceId"].as_str().unwrap_or("0")), "done": false},
+                    "orderCancelUserErrors": []}})
+            }
+            (_, None) => json!({"orderUpdate": {"order": null, "userErrors": [
+                {"field": ["id"], "message": "Order does not exist"}]}}),
+            (_, Some(o)) => {
+                let input = &vars["input"]["shippingAddress"];
+                let mut address = o["shippingAddress"].clone();
+                if let (Some(a), Some(fields)) = (address.as_object_mut(), input.as_object()) {
+                    for (k, v) in fields {
+                        let k = if k == "countryCode" {
+                            "countryCodeV2"
+                        } else {
+                            k.as_str()
+                        };
+                        a.insert(k.to_string(), v.clone());
+                    }
+                }
+                o["shippingAddress"] = address;
+                o["updatedAt"] = json!(ts(Utc::now()));
+                lock(&self.stats).changes += 1;
+                json!({"orderUpdate": {"order": {"id": id}, "userErrors": []}})
+            }
+        };
+        let status = self.throttle_status(&lock(&self.bucket));
+        Json(json!({
+            "data": data,
+            "extensions": {"cost": {"requestedQueryCost": MUTATION_COST, "actualQueryCost": MUTATION_COST,
+                "throttleStatus": status}}
+        }))
     }
 }
 
@@ -222,6 +319,12 @@ async fn graphql(
     };
     let query = request["query"].as_str().unwrap_or_default();
     let vars = &request["variables"];
+    let mutation = ["OrderCancel", "OrderUpdateAddress"]
+        .into_iter()
+        .find(|op| query.trim_start().starts_with(&format!("mutation {op}")));
+    if let Some(op) = mutation {
+        return shop.mutate(op, vars).into_response();
+    }
     let op = ["Shop", "OrderByName", "OrdersUpdatedSince"]
         .into_iter()
         .find(|op| query.trim_start().starts_with(&format!("query {op}")));

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::runtime::Handle;
+use wismo_core::store::memory::{may_cancel, may_change_address};
 use wismo_core::store::shopify::WebhookChange;
 use wismo_core::store::{Address, Case, Order, OrderService, StoreError};
-use wismo_integrations::shopify::{ApiVersion, ShopUrl, ShopifyClient, ShopifyConfig};
+use wismo_integrations::shopify::{
+    ApiVersion, MutationOutcome, ShopUrl, ShopifyClient, ShopifyConfig,
+};
 use wismo_integrations::IntegrationError;
 use wismo_store::{Db, SqlOrderService};
 
@@ -136,6 +139,50 @@ impl LiveOrders {
     }
 }
 
+impl LiveOrders {
+    /// The order a change is asked for, as the mirror (or the shop) has it.
+    fn order_to_change(&self, number: &str) -> Result<Order, StoreError> {
+        self.find_order(number)?
+            .ok_or_else(|| StoreError::NotFound(number.to_string()))
+    }
+
+    /// Runs a change at the shop first: the mirror follows only what the
+    /// shop did. The shop's refusal is the shopper's reason; an order the
+    /// shop does not know, or a shop that cannot be reached, goes to a
+    /// person.
+    fn at_shop(
+        &self,
+        order: &Order,
+        change: impl std::future::Future<Output = Result<MutationOutcome, IntegrationError>>,
+    ) -> Result<(), StoreError> {
+        match self.handle.block_on(change) {
+            Ok(MutationOutcome::Done) => Ok(()),
+            Ok(MutationOutcome::Refused { code, message })
+                if code.as_deref() == Some("NOT_FOUND") =>
+            {
+                tracing::warn!(%message, "the shop does not know an order of the mirror");
+                Err(StoreError::Unavailable(
+                    "the shop does not know this order".into(),
+                ))
+            }
+            Ok(MutationOutcome::Refused { message, .. }) => {
+                tracing::info!(order = %order.number, "the shop refused an order change");
+                Err(StoreError::NotAllowed(format!(
+                    "the shop says \"{}\"",
+                    message.trim().trim_end_matches('.')
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "order change at the shop failed");
+                Err(StoreError::Unavailable(match e {
+                    IntegrationError::Throttled { .. } => "the shop is busy".into(),
+                    _ => "the shop cannot be reached".into(),
+                }))
+            }
+        }
+    }
+}
+
 impl OrderService for LiveOrders {
     fn find_order(&self, number: &str) -> Result<Option<Order>, StoreError> {
         match (self.mirror.find_order(number)?, &self.shopify) {
@@ -159,10 +206,23 @@ impl OrderService for LiveOrders {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
+        let Some(shopify) = &self.shopify else {
+            return self.mirror.cancel_order(number, reason, now);
+        };
+        let order = self.order_to_change(number)?;
+        may_cancel(&order)?;
+        let note = "Cancelled at the customer's request in the wismo chat";
+        self.at_shop(&order, shopify.cancel_order(&order.id, note))?;
         self.mirror.cancel_order(number, reason, now)
     }
 
     fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError> {
+        let Some(shopify) = &self.shopify else {
+            return self.mirror.change_shipping_address(number, address);
+        };
+        let order = self.order_to_change(number)?;
+        may_change_address(&order, &address)?;
+        self.at_shop(&order, shopify.change_shipping_address(&order.id, &address))?;
         self.mirror.change_shipping_address(number, address)
     }
 

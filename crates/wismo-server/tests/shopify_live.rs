@@ -99,3 +99,99 @@ async fn orders_missing_from_the_mirror_come_from_the_shop_and_a_down_shop_is_sa
     );
     app.stop().await.expect("stop");
 }
+
+/// An order not shipped yet (no fulfilment).
+fn unshipped(number: &str, legacy_id: u64) -> OrderSpec {
+    OrderSpec {
+        shipment: None,
+        ..spec(number, legacy_id)
+    }
+}
+
+async fn verified(app: &TestApp, first: &str) -> (common::Conv, String) {
+    let conv = app.create().await;
+    app.say(&conv, first).await;
+    let answer = replies(&app.say(&conv, "maya.k@example.org").await);
+    (conv, answer)
+}
+
+#[tokio::test]
+async fn cancellations_and_new_addresses_are_made_at_the_shop_first_and_its_refusal_is_the_reason()
+{
+    let mock = MockShopify::start(MockShopifyConfig::default())
+        .await
+        .expect("mock");
+    mock.put_order(unshipped("5601", 9_200_001).node());
+    mock.put_order(unshipped("5602", 9_200_002).node());
+    mock.put_order(unshipped("5603", 9_200_003).node());
+    mock.put_order(unshipped("5604", 9_200_004).node());
+    mock.put_order(spec("5605", 9_200_005).node());
+    let url = mock.url();
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("shopify_shop", url.as_str()),
+            ("shopify_access_token", mock.access_token()),
+        ],
+    )
+    .await;
+
+    // Cancelled at Shopify, then in the mirror.
+    let (conv, answer) = verified(&app, "please cancel order 5601").await;
+    assert!(answer.contains("cancel order #5601"), "{answer}");
+    let done = replies(&app.say(&conv, "yes").await);
+    assert!(done.contains("Order #5601 is cancelled"), "{done}");
+    let at_shop = mock.order("5601").expect("order");
+    assert_eq!(at_shop["cancelReason"], "CUSTOMER");
+    assert_eq!(at_shop["displayFinancialStatus"], "REFUNDED");
+    let (_, again) = verified(&app, "where is order 5601").await;
+    assert!(again.contains("cancel"), "{again}");
+
+    // The mirror thinks 5602 is open; the shop cancelled it meanwhile: the
+    // shop's refusal is what the shopper hears, and the mirror is unchanged.
+    let (conv, answer) = verified(&app, "cancel order 5602").await;
+    assert!(answer.contains("cancel order #5602"), "{answer}");
+    let mut node = mock.order("5602").expect("order");
+    node["cancelledAt"] = serde_json::json!("2026-11-20T10:00:00Z");
+    mock.put_order(node);
+    let refused = replies(&app.say(&conv, "yes").await);
+    assert!(
+        refused.contains("I couldn't cancel order #5602")
+            && refused.contains("the shop says \"Order has already been cancelled\""),
+        "{refused}"
+    );
+    let changes = mock.stats().changes;
+    assert_eq!(changes, 1, "only 5601 changed at the shop");
+
+    // A new address goes to the shop.
+    let (conv, _) = verified(&app, "I need to change the shipping address of order 5603").await;
+    let confirm = replies(&app.say(&conv, "48 Harbor Road, Portland, ME 04101").await);
+    assert!(
+        confirm.contains("shipping address of order #5603"),
+        "{confirm}"
+    );
+    let done = replies(&app.say(&conv, "yes").await);
+    assert!(done.contains("new address"), "{done}");
+    let at_shop = mock.order("5603").expect("order");
+    assert_eq!(at_shop["shippingAddress"]["address1"], "48 Harbor Road");
+    assert_eq!(at_shop["shippingAddress"]["city"], "Portland");
+
+    // Shipped: the store's rule answers without asking the shop.
+    let (_, answer) = verified(&app, "cancel order 5605").await;
+    assert!(answer.contains("#5605"), "{answer}");
+    assert!(!answer.contains("do you want to cancel"), "{answer}");
+    assert_eq!(mock.stats().changes, 2);
+
+    // The shop down: nothing is cancelled in the mirror, a person takes over.
+    let (conv, _) = verified(&app, "cancel order 5604").await;
+    mock.set_fault(Fault::Unavailable);
+    let down = replies(&app.say(&conv, "yes").await);
+    assert!(!down.contains("is cancelled"), "{down}");
+    assert!(
+        down.contains("person") || down.contains("team") || down.contains("agent"),
+        "{down}"
+    );
+    mock.set_fault(Fault::None);
+    assert!(mock.order("5604").expect("order")["cancelledAt"].is_null());
+    app.stop().await.expect("stop");
+}

@@ -337,8 +337,18 @@ pub fn parse_address(text: &str) -> Option<crate::store::Address> {
     let (zip, city): (Vec<&str>, Vec<&str>) = last
         .split_whitespace()
         .partition(|w| w.chars().any(|c| c.is_ascii_digit()));
-    let mut city = city.join(" ");
+    let mut city = city;
     let mut middle = parts[1..parts.len() - 1].to_vec();
+    // "Portland, ME 04101" or "Springfield IL 62701": a state or province
+    // code after the city.
+    let is_code = |w: &&str| w.len() == 2 && w.chars().all(|c| c.is_ascii_uppercase());
+    let province = match city.last() {
+        Some(code) if is_code(code) && (city.len() > 1 || !middle.is_empty()) => {
+            city.pop().map(str::to_string)
+        }
+        _ => None,
+    };
+    let mut city = city.join(" ");
     if city.is_empty() {
         city = middle.pop()?.to_string();
     }
@@ -347,7 +357,7 @@ pub fn parse_address(text: &str) -> Option<crate::store::Address> {
         address1: parts[0].to_string(),
         address2: (!middle.is_empty()).then(|| middle.join(", ")),
         city,
-        province: None,
+        province,
         zip: (!zip.is_empty()).then(|| zip.join(" ")),
         country: None,
         country_code: None,
@@ -1925,7 +1935,12 @@ impl<'a> Turn<'a> {
                     ok: false,
                 });
                 let mut v = self.order_vars_if_verified();
-                v.insert("reason", e.to_string());
+                // The store's own words, not the error's kind.
+                let reason = match e {
+                    StoreError::NotAllowed(r) => r,
+                    other => other.to_string(),
+                };
+                v.insert("reason", reason);
                 self.say(on_error.unwrap_or("action.failed"), &v, &[]);
                 if let Some(f) = self.state.flow.clone() {
                     self.emit(Event::FlowEnded { flow: f.flow });
@@ -1978,8 +1993,13 @@ mod tests {
         );
         let a = parse_address("500 Main St, Springfield IL 62701").expect("parses");
         assert_eq!(
-            (a.city.as_str(), a.zip.as_deref()),
-            ("Springfield IL", Some("62701"))
+            (a.city.as_str(), a.province.as_deref(), a.zip.as_deref()),
+            ("Springfield", Some("IL"), Some("62701"))
+        );
+        let a = parse_address("48 Harbor Road, Portland, ME 04101").expect("parses");
+        assert_eq!(
+            (a.city.as_str(), a.province.as_deref(), a.zip.as_deref()),
+            ("Portland", Some("ME"), Some("04101"))
         );
         assert_eq!(parse_address("somewhere nice"), None);
         assert_eq!(parse_address("Main Street, Springfield"), None);

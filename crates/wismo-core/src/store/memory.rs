@@ -378,6 +378,53 @@ fn locked(order: &Order) -> Option<Locked> {
     None
 }
 
+/// Whether `order` may be cancelled (not cancelled, nothing shipped); the
+/// refusal says why, for the shopper. Every order service applies it
+/// before asking its platform.
+pub fn may_cancel(order: &Order) -> Result<(), StoreError> {
+    match locked(order) {
+        Some(Locked::Cancelled(at)) => Err(StoreError::NotAllowed(format!(
+            "order #{} was already cancelled on {}",
+            order.number,
+            day(at)
+        ))),
+        Some(Locked::Shipped { fully }) => Err(StoreError::NotAllowed(format!(
+            "order #{} {}, so it can't be cancelled any more; it can be returned once it arrives",
+            order.number,
+            shipped_words(fully)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Whether `order`'s shipping address may become `address` (not
+/// cancelled, nothing shipped, a street and a city).
+pub fn may_change_address(order: &Order, address: &Address) -> Result<(), StoreError> {
+    match locked(order) {
+        Some(Locked::Cancelled(at)) => {
+            return Err(StoreError::NotAllowed(format!(
+                "order #{} was cancelled on {}, so its shipping address can't be changed",
+                order.number,
+                day(at)
+            )))
+        }
+        Some(Locked::Shipped { fully }) => {
+            return Err(StoreError::NotAllowed(format!(
+                "order #{} {}, so its shipping address can't be changed any more",
+                order.number,
+                shipped_words(fully)
+            )))
+        }
+        None => {}
+    }
+    if address.address1.trim().is_empty() || address.city.trim().is_empty() {
+        return Err(StoreError::NotAllowed(
+            "the new address needs at least a street and a city".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 fn shipped_words(fully: bool) -> &'static str {
     if fully {
         "has already shipped"
@@ -467,23 +514,7 @@ impl OrderService for InMemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
         self.with_order(number, |order| {
-            match locked(order) {
-                Some(Locked::Cancelled(at)) => {
-                    return Err(StoreError::NotAllowed(format!(
-                        "order #{} was already cancelled on {}",
-                        order.number,
-                        day(at)
-                    )))
-                }
-                Some(Locked::Shipped { fully }) => {
-                    return Err(StoreError::NotAllowed(format!(
-                        "order #{} {}, so it can't be cancelled any more; it can be returned once it arrives",
-                        order.number,
-                        shipped_words(fully)
-                    )))
-                }
-                None => {}
-            }
+            may_cancel(order)?;
             let reason = reason.trim();
             let reason: String = if reason.is_empty() {
                 "customer".to_string()
@@ -518,28 +549,7 @@ impl OrderService for InMemoryStore {
     #[tracing::instrument(level = "debug", name = "store.change_shipping_address", skip_all)]
     fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError> {
         self.with_order(number, |order| {
-            match locked(order) {
-                Some(Locked::Cancelled(at)) => {
-                    return Err(StoreError::NotAllowed(format!(
-                        "order #{} was cancelled on {}, so its shipping address can't be changed",
-                        order.number,
-                        day(at)
-                    )))
-                }
-                Some(Locked::Shipped { fully }) => {
-                    return Err(StoreError::NotAllowed(format!(
-                        "order #{} {}, so its shipping address can't be changed any more",
-                        order.number,
-                        shipped_words(fully)
-                    )))
-                }
-                None => {}
-            }
-            if address.address1.trim().is_empty() || address.city.trim().is_empty() {
-                return Err(StoreError::NotAllowed(
-                    "the new address needs at least a street and a city".to_string(),
-                ));
-            }
+            may_change_address(order, &address)?;
             order.shipping_address = Some(address);
             Ok(order.clone())
         })

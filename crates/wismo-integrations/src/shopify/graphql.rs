@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::Value;
 use wismo_core::store::shopify::shipment_status;
 use wismo_core::store::tracking::TrackingStatus;
 use wismo_core::store::{
@@ -382,4 +383,47 @@ pub fn convert(o: GqlOrder) -> (Order, Option<DateTime<Utc>>) {
         returned,
     };
     (order, o.updated_at)
+}
+
+/// A `MailingAddressInput` for `orderUpdate`: the two-letter country code
+/// when there is one, else the country's name; the name split at its first
+/// space into first and last name.
+pub fn address_input(a: &wismo_core::store::Address) -> Value {
+    let mut input = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<&str>| {
+        if let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) {
+            input.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    };
+    put("address1", Some(&a.address1));
+    put("address2", a.address2.as_deref());
+    put("city", Some(&a.city));
+    match a.province.as_deref().map(str::trim) {
+        Some(p) if (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_uppercase()) => {
+            put("provinceCode", Some(p))
+        }
+        other => put("province", other),
+    }
+    put("zip", a.zip.as_deref());
+    put("phone", a.phone.as_deref());
+    let code = a
+        .country_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase);
+    match code {
+        Some(c) => put("countryCode", Some(&c)),
+        None => put("country", a.country.as_deref()),
+    }
+    if let Some(name) = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        match name.split_once(' ') {
+            Some((first, last)) => {
+                put("firstName", Some(first));
+                put("lastName", Some(last));
+            }
+            None => put("lastName", Some(name)),
+        }
+    }
+    Value::Object(input)
 }

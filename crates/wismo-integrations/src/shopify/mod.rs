@@ -185,6 +185,51 @@ enum Patience {
 /// An order and when Shopify last changed it.
 pub type DatedOrder = (wismo_core::store::Order, Option<DateTime<Utc>>);
 
+/// What Shopify said to a change wismo asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MutationOutcome {
+    Done,
+    /// Shopify refused; its reason, for the shopper (`NOT_FOUND` when
+    /// Shopify does not know the order).
+    Refused {
+        code: Option<String>,
+        message: String,
+    },
+}
+
+/// `gid://shopify/Order/<id>` for a REST id (digits only).
+fn order_gid(order_id: &str) -> Result<String, IntegrationError> {
+    let id = order_id.trim();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IntegrationError::Refused {
+            provider: PROVIDER,
+            message: "the order has no Shopify id".into(),
+        });
+    }
+    Ok(format!("gid://shopify/Order/{id}"))
+}
+
+/// The first user error at `pointer`, or done.
+fn user_errors(data: &Value, pointer: &str) -> MutationOutcome {
+    let first = data
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .and_then(|errors| errors.first());
+    match first {
+        None => MutationOutcome::Done,
+        Some(e) => MutationOutcome::Refused {
+            code: e.get("code").and_then(Value::as_str).map(str::to_string),
+            message: e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("Shopify refused the change")
+                .chars()
+                .take(300)
+                .collect(),
+        },
+    }
+}
+
 /// One page of orders changed since a time.
 #[derive(Debug, Clone)]
 pub struct OrderPage {
@@ -342,10 +387,57 @@ impl ShopifyClient {
         })
     }
 
+    /// Cancels order `order_id` (its REST id) at Shopify: the customer
+    /// asked, stock goes back, the payment is refunded to where it came from
+    /// and Shopify emails the customer. Shopify's refusal
+    /// (`orderCancelUserErrors`) comes back as [`MutationOutcome::Refused`]
+    /// with its message. Shopify finishes the cancellation in a job; the
+    /// `orders/cancelled` webhook confirms it.
+    #[tracing::instrument(name = "shopify.order_cancel", skip_all)]
+    pub async fn cancel_order(
+        &self,
+        order_id: &str,
+        staff_note: &str,
+    ) -> Result<MutationOutcome, IntegrationError> {
+        let query = "mutation OrderCancel($orderId: ID!, $staffNote: String) {              orderCancel(orderId: $orderId, reason: CUSTOMER, restock: true, notifyCustomer: true,              refundMethod: { originalPaymentMethodsRefund: true }, staffNote: $staffNote) {              job { id done } orderCancelUserErrors { field message code } } }";
+        let note: String = staff_note.chars().take(255).collect();
+        let vars = json!({ "orderId": order_gid(order_id)?, "staffNote": note });
+        let data = self
+            .interactive
+            .call(|| self.query("OrderCancel", query, vars.clone(), Patience::None))
+            .await?;
+        Ok(user_errors(&data, "/orderCancel/orderCancelUserErrors"))
+    }
+
+    /// Replaces order `order_id`'s shipping address at Shopify
+    /// (`orderUpdate`); Shopify's refusal (`userErrors`) comes back as
+    /// [`MutationOutcome::Refused`].
+    #[tracing::instrument(name = "shopify.order_update_address", skip_all)]
+    pub async fn change_shipping_address(
+        &self,
+        order_id: &str,
+        address: &wismo_core::store::Address,
+    ) -> Result<MutationOutcome, IntegrationError> {
+        let query = "mutation OrderUpdateAddress($input: OrderInput!) {              orderUpdate(input: $input) { order { id } userErrors { field message } } }";
+        let vars = json!({ "input": {
+            "id": order_gid(order_id)?,
+            "shippingAddress": graphql::address_input(address),
+        }});
+        let data = self
+            .interactive
+            .call(|| self.query("OrderUpdateAddress", query, vars.clone(), Patience::None))
+            .await?;
+        Ok(user_errors(&data, "/orderUpdate/userErrors"))
+    }
+
     fn estimated_cost(&self, op: &'static str) -> f64 {
         let costs = self.costs.lock().unwrap_or_else(|p| p.into_inner());
-        // Until Shopify has priced it: a page of orders is the dearest query.
-        costs.get(op).copied().unwrap_or(200.0)
+        costs.get(op).copied().unwrap_or(match op {
+            // Shopify prices a mutation at 10 points.
+            "OrderCancel" | "OrderUpdateAddress" => 10.0,
+            // Until Shopify has priced it: a page of orders is the dearest query.
+            _ => 200.0,
+        })
     }
 
     fn bucket_wait(&self, cost: f64) -> Duration {
