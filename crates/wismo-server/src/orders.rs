@@ -25,6 +25,9 @@ use crate::config::Config;
 /// about again and again; each lookup costs API points).
 const MISSING_TTL: Duration = Duration::from_secs(60);
 const MISSING_MAX: usize = 10_000;
+/// From this age on, an answer given while the shop is down says how old
+/// it is.
+const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The Shopify connection in effect: the settings (`shopify_shop`,
 /// `shopify_access_token`) win over one saved by `wismo connect shopify`.
@@ -234,5 +237,20 @@ impl OrderService for LiveOrders {
         now: DateTime<Utc>,
     ) -> Result<Case, StoreError> {
         self.mirror.open_case(order_number, kind, description, now)
+    }
+
+    fn stale_for(&self, number: &str) -> Option<chrono::Duration> {
+        if !self.shopify.as_ref().is_some_and(|s| s.is_down()) {
+            return None;
+        }
+        let db = self.mirror.db().clone();
+        let at = match self.handle.block_on(db.mirrored_at(number)) {
+            Ok(at) => at?,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the mirror's age");
+                return None;
+            }
+        };
+        Some(Utc::now() - at).filter(|age| *age >= STALE_AFTER)
     }
 }

@@ -195,3 +195,57 @@ async fn cancellations_and_new_addresses_are_made_at_the_shop_first_and_its_refu
     assert!(mock.order("5604").expect("order")["cancelledAt"].is_null());
     app.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn while_the_shop_is_down_an_old_answer_says_how_old_it_is() {
+    use sqlx::Connection as _;
+    let mock = MockShopify::start(MockShopifyConfig::default())
+        .await
+        .expect("mock");
+    mock.put_order(spec("5701", 9_300_001).node());
+    mock.put_order(spec("5702", 9_300_002).node());
+    let url = mock.url();
+    let app = spawn_app_with(
+        Backend::Postgres,
+        &[
+            ("shopify_shop", url.as_str()),
+            ("shopify_access_token", mock.access_token()),
+        ],
+    )
+    .await;
+    // Both fetched into the mirror while the shop is up: no age is said.
+    for n in ["5701", "5702"] {
+        let (answer, _) = ask(&app, n).await;
+        assert!(answer.contains("FedEx"), "{answer}");
+        assert!(!answer.contains("told us"), "{answer}");
+    }
+    // 5701 was last heard of three hours ago.
+    let mut pg = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .expect("database");
+    sqlx::query("UPDATE orders SET mirrored_at = now() - interval '3 hours' WHERE number = '5701'")
+        .execute(&mut pg)
+        .await
+        .expect("age the order");
+    // Up: the shop could be asked, so nothing is said about age.
+    let (answer, _) = ask(&app, "5701").await;
+    assert!(!answer.contains("told us"), "{answer}");
+
+    // Down (the breaker opens on orders the mirror lacks).
+    mock.set_fault(Fault::Unavailable);
+    for _ in 0..4 {
+        let (answer, _) = ask(&app, "5799").await;
+        assert!(answer.contains("can't reach our order system"), "{answer}");
+    }
+    let (answer, _) = ask(&app, "5701").await;
+    assert!(answer.contains("79469300001"), "{answer}");
+    assert!(
+        answer.contains("told us 3 hours ago: it isn't answering right now"),
+        "{answer}"
+    );
+    // Heard of a moment ago: fresh enough to say nothing.
+    let (answer, _) = ask(&app, "5702").await;
+    assert!(answer.contains("79469300002"), "{answer}");
+    assert!(!answer.contains("told us"), "{answer}");
+    app.stop().await.expect("stop");
+}

@@ -447,6 +447,20 @@ macro_rules! backend {
             Ok(())
         }
 
+        /// Records that the platform just told us about order `number`.
+        pub(crate) async fn mark_mirrored(
+            conn: &mut Conn,
+            number: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreDbError> {
+            sqlx::query("UPDATE orders SET mirrored_at = $1 WHERE number = $2")
+                .bind(at)
+                .bind(number)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
         /// Replaces the order with `o.number` (row and every child row).
         pub(crate) async fn write_order(
             conn: &mut Conn,

@@ -167,10 +167,12 @@ impl Db {
                     Ok((order, at))
                         if before.as_ref().is_some_and(|(o, a)| *o == order && *a == at) =>
                     {
+                        b::mark_mirrored(&mut tx, &order.number, now).await?;
                         MirrorOutcome::Unchanged(order.number)
                     }
                     Ok((order, at)) => {
                         b::write_sourced_order(&mut tx, &self.crypt, &order, at).await?;
+                        b::mark_mirrored(&mut tx, &order.number, now).await?;
                         MirrorOutcome::Applied(order.number)
                     }
                     Err(outcome) => outcome,
@@ -218,6 +220,19 @@ impl Db {
     }
 
     /// A provider's saved connection settings, if any.
+    /// When the platform last told us about order `number` (`None`: never,
+    /// e.g. an imported or demo order, or no such order).
+    pub async fn mirrored_at(&self, number: &str) -> Result<Option<DateTime<Utc>>, StoreDbError> {
+        let key = number.trim().trim_start_matches('#');
+        let at: Option<Option<DateTime<Utc>>> = with_pool!(self, p => {
+            sqlx::query_scalar("SELECT mirrored_at FROM orders WHERE number = $1")
+                .bind(key)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(at.flatten())
+    }
+
     pub async fn connection(
         &self,
         provider: &str,

@@ -769,6 +769,7 @@ impl Engine {
         }
         let mut t = Turn::new(self, conv, now, nlu, text.to_string(), spans);
         t.run();
+        t.say_how_old();
         let span = tracing::Span::current();
         span.record("intent", t.nlu.intent.name.as_str());
         span.record("confidence", t.nlu.intent.confidence);
@@ -927,6 +928,32 @@ impl<'a> Turn<'a> {
             order_card,
         });
         self.messages.push(msg);
+    }
+
+    /// "As of 2 hours ago": when this turn showed an order its store could
+    /// not confirm just now (the platform is down), how old the answer is.
+    fn say_how_old(&mut self) {
+        let shown = self
+            .messages
+            .iter()
+            .rev()
+            .find_map(|m| m.order_card.as_ref().map(|c| c.order_number.clone()));
+        let Some(number) = shown else {
+            return;
+        };
+        let Some(age) = self.engine.store.stale_for(&number) else {
+            return;
+        };
+        let (id, count) = if age < chrono::Duration::hours(2) {
+            ("order.as_of_minutes", age.num_minutes().max(1))
+        } else if age < chrono::Duration::hours(48) {
+            ("order.as_of_hours", age.num_hours())
+        } else {
+            ("order.as_of_days", age.num_days())
+        };
+        let mut v = self.base_vars();
+        v.insert("count", count.to_string());
+        self.say(id, &v, &[]);
     }
 
     fn handoff(&mut self, reason: &str) {

@@ -199,6 +199,13 @@ pub trait OrderService: Send + Sync {
     ) -> Result<Order, StoreError>;
     /// Replaces the shipping address of an unfulfilled, uncancelled order.
     fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError>;
+    /// How old the answer about order `number` may be, when that matters:
+    /// the time since its platform last told us about it, given only while
+    /// the platform cannot be asked (down, or refusing). `None`: current, or
+    /// unknown.
+    fn stale_for(&self, _number: &str) -> Option<chrono::Duration> {
+        None
+    }
     /// Opens a support case and returns it.
     fn open_case(
         &self,

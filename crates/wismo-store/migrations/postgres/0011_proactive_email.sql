@@ -20,3 +20,7 @@ CREATE TABLE email_notices (
     PRIMARY KEY (notice_key, recipient)
 );
 CREATE INDEX email_notices_recipient ON email_notices (recipient, created_at);
+
+-- When the platform last told wismo about each order (a webhook, a live
+-- lookup, a sync), for "as of N minutes ago" while the platform is down.
+ALTER TABLE orders ADD COLUMN mirrored_at TIMESTAMPTZ;
