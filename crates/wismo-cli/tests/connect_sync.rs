@@ -135,3 +135,111 @@ async fn connect_checks_and_saves_sealed_and_sync_fills_the_mirror_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn woo(dir: &std::path::Path, args: &[&str], secret: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("WISMO_WOOCOMMERCE_CONSUMER_SECRET")
+        .env_remove("WISMO_WOOCOMMERCE_URL")
+        .env_remove("WISMO_WOOCOMMERCE_CONSUMER_KEY")
+        .env_remove("WISMO_DATABASE_URL");
+    if let Some(s) = secret {
+        cmd.env("WISMO_WOOCOMMERCE_CONSUMER_SECRET", s);
+    }
+    cmd.output().expect("run wismo")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn woocommerce_connect_and_sync_page_through_the_store_once() {
+    use wismo_mocks::woocommerce::{MockWoo, MockWooConfig, OrderSpec as WooOrder};
+    let mock = MockWoo::start(MockWooConfig::default())
+        .await
+        .expect("mock");
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 2, 8, 0, 0)
+        .single()
+        .expect("time");
+    // More than a page (50) of orders.
+    for i in 0..60u64 {
+        mock.put_order(
+            WooOrder {
+                id: 4000 + i,
+                number: (4000 + i).to_string(),
+                email: format!("buyer{i}@example.com"),
+                status: "processing",
+                created: start,
+                modified: start + chrono::Duration::hours(i as i64),
+                items: vec![("Headlamp", 1, "39.00")],
+            }
+            .json(),
+        );
+    }
+    let dir = temp_dir();
+    let url = mock.url();
+    let key = mock.consumer_key().to_string();
+    let connect = [
+        "connect",
+        "woocommerce",
+        "--url",
+        &url,
+        "--consumer-key",
+        &key,
+    ];
+
+    let bad = woo(&dir, &connect, Some("cs_wrong_secret_000000000000"));
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("refused the credentials") && text(&bad).contains("nothing was saved"),
+        "{}",
+        text(&bad)
+    );
+    let plain = woo(
+        &dir,
+        &[
+            "connect",
+            "woocommerce",
+            "--url",
+            "http://shop.example",
+            "--consumer-key",
+            &key,
+        ],
+        Some(mock.consumer_secret()),
+    );
+    assert!(text(&plain).contains("HTTPS only"), "{}", text(&plain));
+
+    let ok = woo(&dir, &connect, Some(mock.consumer_secret()));
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("(60 orders)"), "{}", text(&ok));
+    let mut db = std::fs::read(dir.join("wismo.db")).expect("db");
+    db.extend(std::fs::read(dir.join("wismo.db-wal")).unwrap_or_default());
+    let secret = mock.consumer_secret().as_bytes();
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret),
+        "the secret is sealed, not stored in the clear"
+    );
+
+    let sync = woo(
+        &dir,
+        &["sync", "woocommerce", "--since", "2026-11-02"],
+        None,
+    );
+    assert!(sync.status.success(), "{}", text(&sync));
+    assert!(
+        text(&sync).contains("Fetched 60 orders") && text(&sync).contains("60 written"),
+        "{}",
+        text(&sync)
+    );
+    let again = woo(
+        &dir,
+        &["sync", "woocommerce", "--since", "2026-11-02"],
+        None,
+    );
+    assert!(
+        text(&again).contains("0 written, 60 already up to date"),
+        "{}",
+        text(&again)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,6 +43,19 @@ pub fn base64_hmac(secret: &[u8], body: &[u8]) -> String {
 
 use std::time::Duration;
 
+/// What a store platform said to a change wismo asked for (a cancellation,
+/// a new address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MutationOutcome {
+    Done,
+    /// The platform refused; its reason, for the shopper (`code`
+    /// `NOT_FOUND` when it does not know the order).
+    Refused {
+        code: Option<String>,
+        message: String,
+    },
+}
+
 /// Why a call to a provider failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
@@ -108,4 +121,19 @@ impl IntegrationError {
             _ => None,
         }
     }
+}
+
+/// reqwest's message without the URL (it would carry the store's address into
+/// logs; harmless, but the kind of failure is what matters).
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_decode() || e.is_body() {
+        "unreadable body"
+    } else {
+        "request failed"
+    };
+    kind.to_string()
 }

@@ -5,3 +5,4 @@
 
 pub mod shopify;
 pub mod smtp;
+pub mod woocommerce;

@@ -53,6 +53,25 @@ pub struct ShopifySettings {
     pub api_version: wismo_integrations::shopify::ApiVersion,
 }
 
+/// The WooCommerce REST API (`woocommerce_url` with the consumer key and
+/// secret).
+#[derive(Debug, Clone)]
+pub struct WooSettings {
+    pub url: wismo_integrations::woocommerce::StoreUrl,
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+}
+
+impl WooSettings {
+    pub fn client_config(&self) -> wismo_integrations::woocommerce::WooConfig {
+        wismo_integrations::woocommerce::WooConfig {
+            store: self.url.clone(),
+            consumer_key: self.consumer_key.clone(),
+            consumer_secret: self.consumer_secret.expose().to_string(),
+        }
+    }
+}
+
 impl ShopifySettings {
     pub fn client_config(&self) -> wismo_integrations::shopify::ShopifyConfig {
         wismo_integrations::shopify::ShopifyConfig {
@@ -216,6 +235,9 @@ pub struct Config {
     /// `wismo sync shopify`, or a connection saved by `wismo connect
     /// shopify`, still answers).
     pub shopify: Option<ShopifySettings>,
+    /// The WooCommerce REST API; `None`: no live lookups there (webhooks,
+    /// `wismo sync woocommerce` or a saved connection still feed the mirror).
+    pub woocommerce: Option<WooSettings>,
     /// Key of `X-Shopify-Hmac-Sha256` on Shopify webhooks; `None`: the
     /// webhook endpoint answers 404.
     pub shopify_webhook_secret: Option<Secret>,
@@ -928,6 +950,24 @@ const KEYS: &[Key] = &[
         help: "how far the time in Stripe-Signature may be from now (Stripe's libraries use 5 minutes)",
     },
     Key {
+        name: "woocommerce_url",
+        default: None,
+        secret: false,
+        help: "the WooCommerce store's address for the REST API v3, https://shop.example (with woocommerce_consumer_key and woocommerce_consumer_secret; unset: no live lookups)",
+    },
+    Key {
+        name: "woocommerce_consumer_key",
+        default: None,
+        secret: false,
+        help: "the REST API key's consumer key, ck_… (Read/Write for cancellations and address changes)",
+    },
+    Key {
+        name: "woocommerce_consumer_secret",
+        default: None,
+        secret: true,
+        help: "the REST API key's consumer secret, cs_…",
+    },
+    Key {
         name: "woocommerce_webhook_secret",
         default: None,
         secret: true,
@@ -1621,6 +1661,30 @@ impl Layers {
                         "shopify_shop",
                         "must be set when shopify_access_token is".into(),
                     ))
+                }
+            },
+            woocommerce: match (
+                text("woocommerce_url"),
+                text("woocommerce_consumer_key"),
+                text("woocommerce_consumer_secret"),
+            ) {
+                (None, None, None) => None,
+                (Some(url), Some(key), Some(secret)) => Some(WooSettings {
+                    url: wismo_integrations::woocommerce::StoreUrl::parse(url)
+                        .map_err(|m| invalid("woocommerce_url", m))?,
+                    consumer_key: key.trim().to_string(),
+                    consumer_secret: Secret::new(secret.trim()),
+                }),
+                (url, key, _) => {
+                    let missing = match (url, key) {
+                        (None, _) => "woocommerce_url",
+                        (_, None) => "woocommerce_consumer_key",
+                        _ => "woocommerce_consumer_secret",
+                    };
+                    return Err(invalid(
+                        missing,
+                        "woocommerce_url, woocommerce_consumer_key and woocommerce_consumer_secret go together".into(),
+                    ));
                 }
             },
             shopify_webhook_secret: provider_secret("shopify_webhook_secret", false)?,

@@ -452,14 +452,8 @@ impl Server {
                 }
             }
         }
-        let shopify = match orders::shopify_config(&config, &db).await? {
-            Some(c) => Some(Arc::new(
-                wismo_integrations::shopify::ShopifyClient::new(c)
-                    .context("the Shopify settings are unusable")?,
-            )),
-            None => None,
-        };
-        let orders = Arc::new(orders::LiveOrders::new(db.clone(), shopify)?);
+        let platform = orders::platform(&config, &db).await?;
+        let orders = Arc::new(orders::LiveOrders::new(db.clone(), platform)?);
         let mailer = match &config.smtp {
             Some(s) => Some(Arc::new(
                 wismo_integrations::mail::Mailer::new(s.url.expose(), &s.from)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::runtime::Handle;
@@ -16,6 +17,7 @@ use wismo_core::store::{Address, Case, Order, OrderService, StoreError};
 use wismo_integrations::shopify::{
     ApiVersion, MutationOutcome, ShopUrl, ShopifyClient, ShopifyConfig,
 };
+use wismo_integrations::woocommerce::{StoreUrl, WooClient, WooConfig};
 use wismo_integrations::IntegrationError;
 use wismo_store::{Db, SqlOrderService};
 
@@ -64,20 +66,124 @@ pub fn shopify_settings_json(c: &ShopifyConfig) -> serde_json::Value {
     })
 }
 
+/// The WooCommerce connection in effect: the settings win over one saved
+/// by `wismo connect woocommerce`.
+pub async fn woocommerce_config(config: &Config, db: &Db) -> anyhow::Result<Option<WooConfig>> {
+    if let Some(w) = &config.woocommerce {
+        return Ok(Some(w.client_config()));
+    }
+    let Some(saved) = db.connection("woocommerce").await? else {
+        return Ok(None);
+    };
+    saved_woocommerce(&saved).map(Some)
+}
+
+/// A connection saved by `wismo connect woocommerce`, checked again.
+pub fn saved_woocommerce(saved: &serde_json::Value) -> anyhow::Result<WooConfig> {
+    let field = |k: &str| {
+        saved[k]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("the saved WooCommerce connection has no {k}"))
+    };
+    Ok(WooConfig {
+        store: StoreUrl::parse(field("url")?).map_err(anyhow::Error::msg)?,
+        consumer_key: field("consumer_key")?.to_string(),
+        consumer_secret: field("consumer_secret")?.to_string(),
+    })
+}
+
+/// What `wismo connect woocommerce` saves.
+pub fn woocommerce_settings_json(c: &WooConfig) -> serde_json::Value {
+    json!({
+        "url": c.store.as_str(),
+        "consumer_key": c.consumer_key,
+        "consumer_secret": c.consumer_secret,
+    })
+}
+
+/// The platform the server talks to: Shopify's connection if there is
+/// one, else WooCommerce's.
+pub async fn platform(config: &Config, db: &Db) -> anyhow::Result<Option<Platform>> {
+    if let Some(c) = shopify_config(config, db).await? {
+        let client = ShopifyClient::new(c).context("the Shopify settings are unusable")?;
+        return Ok(Some(Platform::Shopify(Arc::new(client))));
+    }
+    if let Some(c) = woocommerce_config(config, db).await? {
+        let client = WooClient::new(c).context("the WooCommerce settings are unusable")?;
+        return Ok(Some(Platform::WooCommerce(Arc::new(client))));
+    }
+    Ok(None)
+}
+
+/// The store platform live lookups and changes go to.
+pub enum Platform {
+    Shopify(Arc<ShopifyClient>),
+    WooCommerce(Arc<WooClient>),
+}
+
+impl Platform {
+    /// The mirror's name for it (delivery and connection records).
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Platform::Shopify(_) => "shopify",
+            Platform::WooCommerce(_) => "woocommerce",
+        }
+    }
+
+    fn is_down(&self) -> bool {
+        match self {
+            Platform::Shopify(c) => c.is_down(),
+            Platform::WooCommerce(c) => c.is_down(),
+        }
+    }
+
+    async fn order_by_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<(Order, Option<DateTime<Utc>>)>, IntegrationError> {
+        match self {
+            Platform::Shopify(c) => c.order_by_number(number).await,
+            Platform::WooCommerce(c) => c.order_by_number(number).await,
+        }
+    }
+
+    async fn cancel(&self, order: &Order) -> Result<MutationOutcome, IntegrationError> {
+        let note = "Cancelled at the customer's request in the wismo chat";
+        match self {
+            Platform::Shopify(c) => c.cancel_order(&order.id, note).await,
+            Platform::WooCommerce(c) => c.cancel_order(&order.id, note).await,
+        }
+    }
+
+    async fn change_address(
+        &self,
+        order: &Order,
+        address: &Address,
+    ) -> Result<MutationOutcome, IntegrationError> {
+        match self {
+            Platform::Shopify(c) => c.change_shipping_address(&order.id, address).await,
+            Platform::WooCommerce(c) => {
+                let note = "Shipping address changed at the customer's request in the wismo chat";
+                c.change_shipping_address(&order.id, address, note).await
+            }
+        }
+    }
+}
+
 /// [`OrderService`] over the mirror, with live lookups of missing orders.
 pub struct LiveOrders {
     mirror: SqlOrderService,
-    shopify: Option<Arc<ShopifyClient>>,
+    platform: Option<Platform>,
     handle: Handle,
     missing: Mutex<HashMap<String, Instant>>,
 }
 
 impl LiveOrders {
-    pub fn new(db: Db, shopify: Option<Arc<ShopifyClient>>) -> anyhow::Result<LiveOrders> {
+    pub fn new(db: Db, platform: Option<Platform>) -> anyhow::Result<LiveOrders> {
         let handle = Handle::try_current()?;
         Ok(LiveOrders {
             mirror: SqlOrderService::new(db, handle.clone()),
-            shopify,
+            platform,
             handle,
             missing: Mutex::new(HashMap::new()),
         })
@@ -102,21 +208,24 @@ impl LiveOrders {
     }
 
     /// Asks the shop for an order the mirror does not hold.
-    fn fetch(&self, shopify: &ShopifyClient, number: &str) -> Result<Option<Order>, StoreError> {
+    fn fetch(&self, platform: &Platform, number: &str) -> Result<Option<Order>, StoreError> {
         let key = number.trim().trim_start_matches('#').to_ascii_uppercase();
         if key.is_empty() || self.known_missing(&key) {
             return Ok(None);
         }
         let db = self.mirror.db().clone();
         let found = self.handle.block_on(async {
-            match shopify.order_by_number(&key).await {
+            match platform.order_by_number(&key).await {
                 Ok(Some((order, updated_at))) => {
                     let change = WebhookChange::Order {
                         order: Box::new(order.clone()),
                         updated_at,
                     };
                     // A failed write costs the next lookup, not this answer.
-                    if let Err(e) = db.apply_fetched("shopify", change, Utc::now()).await {
+                    if let Err(e) = db
+                        .apply_fetched(platform.provider(), change, Utc::now())
+                        .await
+                    {
                         tracing::warn!(error = %e, "could not keep a fetched order");
                     }
                     Ok(Some(order))
@@ -188,9 +297,9 @@ impl LiveOrders {
 
 impl OrderService for LiveOrders {
     fn find_order(&self, number: &str) -> Result<Option<Order>, StoreError> {
-        match (self.mirror.find_order(number)?, &self.shopify) {
+        match (self.mirror.find_order(number)?, &self.platform) {
             (Some(order), _) => Ok(Some(order)),
-            (None, Some(shopify)) => self.fetch(shopify, number),
+            (None, Some(platform)) => self.fetch(platform, number),
             (None, None) => Ok(None),
         }
     }
@@ -209,23 +318,22 @@ impl OrderService for LiveOrders {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Order, StoreError> {
-        let Some(shopify) = &self.shopify else {
+        let Some(platform) = &self.platform else {
             return self.mirror.cancel_order(number, reason, now);
         };
         let order = self.order_to_change(number)?;
         may_cancel(&order)?;
-        let note = "Cancelled at the customer's request in the wismo chat";
-        self.at_shop(&order, shopify.cancel_order(&order.id, note))?;
+        self.at_shop(&order, platform.cancel(&order))?;
         self.mirror.cancel_order(number, reason, now)
     }
 
     fn change_shipping_address(&self, number: &str, address: Address) -> Result<Order, StoreError> {
-        let Some(shopify) = &self.shopify else {
+        let Some(platform) = &self.platform else {
             return self.mirror.change_shipping_address(number, address);
         };
         let order = self.order_to_change(number)?;
         may_change_address(&order, &address)?;
-        self.at_shop(&order, shopify.change_shipping_address(&order.id, &address))?;
+        self.at_shop(&order, platform.change_address(&order, &address))?;
         self.mirror.change_shipping_address(number, address)
     }
 
@@ -240,7 +348,7 @@ impl OrderService for LiveOrders {
     }
 
     fn stale_for(&self, number: &str) -> Option<chrono::Duration> {
-        if !self.shopify.as_ref().is_some_and(|s| s.is_down()) {
+        if !self.platform.as_ref().is_some_and(Platform::is_down) {
             return None;
         }
         let db = self.mirror.db().clone();

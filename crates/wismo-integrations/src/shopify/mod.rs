@@ -185,17 +185,7 @@ enum Patience {
 /// An order and when Shopify last changed it.
 pub type DatedOrder = (wismo_core::store::Order, Option<DateTime<Utc>>);
 
-/// What Shopify said to a change wismo asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MutationOutcome {
-    Done,
-    /// Shopify refused; its reason, for the shopper (`NOT_FOUND` when
-    /// Shopify does not know the order).
-    Refused {
-        code: Option<String>,
-        message: String,
-    },
-}
+pub use crate::MutationOutcome;
 
 /// `gid://shopify/Order/<id>` for a REST id (digits only).
 fn order_gid(order_id: &str) -> Result<String, IntegrationError> {
@@ -518,7 +508,7 @@ impl ShopifyClient {
                 self.spend(-cost);
                 other.map_err(|e| IntegrationError::Connect {
                     provider: PROVIDER,
-                    message: without_url(&e),
+                    message: crate::without_url(&e),
                 })?
             }
         };
@@ -546,7 +536,10 @@ impl ShopifyClient {
                 })
             }
         }
-        let body: GqlResponse = response.json().await.map_err(|e| bad(&without_url(&e)))?;
+        let body: GqlResponse = response
+            .json()
+            .await
+            .map_err(|e| bad(&crate::without_url(&e)))?;
         if let Some(c) = &body.extensions.cost {
             self.learn(op, c);
         }
@@ -585,21 +578,6 @@ fn bad(message: &str) -> IntegrationError {
         provider: PROVIDER,
         message: message.to_string(),
     }
-}
-
-/// reqwest's message without the URL (it would carry the shop address into
-/// logs; harmless, but the kind of failure is what matters).
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_decode() || e.is_body() {
-        "unreadable body"
-    } else {
-        "request failed"
-    };
-    kind.to_string()
 }
 
 #[cfg(test)]
