@@ -9,6 +9,7 @@ pub mod mail;
 pub mod resilience;
 pub mod shopify;
 pub mod stripe;
+pub mod trackers;
 pub mod tracking;
 pub mod woocommerce;
 

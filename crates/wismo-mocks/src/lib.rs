@@ -3,6 +3,7 @@
 //! response shapes, authentication, errors and rate limits, for the calls
 //! wismo makes (see each module). Tests and benchmarks only.
 
+pub mod carriers;
 pub mod shopify;
 pub mod smtp;
 pub mod woocommerce;

@@ -243,6 +243,9 @@ pub struct Config {
     pub shopify_webhook_secret: Option<Secret>,
     /// Shopify webhooks triggered longer ago than this are refused (401).
     pub shopify_webhook_max_age: Duration,
+    /// The carrier-tracking service wismo creates trackers at (AfterShip
+    /// if its key is set, else EasyPost); `None`: none are created.
+    pub tracker_service: Option<TrackerServiceSettings>,
     /// Key of `aftership-hmac-sha256`; `None`: that endpoint answers 404.
     pub aftership_webhook_secret: Option<Secret>,
     /// Key of EasyPost's `X-Hmac-Signature`; `None`: that endpoint answers 404.
@@ -273,6 +276,20 @@ pub struct Config {
     /// cookie-authenticated requests must come from. `None`: the bound
     /// address (`http(s)://<addr>`), see [`Config::public_url_for`].
     pub public_url: Option<String>,
+}
+
+/// Where trackers are created.
+#[derive(Debug, Clone)]
+pub enum TrackerServiceSettings {
+    AfterShip {
+        url: String,
+        key: Secret,
+        version: String,
+    },
+    EasyPost {
+        url: String,
+        key: Secret,
+    },
 }
 
 /// Where proactive emails go out.
@@ -930,6 +947,36 @@ const KEYS: &[Key] = &[
         default: None,
         secret: true,
         help: "key of the X-Hmac-Signature header on EasyPost tracker webhooks, ASCII (unset: POST /v1/integrations/easypost/webhooks answers 404)",
+    },
+    Key {
+        name: "aftership_api_key",
+        default: None,
+        secret: true,
+        help: "AfterShip Tracking API key (as-api-key): wismo creates a tracking for every tracking number the store gives (unset: none)",
+    },
+    Key {
+        name: "aftership_api_version",
+        default: Some("2026-01"),
+        secret: false,
+        help: "the AfterShip Tracking API version wismo calls (YYYY-MM)",
+    },
+    Key {
+        name: "aftership_api_url",
+        default: Some("https://api.aftership.com"),
+        secret: false,
+        help: "AfterShip's API address (a proxy, or a test server)",
+    },
+    Key {
+        name: "easypost_api_key",
+        default: None,
+        secret: true,
+        help: "EasyPost API key: wismo creates a tracker for every tracking number the store gives, when aftership_api_key is not set (unset: none)",
+    },
+    Key {
+        name: "easypost_api_url",
+        default: Some("https://api.easypost.com"),
+        secret: false,
+        help: "EasyPost's API address (a proxy, or a test server)",
     },
     Key {
         name: "tracking_webhook_max_age",
@@ -1686,6 +1733,24 @@ impl Layers {
                         "woocommerce_url, woocommerce_consumer_key and woocommerce_consumer_secret go together".into(),
                     ));
                 }
+            },
+            tracker_service: match (text("aftership_api_key"), text("easypost_api_key")) {
+                (Some(key), _) => {
+                    let url = required("aftership_api_url")?.to_string();
+                    let version = required("aftership_api_version")?.to_string();
+                    wismo_integrations::trackers::AfterShip::new(&url, key, &version)
+                        .map_err(|e| invalid("aftership_api_version", e.to_string()))?;
+                    Some(TrackerServiceSettings::AfterShip {
+                        url,
+                        key: Secret::new(key.trim()),
+                        version,
+                    })
+                }
+                (None, Some(key)) => Some(TrackerServiceSettings::EasyPost {
+                    url: required("easypost_api_url")?.to_string(),
+                    key: Secret::new(key.trim()),
+                }),
+                (None, None) => None,
             },
             shopify_webhook_secret: provider_secret("shopify_webhook_secret", false)?,
             shopify_webhook_max_age: duration("shopify_webhook_max_age")?,

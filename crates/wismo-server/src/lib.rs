@@ -28,6 +28,7 @@
 pub mod agents;
 pub mod api;
 pub mod bus;
+pub mod carrier_trackers;
 pub mod config;
 mod datakeys;
 pub mod emails;
@@ -654,6 +655,20 @@ impl Server {
         )));
         // Proactive updates: due notices into conversations.
         let _notifier = tls::AbortOnDrop(tokio::spawn(notify::run(Arc::downgrade(&state.0))));
+        // Trackers at the carrier-tracking service for new tracking numbers.
+        let _trackers = match &state.config.tracker_service {
+            Some(s) => match carrier_trackers::TrackerService::from_settings(s) {
+                Ok(service) => Some(tls::AbortOnDrop(tokio::spawn(carrier_trackers::run(
+                    Arc::downgrade(&state.0),
+                    Arc::new(service),
+                )))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "carrier trackers are off");
+                    None
+                }
+            },
+            None => None,
+        };
         // Re-encryption under the active data key; key file reloads.
         let data_keys = datakeys::start(state.sessions.db.clone());
         // Automatic assignment: whenever the queue or who is online changes.

@@ -444,6 +444,23 @@ macro_rules! backend {
                 .bind(&o.number)
                 .execute(&mut *conn)
                 .await?;
+            // Every tracking number the platform gave gets a tracker (once).
+            let now = chrono::Utc::now();
+            for f in &o.fulfillments {
+                for t in f.tracking_numbers.iter().filter(|t| !t.trim().is_empty()) {
+                    sqlx::query(
+                        "INSERT INTO carrier_trackers (tracking_number, carrier, order_number, next_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tracking_number) DO NOTHING",
+                    )
+                    .bind(t.trim())
+                    .bind(f.tracking_company.as_deref())
+                    .bind(&o.number)
+                    .bind(now.timestamp_micros())
+                    .bind(crate::orders::micros(now))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
             Ok(())
         }
 

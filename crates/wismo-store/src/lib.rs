@@ -69,6 +69,7 @@ mod replica;
 mod service;
 mod sso;
 mod stream;
+mod trackers;
 mod versions;
 
 use std::str::FromStr;
@@ -97,6 +98,7 @@ pub use replica::{replica_cannot_answer, Reads, ReplicaCheck, REPLICA_PING_TIMEO
 pub use service::SqlOrderService;
 pub use sso::SsoPending;
 pub use stream::StreamClaim;
+pub use trackers::{DueTracker, TrackerOutcome};
 pub use versions::{NewStoreVersion, Published, StoreVersion};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

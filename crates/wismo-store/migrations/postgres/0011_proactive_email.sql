@@ -24,3 +24,29 @@ CREATE INDEX email_notices_recipient ON email_notices (recipient, created_at);
 -- When the platform last told wismo about each order (a webhook, a live
 -- lookup, a sync), for "as of N minutes ago" while the platform is down.
 ALTER TABLE orders ADD COLUMN mirrored_at TIMESTAMPTZ;
+
+-- Trackers at the carrier-tracking service (AfterShip or EasyPost), one per
+-- tracking number the platform gave: queued in the transaction that wrote
+-- the fulfilment, made by whichever server claims the row (lease), retried
+-- with back-off; times in microseconds since 1970 (compared as numbers).
+CREATE TABLE carrier_trackers (
+    tracking_number  TEXT PRIMARY KEY,
+    carrier          TEXT,
+    order_number     TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    provider         TEXT,
+    tracker_id       TEXT,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_at          BIGINT NOT NULL,
+    lease_until      BIGINT,
+    error            TEXT,
+    created_at       TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX carrier_trackers_due ON carrier_trackers (next_at) WHERE status = 'pending';
+
+-- A pace shared by every server for calls to one rate-limited service:
+-- each call takes the next slot (next_at, microseconds since 1970).
+CREATE TABLE rate_gates (
+    name     TEXT PRIMARY KEY,
+    next_at  BIGINT NOT NULL
+);
