@@ -31,6 +31,43 @@ pub enum ConnectCommand {
     /// --consumer-secret-file, else WISMO_WOOCOMMERCE_CONSUMER_SECRET, else
     /// the first line of standard input; never from a flag.
     Woocommerce(WooConnectArgs),
+    /// An AfterShip Tracking API key: wismo creates a tracking for every
+    /// tracking number the store gives. The key is read from
+    /// --api-key-file, else WISMO_AFTERSHIP_API_KEY, else standard input.
+    Aftership(TrackerConnectArgs),
+    /// An EasyPost API key: wismo creates a tracker for every tracking
+    /// number the store gives. The key is read from --api-key-file, else
+    /// WISMO_EASYPOST_API_KEY, else standard input.
+    Easypost(TrackerConnectArgs),
+    /// A Stripe webhook endpoint's signing secret (whsec_…), read from
+    /// --webhook-secret-file, else WISMO_STRIPE_WEBHOOK_SECRET, else
+    /// standard input. Stripe offers no call that checks a signing secret:
+    /// its form is checked, and the first event tells.
+    Stripe(StripeConnectArgs),
+}
+
+#[derive(Args)]
+pub struct TrackerConnectArgs {
+    /// A file whose first line is the API key.
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
+    /// The service's API address (default: the provider's own).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// AfterShip's API version (YYYY-MM).
+    #[arg(long, default_value = "2026-01")]
+    pub api_version: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Args)]
+pub struct StripeConnectArgs {
+    /// A file whose first line is the signing secret.
+    #[arg(long)]
+    pub webhook_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Args)]
@@ -131,6 +168,9 @@ pub fn connect_cmd(cmd: &ConnectCommand) -> Result<()> {
     let args = match cmd {
         ConnectCommand::Shopify(args) => args,
         ConnectCommand::Woocommerce(args) => return connect_woocommerce(args),
+        ConnectCommand::Aftership(args) => return connect_tracker("aftership", args),
+        ConnectCommand::Easypost(args) => return connect_tracker("easypost", args),
+        ConnectCommand::Stripe(args) => return connect_stripe(args),
     };
     let config = ShopifyConfig {
         shop: ShopUrl::parse(&args.shop).map_err(anyhow::Error::msg)?,
@@ -196,6 +236,61 @@ fn connect_woocommerce(args: &WooConnectArgs) -> Result<()> {
             "Connected to {} ({orders} orders). Every server on this database uses it from its next start.",
             config.store.as_str()
         ));
+        Ok(())
+    })
+}
+
+fn connect_tracker(provider: &'static str, args: &TrackerConnectArgs) -> Result<()> {
+    use wismo_integrations::trackers::{AfterShip, EasyPost};
+    let (var, default_url) = match provider {
+        "aftership" => ("WISMO_AFTERSHIP_API_KEY", "https://api.aftership.com"),
+        _ => ("WISMO_EASYPOST_API_KEY", "https://api.easypost.com"),
+    };
+    let key = secret(args.api_key_file.as_ref(), var, "API key")?;
+    let url = args.url.clone().unwrap_or_else(|| default_url.to_string());
+    runtime()?.block_on(async {
+        let checked = match provider {
+            "aftership" => AfterShip::new(&url, &key, &args.api_version)?.check().await,
+            _ => EasyPost::new(&url, &key)?.check().await,
+        };
+        checked.context("the connection does not work; nothing was saved")?;
+        let db = connect(&args.db).await?;
+        let saved = serde_json::json!({"api_key": key, "url": url, "api_version": args.api_version});
+        db.save_connection(provider, &saved, Utc::now()).await?;
+        crate::audit_cmd::record(
+            &db,
+            "integration.connect",
+            provider,
+            serde_json::json!({"url": url}),
+        )
+        .await?;
+        say(format!(
+            "Connected to {provider} ({url}). Every server on this database creates trackers there from its next start (unless its settings name another key)."
+        ));
+        Ok(())
+    })
+}
+
+fn connect_stripe(args: &StripeConnectArgs) -> Result<()> {
+    let whsec = secret(
+        args.webhook_secret_file.as_ref(),
+        "WISMO_STRIPE_WEBHOOK_SECRET",
+        "webhook signing secret",
+    )?;
+    if !whsec.starts_with("whsec_") || whsec.len() < 16 || !whsec.is_ascii() {
+        bail!("that is not a Stripe webhook signing secret (whsec_…, shown on the endpoint's page in the Stripe dashboard); nothing was saved");
+    }
+    runtime()?.block_on(async {
+        let db = connect(&args.db).await?;
+        db.save_connection(
+            "stripe",
+            &serde_json::json!({"webhook_secret": whsec}),
+            Utc::now(),
+        )
+        .await?;
+        crate::audit_cmd::record(&db, "integration.connect", "stripe", serde_json::json!({}))
+            .await?;
+        say("Saved the Stripe signing secret. Stripe cannot check it ahead of time: send a test event from the dashboard (Developers → Webhooks → Send test event) and look for 200 there.".to_string());
         Ok(())
     })
 }

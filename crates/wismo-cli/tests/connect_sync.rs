@@ -243,3 +243,92 @@ async fn woocommerce_connect_and_sync_page_through_the_store_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn run_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("WISMO_AFTERSHIP_API_KEY")
+        .env_remove("WISMO_EASYPOST_API_KEY")
+        .env_remove("WISMO_STRIPE_WEBHOOK_SECRET")
+        .env_remove("WISMO_DATABASE_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run wismo")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracking_and_stripe_connections_are_checked_then_saved_sealed() {
+    use wismo_mocks::carriers::{MockCarriers, MockCarriersConfig};
+    let mock = MockCarriers::start(MockCarriersConfig::default())
+        .await
+        .expect("mock");
+    let dir = temp_dir();
+    let url = mock.url();
+    let aftership = ["connect", "aftership", "--url", &url];
+    let bad = run_with(
+        &dir,
+        &aftership,
+        &[("WISMO_AFTERSHIP_API_KEY", "asat_wrong_key_0000")],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("refused the credentials") && text(&bad).contains("nothing was saved"),
+        "{}",
+        text(&bad)
+    );
+    let ok = run_with(
+        &dir,
+        &aftership,
+        &[("WISMO_AFTERSHIP_API_KEY", mock.aftership_key())],
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("Connected to aftership"),
+        "{}",
+        text(&ok)
+    );
+    let easypost = run_with(
+        &dir,
+        &["connect", "easypost", "--url", &url],
+        &[("WISMO_EASYPOST_API_KEY", mock.easypost_key())],
+    );
+    assert!(easypost.status.success(), "{}", text(&easypost));
+
+    let not_whsec = run_with(
+        &dir,
+        &["connect", "stripe"],
+        &[("WISMO_STRIPE_WEBHOOK_SECRET", "sk_test_this_is_an_api_key")],
+    );
+    assert!(!not_whsec.status.success());
+    assert!(
+        text(&not_whsec).contains("not a Stripe webhook signing secret"),
+        "{}",
+        text(&not_whsec)
+    );
+    let whsec = "whsec_0123456789abcdefghijklmnop";
+    let stripe = run_with(
+        &dir,
+        &["connect", "stripe"],
+        &[("WISMO_STRIPE_WEBHOOK_SECRET", whsec)],
+    );
+    assert!(stripe.status.success(), "{}", text(&stripe));
+    assert!(
+        text(&stripe).contains("Send test event"),
+        "{}",
+        text(&stripe)
+    );
+
+    let mut db = std::fs::read(dir.join("wismo.db")).expect("db");
+    db.extend(std::fs::read(dir.join("wismo.db-wal")).unwrap_or_default());
+    for secret in [mock.aftership_key(), mock.easypost_key(), whsec] {
+        let secret = secret.as_bytes();
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret),
+            "sealed, not stored in the clear"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

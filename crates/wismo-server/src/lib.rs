@@ -453,6 +453,7 @@ impl Server {
                 }
             }
         }
+        orders::saved_connections(&mut config, &db).await?;
         let platform = orders::platform(&config, &db).await?;
         let orders = Arc::new(orders::LiveOrders::new(db.clone(), platform)?);
         let mailer = match &config.smtp {

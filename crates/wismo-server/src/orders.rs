@@ -101,6 +101,41 @@ pub fn woocommerce_settings_json(c: &WooConfig) -> serde_json::Value {
     })
 }
 
+/// Connections saved by `wismo connect aftership|easypost|stripe` fill in
+/// what the settings leave unset (the settings win).
+pub async fn saved_connections(config: &mut Config, db: &Db) -> anyhow::Result<()> {
+    use crate::config::{Secret, TrackerServiceSettings};
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
+    if config.tracker_service.is_none() {
+        if let Some(c) = db.connection("aftership").await? {
+            if let (Some(key), Some(url), Some(version)) = (
+                text(&c, "api_key"),
+                text(&c, "url"),
+                text(&c, "api_version"),
+            ) {
+                config.tracker_service = Some(TrackerServiceSettings::AfterShip {
+                    url,
+                    key: Secret::new(key),
+                    version,
+                });
+            }
+        } else if let Some(c) = db.connection("easypost").await? {
+            if let (Some(key), Some(url)) = (text(&c, "api_key"), text(&c, "url")) {
+                config.tracker_service = Some(TrackerServiceSettings::EasyPost {
+                    url,
+                    key: Secret::new(key),
+                });
+            }
+        }
+    }
+    if config.stripe_webhook_secret.is_none() {
+        if let Some(c) = db.connection("stripe").await? {
+            config.stripe_webhook_secret = text(&c, "webhook_secret").map(Secret::new);
+        }
+    }
+    Ok(())
+}
+
 /// The platform the server talks to: Shopify's connection if there is
 /// one, else WooCommerce's.
 pub async fn platform(config: &Config, db: &Db) -> anyhow::Result<Option<Platform>> {

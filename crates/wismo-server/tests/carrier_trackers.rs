@@ -137,3 +137,32 @@ async fn easypost_trackers_and_a_down_service_is_retried_not_lost() {
         .all(|t| t["carrier"] == "FedEx"));
     app.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn a_connection_saved_by_wismo_connect_is_used_when_no_key_is_set() {
+    let mock = MockCarriers::start(MockCarriersConfig::default())
+        .await
+        .expect("mock");
+    let url = mock.url();
+    let a = spawn_app_with(Backend::Postgres, &[("shopify_webhook_secret", SHOPIFY)]).await;
+    a.state
+        .sessions
+        .db
+        .save_connection(
+            "aftership",
+            &json!({"api_key": mock.aftership_key(), "url": url, "api_version": "2026-01"}),
+            Utc::now(),
+        )
+        .await
+        .expect("save");
+    // A server started afterwards reads it (the settings name no key).
+    let b = spawn_app_on(&a.database_url, &[("shopify_webhook_secret", SHOPIFY)]).await;
+    assert_eq!(deliver(&b, "c-1", &order_with_parcels(2)).await, 200);
+    let started = Instant::now();
+    while mock.stats().aftership_created < 2 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(mock.stats().aftership_created, 2);
+    b.stop().await.expect("stop");
+    a.stop().await.expect("stop");
+}
