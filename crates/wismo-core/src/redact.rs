@@ -115,7 +115,14 @@ pub fn spans(text: &str) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::with_capacity(all.len());
     for s in all {
         match out.last_mut() {
-            Some(last) if s.start < last.end => last.end = last.end.max(s.end),
+            Some(last) if s.start < last.end => {
+                last.end = last.end.max(s.end);
+                // A card number inside another find (an IBAN-shaped word
+                // around a card number typed without spaces) is a card.
+                if s.kind == Kind::CardNumber {
+                    last.kind = Kind::CardNumber;
+                }
+            }
             _ => out.push(s),
         }
     }

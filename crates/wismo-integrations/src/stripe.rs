@@ -130,8 +130,62 @@ pub enum StripeEvent {
         event_id: String,
         refund: StripeRefund,
     },
-    /// Another event type (disputes included): acknowledged, not used.
+    /// `charge.dispute.created` (and other `charge.dispute.*`): the
+    /// shopper's bank is disputing the payment.
+    Dispute {
+        event_id: String,
+        dispute: StripeDispute,
+    },
+    /// Another event type: acknowledged, not used.
     Other { event_id: String, kind: String },
+}
+
+/// A dispute Stripe reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripeDispute {
+    pub id: String,
+    pub amount: String,
+    pub currency: String,
+    /// `warning_needs_response`, `needs_response`, `under_review`, `won`,
+    /// `lost`, … (kept as Stripe says it).
+    pub status: String,
+    /// `fraudulent`, `product_not_received`, … (Stripe's words).
+    pub reason: Option<String>,
+    pub charge: Option<String>,
+    /// When the dispute's own metadata names the order (integrations that
+    /// copy it there); Stripe does not put the payment's metadata on it.
+    pub order_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawDispute {
+    id: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    reason: Option<String>,
+    charge: Option<Value>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawCharge {
+    id: String,
+    currency: String,
+    #[serde(default)]
+    amount_refunded: i64,
+    created: i64,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    refunds: Option<RawList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawList {
+    #[serde(default)]
+    data: Vec<Value>,
 }
 
 /// Currencies without minor units (Stripe's zero-decimal list, the ones
@@ -151,20 +205,29 @@ fn major_units(amount: i64, currency: &str) -> String {
 }
 
 /// Reads an event body (`refund.created`, `refund.updated`,
-/// `refund.failed`; others are [`StripeEvent::Other`]).
+/// `refund.failed`, `charge.refunded`, `charge.dispute.*`; others are
+/// [`StripeEvent::Other`]).
 pub fn parse(body: &str) -> Result<StripeEvent, String> {
     let e: Event = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    if !matches!(
-        e.kind.as_str(),
-        "refund.created" | "refund.updated" | "refund.failed"
-    ) {
-        return Ok(StripeEvent::Other {
-            event_id: e.id,
-            kind: e.kind,
-        });
-    }
-    let r: RawRefund =
-        serde_json::from_value(e.data.object).map_err(|err| format!("data.object: {err}"))?;
+    let object = e.data.object;
+    let r: RawRefund = match e.kind.as_str() {
+        "refund.created" | "refund.updated" | "refund.failed" => {
+            serde_json::from_value(object).map_err(|err| format!("data.object: {err}"))?
+        }
+        "charge.refunded" => charge_refund(object)?,
+        k if k.starts_with("charge.dispute.") => {
+            return Ok(StripeEvent::Dispute {
+                event_id: e.id,
+                dispute: dispute(object)?,
+            })
+        }
+        _ => {
+            return Ok(StripeEvent::Other {
+                event_id: e.id,
+                kind: e.kind,
+            })
+        }
+    };
     let currency = r.currency.to_ascii_uppercase();
     let meta = |k: &str| {
         r.metadata
@@ -184,6 +247,60 @@ pub fn parse(body: &str) -> Result<StripeEvent, String> {
             currency,
             reason: r.reason,
         },
+    })
+}
+
+/// `charge.refunded`: the charge's newest refund (its list is on the
+/// charge in older API versions), with the charge's metadata; in newer
+/// versions, where the list is left out, the charge's refunded amount as
+/// one refund.
+fn charge_refund(object: Value) -> Result<RawRefund, String> {
+    let c: RawCharge = serde_json::from_value(object).map_err(|e| format!("data.object: {e}"))?;
+    let newest = c
+        .refunds
+        .map(|l| l.data)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<RawRefund>(v).ok())
+        .max_by_key(|r| r.created);
+    Ok(match newest {
+        Some(mut r) => {
+            for (k, v) in c.metadata {
+                r.metadata.entry(k).or_insert(v);
+            }
+            r
+        }
+        None => RawRefund {
+            id: format!("{}-refunded", c.id),
+            amount: c.amount_refunded,
+            currency: c.currency,
+            status: Some("succeeded".into()),
+            created: c.created,
+            metadata: c.metadata,
+            reason: None,
+        },
+    })
+}
+
+fn dispute(object: Value) -> Result<StripeDispute, String> {
+    let d: RawDispute = serde_json::from_value(object).map_err(|e| format!("data.object: {e}"))?;
+    let currency = d.currency.to_ascii_uppercase();
+    Ok(StripeDispute {
+        amount: major_units(d.amount, &currency),
+        currency,
+        status: d.status,
+        reason: d.reason,
+        charge: match d.charge {
+            Some(Value::String(id)) => Some(id),
+            Some(Value::Object(c)) => c.get("id").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        },
+        order_number: d
+            .metadata
+            .get("order_number")
+            .map(|v| v.trim().trim_start_matches('#').to_string())
+            .filter(|v| !v.is_empty()),
+        id: d.id,
     })
 }
 
@@ -236,8 +353,45 @@ mod tests {
         assert_eq!(refund.currency, "USD");
         assert_eq!(refund.order_number.as_deref(), Some("1042"));
         assert_eq!(major_units(1200, "JPY"), "1200.00");
-        let other = r#"{"id": "evt_2", "type": "charge.dispute.created", "data": {"object": {}}}"#;
+        let other = r#"{"id": "evt_2", "type": "payout.paid", "data": {"object": {}}}"#;
         assert!(matches!(parse(other), Ok(StripeEvent::Other { .. })));
+        // A dispute must be a dispute.
+        let empty = r#"{"id": "evt_3", "type": "charge.dispute.created", "data": {"object": {}}}"#;
+        assert!(parse(empty).is_err());
+        let dispute = r##"{"id": "evt_4", "type": "charge.dispute.created", "data": {"object": {
+            "id": "dp_1", "object": "dispute", "amount": 1000, "currency": "eur", "status": "needs_response",
+            "reason": "fraudulent", "charge": {"id": "ch_1"}, "metadata": {"order_number": "#77"}}}}"##;
+        let Ok(StripeEvent::Dispute { dispute, .. }) = parse(dispute) else {
+            panic!("a dispute");
+        };
+        assert_eq!(
+            (
+                dispute.amount.as_str(),
+                dispute.currency.as_str(),
+                dispute.charge.as_deref(),
+                dispute.order_number.as_deref()
+            ),
+            ("10.00", "EUR", Some("ch_1"), Some("77"))
+        );
+        // charge.refunded with the refund list (older API versions): the newest.
+        let charge = r#"{"id": "evt_5", "type": "charge.refunded", "data": {"object": {
+            "id": "ch_2", "object": "charge", "currency": "usd", "amount_refunded": 3000, "created": 1765000000,
+            "metadata": {"order_number": "1050"},
+            "refunds": {"object": "list", "data": [
+              {"id": "re_a", "amount": 1000, "currency": "usd", "status": "succeeded", "created": 1765000100},
+              {"id": "re_b", "amount": 2000, "currency": "usd", "status": "pending", "created": 1765000200}]}}}}"#;
+        let Ok(StripeEvent::Refund { refund, .. }) = parse(charge) else {
+            panic!("a refund");
+        };
+        assert_eq!(
+            (
+                refund.id.as_str(),
+                refund.amount.as_str(),
+                refund.status.as_str(),
+                refund.order_number.as_deref()
+            ),
+            ("re_b", "20.00", "pending", Some("1050"))
+        );
         assert!(parse("{}").is_err());
     }
 }

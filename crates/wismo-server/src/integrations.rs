@@ -285,11 +285,11 @@ pub async fn stripe_webhook(
         StripeEvent::Other { kind, .. } => {
             return Ok(Json(json!({"outcome": "ignored", "type": kind})));
         }
+        StripeEvent::Dispute { event_id, dispute } => {
+            return stripe_dispute(&state, &event_id, dispute).await;
+        }
         StripeEvent::Refund { event_id, refund } => (event_id, refund),
     };
-    if refund.status != "succeeded" {
-        return Ok(Json(json!({"outcome": "ignored", "status": refund.status})));
-    }
     let db = &state.sessions.db;
     let platform_id = match (&refund.order_number, &refund.order_id) {
         (Some(n), _) => db.find_order(n).await.ok().flatten().map(|o| o.id),
@@ -304,6 +304,7 @@ pub async fn stripe_webhook(
     let change = wismo_core::store::shopify::WebhookChange::Refund {
         order_id,
         refund: wismo_core::store::Refund {
+            status: wismo_core::store::RefundStatus::parse(&refund.status),
             id: refund.id.clone(),
             created_at: refund.created,
             amount: refund.amount.clone(),
@@ -322,6 +323,61 @@ pub async fn stripe_webhook(
     Ok(Json(
         json!({"outcome": outcome.as_str(), "status": refund.status, "order": order}),
     ))
+}
+
+/// A dispute: recorded in the audit trail (its id, amount, status and
+/// reason, no personal data), once per event; when its metadata names an
+/// order the mirror holds, a `payment_dispute` case is opened on it for
+/// the team.
+async fn stripe_dispute(
+    state: &AppState,
+    event_id: &str,
+    dispute: wismo_integrations::stripe::StripeDispute,
+) -> Result<Json<Value>, ApiError> {
+    let db = &state.sessions.db;
+    if !db
+        .claim_delivery("stripe", event_id, "dispute", Utc::now())
+        .await?
+    {
+        return Ok(Json(json!({"outcome": "duplicate"})));
+    }
+    let order = match &dispute.order_number {
+        Some(n) => db.find_order(n).await.ok().flatten(),
+        None => None,
+    };
+    let description = format!(
+        "Stripe dispute {} ({} {}, {}): {}",
+        dispute.id,
+        dispute.amount,
+        dispute.currency,
+        dispute.reason.as_deref().unwrap_or("no reason given"),
+        dispute.status
+    );
+    let case = match &order {
+        Some(o) => Some(
+            db.open_case(Some(&o.number), "payment_dispute", &description, Utc::now())
+                .await
+                .map_err(|e| ApiError::Internal(format!("could not open the dispute case: {e}")))?,
+        ),
+        None => None,
+    };
+    state
+        .audit(
+            ("system", "stripe"),
+            "payment.dispute",
+            None,
+            json!({"dispute": dispute.id, "charge": dispute.charge, "amount": dispute.amount,
+                   "currency": dispute.currency, "status": dispute.status, "reason": dispute.reason,
+                   "order": order.as_ref().map(|o| &o.number)}),
+        )
+        .await?;
+    tracing::info!(status = %dispute.status, "stripe dispute recorded");
+    Ok(Json(json!({
+        "outcome": if case.is_some() { "case_opened" } else { "recorded" },
+        "status": dispute.status,
+        "order": order.map(|o| o.number),
+        "case": case.map(|c| c.id),
+    })))
 }
 
 /// A WooCommerce `order.*` webhook: configured → the save-time ping (an

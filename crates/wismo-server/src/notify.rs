@@ -86,7 +86,10 @@ pub async fn after_platform_change(
     use wismo_core::store::shopify::WebhookChange;
     let rules = state.store.loaded().workspace.profile().proactive.clone();
     match change {
-        WebhookChange::Refund { refund, .. } if rules.refund_succeeded => {
+        WebhookChange::Refund { refund, .. }
+            if rules.refund_succeeded
+                && refund.status == wismo_core::store::RefundStatus::Succeeded =>
+        {
             queue(state, order_number, Notice::Refund, &refund.id).await;
         }
         WebhookChange::Fulfillment {

@@ -1,7 +1,8 @@
-//! Stripe refund webhooks through HTTP: a succeeded refund lands once on
-//! the order its payment names; pending refunds and other events are
-//! acknowledged and change nothing; forged, stale (outside the tolerance)
-//! and unsigned deliveries are refused 401.
+//! Stripe refund webhooks through HTTP: a refund lands once on the order
+//! its payment names, pending then succeeded (or failed), and the shopper
+//! hears which; `charge.refunded` without a refund list counts the charge's
+//! refunded amount; disputes open a case (once) or are recorded; forged,
+//! stale (outside the tolerance) and unsigned deliveries are refused 401.
 
 mod common;
 
@@ -53,8 +54,8 @@ async fn a_succeeded_refund_lands_once_and_bad_signatures_are_refused() {
         let pending = refund_event("evt_p", "re_1", "pending", "1001");
         let (status, v) = deliver(&app, &pending, SECRET, now).await;
         assert_eq!(
-            (status, v["outcome"].as_str()),
-            (200, Some("ignored")),
+            (status, v["outcome"].as_str(), v["status"].as_str()),
+            (200, Some("applied"), Some("pending")),
             "{backend:?} {v}"
         );
 
@@ -93,8 +94,40 @@ async fn a_succeeded_refund_lands_once_and_bad_signatures_are_refused() {
         let unknown = refund_event("evt_u", "re_2", "succeeded", "NOPE-1");
         let (_, v) = deliver(&app, &unknown, SECRET, now).await;
         assert_eq!(v["outcome"], "unknown_order", "{backend:?}");
-        let dispute = json!({"id": "evt_d", "type": "charge.dispute.created", "data": {"object": {"id": "dp_1"}}}).to_string();
-        let (status, v) = deliver(&app, &dispute, SECRET, now).await;
+        // A dispute whose metadata names the order: a case for the team,
+        // once; one that names none is recorded (audited) only.
+        let dispute = |event: &str, meta: Value| {
+            json!({"id": event, "object": "event", "type": "charge.dispute.created",
+                "data": {"object": {"id": "dp_1", "object": "dispute", "amount": 2150, "currency": "usd",
+                    "charge": "ch_1", "payment_intent": "pi_1", "reason": "product_not_received",
+                    "status": "needs_response", "metadata": meta}}})
+            .to_string()
+        };
+        let (status, v) = deliver(
+            &app,
+            &dispute("evt_d", json!({"order_number": "1001"})),
+            SECRET,
+            now,
+        )
+        .await;
+        assert_eq!(
+            (status, v["outcome"].as_str(), v["order"].as_str()),
+            (200, Some("case_opened"), Some("1001")),
+            "{backend:?} {v}"
+        );
+        assert!(v["case"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
+        let (_, v) = deliver(
+            &app,
+            &dispute("evt_d", json!({"order_number": "1001"})),
+            SECRET,
+            now,
+        )
+        .await;
+        assert_eq!(v["outcome"], "duplicate", "{backend:?}");
+        let (_, v) = deliver(&app, &dispute("evt_d2", json!({})), SECRET, now).await;
+        assert_eq!(v["outcome"], "recorded", "{backend:?} {v}");
+        let other = json!({"id": "evt_o", "object": "event", "type": "payout.paid", "data": {"object": {"id": "po_1"}}}).to_string();
+        let (status, v) = deliver(&app, &other, SECRET, now).await;
         assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")));
 
         // Refused: another secret, a time outside the tolerance, no header.
@@ -138,4 +171,107 @@ async fn a_succeeded_refund_lands_once_and_bad_signatures_are_refused() {
         );
         app.stop().await.expect("stop");
     }
+}
+
+async fn ask_refund(app: &TestApp, number: &str, email: &str) -> String {
+    let conv = app.create().await;
+    let first = common::replies(
+        &app.say(&conv, &format!("where is my refund for order {number}?"))
+            .await,
+    );
+    let second = common::replies(&app.say(&conv, email).await);
+    format!("{first}\n{second}")
+}
+
+#[tokio::test]
+async fn the_shopper_hears_whether_a_refund_is_on_its_way_done_or_failed() {
+    let app = spawn_app_with(Backend::Sqlite, &[("stripe_webhook_secret", SECRET)]).await;
+    let now = Utc::now().timestamp();
+    let db = &app.state.sessions.db;
+    // Two demo orders without refunds, and their owners' emails.
+    let mut picked = Vec::new();
+    for n in 1001..1060 {
+        if let Ok(Some(o)) = db.find_order(&n.to_string()).await {
+            if o.refunds.is_empty() && o.cancelled_at.is_none() && o.email.is_some() {
+                picked.push(o);
+            }
+        }
+        if picked.len() == 2 {
+            break;
+        }
+    }
+    let (a, b) = (&picked[0], &picked[1]);
+    let (a_email, b_email) = (
+        a.email.clone().expect("email"),
+        b.email.clone().expect("email"),
+    );
+
+    let (_, v) = deliver(
+        &app,
+        &refund_event("evt_a1", "re_a", "pending", &a.number),
+        SECRET,
+        now,
+    )
+    .await;
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let said = ask_refund(&app, &a.number, &a_email).await;
+    assert!(
+        said.contains("A refund of $21.50") && said.contains("still processing it"),
+        "{said}"
+    );
+    let (_, v) = deliver(
+        &app,
+        &refund_event("evt_a2", "re_a", "succeeded", &a.number),
+        SECRET,
+        now,
+    )
+    .await;
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let said = ask_refund(&app, &a.number, &a_email).await;
+    assert!(
+        said.contains("$21.50") && !said.contains("still processing"),
+        "{said}"
+    );
+    // A late "pending" does not undo a refund that went through.
+    let (_, v) = deliver(
+        &app,
+        &refund_event("evt_a3", "re_a", "pending", &a.number),
+        SECRET,
+        now,
+    )
+    .await;
+    assert_eq!(v["outcome"], "unchanged", "{v}");
+
+    let (_, v) = deliver(
+        &app,
+        &refund_event("evt_b1", "re_b", "failed", &b.number),
+        SECRET,
+        now,
+    )
+    .await;
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let said = ask_refund(&app, &b.number, &b_email).await;
+    assert!(said.contains("didn't go through"), "{said}");
+
+    // charge.refunded from a newer API version: no refund list on the charge.
+    let charge = json!({"id": "evt_c", "object": "event", "type": "charge.refunded",
+        "data": {"object": {"id": "ch_9", "object": "charge", "amount": 5000, "amount_refunded": 1000,
+            "currency": "usd", "created": now - 100, "metadata": {"order_number": b.number}}}})
+    .to_string();
+    let (_, v) = deliver(&app, &charge, SECRET, now).await;
+    assert_eq!(
+        (v["outcome"].as_str(), v["status"].as_str()),
+        (Some("applied"), Some("succeeded")),
+        "{v}"
+    );
+    let order = db
+        .find_order(&b.number)
+        .await
+        .expect("read")
+        .expect("order");
+    assert!(order
+        .refunds
+        .iter()
+        .any(|r| r.id == "ch_9-refunded" && r.amount == "10.00"));
+    app.stop().await.expect("stop");
 }

@@ -102,6 +102,7 @@ pub(crate) struct RefundRow {
     amount: String,
     note: Option<String>,
     line_items: Json<Vec<(String, u32)>>,
+    status: Option<String>,
 }
 
 pub(crate) fn assemble(
@@ -180,6 +181,11 @@ pub(crate) fn assemble(
     let refunds = refunds
         .into_iter()
         .map(|r| Refund {
+            status: r
+                .status
+                .as_deref()
+                .map(wismo_core::store::RefundStatus::parse)
+                .unwrap_or_default(),
             id: r.id,
             created_at: r.created_at,
             amount: r.amount,
@@ -318,7 +324,7 @@ macro_rules! backend {
             .fetch_all(&mut *conn)
             .await?;
             let refunds = sqlx::query_as::<_, RefundRow>(
-                "SELECT id, created_at, amount, note, line_items FROM refunds \
+                "SELECT id, created_at, amount, note, line_items, status FROM refunds \
                  WHERE order_number = $1 ORDER BY position",
             )
             .bind(number)
@@ -588,7 +594,7 @@ macro_rules! backend {
             for (i, r) in o.refunds.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO refunds (order_number, position, id, created_at, amount, note, \
-                     line_items) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     line_items, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&o.number)
                 .bind(i as i64)
@@ -597,6 +603,7 @@ macro_rules! backend {
                 .bind(&r.amount)
                 .bind(&r.note)
                 .bind(Json(&r.line_items))
+                .bind(r.status.as_str())
                 .execute(&mut *conn)
                 .await?;
             }

@@ -220,6 +220,32 @@ impl Db {
     }
 
     /// A provider's saved connection settings, if any.
+    /// Claims delivery `delivery_id` of `provider` for a handler that
+    /// changes nothing in the mirror (a dispute): `true` the first time, on
+    /// whichever server; `false` for a repeat.
+    pub async fn claim_delivery(
+        &self,
+        provider: &str,
+        delivery_id: &str,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreDbError> {
+        Ok(with_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO integration_deliveries (provider, delivery_id, received_at, outcome) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (provider, delivery_id) DO NOTHING",
+            )
+            .bind(provider)
+            .bind(delivery_id)
+            .bind(micros(now))
+            .bind(outcome)
+            .execute(p)
+            .await?
+            .rows_affected()
+                == 1
+        }))
+    }
+
     /// When the platform last told us about order `number` (`None`: never,
     /// e.g. an imported or demo order, or no such order).
     pub async fn mirrored_at(&self, number: &str) -> Result<Option<DateTime<Utc>>, StoreDbError> {

@@ -1,7 +1,7 @@
 //! What an order means to a shopper: its state in plain terms, and the values
 //! templates can use (items, carrier, tracking, dates written for humans).
 
-use crate::store::{FinancialStatus, FulfillmentStatus, Order, ShipmentStatus};
+use crate::store::{FinancialStatus, FulfillmentStatus, Order, RefundStatus, ShipmentStatus};
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -504,6 +504,10 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "return_deadline",
     "refund_amount",
     "refund_date",
+    "refund_pending_amount",
+    "refund_pending_date",
+    "refund_failed_amount",
+    "refund_failed_date",
     "cancelled_date",
     "out_for_delivery_date",
     "unshipped_items",
@@ -612,14 +616,36 @@ pub fn order_vars(
     if let Some(deadline) = return_deadline(order, view) {
         put("return_deadline", human_date(deadline, tz, locale));
     }
-    if !order.refunds.is_empty() {
-        let total = sum_amounts(order.refunds.iter().map(|r| r.amount.as_str()));
+    let with = |status: RefundStatus| order.refunds.iter().filter(move |r| r.status == status);
+    if with(RefundStatus::Succeeded).next().is_some() {
+        let total = sum_amounts(with(RefundStatus::Succeeded).map(|r| r.amount.as_str()));
         put(
             "refund_amount",
             human_money(&total, &order.currency, locale),
         );
-        if let Some(last) = order.refunds.iter().map(|r| r.created_at).max() {
+        if let Some(last) = with(RefundStatus::Succeeded).map(|r| r.created_at).max() {
             put("refund_date", human_date(last, tz, locale));
+        }
+    }
+    // Refunds on their way, or that failed, at the payment provider.
+    for (status, amount_key, date_key) in [
+        (
+            RefundStatus::Pending,
+            "refund_pending_amount",
+            "refund_pending_date",
+        ),
+        (
+            RefundStatus::Failed,
+            "refund_failed_amount",
+            "refund_failed_date",
+        ),
+    ] {
+        if with(status).next().is_some() {
+            let total = sum_amounts(with(status).map(|r| r.amount.as_str()));
+            put(amount_key, human_money(&total, &order.currency, locale));
+            if let Some(last) = with(status).map(|r| r.created_at).max() {
+                put(date_key, human_date(last, tz, locale));
+            }
         }
     }
     if let Some(c) = order.cancelled_at {

@@ -528,6 +528,7 @@ impl OrderService for InMemoryStore {
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| order.total_price.clone());
                 order.refunds.push(Refund {
+                    status: Default::default(),
                     id: format!("{}-R{}", order.number, order.refunds.len() + 1),
                     created_at: now,
                     amount,

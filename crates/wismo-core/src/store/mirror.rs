@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::shopify::Decimal;
-use super::{FinancialStatus, Fulfillment, FulfillmentStatus, Order, Refund};
+use super::{FinancialStatus, Fulfillment, FulfillmentStatus, Order, Refund, RefundStatus};
 
 /// Whether a change stamped `incoming` may replace what was stamped
 /// `stored`.
@@ -65,22 +65,29 @@ pub fn apply_fulfillment(order: &mut Order, id: &str, change: Option<Fulfillment
     true
 }
 
-/// Adds a refund (once: a refund already stored is left alone) and moves
-/// the financial status to refunded or partially refunded. Returns whether
+/// Adds a refund (once: a refund already stored only takes a new status,
+/// e.g. pending → succeeded) and moves the financial status to refunded or
+/// partially refunded by the refunds that went through. Returns whether
 /// anything changed.
 pub fn apply_refund(order: &mut Order, refund: Refund, returned: bool) -> bool {
-    if order.refunds.iter().any(|r| r.id == refund.id) {
-        return false;
+    match order.refunds.iter_mut().find(|r| r.id == refund.id) {
+        Some(stored) if stored.status == refund.status => return false,
+        // A refund done stays done (a late "pending" does not undo it).
+        Some(stored) if stored.status == RefundStatus::Succeeded => return false,
+        Some(stored) => stored.status = refund.status,
+        None => order.refunds.push(refund),
     }
-    order.refunds.push(refund);
     order.returned |= returned;
-    let refunded = Decimal::sum(
-        &order
-            .refunds
-            .iter()
-            .filter_map(|r| Decimal::parse(&r.amount))
-            .collect::<Vec<_>>(),
-    );
+    let done: Vec<Decimal> = order
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .filter_map(|r| Decimal::parse(&r.amount))
+        .collect();
+    if done.is_empty() {
+        return true;
+    }
+    let refunded = Decimal::sum(&done);
     let total = Decimal::parse(&order.total_price);
     order.financial_status = match total {
         Some(t) if refunded.at_least(t) => FinancialStatus::Refunded,

@@ -158,6 +158,41 @@ pub struct Refund {
     pub note: Option<String>,
     /// (line item id, quantity) refunded.
     pub line_items: Vec<(String, u32)>,
+    /// Where the money is: platforms' refunds are done when reported;
+    /// a payment provider's may still be on their way, or have failed.
+    #[serde(default)]
+    pub status: RefundStatus,
+}
+
+/// A refund's progress at the payment provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    #[default]
+    Succeeded,
+    /// Started, not yet through (Stripe `pending`, `requires_action`).
+    Pending,
+    /// It did not go through (Stripe `failed`, `canceled`).
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Pending => "pending",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    /// Stripe's (and our own) words for a refund's status.
+    pub fn parse(s: &str) -> RefundStatus {
+        match s.trim() {
+            "pending" | "requires_action" => RefundStatus::Pending,
+            "failed" | "canceled" | "cancelled" => RefundStatus::Failed,
+            _ => RefundStatus::Succeeded,
+        }
+    }
 }
 
 /// A support case opened by the assistant (damage claim, missing item, …).

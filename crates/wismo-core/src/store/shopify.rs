@@ -668,6 +668,7 @@ fn convert_refund(
         .iter()
         .any(|l| non_blank(&l.restock_type).is_some_and(|t| t.eq_ignore_ascii_case("return")));
     let refund = Refund {
+        status: Default::default(),
         id: owned(&r.id).unwrap_or_else(fallback_id),
         created_at: opt_time(&path("created_at"), &r.created_at)?.unwrap_or(order_created),
         amount: Decimal::sum(&amounts).to_string(),

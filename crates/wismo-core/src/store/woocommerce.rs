@@ -217,6 +217,7 @@ pub fn parse_order(body: &str) -> Result<(Order, Option<DateTime<Utc>>), Webhook
     for (i, r) in w.refunds.iter().enumerate() {
         let amount = money(&format!("refunds[{i}].total"), &r.total)?;
         refunds.push(Refund {
+            status: Default::default(),
             id: text(&r.id).unwrap_or_else(|| format!("{number}-R{}", i + 1)),
             created_at: updated_at.unwrap_or(created_at),
             amount: amount.trim_start_matches('-').to_string(),

@@ -317,6 +317,7 @@ pub fn convert(o: GqlOrder) -> (Order, Option<DateTime<Utc>>) {
                 .iter()
                 .any(|l| l.restock_type.as_deref() == Some("RETURN"));
             Refund {
+                status: Default::default(),
                 id: legacy_id(&r.id),
                 created_at: r.created_at,
                 amount: r

@@ -50,3 +50,7 @@ CREATE TABLE rate_gates (
     name     TEXT PRIMARY KEY,
     next_at  BIGINT NOT NULL
 );
+
+-- A refund's progress at the payment provider (succeeded, pending, failed);
+-- NULL: reported done by the platform.
+ALTER TABLE refunds ADD COLUMN status TEXT;
