@@ -36,10 +36,11 @@ pub async fn queue(state: &AppState, order_number: &str, notice: Notice, subject
     let tz = state.store.engine.get().view(now).tz;
     let due = send_at(rules.quiet_window(), tz, now);
     let key = format!("{order_number}:{}:{subject}", notice.as_str());
+    let watched_since = now - chrono::Duration::days(i64::from(rules.watch_days));
     match state
         .sessions
         .db
-        .queue_notice(&key, order_number, notice.as_str(), due, now)
+        .queue_notice(&key, order_number, notice.as_str(), due, now, watched_since)
         .await
     {
         Ok(0) => {}
@@ -135,7 +136,8 @@ async fn check_lateness(state: &AppState) {
     if rules.delay_days == 0 {
         return;
     }
-    let numbers = match state.sessions.db.watched_orders().await {
+    let since = Utc::now() - chrono::Duration::days(i64::from(rules.watch_days));
+    let numbers = match state.sessions.db.watched_orders(since).await {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "proactive notices: cannot list watched orders");

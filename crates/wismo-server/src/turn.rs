@@ -443,16 +443,33 @@ impl Sessions {
         response: &Value,
     ) -> Result<(), ApiError> {
         let now = draft.now;
-        // Proactive updates: this conversation hears about the orders it was shown.
-        for e in &draft.events {
-            if let Event::Verified {
-                order_number: Some(n),
-                ..
-            } = e
+        // Proactive updates: this conversation hears about the orders it was
+        // shown (verified, or shown again), for `watch_days` after.
+        let mut shown: Vec<&str> = draft
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Verified {
+                    order_number: Some(n),
+                    ..
+                } => Some(n.as_str()),
+                Event::BotSaid {
+                    order_card: Some(card),
+                    ..
+                } => Some(card.order_number.as_str()),
+                _ => None,
+            })
+            .collect();
+        shown.sort_unstable();
+        shown.dedup();
+        for n in shown {
+            // Real time, as the notices that read it (a frozen demo clock aside).
+            if let Err(e) = self
+                .db
+                .watch_order(n, &session.id, chrono::Utc::now())
+                .await
             {
-                if let Err(e) = self.db.watch_order(n, &session.id, now).await {
-                    tracing::warn!(conversation = %session.id, error = %e, "could not watch the order");
-                }
+                tracing::warn!(conversation = %session.id, error = %e, "could not watch the order");
             }
         }
         if draft.queued.is_some() || draft.had_case || live.conv.state.case_id.is_some() {

@@ -484,3 +484,65 @@ async fn the_shopper_gets_one_email_per_event_and_can_unsubscribe_in_one_click()
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[tokio::test]
+async fn a_conversation_that_asked_long_ago_is_not_told() {
+    use sqlx::Connection as _;
+    let dir = workspace();
+    let toml = std::fs::read_to_string(dir.join("store.toml")).expect("read");
+    std::fs::write(dir.join("store.toml"), format!("{toml}watch_days = 7\n")).expect("write");
+    let store_dir = dir.display().to_string();
+    let app = spawn_app_with(
+        Backend::Postgres,
+        &[
+            ("store_dir", store_dir.as_str()),
+            ("shopify_webhook_secret", SHOPIFY),
+            ("aftership_webhook_secret", AFTERSHIP),
+        ],
+    )
+    .await;
+    shopify_order(&app).await;
+    let (old, recent) = (app.create().await, app.create().await);
+    for conv in [&old, &recent] {
+        app.say(conv, "where is order NW-3301?").await;
+        app.say(conv, "ines.m@example.org").await;
+    }
+    // The first asked ten days ago.
+    let mut pg = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .expect("database");
+    sqlx::query(
+        "UPDATE order_watchers SET since = now() - interval '10 days' WHERE conversation_id = $1",
+    )
+    .bind(&old.id)
+    .execute(&mut pg)
+    .await
+    .expect("age the watcher");
+    let body = aftership_body(
+        "old-exc",
+        "Exception",
+        "Exception_012",
+        "2026-12-06T21:14:00-06:00",
+        "Package damaged",
+    );
+    let (status, _) = aftership_deliver(&app, &body, AFTERSHIP).await;
+    assert_eq!(status, 200);
+    assert_eq!(wait_for(&app, &recent, 1).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(proactive_messages(&app, &old).await.is_empty());
+    // Asking again renews the watch.
+    app.say(&old, "where is order NW-3301?").await;
+    app.say(&old, "ines.m@example.org").await;
+    let later = body
+        .replace("old-exc", "old-exc-2")
+        .replace("2026-12-06T21:14:00", "2026-12-06T23:40:00")
+        .replace("Exception_012", "Exception_013");
+    let ofd = later
+        .replace("\"Exception\"", "\"OutForDelivery\"")
+        .replace("Exception_013", "OutForDelivery_001");
+    let (status, _) = aftership_deliver(&app, &ofd, AFTERSHIP).await;
+    assert_eq!(status, 200);
+    assert_eq!(wait_for(&app, &old, 1).await.len(), 1, "renewed");
+    app.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}

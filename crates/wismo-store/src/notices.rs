@@ -39,7 +39,8 @@ impl Db {
         with_pool!(self, p => {
             sqlx::query(
                 "INSERT INTO order_watchers (order_number, conversation_id, since) \
-                 VALUES ($1, $2, $3) ON CONFLICT (order_number, conversation_id) DO NOTHING",
+                 VALUES ($1, $2, $3) ON CONFLICT (order_number, conversation_id) \
+                 DO UPDATE SET since = EXCLUDED.since",
             )
             .bind(order_number)
             .bind(conversation_id)
@@ -50,12 +51,16 @@ impl Db {
         Ok(())
     }
 
-    /// Orders some conversation watches (for the periodic lateness check).
-    pub async fn watched_orders(&self) -> Result<Vec<String>, StoreDbError> {
+    /// Orders some conversation asked about since `since` (for the
+    /// periodic lateness check).
+    pub async fn watched_orders(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreDbError> {
         Ok(with_pool!(self, p => {
-            sqlx::query_scalar("SELECT DISTINCT order_number FROM order_watchers ORDER BY order_number")
-                .fetch_all(p)
-                .await?
+            sqlx::query_scalar(
+                "SELECT DISTINCT order_number FROM order_watchers WHERE since >= $1 ORDER BY order_number",
+            )
+            .bind(micros(since))
+            .fetch_all(p)
+            .await?
         }))
     }
 
@@ -126,8 +131,9 @@ impl Db {
     }
 
     /// Queues the notice `key` about `order_number` for every conversation
-    /// watching the order, due at `due_at`; a notice already queued for a
-    /// conversation is not queued again. Returns how many were queued.
+    /// that asked about the order since `watched_since`, due at `due_at`; a
+    /// notice already queued for a conversation is not queued again.
+    /// Returns how many were queued.
     pub async fn queue_notice(
         &self,
         key: &str,
@@ -135,12 +141,13 @@ impl Db {
         kind: &str,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        watched_since: DateTime<Utc>,
     ) -> Result<u64, StoreDbError> {
         Ok(with_pool!(self, p => {
             sqlx::query(
                 "INSERT INTO notifications (notice_key, conversation_id, order_number, kind, created_at, due_at) \
                  SELECT $1, conversation_id, order_number, $3, $4, $5 FROM order_watchers \
-                 WHERE order_number = $2 \
+                 WHERE order_number = $2 AND since >= $6 \
                  ON CONFLICT (notice_key, conversation_id) DO NOTHING",
             )
             .bind(key)
@@ -148,6 +155,7 @@ impl Db {
             .bind(kind)
             .bind(micros(now))
             .bind(micros(due_at))
+            .bind(micros(watched_since))
             .execute(p)
             .await?
             .rows_affected()

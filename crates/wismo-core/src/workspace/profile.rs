@@ -77,6 +77,9 @@ pub struct Proactive {
     /// Messages per conversation per 24 hours at most (and emails per
     /// shopper).
     pub daily_cap: u32,
+    /// Days after a conversation last asked about an order during which
+    /// it hears about that order (1–365).
+    pub watch_days: u32,
     /// Also email the shopper (the order's email) when the server has SMTP
     /// set up (`smtp_url`); every email has an unsubscribe link.
     pub email: bool,
@@ -92,6 +95,7 @@ impl Default for Proactive {
             refund_succeeded: true,
             quiet_hours: Some("21:00-08:00".into()),
             daily_cap: 3,
+            watch_days: 30,
             email: false,
         }
     }
@@ -337,6 +341,7 @@ const KNOWN_KEYS: &[&str] = &[
     "proactive.quiet_hours",
     "proactive.daily_cap",
     "proactive.email",
+    "proactive.watch_days",
 ];
 
 /// Keys of the first profile format, moved into tables (still read).
@@ -574,6 +579,9 @@ pub fn parse_profile_with(
         if let Err(m) = parse_quiet_hours(q) {
             err("quiet_hours", m);
         }
+    }
+    if !(1..=365).contains(&profile.proactive.watch_days) {
+        err("watch_days", "watch_days must be from 1 to 365".into());
     }
     if profile.proactive.delay_days > 365 {
         err("delay_days", "delay_days must be at most 365".into());
