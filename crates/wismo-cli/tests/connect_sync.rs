@@ -22,18 +22,44 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-fn wismo(dir: &std::path::Path, args: &[&str], token: Option<&str>) -> Output {
+/// Runs wismo on `dir` with none of the providers' variables from the
+/// environment, then `env`.
+fn run_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("WISMO_SHOPIFY_ACCESS_TOKEN")
-        .env_remove("WISMO_SHOPIFY_SHOP")
-        .env_remove("WISMO_DATABASE_URL");
-    if let Some(t) = token {
-        cmd.env("WISMO_SHOPIFY_ACCESS_TOKEN", t);
+    cmd.args(args).arg("--data-dir").arg(dir);
+    for var in [
+        "WISMO_SHOPIFY_ACCESS_TOKEN",
+        "WISMO_SHOPIFY_SHOP",
+        "WISMO_WOOCOMMERCE_URL",
+        "WISMO_WOOCOMMERCE_CONSUMER_KEY",
+        "WISMO_WOOCOMMERCE_CONSUMER_SECRET",
+        "WISMO_AFTERSHIP_API_KEY",
+        "WISMO_EASYPOST_API_KEY",
+        "WISMO_STRIPE_WEBHOOK_SECRET",
+        "WISMO_DATABASE_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     cmd.output().expect("run wismo")
+}
+
+fn wismo(dir: &std::path::Path, args: &[&str], token: Option<&str>) -> Output {
+    let env: Vec<(&str, &str)> = token
+        .map(|t| ("WISMO_SHOPIFY_ACCESS_TOKEN", t))
+        .into_iter()
+        .collect();
+    run_with(dir, args, &env)
+}
+
+fn woo(dir: &std::path::Path, args: &[&str], secret: Option<&str>) -> Output {
+    let env: Vec<(&str, &str)> = secret
+        .map(|s| ("WISMO_WOOCOMMERCE_CONSUMER_SECRET", s))
+        .into_iter()
+        .collect();
+    run_with(dir, args, &env)
 }
 
 fn text(o: &Output) -> String {
@@ -136,21 +162,6 @@ async fn connect_checks_and_saves_sealed_and_sync_fills_the_mirror_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn woo(dir: &std::path::Path, args: &[&str], secret: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("WISMO_WOOCOMMERCE_CONSUMER_SECRET")
-        .env_remove("WISMO_WOOCOMMERCE_URL")
-        .env_remove("WISMO_WOOCOMMERCE_CONSUMER_KEY")
-        .env_remove("WISMO_DATABASE_URL");
-    if let Some(s) = secret {
-        cmd.env("WISMO_WOOCOMMERCE_CONSUMER_SECRET", s);
-    }
-    cmd.output().expect("run wismo")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn woocommerce_connect_and_sync_page_through_the_store_once() {
     use wismo_mocks::woocommerce::{MockWoo, MockWooConfig, OrderSpec as WooOrder};
@@ -242,21 +253,6 @@ async fn woocommerce_connect_and_sync_page_through_the_store_once() {
         text(&again)
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn run_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wismo"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("WISMO_AFTERSHIP_API_KEY")
-        .env_remove("WISMO_EASYPOST_API_KEY")
-        .env_remove("WISMO_STRIPE_WEBHOOK_SECRET")
-        .env_remove("WISMO_DATABASE_URL");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run wismo")
 }
 
 #[tokio::test(flavor = "multi_thread")]

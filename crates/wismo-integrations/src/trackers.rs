@@ -149,18 +149,7 @@ impl AfterShip {
             .send()
             .await
             .map_err(|e| connect(Self::PROVIDER, &e))?;
-        match res.status().as_u16() {
-            200 => Ok(()),
-            401 | 403 => Err(IntegrationError::Unauthorized(Self::PROVIDER)),
-            429 => Err(IntegrationError::Throttled {
-                provider: Self::PROVIDER,
-                retry_after: retry_after(res.headers()),
-            }),
-            s => Err(IntegrationError::Status {
-                provider: Self::PROVIDER,
-                status: s,
-            }),
-        }
+        checked(Self::PROVIDER, &res)
     }
 
     /// Creates the tracking of `number` (carrier `carrier` when known), tied
@@ -269,18 +258,7 @@ impl EasyPost {
             .send()
             .await
             .map_err(|e| connect(Self::PROVIDER, &e))?;
-        match res.status().as_u16() {
-            200 => Ok(()),
-            401 | 403 => Err(IntegrationError::Unauthorized(Self::PROVIDER)),
-            429 => Err(IntegrationError::Throttled {
-                provider: Self::PROVIDER,
-                retry_after: retry_after(res.headers()),
-            }),
-            s => Err(IntegrationError::Status {
-                provider: Self::PROVIDER,
-                status: s,
-            }),
-        }
+        checked(Self::PROVIDER, &res)
     }
 
     /// Creates (or gets back) the tracker of `number`.
@@ -338,6 +316,22 @@ impl EasyPost {
                 status: s,
             }),
         }
+    }
+}
+
+/// A connection check's answer: 200 is fine, the rest says why not.
+fn checked(provider: &'static str, res: &reqwest::Response) -> Result<(), IntegrationError> {
+    match res.status().as_u16() {
+        200 => Ok(()),
+        401 | 403 => Err(IntegrationError::Unauthorized(provider)),
+        429 => Err(IntegrationError::Throttled {
+            provider,
+            retry_after: retry_after(res.headers()),
+        }),
+        s => Err(IntegrationError::Status {
+            provider,
+            status: s,
+        }),
     }
 }
 

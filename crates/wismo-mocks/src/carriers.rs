@@ -60,6 +60,8 @@ use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use crate::form::parse_query;
+
 /// The courier slugs the mock AfterShip account has, with their names.
 pub const AFTERSHIP_COURIERS: [(&str, &str); 7] = [
     ("fedex", "FedEx"),
@@ -841,59 +843,10 @@ fn list_trackers(carriers: &Carriers, query: Option<&str>) -> Response {
 // ---------------------------------------------------------------------
 // Query strings
 
-/// `a=1&b=x+y` decoded (`+` is a space).
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (url_decode(k), url_decode(v))
-        })
-        .collect()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_value);
-                let lo = bytes.get(i + 2).copied().and_then(hex_value);
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi * 16 + lo);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::form::url_decode;
 
     async fn started(config: MockCarriersConfig) -> (MockCarriers, reqwest::Client) {
         let mock = MockCarriers::start(config).await.expect("mock starts");

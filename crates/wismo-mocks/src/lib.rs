@@ -4,6 +4,7 @@
 //! wismo makes (see each module). Tests and benchmarks only.
 
 pub mod carriers;
+mod form;
 pub mod shopify;
 pub mod smtp;
 pub mod woocommerce;
