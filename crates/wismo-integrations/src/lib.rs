@@ -44,6 +44,24 @@ pub fn base64_hmac(secret: &[u8], body: &[u8]) -> String {
 
 use std::time::Duration;
 
+/// The HTTP client every provider's client uses: a 5 s connection limit,
+/// wismo's user agent, and `timeout` for a whole request where the caller
+/// has no per-attempt limit of its own.
+pub(crate) fn http_client(
+    provider: &'static str,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Client, IntegrationError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("wismo/", env!("CARGO_PKG_VERSION")));
+    if let Some(t) = timeout {
+        builder = builder.timeout(t);
+    }
+    builder
+        .build()
+        .map_err(|e| IntegrationError::Config(provider, e.to_string()))
+}
+
 /// What a store platform said to a change wismo asked for (a cancellation,
 /// a new address).
 #[derive(Debug, Clone, PartialEq, Eq)]

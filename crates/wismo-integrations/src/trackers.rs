@@ -32,12 +32,7 @@ fn rejected(provider: &'static str, message: String) -> IntegrationError {
 }
 
 fn http() -> Result<reqwest::Client, IntegrationError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .user_agent(concat!("wismo/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| IntegrationError::Config("trackers", e.to_string()))
+    crate::http_client("trackers", Some(Duration::from_secs(15)))
 }
 
 fn base(url: &str) -> String {

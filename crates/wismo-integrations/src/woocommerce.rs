@@ -147,11 +147,7 @@ impl WooClient {
                 "the consumer key and secret must both be set".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("wismo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| IntegrationError::Config(PROVIDER, e.to_string()))?;
+        let http = crate::http_client(PROVIDER, None)?;
         Ok(WooClient {
             http,
             base: config.store.as_str().to_string(),

@@ -259,11 +259,7 @@ impl ShopifyClient {
                 "the access token is empty".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("wismo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| IntegrationError::Config(PROVIDER, e.to_string()))?;
+        let http = crate::http_client(PROVIDER, None)?;
         Ok(ShopifyClient {
             http,
             endpoint: format!(
