@@ -111,7 +111,9 @@ impl Speller {
         best[0] = Some((0, 0, 0));
         for j in 1..=n {
             for i in j.saturating_sub(14)..j {
-                let Some((p, score, _)) = best[i] else {
+                // A prefix already in four pieces cannot lead to an answer
+                // (and a long run of short words would overflow the count).
+                let Some((p, score, _)) = best[i].filter(|b| b.0 < 4) else {
                     continue;
                 };
                 let piece = &token[i..j];
@@ -201,5 +203,14 @@ mod tests {
         assert_eq!(correct(&s, "xyz"), ["xyz"]);
         assert_eq!(correct(&s, "zzzzzzzz"), ["zzzzzzzz"]);
         assert_eq!(correct(&s, "pedido"), ["pedido"]);
+    }
+
+    #[test]
+    fn a_long_run_of_known_words_is_left_as_it_is() {
+        // Found by the pipeline fuzzer: 300 pieces overflowed the piece count.
+        let s = speller();
+        let long = "is".repeat(300);
+        assert_eq!(correct(&s, &long), [long.clone()]);
+        assert_eq!(correct(&s, "ismyismyis"), ["ismyismyis"]);
     }
 }
