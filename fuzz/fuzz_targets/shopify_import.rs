@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
     };
-    let base = InMemoryStore::demo().ok().and_then(|s| s.orders().into_iter().next());
+    let base = InMemoryStore::demo()
+        .ok()
+        .and_then(|s| s.orders().into_iter().next());
     for topic in WebhookTopic::ALL {
         match shopify::parse_webhook(topic, src) {
             Ok(change) => {
