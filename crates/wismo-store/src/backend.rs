@@ -229,8 +229,11 @@ pub(crate) struct ConversationDbRow {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
+    /// The first event's seq.
     pub seq: i64,
-    /// JSON text.
+    /// The last event's seq in a pack; `None` for one event.
+    pub last_seq: Option<i64>,
+    /// Sealed JSON text: an event, or a pack's array of events.
     pub event: String,
 }
 
@@ -739,49 +742,6 @@ macro_rules! backend {
                 .await?)
         }
 
-        /// Inserts `events` with seqs `first`, `first + 1`, … in one statement.
-        pub(crate) async fn insert_events(
-            conn: &mut Conn,
-            k: &Crypt,
-            id: &str,
-            first: i64,
-            events: &[Event],
-            at: DateTime<Utc>,
-        ) -> Result<(), StoreDbError> {
-            if events.is_empty() {
-                return Ok(());
-            }
-            let mut sql = String::from(
-                "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
-                 VALUES ",
-            );
-            for i in 0..events.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for (seq, event) in (first..).zip(events) {
-                q = q
-                    .bind(id)
-                    .bind(seq)
-                    .bind(k.seal("conversation_events.event", &serde_json::to_string(event)?)?)
-                    .bind(at)
-                    .bind(crate::conversations::event_kind(event));
-            }
-            q.execute(&mut *conn).await?;
-            Ok(())
-        }
-
         /// Raises the conversation's `event_stream.wanted_seq` to `last` (the
         /// relay publishes up to there).
         pub(crate) async fn want_streamed(
@@ -825,11 +785,11 @@ macro_rules! backend {
                 .await?)
         }
 
-        /// Inserts event rows `(conversation, seq, event JSON)` in one
-        /// statement with one JSON parameter (constant statement text).
+        /// Inserts event rows (packs) in one statement with one JSON
+        /// parameter (constant statement text).
         pub(crate) async fn insert_event_rows(
             conn: &mut Conn,
-            rows: &[(&str, i64, String, Option<&str>)],
+            rows: &[crate::conversations::PackRow<'_>],
             at: DateTime<Utc>,
         ) -> Result<(), StoreDbError> {
             if rows.is_empty() {
@@ -837,7 +797,11 @@ macro_rules! backend {
             }
             let list: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|(c, seq, e, kind)| serde_json::json!({"c": c, "s": seq, "e": e, "k": kind}))
+                .map(|r| {
+                    serde_json::json!({
+                        "c": r.conversation, "s": r.seq, "l": r.last_seq, "e": r.sealed, "k": r.kind,
+                    })
+                })
                 .collect();
             sqlx::query($insert_events)
                 .bind(serde_json::to_string(&list)?)
@@ -847,6 +811,9 @@ macro_rules! backend {
             Ok(())
         }
 
+        /// The events after `after`, in order, each with its seq (packs
+        /// opened; a pack that straddles `after` yields only its later
+        /// events).
         pub(crate) async fn events_after(
             conn: &mut Conn,
             k: &Crypt,
@@ -854,19 +821,67 @@ macro_rules! backend {
             after: i64,
         ) -> Result<Vec<(i64, Event)>, StoreDbError> {
             let rows = sqlx::query_as::<_, EventRow>(
-                "SELECT seq, event FROM conversation_events \
-                 WHERE conversation_id = $1 AND seq > $2 ORDER BY seq",
+                "SELECT seq, last_seq, event FROM conversation_events \
+                 WHERE conversation_id = $1 AND COALESCE(last_seq, seq) > $2 ORDER BY seq",
             )
             .bind(id)
             .bind(after)
             .fetch_all(&mut *conn)
             .await?;
-            rows.into_iter()
-                .map(|r| {
-                    let text = k.open("conversation_events.event", &r.event)?;
-                    Ok((r.seq, serde_json::from_str(&text)?))
-                })
-                .collect()
+            let mut out = Vec::new();
+            for r in rows {
+                let text = k.open("conversation_events.event", &r.event)?;
+                let events = crate::conversations::unpack(r.seq, r.last_seq, &text)?;
+                out.extend(events.into_iter().filter(|(seq, _)| *seq > after));
+            }
+            Ok(out)
+        }
+
+        /// Changes the event at `seq` in place with `change` (which says
+        /// whether it changed anything) and stores its row again. False when
+        /// there is no such event or `change` left it alone.
+        pub(crate) async fn rewrite_event(
+            conn: &mut Conn,
+            k: &Crypt,
+            id: &str,
+            seq: i64,
+            change: impl FnOnce(&mut Event) -> bool,
+        ) -> Result<bool, StoreDbError> {
+            let Some(row) = sqlx::query_as::<_, EventRow>(
+                "SELECT seq, last_seq, event FROM conversation_events \
+                 WHERE conversation_id = $1 AND seq <= $2 AND COALESCE(last_seq, seq) >= $2",
+            )
+            .bind(id)
+            .bind(seq)
+            .fetch_optional(&mut *conn)
+            .await?
+            else {
+                return Ok(false);
+            };
+            let text = k.open("conversation_events.event", &row.event)?;
+            let mut events: Vec<Event> = crate::conversations::unpack(row.seq, row.last_seq, &text)?
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect();
+            let Some(event) = usize::try_from(seq - row.seq).ok().and_then(|i| events.get_mut(i)) else {
+                return Ok(false);
+            };
+            if !change(event) {
+                return Ok(false);
+            }
+            let json = match (&events[..], row.last_seq) {
+                ([one], None) => serde_json::to_string(one)?,
+                (all, _) => serde_json::to_string(all)?,
+            };
+            let done = sqlx::query(
+                "UPDATE conversation_events SET event = $1 WHERE conversation_id = $2 AND seq = $3",
+            )
+            .bind(k.seal("conversation_events.event", &json)?)
+            .bind(id)
+            .bind(row.seq)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() > 0)
         }
 
         pub(crate) async fn touch(
@@ -966,8 +981,9 @@ pub(crate) mod sqlite {
         "UPDATE conversations SET last_seq = last_seq + j.n, last_active_at = $2 \
          FROM (SELECT value ->> 'cid' AS cid, value ->> 'n' AS n FROM json_each($1)) AS j \
          WHERE conversations.id = j.cid RETURNING id, last_seq",
-        "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
-         SELECT value ->> 'c', value ->> 's', value ->> 'e', $2, value ->> 'k' FROM json_each($1)",
+        "INSERT INTO conversation_events (conversation_id, seq, last_seq, event, created_at, kind) \
+         SELECT value ->> 'c', value ->> 's', value ->> 'l', value ->> 'e', $2, value ->> 'k' \
+         FROM json_each($1)",
         // A write, so the transaction takes SQLite's write lock at once
         // (a read first would deadlock against another process's writer).
         "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING last_seq",
@@ -987,9 +1003,9 @@ pub(crate) mod postgres {
         "UPDATE conversations c SET last_seq = c.last_seq + j.n, last_active_at = $2 \
          FROM json_to_recordset($1::json) AS j(cid text, n bigint) \
          WHERE c.id = j.cid RETURNING c.id, c.last_seq",
-        "INSERT INTO conversation_events (conversation_id, seq, event, created_at, kind) \
-         SELECT x.c, x.s, x.e, $2, x.k FROM json_to_recordset($1::json) \
-         AS x(c text, s bigint, e text, k text)",
+        "INSERT INTO conversation_events (conversation_id, seq, last_seq, event, created_at, kind) \
+         SELECT x.c, x.s, x.l, x.e, $2, x.k FROM json_to_recordset($1::json) \
+         AS x(c text, s bigint, l bigint, e text, k text)",
         "SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE",
         "SELECT id, last_seq FROM conversations \
          WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id FOR UPDATE",

@@ -70,6 +70,67 @@ pub(crate) fn event_kind(e: &Event) -> Option<&'static str> {
     }
 }
 
+/// One stored event row: the events of one append, sealed together (a
+/// "pack"), so a turn's ten or so events cost one row, one index entry and
+/// one seal instead of ten. `seq` is the first event's seq; `last_seq` the
+/// last one's, `None` for a row holding a single event (stored as the JSON
+/// object, as every row was before packs).
+pub(crate) struct PackRow<'a> {
+    pub conversation: &'a str,
+    pub seq: i64,
+    pub last_seq: Option<i64>,
+    pub sealed: String,
+    /// The first [`event_kind`] among the events (GDPR lookups open the
+    /// whole pack).
+    pub kind: Option<&'static str>,
+}
+
+impl<'a> PackRow<'a> {
+    /// `events` (at least one) numbered from `first`.
+    pub(crate) fn seal(
+        crypt: &crate::crypto::Crypt,
+        conversation: &'a str,
+        first: i64,
+        events: &[Event],
+    ) -> Result<Self, StoreDbError> {
+        let (json, last_seq) = match events {
+            [] => return Err(StoreDbError::Corrupt("an empty event pack".to_string())),
+            [one] => (serde_json::to_string(one)?, None),
+            many => (
+                serde_json::to_string(many)?,
+                Some(first + many.len() as i64 - 1),
+            ),
+        };
+        Ok(PackRow {
+            conversation,
+            seq: first,
+            last_seq,
+            sealed: crypt.seal("conversation_events.event", &json)?,
+            kind: events.iter().find_map(event_kind),
+        })
+    }
+}
+
+/// The events of a stored row (opened), each with its seq.
+pub(crate) fn unpack(
+    first: i64,
+    last: Option<i64>,
+    json: &str,
+) -> Result<Vec<(i64, Event)>, StoreDbError> {
+    let Some(last) = last else {
+        return Ok(vec![(first, serde_json::from_str(json)?)]);
+    };
+    let events: Vec<Event> = serde_json::from_str(json)?;
+    if i64::try_from(events.len()).ok() != Some(last - first + 1) {
+        return Err(StoreDbError::Corrupt(format!(
+            "the event pack at seq {first} holds {} events, not {}",
+            events.len(),
+            last - first + 1
+        )));
+    }
+    Ok((first..).zip(events).collect())
+}
+
 /// Refuses text the databases cannot hold (PostgreSQL rejects NUL).
 pub(crate) fn check(field: &'static str, value: &str) -> Result<(), StoreDbError> {
     if value.contains('\0') {
@@ -390,7 +451,7 @@ impl Db {
                         .map(|(_, last)| (*id, last - total + 1))
                 })
                 .collect();
-            let mut rows: Vec<(&str, i64, String, Option<&str>)> = Vec::new();
+            let mut rows: Vec<PackRow> = Vec::new();
             let mut pending: Vec<(&str, &str, i64, i64)> = Vec::new();
             let mut results = Vec::with_capacity(jobs.len());
             for (job, stale) in jobs.iter().zip(stale) {
@@ -409,17 +470,9 @@ impl Db {
                                     let (first, last) = (*seq, *seq + events.len() as i64 - 1);
                                     pending.push((id, c.as_str(), first, last));
                                 }
-                                for e in events {
-                                    rows.push((
-                                        id,
-                                        *seq,
-                                        self.crypt.seal(
-                                            "conversation_events.event",
-                                            &serde_json::to_string(e)?,
-                                        )?,
-                                        event_kind(e),
-                                    ));
-                                    *seq += 1;
+                                if !events.is_empty() {
+                                    rows.push(PackRow::seal(&self.crypt, id, *seq, events)?);
+                                    *seq += events.len() as i64;
                                 }
                                 results.push(Outcome::Appended(Some(*seq - 1)));
                             }
@@ -482,13 +535,15 @@ impl Db {
             if n > 0 && self.event_stream_enabled() {
                 b::want_streamed(&mut tx, id, last).await?;
             }
-            // At most 1000 rows per statement (4 parameters each stays far
-            // below SQLite's and PostgreSQL's parameter limits).
+            // A pack per 1,000 events (a long import stays in rows of a
+            // sensible size).
             let mut first = last - n + 1;
+            let mut rows = Vec::new();
             for chunk in events.chunks(1000) {
-                b::insert_events(&mut tx, &self.crypt, id, first, chunk, now).await?;
+                rows.push(PackRow::seal(&self.crypt, id, first, chunk)?);
                 first += chunk.len() as i64;
             }
+            b::insert_event_rows(&mut tx, &rows, now).await?;
             tx.commit().await?;
             Ok(last)
         })
@@ -539,29 +594,18 @@ impl Db {
         seq: i64,
         text: &str,
     ) -> Result<bool, StoreDbError> {
-        let Some((found, mut event)) = self.events_after(id, seq - 1).await?.into_iter().next()
-        else {
-            return Ok(false);
-        };
-        match &mut event {
-            Event::UserSaid { text: t, .. } if found == seq => *t = text.to_string(),
-            _ => return Ok(false),
-        }
-        let sealed = self
-            .crypt
-            .seal("conversation_events.event", &serde_json::to_string(&event)?)?;
-        let done = crate::with_pool!(self, p => {
-            sqlx::query(
-                "UPDATE conversation_events SET event = $1 WHERE conversation_id = $2 AND seq = $3",
-            )
-            .bind(sealed)
-            .bind(id)
-            .bind(seq)
-            .execute(p)
-            .await?
-            .rows_affected()
-        });
-        Ok(done > 0)
+        let text = text.to_string();
+        dispatch!(self, b, p => {
+            let mut conn = p.acquire().await?;
+            b::rewrite_event(&mut conn, &self.crypt, id, seq, |event| match event {
+                Event::UserSaid { text: t, .. } => {
+                    *t = text;
+                    true
+                }
+                _ => false,
+            })
+            .await
+        })
     }
 
     /// Sets `last_active_at`; false when there is no such conversation.

@@ -107,20 +107,27 @@ impl Db {
             });
             ids.extend(rows.into_iter().map(|(i,)| i));
         }
-        let verified: Vec<(String, String)> = with_pool!(self, p => {
+        let verified: Vec<(String, i64, Option<i64>, String)> = with_pool!(self, p => {
             sqlx::query_as(
-                "SELECT conversation_id, event FROM conversation_events WHERE kind IN ('verified', 'customer_signed_in')",
+                "SELECT conversation_id, seq, last_seq, event FROM conversation_events \
+                 WHERE kind IN ('verified', 'customer_signed_in')",
             )
             .fetch_all(p)
             .await?
         });
-        for (id, stored) in verified {
+        let mut found = Vec::new();
+        for (id, seq, last, stored) in verified {
             let text = self.crypt().open("conversation_events.event", &stored)?;
-            match serde_json::from_str::<Event>(&text) {
-                Ok(Event::Verified {
+            for (_, event) in crate::conversations::unpack(seq, last, &text)? {
+                found.push((id.clone(), event));
+            }
+        }
+        for (id, event) in found {
+            match event {
+                Event::Verified {
                     order_number,
                     email: proved,
-                }) => {
+                } => {
                     let by_email = proved
                         .as_deref()
                         .is_some_and(|m| Some(m.to_lowercase()) == email);
@@ -131,11 +138,11 @@ impl Db {
                 }
                 // Signed in later with a customer token (the row's
                 // `customer` names only who was signed in at creation).
-                Ok(Event::CustomerSignedIn {
+                Event::CustomerSignedIn {
                     customer_id,
                     email: signed,
                     ..
-                }) => {
+                } => {
                     let by_email = signed
                         .as_deref()
                         .is_some_and(|m| Some(m.to_lowercase()) == email);

@@ -538,6 +538,128 @@ async fn the_event_log_keeps_order_and_continuity() {
     }
 }
 
+fn user_said(text: &str, secs: i64) -> Event {
+    Event::UserSaid {
+        text: text.into(),
+        at: at(secs),
+        intent: "order_status".into(),
+        confidence: 0.9,
+        sentiment: 0.0,
+        understood: true,
+    }
+}
+
+/// `(seq, last_seq)` of the conversation's stored rows, read with SQL.
+async fn stored_rows(fx: &Fixture, name: &str, id: &str) -> Vec<(i64, Option<i64>)> {
+    use sqlx::Connection;
+    let sql =
+        "SELECT seq, last_seq FROM conversation_events WHERE conversation_id = $1 ORDER BY seq";
+    if name == "sqlite" {
+        let mut c = sqlx::SqliteConnection::connect(&fx.sqlite_url)
+            .await
+            .expect("sqlite");
+        sqlx::query_as(sql)
+            .bind(id)
+            .fetch_all(&mut c)
+            .await
+            .expect("rows")
+    } else {
+        let mut c = sqlx::PgConnection::connect(&fx.pg_url)
+            .await
+            .expect("postgres");
+        sqlx::query_as(sql)
+            .bind(id)
+            .fetch_all(&mut c)
+            .await
+            .expect("rows")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appends_events_share_one_row_and_read_back_from_any_seq() {
+    let fx = Fixture::new().await;
+    let turn = vec![
+        user_said("where is 1001 4111", 10),
+        Event::SlotSet {
+            name: "order_number".into(),
+            value: "1001".into(),
+        },
+        Event::Verified {
+            order_number: Some("1001".into()),
+            email: None,
+        },
+        Event::BotSaid {
+            text: "It is on its way.".into(),
+            template: "order.status".into(),
+            at: at(10),
+            quick_replies: Vec::new(),
+            order_card: None,
+        },
+    ];
+    for (name, db) in &fx.dbs {
+        db.create_conversation(&new_conversation("p"))
+            .await
+            .expect("creates");
+        db.append_events("p", &[user_said("hello", 1)])
+            .await
+            .expect("one");
+        assert_eq!(
+            db.append_events("p", &turn).await.expect("turn"),
+            5,
+            "{name}"
+        );
+        // One row per append: the single event as before, the turn as a pack.
+        assert_eq!(
+            stored_rows(&fx, name, "p").await,
+            [(1, None), (2, Some(5))],
+            "{name}"
+        );
+        let mut all = vec![user_said("hello", 1)];
+        all.extend(turn.iter().cloned());
+        for after in 0..=6 {
+            let got = db.events_after("p", after).await.expect("after");
+            let want: Vec<(i64, Event)> = (1..)
+                .zip(all.iter().cloned())
+                .filter(|(s, _)| *s > after)
+                .collect();
+            assert_eq!(got, want, "{name}: after {after}");
+        }
+        // A shopper message inside a pack is rewritten in place; nothing
+        // else in the pack changes; other events are not shopper messages.
+        assert!(
+            db.rewrite_user_text("p", 2, "where is 1001 [card]")
+                .await
+                .expect("rewrite"),
+            "{name}"
+        );
+        assert!(
+            !db.rewrite_user_text("p", 3, "x").await.expect("slot"),
+            "{name}"
+        );
+        assert!(
+            !db.rewrite_user_text("p", 9, "x").await.expect("none"),
+            "{name}"
+        );
+        assert!(
+            db.rewrite_user_text("p", 1, "hi").await.expect("single"),
+            "{name}"
+        );
+        all[0] = user_said("hi", 1);
+        all[1] = user_said("where is 1001 [card]", 10);
+        assert_eq!(db.load_events("p").await.expect("load"), all, "{name}");
+        assert_eq!(
+            db.last_user_text("p").await.expect("last"),
+            Some((2, "where is 1001 [card]".to_string())),
+            "{name}"
+        );
+        assert_eq!(
+            stored_rows(&fx, name, "p").await,
+            [(1, None), (2, Some(5))],
+            "{name}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_keep_a_gapless_sequence() {
     let fx = Fixture::new().await;
