@@ -402,3 +402,106 @@ fn best_threshold(scored: &[(f32, bool, bool)]) -> f32 {
     }
     best.1
 }
+
+/// Lexical against embedding-based intent classification on the same split.
+#[derive(Debug, serde::Serialize)]
+pub struct SemanticComparison {
+    pub encoder_dir: String,
+    pub encode_seconds: f64,
+    pub train_seconds: f64,
+    /// Mean time to encode one test message, one at a time (ms).
+    pub encode_ms_per_message: f64,
+    pub lexical_accuracy: f64,
+    pub semantic_accuracy: f64,
+    /// `(weight of the embedding model, accuracy)` of the blends.
+    pub blends: Vec<(f32, f64)>,
+}
+
+/// Trains the lexical model and a [`SemanticClassifier`] on `train`'s
+/// embeddings, and scores both and their blends on `test` (top intent).
+///
+/// [`SemanticClassifier`]: wismo_core::nlu::semantic::SemanticClassifier
+pub fn semantic_comparison(
+    train: &TrainingData,
+    test: &TrainingData,
+    dir: &std::path::Path,
+) -> Result<SemanticComparison> {
+    use wismo_core::nlu::semantic::{blend, SemanticClassifier, SemanticOptions};
+    let encoder = wismo_encoder::Encoder::load(dir)
+        .with_context(|| format!("loading the encoder from {}", dir.display()))?;
+    let t = Instant::now();
+    let texts: Vec<&str> = train.examples.iter().map(|e| e.text.as_str()).collect();
+    let vectors = encoder
+        .encode(&texts)
+        .context("encoding the training data")?;
+    let test_texts: Vec<&str> = test.examples.iter().map(|e| e.text.as_str()).collect();
+    let test_vectors = encoder
+        .encode(&test_texts)
+        .context("encoding the test data")?;
+    let encode_seconds = t.elapsed().as_secs_f64();
+    let sample = test_texts.len().min(100);
+    let t = Instant::now();
+    for text in &test_texts[..sample] {
+        std::hint::black_box(encoder.encode_one(text)?);
+    }
+    let encode_ms_per_message = t.elapsed().as_secs_f64() * 1e3 / sample.max(1) as f64;
+
+    let t = Instant::now();
+    let labels: Vec<&str> = train.examples.iter().map(|e| e.intent.as_str()).collect();
+    let semantic = SemanticClassifier::train(&vectors, &labels, &SemanticOptions::default())?;
+    let lexical = Nlu::new(
+        core_nlu::train(train, &NluTrainOptions::default(), &mut |_| {})?,
+        &EntityConfig::default(),
+    )?;
+    let train_seconds = t.elapsed().as_secs_f64();
+
+    let weights = [0.25f32, 0.5, 0.75];
+    let mut right_lexical = 0usize;
+    let mut right_semantic = 0usize;
+    let mut right_blend = [0usize; 3];
+    let n_classes = lexical.model().classifier.classes().len();
+    for (e, v) in test.examples.iter().zip(&test_vectors) {
+        let lex = lexical.classify(&e.text, n_classes);
+        let sem = semantic.rank(v).unwrap_or_default();
+        let top = |r: &[wismo_core::nlu::classifier::IntentScore]| {
+            r.first().is_some_and(|s| s.name == e.intent)
+        };
+        right_lexical += usize::from(top(&lex));
+        right_semantic += usize::from(top(&sem));
+        for (w, right) in weights.iter().zip(right_blend.iter_mut()) {
+            *right += usize::from(top(&blend(&lex, &sem, *w)));
+        }
+    }
+    let n = test.examples.len().max(1) as f64;
+    Ok(SemanticComparison {
+        encoder_dir: dir.display().to_string(),
+        encode_seconds,
+        train_seconds,
+        encode_ms_per_message,
+        lexical_accuracy: right_lexical as f64 / n,
+        semantic_accuracy: right_semantic as f64 / n,
+        blends: weights
+            .iter()
+            .zip(right_blend)
+            .map(|(w, r)| (*w, r as f64 / n))
+            .collect(),
+    })
+}
+
+pub fn print_semantic(s: &SemanticComparison) {
+    crate::say(format!(
+        "embeddings      encoded train+test in {:.1} s; {:.1} ms per message one at a time; trained both models in {:.1} s",
+        s.encode_seconds, s.encode_ms_per_message, s.train_seconds
+    ));
+    crate::say(format!(
+        "lexical         accuracy {:.2}%",
+        s.lexical_accuracy * 100.0
+    ));
+    crate::say(format!(
+        "embedding       accuracy {:.2}%",
+        s.semantic_accuracy * 100.0
+    ));
+    for (w, a) in &s.blends {
+        crate::say(format!("blend w={w:.2}    accuracy {:.2}%", a * 100.0));
+    }
+}

@@ -136,6 +136,11 @@ pub struct EvaluateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also compare with intent classification on sentence embeddings from
+    /// the encoder in DIR (see `scripts/fetch-encoder`): the accuracy of the
+    /// lexical model, the embedding model and their blends.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -365,11 +370,25 @@ fn evaluate_cmd(a: &EvaluateArgs) -> Result<()> {
     if test.examples.is_empty() {
         bail!("{}: the test file contains no examples", a.test.display());
     }
+    if a.encoder.is_some() && (a.holdout_intents.is_some() || a.oos_label.is_some()) {
+        bail!("--encoder compares in-scope accuracy only: leave out --holdout-intents and --oos-label");
+    }
     let report = crate::bench::evaluate(&train, &test, a)?;
+    let semantic = match &a.encoder {
+        Some(dir) => Some(crate::bench::semantic_comparison(&train, &test, dir)?),
+        None => None,
+    };
     if a.json {
-        crate::say(serde_json::to_string_pretty(&report)?);
+        let mut out = serde_json::to_value(&report)?;
+        if let (Some(s), Some(o)) = (&semantic, out.as_object_mut()) {
+            o.insert("semantic".to_string(), serde_json::to_value(s)?);
+        }
+        crate::say(serde_json::to_string_pretty(&out)?);
     } else {
         print_report(&report);
+        if let Some(s) = &semantic {
+            crate::bench::print_semantic(s);
+        }
     }
     Ok(())
 }

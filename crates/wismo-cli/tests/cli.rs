@@ -269,6 +269,99 @@ fn evaluate_prints_a_json_report() {
     );
 }
 
+/// The sentence encoder's model (`scripts/test` fetches it).
+fn encoder_dir() -> String {
+    let dir = std::env::var("WISMO_TEST_ENCODER_DIR")
+        .unwrap_or_else(|_| format!("{}/../../target/encoder", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        Path::new(&dir).join("model.safetensors").is_file(),
+        "no encoder model in {dir}: run `scripts/fetch-encoder target/encoder` (scripts/test does)"
+    );
+    dir
+}
+
+#[test]
+fn evaluate_with_an_encoder_compares_lexical_embedding_and_blended_accuracy() {
+    let dir = encoder_dir();
+    let args = [
+        "nlu",
+        "evaluate",
+        "--train",
+        &fixture("train.csv"),
+        "--test",
+        &fixture("test.csv"),
+        "--encoder",
+        &dir,
+        "--json",
+    ];
+    let v = json(&args);
+    let s = &v["semantic"];
+    // The lexical model's accuracy is the report's own.
+    assert_eq!(s["lexical_accuracy"], v["accuracy"], "{s}");
+    for k in ["lexical_accuracy", "semantic_accuracy"] {
+        assert!(
+            s[k].as_f64().is_some_and(|a| (0.5..=1.0).contains(&a)),
+            "{k}: {s}"
+        );
+    }
+    let blends = s["blends"].as_array().expect("blends");
+    assert_eq!(blends.len(), 3, "{s}");
+    assert!(blends
+        .iter()
+        .all(|b| b[1].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a))));
+    assert!(
+        s["encode_ms_per_message"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{s}"
+    );
+    // The text report says the same in words.
+    let o = wismo(&args[..args.len() - 1], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        "lexical         accuracy",
+        "embedding       accuracy",
+        "blend w=0.50",
+    ] {
+        assert!(text.contains(line), "{line:?} missing: {text}");
+    }
+}
+
+#[test]
+fn evaluate_with_a_missing_or_misused_encoder_says_what_to_do() {
+    let tmp = TempDir::new("no-encoder");
+    let empty = tmp.0.display().to_string();
+    fails(
+        &[
+            "nlu",
+            "evaluate",
+            "--train",
+            &fixture("train.csv"),
+            "--test",
+            &fixture("test.csv"),
+            "--encoder",
+            &empty,
+        ],
+        &["config.json", "scripts/fetch-encoder"],
+    );
+    fails(
+        &[
+            "nlu",
+            "evaluate",
+            "--train",
+            &fixture("train.csv"),
+            "--test",
+            &fixture("test.csv"),
+            "--holdout-intents",
+            "2",
+            "--encoder",
+            &empty,
+        ],
+        &["--encoder compares in-scope accuracy only"],
+    );
+}
+
 #[test]
 fn evaluate_reports_out_of_scope_with_a_label() {
     let v = json(&[

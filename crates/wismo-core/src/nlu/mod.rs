@@ -12,6 +12,7 @@ pub mod entities;
 pub mod evaluate;
 pub mod hash;
 pub mod model;
+pub mod semantic;
 pub mod sentiment;
 pub mod text;
 
