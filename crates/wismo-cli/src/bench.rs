@@ -251,8 +251,13 @@ fn subset(examples: &[Example], keep: impl Fn(&Example) -> bool) -> TrainingData
     }
 }
 
-/// Trains and scores as `wismo nlu evaluate` asks.
-pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> Result<Report> {
+/// Trains and scores as `wismo nlu evaluate` asks; also returns the model
+/// it scored.
+pub fn evaluate(
+    train: &TrainingData,
+    test: &TrainingData,
+    a: &EvaluateArgs,
+) -> Result<(Report, Nlu)> {
     let mut opts = NluTrainOptions::default();
     opts.classifier.c = a.c;
     opts.oos_label = a.oos_label.clone();
@@ -370,7 +375,7 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
         let correct: Vec<bool> = gold.iter().zip(&predicted).map(|(g, p)| g == p).collect();
         oos_metrics(&oos_name, threshold, &flagged, &gold_oos, &correct)
     });
-    Ok(Report {
+    let report = Report {
         train_examples: train_set.examples.len(),
         test_examples: test.examples.len(),
         intents,
@@ -382,7 +387,8 @@ pub fn evaluate(train: &TrainingData, test: &TrainingData, a: &EvaluateArgs) -> 
         calibration: calibration(&confidences),
         training_seconds,
         latency: latency(times),
-    })
+    };
+    Ok((report, nlu))
 }
 
 /// The threshold maximising the mean of in-scope accuracy and out-of-scope
@@ -417,13 +423,15 @@ pub struct SemanticComparison {
     pub blends: Vec<(f32, f64)>,
 }
 
-/// Trains the lexical model and a [`SemanticClassifier`] on `train`'s
-/// embeddings, and scores both and their blends on `test` (top intent).
+/// Trains a [`SemanticClassifier`] on `train`'s embeddings, and scores it,
+/// the lexical model `lexical` (trained on the same data) and their blends
+/// on `test` (top intent).
 ///
 /// [`SemanticClassifier`]: wismo_core::nlu::semantic::SemanticClassifier
 pub fn semantic_comparison(
     train: &TrainingData,
     test: &TrainingData,
+    lexical: &Nlu,
     dir: &std::path::Path,
 ) -> Result<SemanticComparison> {
     use wismo_core::nlu::semantic::{blend, SemanticClassifier, SemanticOptions};
@@ -449,10 +457,6 @@ pub fn semantic_comparison(
     let t = Instant::now();
     let labels: Vec<&str> = train.examples.iter().map(|e| e.intent.as_str()).collect();
     let semantic = SemanticClassifier::train(&vectors, &labels, &SemanticOptions::default())?;
-    let lexical = Nlu::new(
-        core_nlu::train(train, &NluTrainOptions::default(), &mut |_| {})?,
-        &EntityConfig::default(),
-    )?;
     let train_seconds = t.elapsed().as_secs_f64();
 
     let weights = [0.25f32, 0.5, 0.75];
@@ -490,7 +494,7 @@ pub fn semantic_comparison(
 
 pub fn print_semantic(s: &SemanticComparison) {
     crate::say(format!(
-        "embeddings      encoded train+test in {:.1} s; {:.1} ms per message one at a time; trained both models in {:.1} s",
+        "embeddings      encoded train+test in {:.1} s; {:.1} ms per message one at a time; trained the embedding model in {:.1} s",
         s.encode_seconds, s.encode_ms_per_message, s.train_seconds
     ));
     crate::say(format!(

@@ -373,9 +373,11 @@ fn evaluate_cmd(a: &EvaluateArgs) -> Result<()> {
     if a.encoder.is_some() && (a.holdout_intents.is_some() || a.oos_label.is_some()) {
         bail!("--encoder compares in-scope accuracy only: leave out --holdout-intents and --oos-label");
     }
-    let report = crate::bench::evaluate(&train, &test, a)?;
+    let (report, lexical) = crate::bench::evaluate(&train, &test, a)?;
     let semantic = match &a.encoder {
-        Some(dir) => Some(crate::bench::semantic_comparison(&train, &test, dir)?),
+        Some(dir) => Some(crate::bench::semantic_comparison(
+            &train, &test, &lexical, dir,
+        )?),
         None => None,
     };
     if a.json {
